@@ -1,0 +1,174 @@
+// Commands a shard accepts and the replies it sends back: plain values that cross threads.
+// net/ builds commands from validated requests and renders replies; nothing here points into
+// a shard's state.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/errc.h"
+#include "engine/types.h"
+
+namespace ecom::engine {
+
+// ---- replies --------------------------------------------------------------------------------
+
+struct user_view {
+  entity_id id = 0;
+  std::string name;
+  std::string email;
+  time_ms created_at = 0;
+  time_ms updated_at = 0;
+};
+
+struct credentials_view {
+  entity_id user_id = 0;
+  std::string password_hash;  // empty: the account has no password (bulk users)
+};
+
+struct balance_view {
+  entity_id user_id = 0;
+  std::int64_t balance = 0;
+  time_ms updated_at = 0;
+};
+
+enum class balance_entry_kind : std::uint8_t { charge = 1, use = 2, refund = 3 };
+
+struct balance_entry {
+  entity_id id = 0;
+  balance_entry_kind kind = balance_entry_kind::charge;
+  std::int64_t amount = 0;
+  std::int64_t balance_before = 0;
+  std::int64_t balance_after = 0;
+  entity_id order_id = 0;  // 0: none
+  time_ms created_at = 0;
+};
+
+struct history_page {
+  std::vector<balance_entry> items;  // newest first
+  entity_id next_before_id = 0;      // 0: no more pages
+};
+
+struct bulk_user {
+  entity_id id = 0;
+  std::string email;
+};
+
+struct bulk_page {
+  std::vector<bulk_user> items;
+};
+
+// What an idempotent request answered the first time: replayed byte for byte.
+struct stored_reply {
+  std::uint16_t status = 0;
+  std::string body;
+};
+
+struct shard_figures {
+  shard_index shard = 0;
+  std::uint64_t users = 0;
+  std::uint64_t balance_entries = 0;
+  std::uint64_t idempotency_entries = 0;
+  lsn_t last_lsn = 0;
+};
+
+using reply_body = std::variant<std::monostate, user_view, credentials_view, balance_view,
+                                history_page, bulk_page, stored_reply, shard_figures>;
+
+struct reply {
+  errc code = errc::ok;
+  reply_body body;
+  bool replayed = false;  // body is a stored_reply from an earlier request with the same key
+};
+
+// ---- idempotency ----------------------------------------------------------------------------
+
+// Renders a reply into the status and bytes that a retry with the same key must get back.
+// Supplied by net/ so that the engine stays free of JSON; called on the shard thread.
+using reply_renderer = stored_reply (*)(const reply&);
+
+struct idempotency_request {
+  std::string key;                          // empty: no Idempotency-Key header
+  std::string scope;                        // method and concrete path, e.g. "POST /users/5/balance/charge"
+  std::array<std::uint8_t, 32> body_sha256{};
+  reply_renderer render = nullptr;
+};
+
+// ---- commands -------------------------------------------------------------------------------
+
+// Owner: the shard of hash(lowercased email); the id is allocated there (id % N == shard).
+struct create_user {
+  std::string name;
+  std::string email;
+  std::string password_hash;
+};
+
+struct find_credentials {  // owner: shard of hash(lowercased email)
+  std::string email;
+};
+
+struct open_session {
+  entity_id user_id = 0;
+  std::string token_sha256;  // of the refresh token; the token itself is never stored
+  time_ms expires_at = 0;
+};
+
+struct rotate_session {
+  entity_id user_id = 0;
+  std::string old_token_sha256;
+  std::string new_token_sha256;
+  time_ms new_expires_at = 0;
+};
+
+struct close_session {
+  entity_id user_id = 0;
+  std::string token_sha256;
+};
+
+struct get_user {
+  entity_id user_id = 0;
+};
+
+// Creates `count` password-less users on the receiving shard (load-test accounts).
+struct bulk_create_users {
+  std::uint32_t count = 0;
+  std::string name_prefix;
+};
+
+struct get_balance {
+  entity_id user_id = 0;
+};
+
+struct charge_balance {
+  entity_id user_id = 0;
+  std::int64_t amount = 0;
+  idempotency_request idempotency;
+};
+
+struct list_balance_history {
+  entity_id user_id = 0;
+  entity_id before_id = 0;  // 0: start at the newest entry
+  std::uint32_t limit = 20;
+};
+
+struct get_shard_figures {};
+
+using command_body =
+    std::variant<create_user, find_credentials, open_session, rotate_session, close_session,
+                 get_user, bulk_create_users, get_balance, charge_balance, list_balance_history,
+                 get_shard_figures>;
+
+// Runs once with the reply, on the WAL thread or the shard thread, after every change the
+// reply could depend on is durable. It must not block.
+using reply_callback = std::function<void(reply&&)>;
+
+struct command {
+  command_body body;
+  reply_callback done;
+};
+
+}  // namespace ecom::engine

@@ -1,0 +1,23 @@
+// Typed outcomes of domain commands. net/ maps each one to an HTTP status and problem code in
+// exactly one place (net/problem.cc); the engine never deals in HTTP.
+#pragma once
+
+#include <cstdint>
+
+namespace ecom::engine {
+
+enum class errc : std::uint8_t {
+  ok = 0,
+  user_not_found,
+  email_taken,
+  invalid_credentials,
+  unauthenticated,           // refresh token unknown, reused, revoked or expired
+  balance_limit_exceeded,
+  idempotency_key_reused,    // same key, different body
+  idempotency_key_in_use,    // same key, first request still in flight
+  overloaded,                // a shard mailbox is full
+  not_ready,                 // recovery has not finished
+  internal,
+};
+
+}  // namespace ecom::engine

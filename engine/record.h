@@ -1,0 +1,28 @@
+// A record is one durable change emitted by a shard: its type, the shard that owns the change,
+// and an opaque payload (engine/codec.h writes it). The WAL assigns the LSN.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/types.h"
+
+namespace ecom::engine {
+
+enum class record_type : std::uint16_t {
+  user_created = 1,
+  users_bulk_created = 2,
+  session_opened = 3,
+  session_rotated = 4,
+  session_closed = 5,
+  balance_charged = 6,
+  idempotent_reply_stored = 7,
+};
+
+struct record {
+  record_type type{};
+  shard_index shard = 0;
+  std::string payload;
+};
+
+}  // namespace ecom::engine

@@ -1,0 +1,94 @@
+#include "engine/shard.h"
+
+#include <cassert>
+#include <chrono>
+
+namespace ecom::engine {
+
+shard::shard(shard_options options, journal& wal, clock_fn clock)
+    : options_(options),
+      wal_(wal),
+      clock_(std::move(clock)),
+      mailbox_(options.mailbox_depth_max),
+      users_(options.index, options.shard_count) {
+  assert(options_.shard_count > 0 && options_.shard_count <= shard_count_max);
+  records_.reserve(16);
+}
+
+shard::~shard() { stop(); }
+
+bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
+  assert(!thread_.joinable());
+  last_lsn_.store(lsn, std::memory_order_relaxed);
+  if (user_book::owns(type)) return users_.apply(type, payload);
+  return false;
+}
+
+void shard::start() {
+  assert(!thread_.joinable());
+  thread_ = std::thread([this] { run(); });
+}
+
+void shard::stop() {
+  mailbox_.close();
+  if (thread_.joinable()) thread_.join();
+}
+
+void shard::run() {
+  std::vector<command> batch;
+  batch.reserve(mailbox_.depth_max());
+  time_ms last_sweep = clock_();
+  auto wait = std::chrono::milliseconds(options_.sweep_interval_ms);
+  while (mailbox_.pop_all(batch, wait)) {
+    time_ms now = clock_();  // one reading per batch: the domain sees time as an input
+    for (command& item : batch) execute(item, now);
+    if (now - last_sweep >= options_.sweep_interval_ms) {
+      users_.sweep(now);
+      last_sweep = now;
+    }
+  }
+}
+
+reply shard::handle(const get_shard_figures&, time_ms, std::vector<record>&) {
+  shard_figures figures;
+  figures.shard = options_.index;
+  figures.last_lsn = last_lsn_.load(std::memory_order_relaxed);
+  users_.fill(figures);
+  return reply{errc::ok, figures, false};
+}
+
+void shard::execute(command& item, time_ms now) {
+  records_.clear();
+  reply answer = std::visit(
+      [&](const auto& body) -> reply {
+        using body_type = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<body_type, get_shard_figures>) {
+          return handle(body, now, records_);
+        } else {
+          return users_.handle(body, now, records_);
+        }
+      },
+      item.body);
+  release(std::move(answer), item.done);
+}
+
+// The reply waits for the last record this shard emitted, even when this command emitted
+// none: a rejection ("balance limit") must not rest on a change a crash could still undo.
+void shard::release(reply&& answer, reply_callback& done) {
+  if (!records_.empty()) {
+    lsn_t lsn = wal_.append(records_, [done = std::move(done), answer = std::move(answer)]() mutable {
+      done(std::move(answer));
+    });
+    last_lsn_.store(lsn, std::memory_order_relaxed);
+    return;
+  }
+  if (wal_.durable_lsn() >= last_lsn_.load(std::memory_order_relaxed)) {
+    done(std::move(answer));
+    return;
+  }
+  wal_.append({}, [done = std::move(done), answer = std::move(answer)]() mutable {
+    done(std::move(answer));
+  });
+}
+
+}  // namespace ecom::engine

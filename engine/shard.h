@@ -1,0 +1,68 @@
+// shard: one thread, one mailbox, and the state it alone touches (its user_book; later
+// catalog, campaigns, ...). Commands arrive by message; records go to the journal; a reply is
+// released only when everything it could depend on is durable.
+//
+// Which core: a shard exists once per shard index and runs on its own std::thread. Nothing
+// outside run() may read or write its books; other threads only try_push() into the mailbox.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "engine/commands.h"
+#include "engine/journal.h"
+#include "engine/mailbox.h"
+#include "engine/record.h"
+#include "engine/user_book.h"
+
+namespace ecom::engine {
+
+using clock_fn = std::function<time_ms()>;
+
+struct shard_options {
+  shard_index index = 0;
+  std::uint32_t shard_count = 1;
+  std::size_t mailbox_depth_max = 4096;
+  std::uint32_t sweep_interval_ms = 1000;
+};
+
+class shard {
+ public:
+  shard(shard_options options, journal& wal, clock_fn clock);
+  ~shard();
+  shard(const shard&) = delete;
+  shard& operator=(const shard&) = delete;
+
+  // Before start(): rebuild state from one WAL record. False when it does not decode or does
+  // not fit the state (the caller reports corruption).
+  bool replay(record_type type, std::string_view payload, lsn_t lsn);
+
+  void start();
+  // Any thread. False when the mailbox is full or the shard is stopping: answer OVERLOADED.
+  bool post(command& item) { return mailbox_.try_push(item); }
+  // Drains what is queued, then joins the thread.
+  void stop();
+
+  std::size_t mailbox_depth() const { return mailbox_.depth(); }
+  std::size_t mailbox_depth_max() const { return mailbox_.depth_max(); }
+  lsn_t last_lsn() const { return last_lsn_.load(std::memory_order_relaxed); }
+
+ private:
+  void run();
+  void execute(command& item, time_ms now);
+  void release(reply&& answer, reply_callback& done);
+  reply handle(const get_shard_figures&, time_ms now, std::vector<record>& out);
+
+  shard_options options_;
+  journal& wal_;
+  clock_fn clock_;
+  mailbox<command> mailbox_;
+  user_book users_;
+  std::vector<record> records_;  // reused per command: no allocation once warm
+  std::atomic<lsn_t> last_lsn_{0};  // the last LSN this shard's records got (or replayed)
+  std::thread thread_;
+};
+
+}  // namespace ecom::engine

@@ -1,0 +1,364 @@
+#include "engine/user_book.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "engine/sharding.h"
+
+namespace ecom::engine {
+
+namespace {
+
+reply error(errc code) { return reply{code, {}, false}; }
+
+}  // namespace
+
+user_book::user_book(shard_index index, std::uint32_t shard_count)
+    : index_(index), shard_count_(shard_count) {
+  assert(shard_count > 0);
+  assert(index < shard_count);
+}
+
+user_book::user_state* user_book::find(entity_id id) {
+  auto it = users_.find(id);
+  return it == users_.end() ? nullptr : &it->second;
+}
+
+const user_book::user_state* user_book::find(entity_id id) const {
+  auto it = users_.find(id);
+  return it == users_.end() ? nullptr : &it->second;
+}
+
+balance_view user_book::balance_of(const user_state& user) const {
+  return balance_view{user.profile.id, user.balance, user.balance_updated_at};
+}
+
+void user_book::emit(record_type type, std::string payload, std::vector<record>& out) {
+  [[maybe_unused]] bool applied = apply(type, payload);
+  assert(applied);  // we just encoded it: failing to decode it is a bug
+  out.push_back(record{type, index_, std::move(payload)});
+}
+
+// ---- handlers: decide, encode, emit --------------------------------------------------------
+
+reply user_book::handle(const create_user& command, time_ms now, std::vector<record>& out) {
+  std::string key = email_key(command.email);
+  assert(shard_of_email(key, shard_count_) == index_);
+  if (email_index_.contains(key)) return error(errc::email_taken);
+  entity_id id = make_id(user_sequence_ + 1, index_, shard_count_);
+  std::string payload;
+  payload_writer w(payload);
+  w.put(id);
+  w.put(now);
+  w.put_bytes(command.name);
+  w.put_bytes(command.email);
+  w.put_bytes(command.password_hash);
+  emit(record_type::user_created, std::move(payload), out);
+  return reply{errc::ok, find(id)->profile, false};
+}
+
+reply user_book::handle(const find_credentials& command, time_ms, std::vector<record>&) {
+  auto it = email_index_.find(email_key(command.email));
+  if (it == email_index_.end()) return error(errc::invalid_credentials);
+  const user_state* user = find(it->second);
+  assert(user != nullptr);
+  return reply{errc::ok, credentials_view{user->profile.id, user->password_hash}, false};
+}
+
+reply user_book::handle(const open_session& command, time_ms, std::vector<record>& out) {
+  if (find(command.user_id) == nullptr) return error(errc::user_not_found);
+  std::string payload;
+  payload_writer w(payload);
+  w.put(command.user_id);
+  w.put_bytes(command.token_sha256);
+  w.put(command.expires_at);
+  emit(record_type::session_opened, std::move(payload), out);
+  return reply{};
+}
+
+reply user_book::handle(const rotate_session& command, time_ms now, std::vector<record>& out) {
+  const user_state* user = find(command.user_id);
+  if (user == nullptr) return error(errc::unauthenticated);
+  auto it = std::find_if(user->sessions.begin(), user->sessions.end(),
+                         [&](const session& s) { return s.token_sha256 == command.old_token_sha256; });
+  if (it == user->sessions.end() || it->expires_at <= now) return error(errc::unauthenticated);
+  std::string payload;
+  payload_writer w(payload);
+  w.put(command.user_id);
+  w.put_bytes(command.old_token_sha256);
+  w.put_bytes(command.new_token_sha256);
+  w.put(command.new_expires_at);
+  emit(record_type::session_rotated, std::move(payload), out);
+  return reply{};
+}
+
+reply user_book::handle(const close_session& command, time_ms now, std::vector<record>& out) {
+  const user_state* user = find(command.user_id);
+  if (user == nullptr) return error(errc::unauthenticated);
+  auto it = std::find_if(user->sessions.begin(), user->sessions.end(),
+                         [&](const session& s) { return s.token_sha256 == command.token_sha256; });
+  if (it == user->sessions.end() || it->expires_at <= now) return error(errc::unauthenticated);
+  std::string payload;
+  payload_writer w(payload);
+  w.put(command.user_id);
+  w.put_bytes(command.token_sha256);
+  emit(record_type::session_closed, std::move(payload), out);
+  return reply{};
+}
+
+reply user_book::handle(const get_user& command, time_ms, std::vector<record>&) {
+  const user_state* user = find(command.user_id);
+  if (user == nullptr) return error(errc::user_not_found);
+  return reply{errc::ok, user->profile, false};
+}
+
+// Bulk users get an email that hashes to this shard, so the email index stays on the shard
+// that owns the user: the slugged prefix, the id, and a counter tried until the hash fits.
+std::string user_book::bulk_email(std::string_view prefix, entity_id id) const {
+  std::string slug;
+  for (char c : prefix) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) slug.push_back(c);
+    if (c >= 'A' && c <= 'Z') slug.push_back(static_cast<char>(c - 'A' + 'a'));
+    if (slug.size() >= 32) break;
+  }
+  if (slug.empty()) slug = "user";
+  std::string base = slug + "." + std::to_string(id);
+  for (std::uint32_t attempt = 0;; ++attempt) {
+    std::string email = base + (attempt == 0 ? "" : "." + std::to_string(attempt)) + "@bulk.ecomd.test";
+    if (shard_of_email(email, shard_count_) == index_ && !email_index_.contains(email)) return email;
+    assert(attempt < 100000);
+  }
+}
+
+reply user_book::handle(const bulk_create_users& command, time_ms now, std::vector<record>& out) {
+  bulk_page page;
+  page.items.reserve(command.count);
+  std::uint32_t left = command.count;
+  while (left > 0) {
+    std::uint32_t chunk = std::min(left, bulk_users_per_record_max);
+    std::string payload;
+    payload_writer w(payload);
+    w.put(now);
+    w.put(chunk);
+    for (std::uint32_t i = 0; i < chunk; ++i) {
+      entity_id id = make_id(user_sequence_ + 1 + i, index_, shard_count_);
+      std::string email = bulk_email(command.name_prefix, id);
+      w.put(id);
+      w.put_bytes(command.name_prefix + "-" + std::to_string(id));
+      w.put_bytes(email);
+      page.items.push_back(bulk_user{id, std::move(email)});
+    }
+    emit(record_type::users_bulk_created, std::move(payload), out);
+    left -= chunk;
+  }
+  return reply{errc::ok, std::move(page), false};
+}
+
+reply user_book::handle(const get_balance& command, time_ms, std::vector<record>&) {
+  const user_state* user = find(command.user_id);
+  if (user == nullptr) return error(errc::user_not_found);
+  return reply{errc::ok, balance_of(*user), false};
+}
+
+reply user_book::handle(const charge_balance& command, time_ms now, std::vector<record>& out) {
+  const user_state* user = find(command.user_id);
+  if (user == nullptr) return error(errc::user_not_found);
+  stored_reply stored;
+  switch (idempotency_.check(command.user_id, command.idempotency, now, &stored)) {
+    case idempotency_table::verdict::replay:
+      return reply{errc::ok, std::move(stored), true};
+    case idempotency_table::verdict::key_reused:
+      return error(errc::idempotency_key_reused);
+    case idempotency_table::verdict::absent:
+      break;
+  }
+  assert(command.amount > 0);
+  if (command.amount > balance_max - user->balance) {
+    reply answer = error(errc::balance_limit_exceeded);
+    auto entry = make_idempotency_entry(command.user_id, command.idempotency, answer, now);
+    if (entry) {
+      std::string payload;
+      payload_writer w(payload);
+      idempotency_table::encode(w, &*entry);
+      emit(record_type::idempotent_reply_stored, std::move(payload), out);
+    }
+    return answer;
+  }
+  balance_entry entry{make_id(entry_sequence_ + 1, index_, shard_count_),
+                      balance_entry_kind::charge, command.amount, user->balance,
+                      user->balance + command.amount, 0, now};
+  reply answer{errc::ok, balance_view{command.user_id, entry.balance_after, now}, false};
+  auto stored_entry = make_idempotency_entry(command.user_id, command.idempotency, answer, now);
+  std::string payload;
+  payload_writer w(payload);
+  w.put(command.user_id);
+  w.put(entry.id);
+  w.put(entry.amount);
+  w.put(entry.balance_before);
+  w.put(entry.balance_after);
+  w.put(now);
+  idempotency_table::encode(w, stored_entry ? &*stored_entry : nullptr);
+  emit(record_type::balance_charged, std::move(payload), out);
+  return answer;
+}
+
+reply user_book::handle(const list_balance_history& command, time_ms, std::vector<record>&) {
+  const user_state* user = find(command.user_id);
+  if (user == nullptr) return error(errc::user_not_found);
+  const auto& history = user->history;
+  // Entries are in ascending id order; start just below before_id and walk back.
+  auto end = command.before_id == 0
+                 ? history.end()
+                 : std::lower_bound(history.begin(), history.end(), command.before_id,
+                                    [](const balance_entry& e, entity_id id) { return e.id < id; });
+  history_page page;
+  std::size_t available = static_cast<std::size_t>(end - history.begin());
+  std::size_t take = std::min<std::size_t>(available, command.limit);
+  page.items.reserve(take);
+  for (std::size_t i = 0; i < take; ++i) page.items.push_back(*(end - 1 - static_cast<std::ptrdiff_t>(i)));
+  if (take < available && take > 0) page.next_before_id = page.items.back().id;
+  return reply{errc::ok, std::move(page), false};
+}
+
+void user_book::fill(shard_figures& figures) const {
+  figures.users = users_.size();
+  figures.balance_entries = entry_count_;
+  figures.idempotency_entries = idempotency_.size();
+}
+
+// ---- apply: the only code that changes state -----------------------------------------------
+
+bool user_book::owns(record_type type) {
+  switch (type) {
+    case record_type::user_created:
+    case record_type::users_bulk_created:
+    case record_type::session_opened:
+    case record_type::session_rotated:
+    case record_type::session_closed:
+    case record_type::balance_charged:
+    case record_type::idempotent_reply_stored:
+      return true;
+  }
+  return false;
+}
+
+bool user_book::apply(record_type type, std::string_view payload) {
+  payload_reader in(payload);
+  bool ok = false;
+  switch (type) {
+    case record_type::user_created: ok = apply_user_created(in); break;
+    case record_type::users_bulk_created: ok = apply_users_bulk_created(in); break;
+    case record_type::session_opened: ok = apply_session_opened(in); break;
+    case record_type::session_rotated: ok = apply_session_rotated(in); break;
+    case record_type::session_closed: ok = apply_session_closed(in); break;
+    case record_type::balance_charged: ok = apply_balance_charged(in); break;
+    case record_type::idempotent_reply_stored: ok = apply_idempotent_reply(in); break;
+  }
+  return ok && !in.failed() && in.at_end();
+}
+
+void user_book::note_user_id(entity_id id) {
+  user_sequence_ = std::max(user_sequence_, sequence_of(id, shard_count_));
+}
+
+void user_book::note_entry_id(entity_id id) {
+  entry_sequence_ = std::max(entry_sequence_, sequence_of(id, shard_count_));
+}
+
+bool user_book::apply_user_created(payload_reader& in) {
+  user_state user;
+  user.profile.id = in.get<entity_id>();
+  user.profile.created_at = user.profile.updated_at = in.get<time_ms>();
+  user.profile.name = in.get_bytes();
+  user.profile.email = in.get_bytes();
+  user.password_hash = in.get_bytes();
+  user.balance_updated_at = user.profile.created_at;
+  if (in.failed() || users_.contains(user.profile.id)) return false;
+  note_user_id(user.profile.id);
+  email_index_.emplace(email_key(user.profile.email), user.profile.id);
+  users_.emplace(user.profile.id, std::move(user));
+  return true;
+}
+
+bool user_book::apply_users_bulk_created(payload_reader& in) {
+  auto at = in.get<time_ms>();
+  auto count = in.get<std::uint32_t>();
+  if (in.failed() || count > bulk_users_per_record_max) return false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    user_state user;
+    user.profile.id = in.get<entity_id>();
+    user.profile.name = in.get_bytes();
+    user.profile.email = in.get_bytes();
+    user.profile.created_at = user.profile.updated_at = user.balance_updated_at = at;
+    if (in.failed() || users_.contains(user.profile.id)) return false;
+    note_user_id(user.profile.id);
+    email_index_.emplace(email_key(user.profile.email), user.profile.id);
+    users_.emplace(user.profile.id, std::move(user));
+  }
+  return true;
+}
+
+bool user_book::apply_session_opened(payload_reader& in) {
+  auto user_id = in.get<entity_id>();
+  session s{in.get_bytes(), in.get<time_ms>()};
+  user_state* user = find(user_id);
+  if (in.failed() || user == nullptr) return false;
+  // A bounded list: the oldest session is revoked when a user opens one too many.
+  if (user->sessions.size() >= refresh_sessions_per_user_max) user->sessions.erase(user->sessions.begin());
+  user->sessions.push_back(std::move(s));
+  return true;
+}
+
+bool user_book::apply_session_rotated(payload_reader& in) {
+  auto user_id = in.get<entity_id>();
+  std::string old_hash = in.get_bytes();
+  session fresh{in.get_bytes(), in.get<time_ms>()};
+  user_state* user = find(user_id);
+  if (in.failed() || user == nullptr) return false;
+  std::erase_if(user->sessions, [&](const session& s) { return s.token_sha256 == old_hash; });
+  user->sessions.push_back(std::move(fresh));
+  return true;
+}
+
+bool user_book::apply_session_closed(payload_reader& in) {
+  auto user_id = in.get<entity_id>();
+  std::string hash = in.get_bytes();
+  user_state* user = find(user_id);
+  if (in.failed() || user == nullptr) return false;
+  std::erase_if(user->sessions, [&](const session& s) { return s.token_sha256 == hash; });
+  return true;
+}
+
+bool user_book::apply_balance_charged(payload_reader& in) {
+  balance_entry entry;
+  auto user_id = in.get<entity_id>();
+  entry.id = in.get<entity_id>();
+  entry.kind = balance_entry_kind::charge;
+  entry.amount = in.get<std::int64_t>();
+  entry.balance_before = in.get<std::int64_t>();
+  entry.balance_after = in.get<std::int64_t>();
+  entry.created_at = in.get<time_ms>();
+  auto stored = idempotency_table::decode(in);
+  user_state* user = find(user_id);
+  if (in.failed() || user == nullptr) return false;
+  // The chain invariant, checked on every apply: a record that breaks it is a bug or corruption.
+  if (entry.balance_before != user->balance || entry.balance_after != entry.balance_before + entry.amount) {
+    return false;
+  }
+  note_entry_id(entry.id);
+  user->balance = entry.balance_after;
+  user->balance_updated_at = entry.created_at;
+  user->history.push_back(entry);
+  ++entry_count_;
+  if (stored) idempotency_.insert(std::move(*stored));
+  return true;
+}
+
+bool user_book::apply_idempotent_reply(payload_reader& in) {
+  auto stored = idempotency_table::decode(in);
+  if (!stored) return false;
+  idempotency_.insert(std::move(*stored));
+  return true;
+}
+
+}  // namespace ecom::engine

@@ -1,0 +1,372 @@
+#include "net/api.h"
+
+#include <array>
+#include <charconv>
+#include <memory>
+#include <mutex>
+
+#include "net/json_writer.h"
+#include "net/log.h"
+#include "net/problem.h"
+
+namespace ecom::net {
+
+extern const std::string_view openapi_document;  // generated from net/openapi.json
+extern const std::string_view docs_page;         // net/docs.html
+
+api::api(api_options options, api_services services)
+    : options_(std::move(options)), services_(std::move(services)) {}
+
+const std::vector<api::route>& api::routes() {
+  using m = http_method;
+  static const std::vector<route> table = {
+      {m::get, "/healthz", &api::get_healthz, false},
+      {m::get, "/readyz", &api::get_readyz, false},
+      {m::get, "/metrics", &api::get_metrics, false},
+      {m::get, "/openapi.json", &api::get_openapi, false},
+      {m::get, "/docs", &api::get_docs, false},
+      {m::get, "/admin/stats", &api::get_admin_stats, true},
+      {m::post, "/users", &api::post_users, true},
+      {m::post, "/auth/login", &api::post_login, true},
+      {m::post, "/auth/refresh", &api::post_refresh, true},
+      {m::post, "/auth/logout", &api::post_logout, true},
+      {m::get, "/users/{id}", &api::get_user, true},
+      {m::post, "/admin/users/bulk", &api::post_admin_users_bulk, true},
+      {m::get, "/users/{id}/balance", &api::get_balance, true},
+      {m::post, "/users/{id}/balance/charge", &api::post_charge, true},
+      {m::get, "/users/{id}/balance/history", &api::get_balance_history, true},
+  };
+  return table;
+}
+
+namespace {
+
+std::string_view method_name(http_method method) {
+  switch (method) {
+    case http_method::get: return "GET";
+    case http_method::post: return "POST";
+    case http_method::put: return "PUT";
+    case http_method::patch: return "PATCH";
+    case http_method::del: return "DELETE";
+    case http_method::head: return "HEAD";
+    case http_method::options: return "OPTIONS";
+    case http_method::other: break;
+  }
+  return "OTHER";
+}
+
+// Matches "/users/{id}/balance" against a path; {x} takes one non-empty segment.
+bool match(std::string_view pattern, std::string_view path, std::array<std::string_view, 2>& out) {
+  std::size_t captured = 0;
+  while (!pattern.empty() && !path.empty()) {
+    if (pattern[0] != '/' || path[0] != '/') return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    auto pattern_end = pattern.find('/');
+    auto path_end = path.find('/');
+    std::string_view pattern_segment = pattern.substr(0, pattern_end);
+    std::string_view path_segment = path.substr(0, path_end);
+    if (pattern_segment.starts_with('{')) {
+      if (path_segment.empty() || captured >= out.size()) return false;
+      out[captured++] = path_segment;
+    } else if (pattern_segment != path_segment) {
+      return false;
+    }
+    pattern = pattern_end == std::string_view::npos ? std::string_view() : pattern.substr(pattern_end);
+    path = path_end == std::string_view::npos ? std::string_view() : path.substr(path_end);
+  }
+  return pattern.empty() && path.empty();
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::vector<std::string> api::route_labels() {
+  std::vector<std::string> labels{"unmatched"};
+  for (const route& r : routes()) labels.push_back(std::string(method_name(r.method)) + " " + std::string(r.pattern));
+  return labels;
+}
+
+void api::handle(const request_ptr& request) {
+  const auto& table = routes();
+  std::string allow;
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    params captured{};
+    if (!match(table[i].pattern, request->path, captured)) continue;
+    if (table[i].method != request->method) {
+      if (!allow.empty()) allow += ", ";
+      allow += method_name(table[i].method);
+      continue;
+    }
+    request->route_index = i + 1;
+    if (table[i].needs_ready && !services_.ready.load(std::memory_order_acquire)) {
+      return reply(request, not_ready());
+    }
+    return (this->*table[i].fn)(request, captured);
+  }
+  if (!allow.empty()) {
+    http_reply answer = make_problem_reply(
+        {405, "METHOD_NOT_ALLOWED", std::string(request->method_text) + " is not allowed on " +
+                                        std::string(request->path), {}});
+    answer.header("Allow", allow);
+    return reply(request, std::move(answer));
+  }
+  reply(request, not_found("NOT_FOUND", "no route for " + std::string(request->path)));
+}
+
+void api::reply(const request_ptr& request, http_reply&& answer) { request->respond(std::move(answer)); }
+
+// ---- auth --------------------------------------------------------------------------------------
+
+std::optional<api::principal> api::authenticate(const request_ptr& request) {
+  std::string_view header = request->authorization;
+  constexpr std::string_view scheme = "bearer ";
+  bool bearer = header.size() > scheme.size();
+  for (std::size_t i = 0; bearer && i < scheme.size(); ++i) {
+    char c = header[i];
+    bearer = (c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c) == scheme[i];
+  }
+  if (!bearer) {
+    reply(request, unauthenticated("an Authorization: Bearer token is required"));
+    return std::nullopt;
+  }
+  std::string_view token = header.substr(scheme.size());
+  if (!options_.admin_token.empty() && constant_time_equal(token, options_.admin_token)) {
+    return principal{true, 0};
+  }
+  auto claims = services_.signer.verify(token, now_s());
+  if (!claims) {
+    reply(request, unauthenticated("the access token is invalid or expired"));
+    return std::nullopt;
+  }
+  return principal{false, claims->user_id};
+}
+
+std::optional<std::int64_t> api::authorize_user_path(const request_ptr& request,
+                                                     std::string_view id_text) {
+  auto who = authenticate(request);
+  if (!who) return std::nullopt;
+  auto id = parse_id(id_text);
+  if (!id) {
+    reply(request, validation_failed("id", "must be a decimal integer in 1..9223372036854775807"));
+    return std::nullopt;
+  }
+  if (!who->admin && who->user_id != *id) {
+    reply(request, forbidden("this token belongs to another user"));
+    return std::nullopt;
+  }
+  return id;
+}
+
+bool api::authorize_admin(const request_ptr& request) {
+  auto who = authenticate(request);
+  if (!who) return false;
+  if (!who->admin) {
+    reply(request, forbidden("this route needs the admin token"));
+    return false;
+  }
+  return true;
+}
+
+// A body with a Content-Type other than application/json (parameters allowed) is 415; a
+// missing Content-Type is accepted.
+bool api::check_content_type(const request_ptr& request) {
+  if (!request->has_body || request->content_type.empty()) return true;
+  std::string_view type = request->content_type;
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  std::string lowered(type);
+  for (char& c : lowered) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  if (lowered == "application/json") return true;
+  reply(request, make_problem_reply({415, "UNSUPPORTED_MEDIA_TYPE",
+                                     "Content-Type must be application/json", {}}));
+  return false;
+}
+
+void api::send(const request_ptr& request, engine::shard& owner, engine::command_body body,
+               engine::reply_callback done) {
+  engine::command item{std::move(body), std::move(done)};
+  if (!owner.post(item)) reply(request, overloaded());
+}
+
+std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr& request,
+                                                               engine::reply_renderer render) {
+  engine::idempotency_request out;
+  if (!request->has_idempotency_key) return out;
+  const std::string& key = request->idempotency_key;
+  bool visible = !key.empty() && key.size() <= 255;
+  for (char c : key) visible = visible && c >= 0x21 && c <= 0x7e;
+  if (!visible) {
+    reply(request, validation_failed("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+    return std::nullopt;
+  }
+  out.key = key;
+  out.scope = std::string(request->method_text) + " " + std::string(request->path);
+  out.body_sha256 = sha256(request->body);
+  out.render = render;
+  return out;
+}
+
+// ---- shared helpers ------------------------------------------------------------------------------
+
+std::optional<std::int64_t> parse_id(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::int64_t id = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || ptr != text.data() + text.size() || id < 1) return std::nullopt;
+  return id;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string value;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '%' && i + 2 < raw.size() + 0 && hex_value(raw[i + 1]) >= 0 && hex_value(raw[i + 2]) >= 0) {
+        value.push_back(static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2])));
+        i += 2;
+      } else {
+        value.push_back(raw[i] == '+' ? ' ' : raw[i]);
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
+}
+
+std::string make_cursor(std::int64_t id) { return base64url_encode("c:" + std::to_string(id)); }
+
+std::optional<http_reply> parse_page(std::string_view query, page_request& out) {
+  if (auto limit = query_param(query, "limit")) {
+    auto value = parse_id(*limit);
+    if (!value || *value > 100) return validation_failed("limit", "must be an integer from 1 to 100");
+    out.limit = static_cast<std::uint32_t>(*value);
+  }
+  if (auto cursor = query_param(query, "cursor")) {
+    auto raw = base64url_decode(*cursor);
+    std::optional<std::int64_t> id;
+    if (raw && raw->starts_with("c:")) id = parse_id(std::string_view(*raw).substr(2));
+    if (!id) return validation_failed("cursor", "is not a cursor this server handed out");
+    out.cursor_id = *id;
+  }
+  return std::nullopt;
+}
+
+http_reply json_reply(std::uint16_t status, std::string body) {
+  http_reply answer;
+  answer.status = status;
+  answer.body = std::move(body);
+  return answer;
+}
+
+std::optional<http_reply> problem_reply_of(const engine::reply& answer) {
+  if (answer.code == engine::errc::ok) return std::nullopt;
+  return make_problem_reply(problem_of(answer.code));
+}
+
+http_reply stored_reply_to_http(const engine::stored_reply& stored) {
+  http_reply answer;
+  answer.status = stored.status;
+  answer.body = stored.body;
+  if (stored.status >= 400) answer.content_type = "application/problem+json";
+  answer.header("Idempotent-Replayed", "true");
+  return answer;
+}
+
+// ---- operations routes -----------------------------------------------------------------------------
+
+void api::get_healthz(const request_ptr& request, const params&) {
+  reply(request, json_reply(200, R"({"status":"ok"})"));
+}
+
+void api::get_readyz(const request_ptr& request, const params&) {
+  if (!services_.ready.load(std::memory_order_acquire)) return reply(request, not_ready());
+  reply(request, json_reply(200, R"({"status":"ready"})"));
+}
+
+void api::get_metrics(const request_ptr& request, const params&) {
+  http_reply answer;
+  answer.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  services_.render_http_metrics(answer.body);
+  services_.render_runtime_metrics(answer.body);
+  reply(request, std::move(answer));
+}
+
+void api::get_openapi(const request_ptr& request, const params&) {
+  reply(request, json_reply(200, std::string(openapi_document)));
+}
+
+void api::get_docs(const request_ptr& request, const params&) {
+  http_reply answer;
+  answer.content_type = "text/html; charset=utf-8";
+  answer.body = std::string(docs_page);
+  reply(request, std::move(answer));
+}
+
+// Scatter a figures request to every shard, gather, answer once all are in.
+void api::get_admin_stats(const request_ptr& request, const params&) {
+  if (!authorize_admin(request)) return;
+  struct gather {
+    std::mutex mutex;
+    std::vector<engine::shard_figures> figures;
+    std::uint32_t pending = 0;
+  };
+  auto state = std::make_shared<gather>();
+  std::uint32_t count = services_.shards.size();
+  state->figures.resize(count);
+  state->pending = count;
+  for (engine::shard_index i = 0; i < count; ++i) {
+    engine::command item{engine::get_shard_figures{}, [this, request, state, i](engine::reply&& answer) {
+                           std::unique_lock lock(state->mutex);
+                           state->figures[i] = std::get<engine::shard_figures>(answer.body);
+                           if (--state->pending > 0) return;
+                           lock.unlock();
+                           std::string body;
+                           json_writer w(body);
+                           w.begin_object().key("shards").begin_array();
+                           for (const auto& f : state->figures) {
+                             const engine::shard& s = services_.shards.at(f.shard);
+                             w.begin_object();
+                             w.key("shard").value(static_cast<std::int64_t>(f.shard));
+                             w.key("queue_depth").value(static_cast<std::uint64_t>(s.mailbox_depth()));
+                             w.key("queue_depth_max").value(static_cast<std::uint64_t>(s.mailbox_depth_max()));
+                             w.key("users").value(f.users);
+                             w.key("balance_entries").value(f.balance_entries);
+                             w.key("idempotency_entries").value(f.idempotency_entries);
+                             w.key("last_applied_lsn").value(f.last_lsn);
+                             w.end_object();
+                           }
+                           w.end_array();
+                           w.key("wal");
+                           std::string wal;
+                           services_.render_wal_stats(wal);
+                           w.raw(wal);
+                           w.end_object();
+                           reply(request, json_reply(200, std::move(body)));
+                         }};
+    if (!services_.shards.at(i).post(item)) {
+      std::lock_guard lock(state->mutex);
+      if (state->pending != 0) {
+        state->pending = 0;  // nobody else answers now
+        reply(request, overloaded());
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace ecom::net

@@ -1,0 +1,128 @@
+// api: the HTTP contract of ../shared/API.md on top of the shard set. Routes a request, checks
+// auth, validates the body at this edge, turns it into a typed command for the owning shard,
+// and renders the reply. No Beast here: requests come in as request_context and leave through
+// request_context::respond.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/commands.h"
+#include "engine/shard_set.h"
+#include "net/auth.h"
+#include "net/http_types.h"
+
+namespace ecom::net {
+
+struct api_options {
+  std::string admin_token;  // empty: no admin access
+  std::int64_t access_token_ttl_s = 900;
+  std::int64_t refresh_token_ttl_s = 30LL * 24 * 3600;
+  std::int64_t bulk_token_ttl_s = 48LL * 3600;  // the contract asks for >= 24 h
+  std::uint32_t kdf_iterations = 100'000;
+};
+
+struct api_services {
+  engine::shard_set& shards;
+  const token_signer& signer;
+  // Runs slow work (password hashing) off the network threads.
+  std::function<void(std::function<void()>)> offload;
+  // Appends the non-HTTP metrics (WAL, shards) in Prometheus text format.
+  std::function<void(std::string&)> render_runtime_metrics;
+  // Fills the WAL part of /admin/stats.
+  std::function<void(std::string&)> render_wal_stats;
+  std::function<void(std::string&)> render_http_metrics;
+  const std::atomic<bool>& ready;
+  std::function<std::int64_t()> clock_ms;
+};
+
+class api {
+ public:
+  api(api_options options, api_services services);
+
+  // Labels for metrics, indexed by request_context::route_index (0 = unmatched).
+  static std::vector<std::string> route_labels();
+
+  // Entry point from the server, on a network thread.
+  void handle(const request_ptr& request);
+
+ private:
+  struct principal {
+    bool admin = false;
+    std::int64_t user_id = 0;
+  };
+  using params = std::array<std::string_view, 2>;
+  using handler = void (api::*)(const request_ptr&, const params&);
+  struct route {
+    http_method method;
+    std::string_view pattern;
+    handler fn;
+    bool needs_ready;
+  };
+  static const std::vector<route>& routes();
+
+  // ---- shared steps (api.cc) -----------------------------------------------------------------
+  void reply(const request_ptr& request, http_reply&& answer);
+  std::optional<principal> authenticate(const request_ptr& request);
+  // 401 / 400 / 403 in the contract's order; the user id of the path on success.
+  std::optional<std::int64_t> authorize_user_path(const request_ptr& request, std::string_view id_text);
+  bool authorize_admin(const request_ptr& request);
+  bool check_content_type(const request_ptr& request);
+  // Posts to the shard; answers 503 OVERLOADED itself when the mailbox is full.
+  void send(const request_ptr& request, engine::shard& owner, engine::command_body body,
+            engine::reply_callback done);
+  std::optional<engine::idempotency_request> idempotency_of(const request_ptr& request,
+                                                            engine::reply_renderer render);
+  std::int64_t now_s() const { return services_.clock_ms() / 1000; }
+
+  // ---- operations (api.cc) -------------------------------------------------------------------
+  void get_healthz(const request_ptr&, const params&);
+  void get_readyz(const request_ptr&, const params&);
+  void get_metrics(const request_ptr&, const params&);
+  void get_openapi(const request_ptr&, const params&);
+  void get_docs(const request_ptr&, const params&);
+  void get_admin_stats(const request_ptr&, const params&);
+
+  // ---- users and sessions (routes_users.cc) --------------------------------------------------
+  void post_users(const request_ptr&, const params&);
+  void post_login(const request_ptr&, const params&);
+  void post_refresh(const request_ptr&, const params&);
+  void post_logout(const request_ptr&, const params&);
+  void get_user(const request_ptr&, const params&);
+  void post_admin_users_bulk(const request_ptr&, const params&);
+  void open_session_and_reply(const request_ptr& request, std::int64_t user_id);
+  http_reply tokens_reply(std::int64_t user_id, const std::string& refresh_token);
+
+  // ---- balance (routes_balance.cc) -----------------------------------------------------------
+  void get_balance(const request_ptr&, const params&);
+  void post_charge(const request_ptr&, const params&);
+  void get_balance_history(const request_ptr&, const params&);
+
+  api_options options_;
+  api_services services_;
+};
+
+// ---- helpers shared by the route files (api.cc) ----------------------------------------------
+
+// A path id: a decimal integer in 1..2^63-1.
+std::optional<std::int64_t> parse_id(std::string_view text);
+// The value of a query parameter, percent-decoded; nullopt when absent.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+// limit (1..100, default 20) and an opaque cursor holding an id; a reply when either is bad.
+struct page_request {
+  std::uint32_t limit = 20;
+  std::int64_t cursor_id = 0;
+};
+std::optional<http_reply> parse_page(std::string_view query, page_request& out);
+std::string make_cursor(std::int64_t id);
+http_reply json_reply(std::uint16_t status, std::string body);
+// A reply's problem, or nullopt when it is ok.
+std::optional<http_reply> problem_reply_of(const engine::reply& answer);
+http_reply stored_reply_to_http(const engine::stored_reply& stored);
+
+}  // namespace ecom::net

@@ -1,0 +1,181 @@
+#include "net/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+namespace ecom::net {
+
+namespace {
+constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::size_t password_salt_bytes = 16;
+constexpr std::size_t password_hash_bytes = 32;
+constexpr std::uint32_t password_iterations_max = 10'000'000;
+}  // namespace
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out.push_back(alphabet[v >> 18 & 63]);
+    out.push_back(alphabet[v >> 12 & 63]);
+    out.push_back(alphabet[v >> 6 & 63]);
+    out.push_back(alphabet[v & 63]);
+  }
+  if (bytes.size() - i == 1) {
+    std::uint32_t v = byte(i) << 16;
+    out.push_back(alphabet[v >> 18 & 63]);
+    out.push_back(alphabet[v >> 12 & 63]);
+  } else if (bytes.size() - i == 2) {
+    std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
+    out.push_back(alphabet[v >> 18 & 63]);
+    out.push_back(alphabet[v >> 12 & 63]);
+    out.push_back(alphabet[v >> 6 & 63]);
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    buffer = buffer << 6 | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>(buffer >> bits & 0xff));
+    }
+  }
+  // Non-canonical trailing bits mean a tampered or mangled token.
+  if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+std::array<std::uint8_t, 32> sha256(std::string_view bytes) {
+  std::array<std::uint8_t, 32> out{};
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out.data());
+  return out;
+}
+
+std::string sha256_string(std::string_view bytes) {
+  auto digest = sha256(bytes);
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+std::string random_bytes(std::size_t count) {
+  std::string out(count, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(count)) != 1) {
+    std::abort();  // no randomness means no safe tokens: refuse to go on
+  }
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+namespace {
+std::string pbkdf2(std::string_view password, std::string_view salt, std::uint32_t iterations) {
+  std::string out(password_hash_bytes, '\0');
+  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                    static_cast<int>(iterations), EVP_sha256(), static_cast<int>(out.size()),
+                    reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+}  // namespace
+
+std::string hash_password(std::string_view password, std::uint32_t iterations) {
+  std::string salt = random_bytes(password_salt_bytes);
+  return "pbkdf2-sha256$" + std::to_string(iterations) + "$" + base64url_encode(salt) + "$" +
+         base64url_encode(pbkdf2(password, salt, iterations));
+}
+
+bool verify_password(std::string_view password, std::string_view stored) {
+  constexpr std::string_view scheme = "pbkdf2-sha256$";
+  if (!stored.starts_with(scheme)) return false;
+  stored.remove_prefix(scheme.size());
+  auto dollar1 = stored.find('$');
+  if (dollar1 == std::string_view::npos) return false;
+  auto dollar2 = stored.find('$', dollar1 + 1);
+  if (dollar2 == std::string_view::npos) return false;
+  std::uint32_t iterations = 0;
+  auto [ptr, ec] = std::from_chars(stored.data(), stored.data() + dollar1, iterations);
+  if (ec != std::errc() || iterations == 0 || iterations > password_iterations_max) return false;
+  auto salt = base64url_decode(stored.substr(dollar1 + 1, dollar2 - dollar1 - 1));
+  auto expected = base64url_decode(stored.substr(dollar2 + 1));
+  if (!salt || !expected) return false;
+  return constant_time_equal(pbkdf2(password, *salt, iterations), *expected);
+}
+
+std::string token_signer::mac(std::string_view data) const {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &size);
+  return std::string(reinterpret_cast<const char*>(out), size);
+}
+
+std::string token_signer::sign(const access_claims& claims) const {
+  char raw[16];
+  std::memcpy(raw, &claims.user_id, 8);
+  std::memcpy(raw + 8, &claims.expires_at_s, 8);
+  std::string signed_part = "v1." + base64url_encode(std::string_view(raw, sizeof raw));
+  return signed_part + "." + base64url_encode(mac(signed_part));
+}
+
+std::optional<access_claims> token_signer::verify(std::string_view token, std::int64_t now_s) const {
+  if (token.size() > 256 || !token.starts_with("v1.")) return std::nullopt;
+  auto dot = token.rfind('.');
+  if (dot <= 3) return std::nullopt;
+  std::string_view signed_part = token.substr(0, dot);
+  auto signature = base64url_decode(token.substr(dot + 1));
+  if (!signature || !constant_time_equal(mac(signed_part), *signature)) return std::nullopt;
+  auto raw = base64url_decode(signed_part.substr(3));
+  if (!raw || raw->size() != 16) return std::nullopt;
+  access_claims claims;
+  std::memcpy(&claims.user_id, raw->data(), 8);
+  std::memcpy(&claims.expires_at_s, raw->data() + 8, 8);
+  if (claims.user_id <= 0 || claims.expires_at_s <= now_s) return std::nullopt;
+  return claims;
+}
+
+std::string make_refresh_token(std::int64_t user_id) {
+  return "r1." + std::to_string(user_id) + "." + base64url_encode(random_bytes(32));
+}
+
+std::optional<std::int64_t> refresh_token_user(std::string_view token) {
+  if (token.size() > 128 || !token.starts_with("r1.")) return std::nullopt;
+  token.remove_prefix(3);
+  auto dot = token.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::int64_t user_id = 0;
+  auto [ptr, ec] = std::from_chars(token.data(), token.data() + dot, user_id);
+  if (ec != std::errc() || ptr != token.data() + dot || user_id <= 0) return std::nullopt;
+  return user_id;
+}
+
+}  // namespace ecom::net

@@ -1,0 +1,47 @@
+// Authentication: access tokens signed with HMAC-SHA256 (checked on the network thread, no
+// shard involved), random refresh tokens (only their SHA-256 is stored, in the user's shard),
+// and PBKDF2-HMAC-SHA256 password hashes. All primitives come from OpenSSL.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ecom::net {
+
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
+std::array<std::uint8_t, 32> sha256(std::string_view bytes);
+std::string sha256_string(std::string_view bytes);  // the 32 raw bytes as a string
+std::string random_bytes(std::size_t count);        // RAND_bytes; aborts if the CSPRNG fails
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+// "pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>"
+std::string hash_password(std::string_view password, std::uint32_t iterations);
+bool verify_password(std::string_view password, std::string_view stored);
+
+struct access_claims {
+  std::int64_t user_id = 0;
+  std::int64_t expires_at_s = 0;  // Unix seconds
+};
+
+// Access token: "v1.<base64url(user_id:i64le, expires_at_s:i64le)>.<base64url(hmac)>".
+class token_signer {
+ public:
+  explicit token_signer(std::string secret) : secret_(std::move(secret)) {}
+  std::string sign(const access_claims& claims) const;
+  // The claims when the signature checks and the token has not expired at now_s.
+  std::optional<access_claims> verify(std::string_view token, std::int64_t now_s) const;
+
+ private:
+  std::string mac(std::string_view data) const;
+  std::string secret_;
+};
+
+// Refresh token: "r1.<user_id>.<32 random bytes base64url>"; the user id routes it to a shard.
+std::string make_refresh_token(std::int64_t user_id);
+std::optional<std::int64_t> refresh_token_user(std::string_view token);
+
+}  // namespace ecom::net

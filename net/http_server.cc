@@ -1,0 +1,349 @@
+#include "net/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "net/auth.h"
+#include "net/log.h"
+#include "net/metrics.h"
+#include "net/problem.h"
+
+namespace ecom::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+// After a 413 or 431 the rest of the request is read and dropped (up to this much, for up to
+// drain_timeout) so that closing does not reset the connection before the client reads the reply.
+constexpr std::size_t drain_bytes_max = 64 << 20;
+constexpr auto drain_timeout = std::chrono::seconds(5);
+constexpr std::size_t request_id_length_max = 128;
+
+http_method method_of(http::verb verb) {
+  switch (verb) {
+    case http::verb::get: return http_method::get;
+    case http::verb::post: return http_method::post;
+    case http::verb::put: return http_method::put;
+    case http::verb::patch: return http_method::patch;
+    case http::verb::delete_: return http_method::del;
+    case http::verb::head: return http_method::head;
+    case http::verb::options: return http_method::options;
+    default: return http_method::other;
+  }
+}
+}  // namespace
+
+struct http_server::impl {
+  impl(server_options o, handler h, metrics& m)
+      : options(std::move(o)), on_request(std::move(h)), counters(m), io(static_cast<int>(options.io_threads)),
+        acceptor(asio::make_strand(io)), signals(io, SIGINT, SIGTERM) {
+    std::string raw = random_bytes(4);
+    static constexpr char hex[] = "0123456789abcdef";
+    for (char c : raw) {
+      request_id_prefix.push_back(hex[static_cast<unsigned char>(c) >> 4]);
+      request_id_prefix.push_back(hex[static_cast<unsigned char>(c) & 15]);
+    }
+  }
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  std::string next_request_id() {
+    return request_id_prefix + "-" + std::to_string(request_counter.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  server_options options;
+  handler on_request;
+  metrics& counters;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  std::vector<std::thread> threads;
+  std::atomic<std::size_t> in_flight{0};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> draining{false};
+  std::atomic<std::uint64_t> request_counter{1};
+  std::string request_id_prefix;
+};
+
+namespace {
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket&& socket, http_server::impl& server) : stream_(std::move(socket)), server_(server) {
+    server_.connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~session() { server_.connections.fetch_sub(1, std::memory_order_relaxed); }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+  }
+
+  // Over the connection cap: one 503 and close.
+  void reject() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->keep_alive_ = false;
+      self->request_id_ = self->server_.next_request_id();
+      self->write(overloaded(), false);
+    });
+  }
+
+ private:
+  void do_read() {
+    if (server_.draining.load(std::memory_order_acquire)) return do_close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_bytes_max));
+    parser_->body_limit(server_.options.body_bytes_max);
+    if (buffer_.size() > 0) return read_header();
+    // Idle keep-alive: wait for the first byte under the idle timeout, then the read timeout.
+    stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) return self->do_close();
+      self->buffer_.commit(n);
+      self->read_header();
+    });
+  }
+
+  void read_header() {
+    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_header(ec);
+    });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    if (parser_->is_done()) return on_request();
+    auto expect = parser_->get()[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      return asio::async_write(stream_, asio::buffer(go_on.data(), go_on.size()),
+                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 if (ec) return self->do_close();
+                                 self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_read_error(ec);
+      self->on_request();
+    });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    request_id_ = server_.next_request_id();
+    keep_alive_ = false;
+    if (ec == http::error::body_limit) {
+      return write(make_problem_reply({413, "PAYLOAD_TOO_LARGE", "the body is larger than 1 MiB", {}}), true);
+    }
+    if (ec == http::error::header_limit) {
+      return write(make_problem_reply({431, "HEADERS_TOO_LARGE", "the header block is larger than 16 KiB", {}}), true);
+    }
+    if (ec.category() == beast::error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      return write(make_problem_reply({400, "VALIDATION_FAILED", "request: malformed HTTP request", "request"}), true);
+    }
+    do_close();  // end of stream, timeout, reset: nothing to answer
+  }
+
+  void on_request() {
+    auto request = std::make_shared<request_context>();
+    http::request<http::string_body> message = parser_->release();
+    request->started = std::chrono::steady_clock::now();
+    request->method = method_of(message.method());
+    request->method_text = std::string(message.method_string());
+    request->target = std::string(message.target());
+    std::string_view target = request->target;
+    auto question = target.find('?');
+    request->path = target.substr(0, question);
+    if (question != std::string_view::npos) request->query = target.substr(question + 1);
+    request->has_body = message.has_content_length() || message.chunked();
+    request->has_body = request->has_body && (!message.body().empty() || message.chunked() ||
+                                              message[http::field::content_length] != "0");
+    request->body = std::move(message.body());
+    request->content_type = std::string(message[http::field::content_type]);
+    request->authorization = std::string(message[http::field::authorization]);
+    auto key = message.find("Idempotency-Key");
+    if (key != message.end()) {
+      request->has_idempotency_key = true;
+      request->idempotency_key = std::string(key->value());
+    }
+    std::string_view rid = message["X-Request-Id"];
+    bool rid_ok = !rid.empty() && rid.size() <= request_id_length_max;
+    for (char c : rid) rid_ok = rid_ok && c >= 0x21 && c <= 0x7e;
+    request_id_ = rid_ok ? std::string(rid) : server_.next_request_id();
+    request->request_id = request_id_;
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+    method_text_ = request->method_text;
+    target_ = request->target;
+    started_ = request->started;
+    server_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    request->respond = [self = shared_from_this()](http_reply&& answer) {
+      asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
+        self->server_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+        self->write(std::move(answer), false);
+      });
+    };
+    current_ = request;
+    try {
+      server_.on_request(request);
+    } catch (const std::exception& e) {
+      log_line(log_level::error, "request %s %s failed: %s (request id %s)", method_text_.c_str(),
+               target_.c_str(), e.what(), request_id_.c_str());
+      request->respond(internal_error(request_id_));
+    }
+  }
+
+  void write(http_reply&& answer, bool drain_after) {
+    std::size_t route_index = current_ ? current_->route_index : 0;
+    current_.reset();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    server_.counters.observe(route_index, answer.status, seconds);
+    if (server_.options.access_log && log_enabled(log_level::info)) {
+      log_line(log_level::info, "access %s %s %u %.3fms rid=%s", method_text_.c_str(), target_.c_str(),
+               answer.status, seconds * 1e3, request_id_.c_str());
+    }
+    response_ = {};
+    response_.version(version_);
+    response_.result(answer.status);
+    if (!answer.content_type.empty()) response_.set(http::field::content_type, answer.content_type);
+    response_.set("X-Request-Id", request_id_);
+    for (auto& [name, value] : answer.headers) response_.set(name, value);
+    response_.body() = std::move(answer.body);
+    bool keep = keep_alive_ && !drain_after && !server_.draining.load(std::memory_order_acquire);
+    response_.keep_alive(keep);
+    response_.prepare_payload();
+    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    http::async_write(stream_, response_, [self = shared_from_this(), keep, drain_after](beast::error_code ec, std::size_t) {
+      if (ec) return self->do_close();
+      if (drain_after) return self->do_drain();
+      if (!keep) return self->do_close();
+      self->do_read();
+    });
+  }
+
+  // Half-close, then swallow what the client still sends, so its pending writes do not turn
+  // into a reset that destroys our reply in its receive buffer.
+  void do_drain() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    drain_some();
+  }
+
+  void drain_some() {
+    if (drained_bytes_ >= drain_bytes_max) return do_close();
+    stream_.expires_after(drain_timeout);
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(64 << 10), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) return self->do_close();
+      self->drained_bytes_ += n;
+      self->drain_some();
+    });
+  }
+
+  void do_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  http_server::impl& server_;
+  request_ptr current_;
+  std::string request_id_;
+  std::string method_text_;
+  std::string target_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  std::size_t drained_bytes_ = 0;
+};
+
+}  // namespace
+
+void http_server::impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+  if (!ec) {
+    socket.set_option(tcp::no_delay(true), ec);
+    auto s = std::make_shared<session>(std::move(socket), *this);
+    if (connections.load(std::memory_order_relaxed) > options.connections_max) {
+      s->reject();
+    } else {
+      s->start();
+    }
+  } else {
+    log_line(log_level::warn, "accept failed: %s", ec.message().c_str());
+  }
+  do_accept();
+}
+
+http_server::http_server(server_options options, handler on_request, metrics& counters)
+    : impl_(std::make_unique<impl>(std::move(options), std::move(on_request), counters)) {}
+
+http_server::~http_server() { stop(); }
+
+std::uint16_t http_server::listen() {
+  auto address = asio::ip::make_address(impl_->options.bind);
+  tcp::endpoint endpoint(address, impl_->options.port);
+  impl_->acceptor.open(endpoint.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(endpoint);
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  impl_->do_accept();
+  return impl_->acceptor.local_endpoint().port();
+}
+
+void http_server::start(std::function<void(int)> on_signal) {
+  impl_->signals.async_wait([on_signal](beast::error_code ec, int signal) {
+    if (!ec) on_signal(signal);
+  });
+  for (std::uint32_t i = 0; i < impl_->options.io_threads; ++i) {
+    impl_->threads.emplace_back([this] { impl_->io.run(); });
+  }
+}
+
+void http_server::stop_accepting() {
+  impl_->draining.store(true, std::memory_order_release);
+  asio::post(impl_->acceptor.get_executor(), [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+}
+
+std::size_t http_server::in_flight() const { return impl_->in_flight.load(std::memory_order_relaxed); }
+std::size_t http_server::connections() const { return impl_->connections.load(std::memory_order_relaxed); }
+
+void http_server::stop() {
+  impl_->io.stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+  impl_->threads.clear();
+}
+
+}  // namespace ecom::net

@@ -1,0 +1,124 @@
+#include "net/problem.h"
+
+#include <cassert>
+
+#include "net/json_writer.h"
+
+namespace ecom::net {
+
+namespace {
+
+std::string_view title_of(std::string_view code) {
+  struct entry {
+    std::string_view code, title;
+  };
+  static constexpr entry titles[] = {
+      {"MALFORMED_JSON", "Malformed JSON"},
+      {"VALIDATION_FAILED", "Validation failed"},
+      {"UNAUTHENTICATED", "Unauthenticated"},
+      {"INVALID_CREDENTIALS", "Invalid credentials"},
+      {"FORBIDDEN", "Forbidden"},
+      {"NOT_FOUND", "Not found"},
+      {"USER_NOT_FOUND", "User not found"},
+      {"METHOD_NOT_ALLOWED", "Method not allowed"},
+      {"EMAIL_TAKEN", "Email taken"},
+      {"BALANCE_LIMIT_EXCEEDED", "Balance limit exceeded"},
+      {"IDEMPOTENCY_KEY_IN_USE", "Idempotency key in use"},
+      {"IDEMPOTENCY_KEY_REUSED", "Idempotency key reused"},
+      {"PAYLOAD_TOO_LARGE", "Payload too large"},
+      {"UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"},
+      {"HEADERS_TOO_LARGE", "Request header fields too large"},
+      {"NOT_READY", "Not ready"},
+      {"OVERLOADED", "Overloaded"},
+      {"INTERNAL", "Internal error"},
+  };
+  for (const auto& e : titles) {
+    if (e.code == code) return e.title;
+  }
+  return "Error";
+}
+
+}  // namespace
+
+http_reply make_problem_reply(const problem& p) {
+  http_reply reply;
+  reply.status = p.status;
+  reply.content_type = "application/problem+json";
+  std::string type = "https://ecomd.dev/problems/";
+  for (char c : p.code) type.push_back(c == '_' ? '-' : static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+  json_writer w(reply.body);
+  w.begin_object();
+  w.key("type").value(type);
+  w.key("title").value(title_of(p.code));
+  w.key("status").value(static_cast<std::int64_t>(p.status));
+  w.key("detail").value(p.detail);
+  w.key("code").value(p.code);
+  if (!p.field.empty()) w.key("field").value(p.field);
+  w.end_object();
+  return reply;
+}
+
+problem problem_of(engine::errc code) {
+  using engine::errc;
+  switch (code) {
+    case errc::user_not_found: return {404, "USER_NOT_FOUND", "the user does not exist", {}};
+    case errc::email_taken: return {409, "EMAIL_TAKEN", "this email is already registered", {}};
+    case errc::invalid_credentials:
+      return {401, "INVALID_CREDENTIALS", "email or password is wrong", {}};
+    case errc::unauthenticated:
+      return {401, "UNAUTHENTICATED", "the refresh token is unknown, expired, revoked or already used", {}};
+    case errc::balance_limit_exceeded:
+      return {409, "BALANCE_LIMIT_EXCEEDED", "the charge would take the balance above 1000000000", {}};
+    case errc::idempotency_key_reused:
+      return {422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body", {}};
+    case errc::idempotency_key_in_use:
+      return {409, "IDEMPOTENCY_KEY_IN_USE", "a request with this Idempotency-Key is still in progress", {}};
+    case errc::overloaded: return {503, "OVERLOADED", "a shard queue is full; retry later", {}};
+    case errc::not_ready: return {503, "NOT_READY", "recovery is still running", {}};
+    case errc::ok:
+    case errc::internal: break;
+  }
+  return {500, "INTERNAL", "internal error", {}};
+}
+
+http_reply validation_failed(std::string_view field, std::string_view detail) {
+  return make_problem_reply({400, "VALIDATION_FAILED", std::string(field) + ": " + std::string(detail),
+                             std::string(field)});
+}
+
+http_reply malformed_json(std::string_view detail) {
+  return make_problem_reply({400, "MALFORMED_JSON", std::string(detail), {}});
+}
+
+http_reply unauthenticated(std::string_view detail) {
+  http_reply reply = make_problem_reply({401, "UNAUTHENTICATED", std::string(detail), {}});
+  reply.header("WWW-Authenticate", "Bearer");
+  return reply;
+}
+
+http_reply forbidden(std::string_view detail) {
+  return make_problem_reply({403, "FORBIDDEN", std::string(detail), {}});
+}
+
+http_reply not_found(std::string_view code, std::string_view detail) {
+  return make_problem_reply({404, code, std::string(detail), {}});
+}
+
+http_reply overloaded() {
+  http_reply reply = make_problem_reply(problem_of(engine::errc::overloaded));
+  reply.header("Retry-After", "1");
+  return reply;
+}
+
+http_reply not_ready() {
+  http_reply reply = make_problem_reply(problem_of(engine::errc::not_ready));
+  reply.header("Retry-After", "1");
+  return reply;
+}
+
+http_reply internal_error(std::string_view request_id) {
+  return make_problem_reply(
+      {500, "INTERNAL", "internal error; request id " + std::string(request_id), {}});
+}
+
+}  // namespace ecom::net

@@ -1,0 +1,113 @@
+// Balance: read, charge (idempotent), history.
+#include "net/api.h"
+#include "net/json_reader.h"
+#include "net/json_writer.h"
+#include "net/problem.h"
+#include "net/time_format.h"
+
+namespace ecom::net {
+
+namespace {
+
+std::string_view kind_name(engine::balance_entry_kind kind) {
+  switch (kind) {
+    case engine::balance_entry_kind::charge: return "CHARGE";
+    case engine::balance_entry_kind::use: return "USE";
+    case engine::balance_entry_kind::refund: return "REFUND";
+  }
+  return "CHARGE";
+}
+
+http_reply balance_reply(const engine::reply& answer) {
+  if (auto problem = problem_reply_of(answer)) return std::move(*problem);
+  const auto& balance = std::get<engine::balance_view>(answer.body);
+  std::string body;
+  body.reserve(96);
+  std::string updated;
+  append_rfc3339(updated, balance.updated_at);
+  json_writer w(body);
+  w.begin_object();
+  w.key("user_id").value(balance.user_id);
+  w.key("balance").value(balance.balance);
+  w.key("updated_at").value(updated);
+  w.end_object();
+  return json_reply(200, std::move(body));
+}
+
+// What a charge answered, for the idempotency entry stored with it.
+engine::stored_reply render_charge(const engine::reply& answer) {
+  http_reply rendered = balance_reply(answer);
+  return engine::stored_reply{rendered.status, std::move(rendered.body)};
+}
+
+}  // namespace
+
+void api::get_balance(const request_ptr& request, const params& path) {
+  auto id = authorize_user_path(request, path[0]);
+  if (!id) return;
+  send(request, services_.shards.owner_of_id(*id), engine::get_balance{*id},
+       [this, request](engine::reply&& answer) { reply(request, balance_reply(answer)); });
+}
+
+void api::post_charge(const request_ptr& request, const params& path) {
+  auto id = authorize_user_path(request, path[0]);
+  if (!id) return;
+  if (!check_content_type(request)) return;
+  std::int64_t amount = 0;
+  field_spec fields[] = {integer_field("amount", amount, 1, engine::charge_amount_max)};
+  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  auto idempotency = idempotency_of(request, &render_charge);
+  if (!idempotency) return;
+  send(request, services_.shards.owner_of_id(*id),
+       engine::charge_balance{*id, amount, std::move(*idempotency)},
+       [this, request](engine::reply&& answer) {
+         if (answer.replayed) {
+           return reply(request, stored_reply_to_http(std::get<engine::stored_reply>(answer.body)));
+         }
+         reply(request, balance_reply(answer));
+       });
+}
+
+void api::get_balance_history(const request_ptr& request, const params& path) {
+  auto id = authorize_user_path(request, path[0]);
+  if (!id) return;
+  page_request page;
+  if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
+  send(request, services_.shards.owner_of_id(*id), engine::list_balance_history{*id, page.cursor_id, page.limit},
+       [this, request](engine::reply&& answer) {
+         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+         const auto& history = std::get<engine::history_page>(answer.body);
+         std::string body;
+         body.reserve(64 + history.items.size() * 160);
+         json_writer w(body);
+         w.begin_object().key("items").begin_array();
+         for (const auto& entry : history.items) {
+           std::string created;
+           append_rfc3339(created, entry.created_at);
+           w.begin_object();
+           w.key("id").value(entry.id);
+           w.key("type").value(kind_name(entry.kind));
+           w.key("amount").value(entry.amount);
+           w.key("balance_before").value(entry.balance_before);
+           w.key("balance_after").value(entry.balance_after);
+           w.key("order_id");
+           if (entry.order_id == 0) {
+             w.null();
+           } else {
+             w.value(entry.order_id);
+           }
+           w.key("created_at").value(created);
+           w.end_object();
+         }
+         w.end_array().key("next_cursor");
+         if (history.next_before_id == 0) {
+           w.null();
+         } else {
+           w.value(make_cursor(history.next_before_id));
+         }
+         w.end_object();
+         reply(request, json_reply(200, std::move(body)));
+       });
+}
+
+}  // namespace ecom::net

@@ -1,0 +1,239 @@
+// Users and sessions: sign-up, login, refresh, logout, profile, bulk load-test accounts.
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "engine/sharding.h"
+#include "net/api.h"
+#include "net/json_reader.h"
+#include "net/json_writer.h"
+#include "net/problem.h"
+#include "net/time_format.h"
+
+namespace ecom::net {
+
+namespace {
+
+void write_user(json_writer& w, const engine::user_view& user) {
+  std::string created, updated;
+  append_rfc3339(created, user.created_at);
+  append_rfc3339(updated, user.updated_at);
+  w.begin_object();
+  w.key("id").value(user.id);
+  w.key("name").value(user.name);
+  w.key("email").value(user.email);
+  w.key("created_at").value(created);
+  w.key("updated_at").value(updated);
+  w.end_object();
+}
+
+http_reply user_reply(std::uint16_t status, const engine::user_view& user) {
+  std::string body;
+  json_writer w(body);
+  write_user(w, user);
+  return json_reply(status, std::move(body));
+}
+
+// One '@', non-empty local part and domain, no spaces or control characters.
+bool email_is_valid(std::string_view email) {
+  if (email.size() > 254) return false;
+  auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= email.size()) return false;
+  if (email.find('@', at + 1) != std::string_view::npos) return false;
+  for (char c : email) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+bool has_control_characters(std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+http_reply api::tokens_reply(std::int64_t user_id, const std::string& refresh_token) {
+  std::string access = services_.signer.sign({user_id, now_s() + options_.access_token_ttl_s});
+  std::string body;
+  json_writer w(body);
+  w.begin_object();
+  w.key("user_id").value(user_id);
+  w.key("access_token").value(access);
+  w.key("refresh_token").value(refresh_token);
+  w.key("token_type").value("Bearer");
+  w.key("expires_in").value(options_.access_token_ttl_s);
+  w.end_object();
+  return json_reply(200, std::move(body));
+}
+
+void api::post_users(const request_ptr& request, const params&) {
+  if (!check_content_type(request)) return;
+  std::string name, email, password;
+  field_spec fields[] = {text_field("name", name, 1, 100), text_field("email", email, 3, 254),
+                         text_field("password", password, 8, 128)};
+  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  if (has_control_characters(name)) return reply(request, validation_failed("name", "must not contain control characters"));
+  if (!email_is_valid(email)) return reply(request, validation_failed("email", "must be an address with one @"));
+  // PBKDF2 is slow on purpose: run it off the network thread, then hand the hash to the shard.
+  services_.offload([this, request, name = std::move(name), email = std::move(email),
+                     password = std::move(password)]() mutable {
+    std::string hash = hash_password(password, options_.kdf_iterations);
+    engine::shard& owner = services_.shards.owner_of_email(email);
+    send(request, owner, engine::create_user{std::move(name), std::move(email), std::move(hash)},
+         [this, request](engine::reply&& answer) {
+           if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+           const auto& user = std::get<engine::user_view>(answer.body);
+           http_reply created = user_reply(201, user);
+           created.header("Location", "/users/" + std::to_string(user.id));
+           reply(request, std::move(created));
+         });
+  });
+}
+
+void api::open_session_and_reply(const request_ptr& request, std::int64_t user_id) {
+  std::string refresh = make_refresh_token(user_id);
+  engine::open_session command{user_id, sha256_string(refresh),
+                               services_.clock_ms() + options_.refresh_token_ttl_s * 1000};
+  send(request, services_.shards.owner_of_id(user_id), std::move(command),
+       [this, request, user_id, refresh](engine::reply&& answer) {
+         if (answer.code != engine::errc::ok) {
+           return reply(request, make_problem_reply({401, "INVALID_CREDENTIALS", "email or password is wrong", {}}));
+         }
+         reply(request, tokens_reply(user_id, refresh));
+       });
+}
+
+void api::post_login(const request_ptr& request, const params&) {
+  if (!check_content_type(request)) return;
+  std::string email, password;
+  field_spec fields[] = {text_field("email", email, 1, 254), text_field("password", password, 1, 128)};
+  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  engine::shard& owner = services_.shards.owner_of_email(email);
+  send(request, owner, engine::find_credentials{email},
+       [this, request, password = std::move(password)](engine::reply&& answer) mutable {
+         services_.offload([this, request, password = std::move(password), answer = std::move(answer)] {
+           // Unknown emails still pay for one hash, so timing does not tell which emails exist.
+           static const std::string decoy = hash_password("decoy-password", options_.kdf_iterations);
+           bool known = answer.code == engine::errc::ok;
+           const auto* credentials = std::get_if<engine::credentials_view>(&answer.body);
+           bool good = verify_password(password, known && credentials ? credentials->password_hash : decoy);
+           if (!known || !credentials || !good) {
+             return reply(request, make_problem_reply(problem_of(engine::errc::invalid_credentials)));
+           }
+           open_session_and_reply(request, credentials->user_id);
+         });
+       });
+}
+
+void api::post_refresh(const request_ptr& request, const params&) {
+  if (!check_content_type(request)) return;
+  std::string token;
+  field_spec fields[] = {text_field("refresh_token", token, 1, 512)};
+  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  auto user_id = refresh_token_user(token);
+  if (!user_id) return reply(request, unauthenticated("the refresh token is unknown"));
+  std::string fresh = make_refresh_token(*user_id);
+  engine::rotate_session command{*user_id, sha256_string(token), sha256_string(fresh),
+                                 services_.clock_ms() + options_.refresh_token_ttl_s * 1000};
+  send(request, services_.shards.owner_of_id(*user_id), std::move(command),
+       [this, request, user_id = *user_id, fresh](engine::reply&& answer) {
+         if (answer.code != engine::errc::ok) {
+           return reply(request, unauthenticated("the refresh token is unknown, expired, revoked or already used"));
+         }
+         reply(request, tokens_reply(user_id, fresh));
+       });
+}
+
+void api::post_logout(const request_ptr& request, const params&) {
+  auto who = authenticate(request);
+  if (!who) return;
+  if (!check_content_type(request)) return;
+  std::string token;
+  field_spec fields[] = {text_field("refresh_token", token, 1, 512)};
+  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  auto user_id = refresh_token_user(token);
+  if (!user_id || (!who->admin && *user_id != who->user_id)) {
+    return reply(request, unauthenticated("the refresh token is unknown"));
+  }
+  send(request, services_.shards.owner_of_id(*user_id),
+       engine::close_session{*user_id, sha256_string(token)}, [this, request](engine::reply&& answer) {
+         if (answer.code != engine::errc::ok) {
+           return reply(request, unauthenticated("the refresh token is unknown, expired or revoked"));
+         }
+         http_reply done;
+         done.status = 204;
+         done.content_type.clear();
+         reply(request, std::move(done));
+       });
+}
+
+void api::get_user(const request_ptr& request, const params& path) {
+  auto id = authorize_user_path(request, path[0]);
+  if (!id) return;
+  send(request, services_.shards.owner_of_id(*id), engine::get_user{*id},
+       [this, request](engine::reply&& answer) {
+         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+         reply(request, user_reply(200, std::get<engine::user_view>(answer.body)));
+       });
+}
+
+// Load-test accounts: split over the shards, one command each, gathered into one answer. The
+// posts are retried for a while when a mailbox is full, so the request is never half done.
+void api::post_admin_users_bulk(const request_ptr& request, const params&) {
+  if (!authorize_admin(request)) return;
+  if (!check_content_type(request)) return;
+  std::int64_t count = 0;
+  std::string prefix;
+  field_spec fields[] = {integer_field("count", count, 1, 100'000), text_field("name_prefix", prefix, 1, 80)};
+  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  if (has_control_characters(prefix)) return reply(request, validation_failed("name_prefix", "must not contain control characters"));
+  struct gather {
+    std::mutex mutex;
+    std::vector<engine::bulk_page> pages;
+    std::uint32_t pending = 0;
+  };
+  auto state = std::make_shared<gather>();
+  std::uint32_t shard_count = services_.shards.size();
+  state->pages.resize(shard_count);
+  state->pending = shard_count;
+  services_.offload([this, request, state, count, prefix, shard_count] {
+    for (engine::shard_index i = 0; i < shard_count; ++i) {
+      auto share = static_cast<std::uint32_t>(count / shard_count + (i < count % shard_count ? 1 : 0));
+      engine::command item{engine::bulk_create_users{share, prefix}, [this, request, state, i](engine::reply&& answer) {
+        std::unique_lock lock(state->mutex);
+        state->pages[i] = std::move(std::get<engine::bulk_page>(answer.body));
+        if (--state->pending > 0) return;
+        lock.unlock();
+        std::int64_t expires = now_s() + options_.bulk_token_ttl_s;
+        std::string body;
+        json_writer w(body);
+        w.begin_object().key("items").begin_array();
+        for (const auto& page : state->pages) {
+          for (const auto& user : page.items) {
+            w.begin_object();
+            w.key("id").value(user.id);
+            w.key("email").value(user.email);
+            w.key("access_token").value(services_.signer.sign({user.id, expires}));
+            w.end_object();
+          }
+        }
+        w.end_array().end_object();
+        reply(request, json_reply(201, std::move(body)));
+      }};
+      int attempts = 0;
+      while (!services_.shards.at(i).post(item)) {
+        if (++attempts > 5000) {  // a shard that takes nothing for 5 s: give up loudly
+          std::lock_guard lock(state->mutex);
+          state->pending = 0;
+          return reply(request, overloaded());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+  });
+}
+
+}  // namespace ecom::net

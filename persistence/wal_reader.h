@@ -1,0 +1,67 @@
+// wal_reader: replays the WAL segments of a folder in order, for recovery and tools.
+//
+// Outcome policy (see wal_format.h for the frame):
+// - a torn tail (incomplete header or payload, or a bad CRC on a frame that reaches the end of
+//   the LAST segment) is normal after a crash: the segment is truncated to the last good
+//   frame (and fdatasync'd), and the result says so. A bad frame followed only by zero bytes
+//   up to the end of the last segment counts as torn too: file systems may extend a file with
+//   zeros for an append that never reached the disk (an empty or partial segment header at
+//   the tail likewise; it is truncated to 0 bytes, and a 0-byte segment is accepted anywhere);
+// - anything else that does not check out (bad CRC with more data after it, a bad frame in an
+//   earlier segment, an LSN that does not follow the previous one) is corruption in the
+//   middle of the log: replay_wal throws wal_corruption naming the segment and byte offset.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "engine/record.h"
+#include "engine/types.h"
+
+namespace ecom::persistence {
+
+struct wal_entry {
+  engine::record_type type{};
+  engine::shard_index shard = 0;
+  engine::lsn_t lsn = 0;
+  std::string_view payload;  // valid only during the callback
+};
+
+struct replay_result {
+  // The LSN the log has reached: the last record's, or, when the last segments hold no
+  // record, one before the first_lsn their header names. 0 for an empty log. The next writer
+  // starts at last_lsn + 1 (or past the snapshot's LSN, if higher).
+  engine::lsn_t last_lsn = 0;
+  std::uint64_t records = 0;  // records passed to on_record (lsn > after_lsn)
+  std::uint64_t segments = 0;
+  std::uint64_t next_segment_number = 1;  // one past the highest existing segment number
+  bool tail_truncated = false;
+  // e.g. "truncated torn tail of <dir>/000…3.wal at byte 4096 (37 bytes dropped: <reason>)"
+  std::string tail_message;
+};
+
+class wal_corruption : public std::runtime_error {
+ public:
+  wal_corruption(std::filesystem::path segment, std::uint64_t offset, const std::string& what);
+  const std::filesystem::path& segment() const { return segment_; }
+  std::uint64_t offset() const { return offset_; }
+
+ private:
+  std::filesystem::path segment_;
+  std::uint64_t offset_;
+};
+
+// Calls on_record for every valid record with lsn > after_lsn, in LSN order. Creates nothing;
+// a missing folder is an empty log. The last segment is fdatasync'd (after a process crash in
+// batch/off mode its tail may only be in the page cache, and what is written after recovery
+// must not become durable before what it follows). Records delivered before a corruption is
+// found stay delivered: the caller discards its state when replay_wal throws.
+// Also throws std::system_error (with the path) when a file cannot be read or truncated.
+replay_result replay_wal(const std::filesystem::path& dir, engine::lsn_t after_lsn,
+                         const std::function<void(const wal_entry&)>& on_record);
+
+}  // namespace ecom::persistence

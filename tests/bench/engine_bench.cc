@@ -1,0 +1,83 @@
+// Engine throughput without HTTP and without fsync: balance charges applied per second by one
+// shard. Two figures: the bare domain (user_book::handle on this thread) and the full shard
+// path (mailbox → shard thread → journal → reply callback) with a journal that makes every
+// record durable at once. Run: build/bin/engine_bench
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "engine/shard.h"
+#include "engine/user_book.h"
+
+namespace {
+
+using namespace ecom::engine;
+
+constexpr time_ms t0 = 1'800'000'000'000;
+
+void BM_user_book_charge(benchmark::State& state) {
+  user_book book(0, 1);
+  std::vector<record> out;
+  std::vector<entity_id> ids;
+  for (int i = 0; i < 1000; ++i) {
+    reply r = book.handle(create_user{"u", "u" + std::to_string(i) + "@x.y", "h"}, t0, out);
+    ids.push_back(std::get<user_view>(r.body).id);
+  }
+  std::size_t n = 0;
+  for (auto _ : state) {
+    out.clear();
+    reply r = book.handle(charge_balance{ids[n++ % ids.size()], 1, {}}, t0, out);
+    benchmark::DoNotOptimize(r);
+    if (n % 500'000 == 0) state.PauseTiming(), book = user_book(0, 1), state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_user_book_charge);
+
+// Durable at once: what is left is the shard's own cost.
+class instant_journal final : public journal {
+ public:
+  lsn_t append(std::span<const record> records, durable_callback done) override {
+    lsn_t lsn = last_.fetch_add(records.size()) + records.size();
+    done();
+    return lsn;
+  }
+  lsn_t durable_lsn() const override { return last_.load(); }
+
+ private:
+  std::atomic<lsn_t> last_{0};
+};
+
+void BM_shard_charge(benchmark::State& state) {
+  instant_journal wal;
+  shard s({0, 1, 65536, 1000}, wal, [] { return t0; });
+  s.start();
+  std::atomic<std::int64_t> done{0};
+  entity_id id = 0;
+  {
+    std::atomic<bool> created{false};
+    command c{create_user{"u", "u@x.y", "h"}, [&](reply&& r) {
+                id = std::get<user_view>(r.body).id;
+                created = true;
+              }};
+    s.post(c);
+    while (!created) std::this_thread::yield();
+  }
+  std::int64_t sent = 0;
+  for (auto _ : state) {
+    command c{charge_balance{id, 1, {}}, [&](reply&&) { done.fetch_add(1, std::memory_order_relaxed); }};
+    while (!s.post(c)) std::this_thread::yield();
+    ++sent;
+    // Keep the user below the balance cap.
+    if (sent % 900'000'000 == 0) state.SkipWithError("cap");
+  }
+  while (done.load() < sent) std::this_thread::yield();
+  s.stop();
+  state.SetItemsProcessed(sent);
+}
+BENCHMARK(BM_shard_charge)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,88 @@
+// shard: commands go through the thread, records reach the journal, and a reply is released
+// only after the journal says its records (or the shard's earlier ones) are durable.
+#include "engine/shard.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+
+namespace ecom::engine {
+namespace {
+
+// A journal that holds callbacks until the test makes everything durable.
+class held_journal final : public journal {
+ public:
+  lsn_t append(std::span<const record> records, durable_callback done) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : records) appended_.push_back(r);
+    last_ += records.size();
+    held_.push_back(std::move(done));
+    return last_;
+  }
+  lsn_t durable_lsn() const override {
+    std::lock_guard lock(mutex_);
+    return durable_;
+  }
+  void make_durable() {
+    std::vector<durable_callback> ready;
+    {
+      std::lock_guard lock(mutex_);
+      durable_ = last_;
+      ready.swap(held_);
+    }
+    for (auto& done : ready) done();
+  }
+  std::size_t appended() const {
+    std::lock_guard lock(mutex_);
+    return appended_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<record> appended_;
+  std::vector<durable_callback> held_;
+  lsn_t last_ = 0;
+  lsn_t durable_ = 0;
+};
+
+std::future<reply> send(shard& s, command_body body) {
+  auto promise = std::make_shared<std::promise<reply>>();
+  auto future = promise->get_future();
+  command item{std::move(body), [promise](reply&& r) { promise->set_value(std::move(r)); }};
+  EXPECT_TRUE(s.post(item));
+  return future;
+}
+
+TEST(shard_test, ReplyWaitsForDurabilityEvenForARejection) {
+  held_journal wal;
+  shard s({0, 1, 16, 1000}, wal, [] { return time_ms{1'800'000'000'000}; });
+  s.start();
+  auto created = send(s, create_user{"a", "a@b.c", "h"});
+  EXPECT_EQ(created.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout)
+      << "no reply before the record is durable";
+  // A rejection that rests on the not-yet-durable user must wait too.
+  auto duplicate = send(s, create_user{"b", "A@b.c", "h"});
+  EXPECT_EQ(duplicate.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  wal.make_durable();
+  EXPECT_EQ(created.get().code, errc::ok);
+  EXPECT_EQ(duplicate.get().code, errc::email_taken);
+  EXPECT_EQ(wal.appended(), 1u);
+  // With everything durable a read is answered at once.
+  auto read = send(s, get_user{1});
+  EXPECT_EQ(read.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  s.stop();
+}
+
+TEST(shard_test, FullMailboxRefusesCommands) {
+  held_journal wal;
+  shard s({0, 1, 2, 1000}, wal, [] { return time_ms{0}; });  // not started: nothing drains
+  command a{get_user{1}, [](reply&&) {}}, b = a, c = a;
+  EXPECT_TRUE(s.post(a));
+  EXPECT_TRUE(s.post(b));
+  EXPECT_FALSE(s.post(c));
+  EXPECT_EQ(s.mailbox_depth(), 2u);
+}
+
+}  // namespace
+}  // namespace ecom::engine

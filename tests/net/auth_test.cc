@@ -1,0 +1,63 @@
+// auth: access tokens verify only with the right secret, untampered and unexpired; refresh
+// tokens carry their user; password hashes verify only the right password.
+#include "net/auth.h"
+
+#include <gtest/gtest.h>
+
+namespace ecom::net {
+namespace {
+
+TEST(auth_test, AccessTokenRoundTripsAndExpires) {
+  token_signer signer(std::string(32, 'k'));
+  std::string token = signer.sign({42, 1000});
+  auto claims = signer.verify(token, 999);
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->user_id, 42);
+  EXPECT_FALSE(signer.verify(token, 1000)) << "expired at its expiry second";
+}
+
+TEST(auth_test, TamperedOrForeignTokensFail) {
+  token_signer signer(std::string(32, 'k'));
+  token_signer other(std::string(32, 'x'));
+  std::string token = signer.sign({42, 5000});
+  EXPECT_FALSE(other.verify(token, 0));
+  for (std::size_t i = 3; i < token.size(); ++i) {
+    std::string bad = token;
+    bad[i] = bad[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(signer.verify(bad, 0)) << "flipped char " << i;
+  }
+  EXPECT_FALSE(signer.verify("", 0));
+  EXPECT_FALSE(signer.verify("v1..", 0));
+  EXPECT_FALSE(signer.verify(token + "A", 0));
+}
+
+TEST(auth_test, RefreshTokenNamesItsUser) {
+  std::string token = make_refresh_token(77);
+  EXPECT_EQ(refresh_token_user(token), 77);
+  EXPECT_NE(make_refresh_token(77), token) << "random part";
+  EXPECT_FALSE(refresh_token_user("r1.abc.x"));
+  EXPECT_FALSE(refresh_token_user("r1.-5.x"));
+  EXPECT_FALSE(refresh_token_user("nonsense"));
+}
+
+TEST(auth_test, PasswordHashVerifiesOnlyTheRightPassword) {
+  std::string stored = hash_password("correct horse", 1000);
+  EXPECT_TRUE(stored.starts_with("pbkdf2-sha256$1000$"));
+  EXPECT_TRUE(verify_password("correct horse", stored));
+  EXPECT_FALSE(verify_password("correct horsE", stored));
+  EXPECT_NE(hash_password("correct horse", 1000), stored) << "salted";
+  EXPECT_FALSE(verify_password("x", "pbkdf2-sha256$0$AA$AA"));
+  EXPECT_FALSE(verify_password("x", ""));
+}
+
+TEST(auth_test, Base64UrlRoundTrips) {
+  for (std::string s : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
+                        std::string("abcd"), std::string("\0\xff\x10", 3)}) {
+    EXPECT_EQ(base64url_decode(base64url_encode(s)), s);
+  }
+  EXPECT_FALSE(base64url_decode("a"));
+  EXPECT_FALSE(base64url_decode("ab+c"));
+}
+
+}  // namespace
+}  // namespace ecom::net

@@ -1,0 +1,587 @@
+// The WAL contract, test by test: what the writer puts on disk, what replay gives back, which
+// damage is a torn tail (truncated, reported) and which is corruption (refuse to start).
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "persistence/wal_format.h"
+#include "persistence/wal_reader.h"
+#include "persistence/wal_writer.h"
+#include "tests/persistence/temp_dir.h"
+
+namespace ecom::persistence {
+namespace {
+
+namespace fs = std::filesystem;
+using engine::lsn_t;
+using engine::record;
+using engine::record_type;
+using testing_support::temp_dir;
+
+struct replayed {
+  record_type type{};
+  engine::shard_index shard = 0;
+  lsn_t lsn = 0;
+  std::string payload;
+};
+
+struct replay_output {
+  replay_result result;
+  std::vector<replayed> entries;
+};
+
+replay_output replay(const fs::path& dir, lsn_t after_lsn = 0) {
+  replay_output out;
+  out.result = replay_wal(dir, after_lsn, [&](const wal_entry& e) {
+    out.entries.push_back({e.type, e.shard, e.lsn, std::string(e.payload)});
+  });
+  return out;
+}
+
+// Record i: every type and shard in turn, payloads of 0..300 bytes, content names i.
+record make_record(std::uint64_t i) {
+  record r;
+  r.type = static_cast<record_type>(1 + i % 7);
+  r.shard = static_cast<engine::shard_index>(i % 8);
+  const std::size_t size = (i * 37) % 301;
+  r.payload.resize(size);
+  for (std::size_t k = 0; k < size; ++k) r.payload[k] = static_cast<char>('a' + (i + k) % 26);
+  if (size >= 8) r.payload.replace(0, 8, "rec#" + std::to_string(i % 10000).substr(0, 4));
+  return r;
+}
+
+std::vector<record> make_records(std::uint64_t count) {
+  std::vector<record> records;
+  for (std::uint64_t i = 0; i < count; ++i) records.push_back(make_record(i));
+  return records;
+}
+
+wal_options options_for(const fs::path& dir, fsync_mode mode = fsync_mode::always) {
+  wal_options options;
+  options.dir = dir;
+  options.mode = mode;
+  return options;
+}
+
+// Appends each record in its own call and stops (which flushes and syncs).
+void write_records(const wal_options& options, const std::vector<record>& records) {
+  wal_writer writer(options);
+  for (const record& r : records) writer.append(std::span(&r, 1), [] {});
+  writer.stop();
+}
+
+fs::path segment(const fs::path& dir, std::uint64_t number) {
+  return dir / wal_format::segment_file_name(number);
+}
+
+// Byte offset of frame `index` in a single segment holding `records`.
+std::uint64_t frame_offset(const std::vector<record>& records, std::size_t index) {
+  std::uint64_t offset = wal_format::segment_header_size;
+  for (std::size_t i = 0; i < index; ++i) {
+    offset += wal_format::frame_header_size + records[i].payload.size();
+  }
+  return offset;
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+void flip_bit(const fs::path& path, std::uint64_t offset) {
+  std::string bytes = read_bytes(path);
+  ASSERT_LT(offset, bytes.size());
+  bytes[offset] = static_cast<char>(bytes[offset] ^ 0x10);
+  write_bytes(path, bytes);
+}
+
+void expect_records(const std::vector<replayed>& got, const std::vector<record>& want,
+                    lsn_t first_lsn = 1) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].lsn, first_lsn + i);
+    EXPECT_EQ(got[i].type, want[i].type) << "lsn " << got[i].lsn;
+    EXPECT_EQ(got[i].shard, want[i].shard) << "lsn " << got[i].lsn;
+    EXPECT_EQ(got[i].payload, want[i].payload) << "lsn " << got[i].lsn;
+  }
+}
+
+// Counts callbacks and lets a test wait for a number of them.
+class completions {
+ public:
+  void done() {
+    std::lock_guard lock(mutex_);
+    ++count_;
+    cv_.notify_all();
+  }
+  void wait_for(std::uint64_t count) {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return count_ >= count; });
+  }
+  std::uint64_t count() {
+    std::lock_guard lock(mutex_);
+    return count_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::uint64_t count_ = 0;
+};
+
+// Goal: what goes in comes out: type, shard, payload (also empty), in LSN order from 1.
+// Method: 500 records appended in groups of 1..5, then replay and compare field by field.
+TEST(wal, round_trip_keeps_type_shard_payload_and_lsn_order) {
+  temp_dir tmp;
+  const std::vector<record> records = make_records(500);
+  {
+    wal_writer writer(options_for(tmp.path()));
+    std::size_t i = 0;
+    lsn_t last = 0;
+    while (i < records.size()) {
+      const std::size_t group = std::min<std::size_t>(1 + i % 5, records.size() - i);
+      last = writer.append(std::span(records).subspan(i, group), [] {});
+      i += group;
+      EXPECT_EQ(last, i);
+    }
+    writer.stop();
+    EXPECT_EQ(writer.durable_lsn(), 500u);
+    EXPECT_EQ(writer.stats().records_total, 500u);
+  }
+  const replay_output out = replay(tmp.path());
+  expect_records(out.entries, records);
+  EXPECT_EQ(out.result.last_lsn, 500u);
+  EXPECT_EQ(out.result.records, 500u);
+  EXPECT_EQ(out.result.segments, 1u);
+  EXPECT_EQ(out.result.next_segment_number, 2u);
+  EXPECT_FALSE(out.result.tail_truncated);
+  EXPECT_TRUE(out.result.tail_message.empty());
+}
+
+// Goal: a crash while writing a frame header leaves a torn tail that replay truncates and
+// reports. Method: append 7 bytes of a real frame header after 5 good records.
+TEST(wal, torn_frame_header_at_tail_is_truncated_and_reported) {
+  temp_dir tmp;
+  const std::vector<record> records = make_records(5);
+  write_records(options_for(tmp.path()), records);
+  const fs::path path = segment(tmp.path(), 1);
+  const std::uint64_t good_size = fs::file_size(path);
+  std::string frame;
+  wal_format::append_frame(frame, record_type::user_created, 0, 6, "lost");
+  write_bytes(path, read_bytes(path) + frame.substr(0, 7));
+
+  const replay_output out = replay(tmp.path());
+  expect_records(out.entries, records);
+  EXPECT_TRUE(out.result.tail_truncated);
+  EXPECT_NE(out.result.tail_message.find(path.filename().string()), std::string::npos);
+  EXPECT_NE(out.result.tail_message.find("at byte " + std::to_string(good_size)), std::string::npos)
+      << out.result.tail_message;
+  EXPECT_NE(out.result.tail_message.find("7 bytes dropped"), std::string::npos);
+  EXPECT_EQ(fs::file_size(path), good_size);
+  EXPECT_FALSE(replay(tmp.path()).result.tail_truncated);  // the second replay finds it clean
+}
+
+// Goal: a crash in the middle of a payload is a torn tail too. Method: cut 10 bytes off the
+// last record; replay yields the first four and truncates at the fifth frame.
+TEST(wal, torn_payload_at_tail_is_truncated) {
+  temp_dir tmp;
+  std::vector<record> records = make_records(5);
+  records[4].payload.assign(100, 'x');
+  write_records(options_for(tmp.path()), records);
+  const fs::path path = segment(tmp.path(), 1);
+  fs::resize_file(path, fs::file_size(path) - 10);
+
+  const replay_output out = replay(tmp.path());
+  expect_records(out.entries, std::vector(records.begin(), records.begin() + 4));
+  EXPECT_TRUE(out.result.tail_truncated);
+  EXPECT_EQ(out.result.last_lsn, 4u);
+  EXPECT_EQ(fs::file_size(path), frame_offset(records, 4));
+}
+
+// Goal: damage with good data after it is corruption, never silently dropped. Method: flip one
+// payload bit in record 5 of 10; replay throws wal_corruption naming the file and the frame's
+// offset, points at ecom-snapshot, and leaves the file untouched.
+TEST(wal, flipped_bit_in_middle_record_throws_corruption_naming_segment_and_offset) {
+  temp_dir tmp;
+  const std::vector<record> records = make_records(10);
+  write_records(options_for(tmp.path()), records);
+  const fs::path path = segment(tmp.path(), 1);
+  const std::uint64_t offset = frame_offset(records, 4);
+  flip_bit(path, offset + wal_format::frame_header_size + 1);
+  const std::string before = read_bytes(path);
+
+  try {
+    replay(tmp.path());
+    FAIL() << "replay accepted a corrupt middle record";
+  } catch (const wal_corruption& e) {
+    EXPECT_EQ(e.segment(), path);
+    EXPECT_EQ(e.offset(), offset);
+    const std::string what = e.what();
+    EXPECT_NE(what.find(path.filename().string()), std::string::npos) << what;
+    EXPECT_NE(what.find("byte " + std::to_string(offset)), std::string::npos) << what;
+    EXPECT_NE(what.find("ecom-snapshot"), std::string::npos) << what;
+  }
+  EXPECT_EQ(read_bytes(path), before);
+}
+
+// Goal: a bad CRC on the frame that ends exactly at EOF of the last segment is a torn write.
+// Method: flip a bit in the last record's payload; replay keeps 9 records and truncates.
+TEST(wal, flipped_bit_in_last_record_reaching_eof_is_torn_tail) {
+  temp_dir tmp;
+  const std::vector<record> records = make_records(10);
+  write_records(options_for(tmp.path()), records);
+  const fs::path path = segment(tmp.path(), 1);
+  flip_bit(path, fs::file_size(path) - 1);
+
+  const replay_output out = replay(tmp.path());
+  expect_records(out.entries, std::vector(records.begin(), records.begin() + 9));
+  EXPECT_TRUE(out.result.tail_truncated);
+  EXPECT_EQ(fs::file_size(path), frame_offset(records, 9));
+}
+
+// Goal: zeros after the last good frame (an extent allocated but never written) are a torn
+// tail, not corruption. Method: append 100 zero bytes to a good segment.
+TEST(wal, zero_filled_tail_is_torn_tail) {
+  temp_dir tmp;
+  const std::vector<record> records = make_records(3);
+  write_records(options_for(tmp.path()), records);
+  const fs::path path = segment(tmp.path(), 1);
+  const std::uint64_t good_size = fs::file_size(path);
+  write_bytes(path, read_bytes(path) + std::string(100, '\0'));
+
+  const replay_output out = replay(tmp.path());
+  expect_records(out.entries, records);
+  EXPECT_TRUE(out.result.tail_truncated);
+  EXPECT_EQ(fs::file_size(path), good_size);
+}
+
+// Goal: a segment whose creation crashed is harmless. Method: a missing folder, a 0-byte
+// segment, a 0-byte segment followed by a good one, and a partial header at the tail (which
+// is truncated to 0 bytes).
+TEST(wal, empty_segment_file_is_an_empty_log) {
+  temp_dir tmp;
+  const replay_output missing = replay(tmp.path() / "nope");
+  EXPECT_EQ(missing.result.segments, 0u);
+  EXPECT_EQ(missing.result.next_segment_number, 1u);
+  EXPECT_FALSE(fs::exists(tmp.path() / "nope"));  // replay creates nothing
+
+  write_bytes(segment(tmp.path(), 1), "");
+  replay_output out = replay(tmp.path());
+  EXPECT_TRUE(out.entries.empty());
+  EXPECT_EQ(out.result.last_lsn, 0u);
+  EXPECT_EQ(out.result.segments, 1u);
+  EXPECT_EQ(out.result.next_segment_number, 2u);
+  EXPECT_FALSE(out.result.tail_truncated);
+
+  wal_options options = options_for(tmp.path());
+  options.next_segment_number = 2;
+  const std::vector<record> records = make_records(3);
+  write_records(options, records);
+  write_bytes(segment(tmp.path(), 3), std::string(wal_format::segment_magic.substr(0, 5)));
+  out = replay(tmp.path());
+  expect_records(out.entries, records);
+  EXPECT_TRUE(out.result.tail_truncated);
+  EXPECT_EQ(fs::file_size(segment(tmp.path(), 3)), 0u);
+  EXPECT_EQ(out.result.next_segment_number, 4u);
+}
+
+// Goal: segments roll over at segment_bytes_max and replay reads across them. Method: 1 KiB
+// segments, one record per batch (wait for each callback); then a second writer continues at
+// the reported next segment number and LSN.
+TEST(wal, segment_roll_over_spans_segments_on_replay) {
+  temp_dir tmp;
+  wal_options options = options_for(tmp.path());
+  options.segment_bytes_max = 1024;
+  std::vector<record> records = make_records(200);
+  {
+    wal_writer writer(options);
+    completions done;
+    for (const record& r : records) {
+      writer.append(std::span(&r, 1), [&] { done.done(); });
+      done.wait_for(writer.stats().appended_lsn);
+    }
+  }
+  replay_output out = replay(tmp.path());
+  expect_records(out.entries, records);
+  EXPECT_GT(out.result.segments, 10u);
+  EXPECT_EQ(out.result.next_segment_number, out.result.segments + 1);
+  for (std::uint64_t n = 1; n < out.result.segments; ++n) {
+    EXPECT_GE(fs::file_size(segment(tmp.path(), n)), 1024u) << "segment " << n;
+  }
+
+  options.next_lsn = out.result.last_lsn + 1;
+  options.next_segment_number = out.result.next_segment_number;
+  const std::vector<record> more = make_records(20);
+  write_records(options, more);
+  records.insert(records.end(), more.begin(), more.end());
+  out = replay(tmp.path());
+  expect_records(out.entries, records);
+}
+
+// Goal: a missing stretch of LSNs is corruption, whether it shows in a segment header or in a
+// frame. Method: segment 1 holds LSNs 1..3; segment 2 starts at 10 (a lost segment), and
+// separately a hand-built segment with header first_lsn 0 and a frame with LSN 10.
+TEST(wal, lsn_gap_across_segments_is_corruption) {
+  temp_dir tmp;
+  write_records(options_for(tmp.path()), make_records(3));
+  wal_options options = options_for(tmp.path());
+  options.next_lsn = 10;
+  options.next_segment_number = 2;
+  write_records(options, make_records(2));
+  try {
+    replay(tmp.path());
+    FAIL() << "replay accepted an LSN gap";
+  } catch (const wal_corruption& e) {
+    EXPECT_EQ(e.segment(), segment(tmp.path(), 2));
+    EXPECT_NE(std::string(e.what()).find("gap"), std::string::npos) << e.what();
+  }
+
+  std::string bytes = wal_format::encode_segment_header(0);
+  wal_format::append_frame(bytes, record_type::user_created, 0, 10, "x");
+  write_bytes(segment(tmp.path(), 2), bytes);
+  try {
+    replay(tmp.path());
+    FAIL() << "replay accepted an LSN gap";
+  } catch (const wal_corruption& e) {
+    EXPECT_EQ(e.segment(), segment(tmp.path(), 2));
+    EXPECT_EQ(e.offset(), wal_format::segment_header_size);
+  }
+}
+
+// Goal: a bad frame at the end of an earlier segment is corruption: only the last segment can
+// have a torn tail, because the writer syncs a segment before starting the next.
+TEST(wal, bad_frame_in_earlier_segment_is_corruption) {
+  temp_dir tmp;
+  write_records(options_for(tmp.path()), make_records(3));
+  wal_options options = options_for(tmp.path());
+  options.next_lsn = 4;
+  options.next_segment_number = 2;
+  write_records(options, make_records(3));
+  const fs::path first = segment(tmp.path(), 1);
+  flip_bit(first, fs::file_size(first) - 1);
+  EXPECT_THROW(replay(tmp.path()), wal_corruption);
+}
+
+// Goal: after recovery truncates a torn tail, a new writer continues the LSN sequence in a new
+// segment. Method: tear record 5, replay, reopen at last_lsn + 1 and next_segment_number.
+TEST(wal, reopen_after_truncate_appends_with_next_lsn) {
+  temp_dir tmp;
+  std::vector<record> records = make_records(5);
+  records[4].payload = "torn away";
+  write_records(options_for(tmp.path()), records);
+  fs::resize_file(segment(tmp.path(), 1), fs::file_size(segment(tmp.path(), 1)) - 3);
+  const replay_output recovered = replay(tmp.path());
+  ASSERT_TRUE(recovered.result.tail_truncated);
+  ASSERT_EQ(recovered.result.last_lsn, 4u);
+
+  wal_options options = options_for(tmp.path());
+  options.next_lsn = recovered.result.last_lsn + 1;
+  options.next_segment_number = recovered.result.next_segment_number;
+  records.resize(4);
+  const std::vector<record> more = make_records(3);
+  {
+    wal_writer writer(options);
+    EXPECT_EQ(writer.durable_lsn(), 4u);
+    EXPECT_EQ(writer.append(more, [] {}), 7u);
+  }
+  records.insert(records.end(), more.begin(), more.end());
+  const replay_output out = replay(tmp.path());
+  expect_records(out.entries, records);
+  EXPECT_FALSE(out.result.tail_truncated);
+  EXPECT_EQ(out.result.segments, 2u);
+}
+
+// Goal: in mode always no callback runs before its records are fdatasync'd. Method: 300
+// appends without waiting; each callback notes durable_lsn() as it runs; afterwards every
+// noted value is >= the LSN that append returned. Also: fsyncs are counted in the histogram.
+TEST(wal, callbacks_fire_only_after_durable_in_mode_always) {
+  temp_dir tmp;
+  constexpr std::size_t count = 300;
+  std::vector<lsn_t> returned(count, 0);
+  std::vector<std::atomic<lsn_t>> seen(count);
+  std::vector<std::atomic<int>> calls(count);
+  const std::vector<record> records = make_records(count);
+  wal_writer writer(options_for(tmp.path()));
+  for (std::size_t i = 0; i < count; ++i) {
+    returned[i] = writer.append(std::span(&records[i], 1), [&, i] {
+      seen[i] = writer.durable_lsn();
+      calls[i] += 1;
+    });
+  }
+  writer.stop();
+  for (std::size_t i = 0; i < count; ++i) {
+    EXPECT_EQ(returned[i], i + 1);
+    EXPECT_EQ(calls[i].load(), 1) << i;
+    EXPECT_GE(seen[i].load(), returned[i]) << i;
+  }
+  const wal_stats stats = writer.stats();
+  EXPECT_GE(stats.fsyncs_total, 1u);
+  EXPECT_LE(stats.fsyncs_total, stats.batches_total);
+  std::uint64_t bucketed = 0;
+  for (std::uint64_t n : stats.fsync_buckets) bucketed += n;
+  EXPECT_EQ(bucketed, stats.fsyncs_total);
+  EXPECT_EQ(stats.durable_lsn, count);
+  EXPECT_EQ(stats.appended_lsn, count);
+}
+
+// Goal: an append of no records waits only for what was appended before it. Method: with
+// nothing pending its callback runs inline, before append returns; right after a record it
+// runs only once that record is durable.
+TEST(wal, empty_append_waits_only_for_earlier_records) {
+  temp_dir tmp;
+  wal_writer writer(options_for(tmp.path()));
+  bool ran = false;
+  EXPECT_EQ(writer.append({}, [&] { ran = true; }), 0u);
+  EXPECT_TRUE(ran);
+
+  const record r = make_record(1);
+  writer.append(std::span(&r, 1), [] {});
+  std::atomic<lsn_t> seen{0};
+  completions done;
+  EXPECT_EQ(writer.append({},
+                          [&] {
+                            seen = writer.durable_lsn();
+                            done.done();
+                          }),
+            1u);
+  done.wait_for(1);
+  EXPECT_GE(seen.load(), 1u);
+}
+
+// Goal: appends from many threads get unique consecutive LSNs and each callback runs once.
+// Method: 8 threads x 400 appends of 1..3 records; payloads name thread and sequence; replay
+// gives LSNs 1..N and each thread's records in its own order.
+TEST(wal, concurrent_appenders_from_8_threads) {
+  temp_dir tmp;
+  constexpr int threads = 8;
+  constexpr int appends = 400;
+  std::vector<std::atomic<int>> calls(threads * appends);
+  std::atomic<std::uint64_t> records_appended{0};
+  {
+    wal_writer writer(options_for(tmp.path()));
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        for (int a = 0; a < appends; ++a) {
+          std::vector<record> group(1 + (a + t) % 3);
+          for (std::size_t k = 0; k < group.size(); ++k) {
+            group[k].shard = static_cast<engine::shard_index>(t);
+            group[k].type = record_type::balance_charged;
+            group[k].payload = std::to_string(a * 3 + static_cast<int>(k));
+          }
+          records_appended += group.size();
+          const int index = t * appends + a;
+          writer.append(group, [&calls, index] { calls[index] += 1; });
+        }
+      });
+    }
+    for (std::thread& w : workers) w.join();
+    writer.stop();
+    EXPECT_EQ(writer.durable_lsn(), records_appended.load());
+  }
+  for (std::size_t i = 0; i < calls.size(); ++i) ASSERT_EQ(calls[i].load(), 1) << i;
+  const replay_output out = replay(tmp.path());
+  ASSERT_EQ(out.entries.size(), records_appended.load());
+  std::vector<int> last_seq(threads, -1);
+  for (std::size_t i = 0; i < out.entries.size(); ++i) {
+    const replayed& e = out.entries[i];
+    ASSERT_EQ(e.lsn, i + 1);
+    const int seq = std::stoi(e.payload);
+    ASSERT_GT(seq, last_seq[e.shard]) << "thread " << e.shard << " out of order";
+    last_seq[e.shard] = seq;
+  }
+}
+
+// Goal: stop() writes and syncs everything whatever the mode, and is idempotent; appending
+// after it is a bug that throws. Method: for each mode, 100 appends, stop twice, replay.
+TEST(wal, stop_flushes_everything) {
+  for (fsync_mode mode : {fsync_mode::always, fsync_mode::batch, fsync_mode::off}) {
+    temp_dir tmp;
+    wal_options options = options_for(tmp.path(), mode);
+    options.batch_interval_ms = 60'000;  // batch mode would not sync on its own during the test
+    const std::vector<record> records = make_records(100);
+    std::atomic<int> calls{0};
+    wal_writer writer(options);
+    for (const record& r : records) writer.append(std::span(&r, 1), [&] { calls += 1; });
+    writer.stop();
+    writer.stop();
+    EXPECT_EQ(calls.load(), 100);
+    EXPECT_EQ(writer.durable_lsn(), 100u);
+    EXPECT_EQ(writer.stats().fsyncs_total >= 1, true);
+    EXPECT_THROW(writer.append(std::span(&records[0], 1), [] {}), std::logic_error);
+    expect_records(replay(tmp.path()).entries, records);
+  }
+}
+
+// Goal: in batch mode the durable LSN catches up on the timer, without stop() or new appends.
+// Method: 5 ms interval; append, then poll durable_lsn for up to 5 s.
+TEST(wal, batch_mode_syncs_on_its_interval) {
+  temp_dir tmp;
+  wal_options options = options_for(tmp.path(), fsync_mode::batch);
+  options.batch_interval_ms = 5;
+  wal_writer writer(options);
+  const std::vector<record> records = make_records(10);
+  bool inline_call = false;
+  writer.append(records, [&] { inline_call = true; });
+  EXPECT_TRUE(inline_call);  // batch mode: replies do not wait
+  for (int i = 0; i < 5000 && writer.durable_lsn() < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(writer.durable_lsn(), 10u);
+  EXPECT_GE(writer.stats().fsyncs_total, 1u);
+}
+
+// Goal: recovery can skip what a snapshot already holds. Method: 50 records, replay after 20:
+// on_record sees 21..50, while last_lsn still reports the end of the log.
+TEST(wal, after_lsn_filter_skips_earlier_records) {
+  temp_dir tmp;
+  const std::vector<record> records = make_records(50);
+  write_records(options_for(tmp.path()), records);
+  const replay_output out = replay(tmp.path(), 20);
+  expect_records(out.entries, std::vector(records.begin() + 20, records.end()), 21);
+  EXPECT_EQ(out.result.records, 30u);
+  EXPECT_EQ(out.result.last_lsn, 50u);
+}
+
+// Goal: a log whose segments hold no record still says where its LSNs had got to. Method: a
+// writer opened at LSN 101 (say, after a snapshot) that appends nothing; replay reports 100.
+TEST(wal, header_only_segment_reports_lsn_before_its_first) {
+  temp_dir tmp;
+  wal_options options = options_for(tmp.path());
+  options.next_lsn = 101;
+  write_records(options, {});
+  const replay_output out = replay(tmp.path());
+  EXPECT_EQ(out.result.last_lsn, 100u);
+  EXPECT_EQ(out.result.records, 0u);
+  EXPECT_FALSE(out.result.tail_truncated);
+}
+
+// Goal: the writer never overwrites a segment. Method: a second writer on the same number
+// throws std::system_error naming the file.
+TEST(wal, writer_refuses_an_existing_segment) {
+  temp_dir tmp;
+  write_records(options_for(tmp.path()), make_records(1));
+  try {
+    wal_writer writer(options_for(tmp.path()));
+    FAIL() << "opened an existing segment";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find(wal_format::segment_file_name(1)), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace ecom::persistence
