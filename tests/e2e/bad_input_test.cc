@@ -63,6 +63,11 @@ INSTANTIATE_TEST_SUITE_P(
         bad_body{"trailing_garbage", R"({"amount":100} x)", "MALFORMED_JSON"},
         bad_body{"array", R"([{"amount":100}])", "MALFORMED_JSON"},
         bad_body{"bare_number", "100", "MALFORMED_JSON"},
+        bad_body{"leading_zero", R"({"amount":0100})", "MALFORMED_JSON"},
+        bad_body{"plus_sign", R"({"amount":+100})", "MALFORMED_JSON"},
+        bad_body{"trailing_comma", R"({"amount":100,})", "MALFORMED_JSON"},
+        bad_body{"single_quotes", R"({'amount':100})", "MALFORMED_JSON"},
+        bad_body{"nan", R"({"amount":NaN})", "MALFORMED_JSON"},
         bad_body{"bare_string", R"("amount")", "MALFORMED_JSON"},
         bad_body{"null_document", "null", "MALFORMED_JSON"},
         bad_body{"string_amount", R"({"amount":"100"})", "VALIDATION_FAILED"},
@@ -83,6 +88,56 @@ INSTANTIATE_TEST_SUITE_P(
         bad_body{"huge", R"({"amount":99999999999999999999})", "VALIDATION_FAILED"},
         bad_body{"int64_underflow", R"({"amount":-9223372036854775809})", "VALIDATION_FAILED"}),
     [](const auto& info) { return std::string(info.param.label); });
+
+// Goal: every route that takes a body answers malformed JSON and a non-object body with 400
+// MALFORMED_JSON. Method: a truncated object and an array to each body route with a token that
+// passes its auth check.
+TEST_F(bad_input, malformed_json_on_every_body_route_is_400_malformed_json) {
+  auto s = sign_up_and_login(client(), "malformed");
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"/users", ""},
+      {"/auth/login", ""},
+      {"/auth/refresh", ""},
+      {"/auth/logout", s.access_token},
+      {"/admin/users/bulk", admin()},
+      {user_path(s.user_id, "/balance/charge"), s.access_token},
+  };
+  for (const auto& [target, token] : routes) {
+    for (const char* body : {R"({"a":)", "[]"}) {
+      SCOPED_TRACE(target + " with " + body);
+      header_list headers{{"Content-Type", "application/json"}};
+      if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+      expect_problem(client().request("POST", target, body, headers), 400, "MALFORMED_JSON");
+    }
+  }
+  EXPECT_EQ(fetch_balance(client(), s.user_id, s.access_token), 0);
+  EXPECT_EQ(
+      client()
+          .post_json("/auth/refresh", json_object().add("refresh_token", s.refresh_token).str())
+          .status,
+      200)
+      << "a malformed logout revoked the refresh token";
+}
+
+// Goal: logout needs the refresh token field. Method: {} is 400 field refresh_token.
+TEST_F(bad_input, logout_without_refresh_token_is_400_field_refresh_token) {
+  auto s = sign_up_and_login(client(), "logoutfield");
+  expect_validation_failed(
+      client().request("POST", "/auth/logout", "{}", json_bearer(s.access_token)), "refresh_token");
+}
+
+// Goal: pathological nesting neither crashes nor hangs the server. Method: an unknown field
+// nested 100,000 arrays deep (well under 1 MiB); the answer is 200 (ignored field) or 400
+// MALFORMED_JSON, and the server still answers /healthz afterwards.
+TEST_F(bad_input, deeply_nested_json_is_answered_and_server_survives) {
+  auto s = funded_user("deep");
+  const std::string body =
+      R"({"amount":1,"x":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto response = raw_charge(s, body);
+  if (response.status != 200) expect_problem(response, 400, "MALFORMED_JSON");
+  EXPECT_EQ(client().get("/healthz").status, 200);
+  EXPECT_EQ(fetch_balance(client(), s.user_id, s.access_token), response.status == 200 ? 101 : 100);
+}
 
 // Goal: unknown fields are ignored. Method: a valid charge with an extra field is applied.
 TEST_F(bad_input, unknown_fields_in_a_charge_are_ignored) {
@@ -245,6 +300,20 @@ TEST_F(expiring_tokens, expired_access_token_is_401_and_refresh_still_works) {
   const std::string fresh = parse_json(refreshed.body)["access_token"].as_string();
   EXPECT_EQ(fetch_balance(client(), s.user_id, fresh), 100);
   EXPECT_EQ(fetch_history(client(), s.user_id, fresh).size(), 1u);
+}
+
+// Goal: tokens from /admin/users/bulk are valid for at least 24 h, whatever the access TTL.
+// Method: with a 1 s access TTL, bulk-create a user, wait 2.2 s, its token still opens the user.
+TEST_F(expiring_tokens, bulk_tokens_outlive_the_access_token_ttl) {
+  auto created = client().post_json("/admin/users/bulk",
+                                    json_object().add("count", 1).add("name_prefix", "long").str(),
+                                    bearer(admin()));
+  ASSERT_EQ(created.status, 201) << describe(created);
+  auto item = parse_json(created.body)["items"][0];
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  auto user =
+      client().get(user_path(item["id"].as_int()), bearer(item["access_token"].as_string()));
+  EXPECT_EQ(user.status, 200) << describe(user);
 }
 
 }  // namespace

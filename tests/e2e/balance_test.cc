@@ -136,6 +136,37 @@ TEST_F(balance, unknown_user_is_404_user_not_found) {
                  "USER_NOT_FOUND");
 }
 
+// Goal: the documented check order on the charge route: 401 → 400 path id → 403 → 415 / 400
+// body → 404 USER_NOT_FOUND. Method: requests that break two rules at once get the earlier
+// error.
+TEST_F(balance, charge_checks_run_in_the_documented_order) {
+  auto a = sign_up_and_login(client(), "order-a");
+  auto b = sign_up_and_login(client(), "order-b");
+  const std::string missing = "/users/9223372036854775807/balance/charge";
+  header_list plain_admin{{"Content-Type", "text/plain"}, {"Authorization", "Bearer " + admin()}};
+  header_list plain_a{{"Content-Type", "text/plain"},
+                      {"Authorization", "Bearer " + a.access_token}};
+  // no token + bad path id → 401
+  expect_unauthenticated(client().post_json("/users/abc/balance/charge", R"({"amount":1})"));
+  // bad path id + another user's token → 400 id
+  expect_validation_failed(
+      client().post_json("/users/abc/balance/charge", R"({"amount":1})", bearer(a.access_token)),
+      "id");
+  // another user's token + wrong media type / bad body → 403
+  expect_problem(
+      client().request("POST", user_path(b.user_id, "/balance/charge"), R"({"amount":1})", plain_a),
+      403, "FORBIDDEN");
+  expect_problem(charge(client(), b.user_id, a.access_token, 0), 403, "FORBIDDEN");
+  // unknown user + wrong media type / bad body / malformed JSON → 415 / 400
+  expect_problem(client().request("POST", missing, R"({"amount":1})", plain_admin), 415,
+                 "UNSUPPORTED_MEDIA_TYPE");
+  expect_validation_failed(client().post_json(missing, R"({"amount":0})", bearer(admin())),
+                           "amount");
+  expect_problem(client().post_json(missing, R"({"amount":)", bearer(admin())), 400,
+                 "MALFORMED_JSON");
+  EXPECT_EQ(fetch_balance(client(), b.user_id, b.access_token), 0);
+}
+
 // Goal: the balance may reach 1,000,000,000 but not exceed it. Method: 100 charges of
 // 10,000,000 reach the cap exactly; one more won is 409 BALANCE_LIMIT_EXCEEDED and changes
 // neither balance nor history.
@@ -348,6 +379,27 @@ TEST_F(balance, auth_errors_are_not_stored_under_the_key) {
   ASSERT_EQ(ok.status, 200) << describe(ok);
   EXPECT_NE(ok.header_or("Idempotent-Replayed"), "true");
   EXPECT_EQ(fetch_balance(client(), s.user_id, s.access_token), 100);
+}
+
+// Goal: authentication and authorization run before an idempotent replay, so a stored answer
+// never leaks to another caller. Method: A charges with key K; K on A's path without a token is
+// 401 and with B's token 403, neither a replay.
+TEST_F(balance, replay_requires_the_same_authorization) {
+  auto a = sign_up_and_login(client(), "replay-a");
+  auto b = sign_up_and_login(client(), "replay-b");
+  ASSERT_EQ(charge_with_key(a, R"({"amount":70})", "private-key").status, 200);
+  header_list anonymous{{"Content-Type", "application/json"}, {"Idempotency-Key", "private-key"}};
+  auto no_token = client().request("POST", user_path(a.user_id, "/balance/charge"),
+                                   R"({"amount":70})", anonymous);
+  expect_unauthenticated(no_token);
+  EXPECT_NE(no_token.header_or("Idempotent-Replayed"), "true");
+  header_list other = json_bearer(b.access_token);
+  other.emplace_back("Idempotency-Key", "private-key");
+  auto forbidden =
+      client().request("POST", user_path(a.user_id, "/balance/charge"), R"({"amount":70})", other);
+  expect_problem(forbidden, 403, "FORBIDDEN");
+  EXPECT_NE(forbidden.header_or("Idempotent-Replayed"), "true");
+  EXPECT_EQ(fetch_balance(client(), a.user_id, a.access_token), 70);
 }
 
 // Goal: a 409 is stored and replayed. Method: fill the balance to the cap, charge 1 with key K

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -36,13 +37,14 @@ std::vector<bulk_user> bulk_users(http_client& client, int count) {
   return out;
 }
 
-// Sends a charge, retrying after 503 OVERLOADED (which changed nothing). Returns the final
-// response.
+// Sends a charge, retrying for up to 10 s after 503 OVERLOADED (which changed nothing). Returns
+// the last response.
 http_response charge_until_answered(http_client& client, int64_t user_id, const std::string& token,
                                     int64_t amount) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
     auto response = charge(client, user_id, token, amount);
-    if (response.status != 503) return response;
+    if (response.status != 503 || std::chrono::steady_clock::now() > deadline) return response;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
@@ -241,6 +243,54 @@ TEST_F(concurrency, concurrent_refresh_of_one_token_succeeds_once) {
     }
   }
   EXPECT_EQ(succeeded, 1);
+}
+
+class overloaded_shards : public shared_server_test {
+ public:
+  static void SetUpTestSuite() { start_shared_server({"--mailbox-depth-max", "1"}); }
+};
+
+// Goal: a full shard mailbox answers 503 OVERLOADED with Retry-After and such a request changes
+// nothing. Method: server with mailbox depth 1, 8 connections × 100 charges on one user without
+// retrying; every answer is 200 or 503 OVERLOADED with Retry-After, and balance = sum of history
+// = sum of the 200 amounts.
+TEST_F(overloaded_shards, overloaded_503_changes_nothing) {
+  auto s = sign_up_and_login(client(), "overload");
+  std::mutex mutex;
+  int64_t acknowledged_sum = 0;
+  size_t acknowledged_count = 0;
+  int overloaded = 0;
+  std::vector<std::string> unexpected;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < k_connections; ++t) {
+    threads.emplace_back([&, t] {
+      http_client own(server().port());
+      for (int i = 0; i < 100; ++i) {
+        const int64_t amount = t * 1000 + i + 1;
+        auto response = charge(own, s.user_id, s.access_token, amount);
+        std::lock_guard lock(mutex);
+        if (response.status == 200) {
+          acknowledged_sum += amount;
+          ++acknowledged_count;
+        } else if (is_problem(response, 503, "OVERLOADED") &&
+                   response.header("Retry-After").has_value()) {
+          ++overloaded;
+        } else {
+          unexpected.push_back(describe(response) +
+                               " Retry-After=" + response.header_or("Retry-After", "<missing>"));
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_TRUE(unexpected.empty()) << unexpected.size() << " unexpected, first: "
+                                  << (unexpected.empty() ? "" : unexpected.front());
+  std::cout << overloaded << " of " << k_connections * 100 << " charges were 503 OVERLOADED\n";
+  const int64_t balance = fetch_balance(client(), s.user_id, s.access_token);
+  EXPECT_EQ(balance, acknowledged_sum);
+  auto history = fetch_history(client(), s.user_id, s.access_token);
+  EXPECT_EQ(history.size(), acknowledged_count);
+  EXPECT_TRUE(history_consistent(history, balance));
 }
 
 }  // namespace

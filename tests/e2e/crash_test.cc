@@ -57,8 +57,11 @@ class crash_harness {
   server_process& server() { return server_; }
 
   // Runs load, kills the server `kill_after` after every worker got its first 200, restarts
-  // and checks everything. Can be called repeatedly on the same data dir.
-  void run_cycle(std::chrono::milliseconds kill_after) {
+  // and checks everything. Each entry of recovery_kills restarts the server and kills it again
+  // that long after its listening line, while recovery may still run, before the final restart.
+  // Can be called repeatedly on the same data dir.
+  void run_cycle(std::chrono::milliseconds kill_after,
+                 const std::vector<std::chrono::milliseconds>& recovery_kills = {}) {
     std::atomic<bool> killed{false};
     std::atomic<int> started{0};
     std::vector<std::thread> threads;
@@ -76,14 +79,54 @@ class crash_harness {
     killed = true;
     server_.kill_hard();
     for (auto& thread : threads) thread.join();
+    int64_t total = 0;
+    int unanswered = 0;
+    for (const auto& worker : workers_) {
+      total += worker.acknowledged;
+      unanswered += worker.in_flight ? 1 : 0;
+    }
+    std::cout << "killed after " << kill_after.count() << " ms: " << total
+              << " acknowledged charges so far, " << unanswered << " unanswered, "
+              << sign_ups_.acknowledged.size() << " sign-ups\n";
 
-    server_.restart();
+    for (auto delay : recovery_kills) {
+      server_.restart(false);
+      std::this_thread::sleep_for(delay);
+      server_.kill_hard();
+    }
+    server_.restart(false);
     client_.set_port(server_.port());
+    auto early_balances = probe_until_ready();
+    server_.wait_ready();
+    // During recovery a read is 503 NOT_READY or already the recovered value, never a partial one.
+    const int64_t recovered =
+        fetch_balance(client_, workers_[0].user.user_id, workers_[0].user.access_token);
+    for (int64_t balance : early_balances) {
+      EXPECT_EQ(balance, recovered) << "a balance read during recovery was partial";
+    }
     verify_charges();
     verify_sign_ups();
   }
 
  private:
+  // Reads worker 0's balance from the moment the server listens until /readyz is 200. Every
+  // answer must be 200 or 503 NOT_READY; the 200 balances are returned.
+  std::vector<int64_t> probe_until_ready() {
+    std::vector<int64_t> balances;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    const auto& user = workers_[0].user;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto response = client_.get(user_path(user.user_id, "/balance"), bearer(user.access_token));
+      if (response.status == 200) {
+        balances.push_back(parse_json(response.body)["balance"].as_int());
+      } else if (response.status != 0) {
+        expect_problem(response, 503, "NOT_READY");
+      }
+      if (client_.get("/readyz").status == 200) break;
+    }
+    return balances;
+  }
+
   void charge_loop(charge_worker& worker, std::atomic<bool>& killed, std::atomic<int>& started) {
     http_client client(server_.port(), 5000ms);
     bool first = true;
@@ -287,6 +330,14 @@ TEST(sigkill_repeated, three_kills_on_one_data_dir_keep_every_acknowledged_chang
     harness.run_cycle(pick_delay(-1));
     if (HasFatalFailure()) return;
   }
+}
+
+// Goal: a crash during recovery loses nothing either. Method: kill mid-load, then restart and
+// kill again 0, 5 and 30 ms after the listening line (recovery may still be running), then
+// restart for good and check as above.
+TEST(sigkill_recovery, kills_during_recovery_keep_every_acknowledged_change) {
+  crash_harness harness;
+  harness.run_cycle(300ms, {0ms, 5ms, 30ms});
 }
 
 // Goal: kill -9 right after an acknowledged charge keeps it and its idempotency key. Method:

@@ -2,6 +2,11 @@
 // pipelining, body and header limits (and that the client can read those early answers).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <thread>
+
 #include "tests/e2e/e2e_fixture.h"
 
 namespace ecom::test {
@@ -182,6 +187,219 @@ TEST_F(http_conventions, malformed_request_line_is_400_problem) {
 // Goal: a query string does not change route matching. Method: GET /healthz?probe=1 is 200.
 TEST_F(http_conventions, query_string_does_not_affect_routing) {
   EXPECT_EQ(client().get("/healthz?probe=1").status, 200);
+}
+
+// Goal: header names are case-insensitive. Method: a charge with all-lowercase header names
+// (content-type, authorization, idempotency-key, x-request-id) is applied and replayable.
+TEST_F(http_conventions, lowercase_header_names_are_honoured) {
+  auto s = sign_up_and_login(client(), "lowercase");
+  header_list headers{{"content-type", "application/json"},
+                      {"authorization", "Bearer " + s.access_token},
+                      {"idempotency-key", "lower-key"},
+                      {"x-request-id", "lower-id"}};
+  auto first =
+      client().request("POST", user_path(s.user_id, "/balance/charge"), R"({"amount":5})", headers);
+  ASSERT_EQ(first.status, 200) << describe(first);
+  EXPECT_EQ(first.header_or("X-Request-Id"), "lower-id");
+  auto replay =
+      client().request("POST", user_path(s.user_id, "/balance/charge"), R"({"amount":5})", headers);
+  EXPECT_EQ(replay.header_or("Idempotent-Replayed"), "true");
+  EXPECT_EQ(fetch_balance(client(), s.user_id, s.access_token), 5);
+}
+
+// Goal: media types compare case-insensitively (RFC 9110). Method: a charge with
+// `Application/JSON; Charset=UTF-8` is accepted.
+TEST_F(http_conventions, content_type_comparison_is_case_insensitive) {
+  auto s = sign_up_and_login(client(), "mediacase");
+  auto response =
+      client().request("POST", user_path(s.user_id, "/balance/charge"), R"({"amount":6})",
+                       {{"Content-Type", "Application/JSON; Charset=UTF-8"},
+                        {"Authorization", "Bearer " + s.access_token}});
+  EXPECT_EQ(response.status, 200) << describe(response);
+}
+
+// Goal: a chunked request body is read like a Content-Length one (every HTTP/1.1 server must
+// parse chunked). Method: a charge split into three chunks is applied.
+TEST_F(http_conventions, chunked_request_body_is_accepted) {
+  auto s = sign_up_and_login(client(), "chunked");
+  const std::string request = "POST " + user_path(s.user_id, "/balance/charge") +
+                              " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              "Authorization: Bearer " +
+                              s.access_token +
+                              "\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "3\r\n{\"a\r\n8\r\nmount\":7\r\n1\r\n}\r\n0\r\n\r\n";
+  auto response = client().send_raw(request);
+  ASSERT_EQ(response.status, 200) << describe(response);
+  EXPECT_EQ(fetch_balance(client(), s.user_id, s.access_token), 7);
+}
+
+// Goal: the 1 MiB limit holds for chunked bodies too. Method: chunks adding up to 1 MiB + 1 are
+// 413 PAYLOAD_TOO_LARGE and charge nothing.
+TEST_F(http_conventions, chunked_body_over_1_mib_is_413) {
+  auto s = sign_up_and_login(client(), "chunkedbig");
+  std::string request = "POST " + user_path(s.user_id, "/balance/charge") +
+                        " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Authorization: Bearer " +
+                        s.access_token + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string json = R"({"amount":8})";
+  request += "c\r\n" + json + "\r\n";
+  const size_t pad = k_mib + 1 - json.size();
+  char size_line[32];
+  std::snprintf(size_line, sizeof size_line, "%zx\r\n", pad);
+  request += size_line + std::string(pad, ' ') + "\r\n0\r\n\r\n";
+  expect_problem(client().send_raw(request), 413, "PAYLOAD_TOO_LARGE");
+  EXPECT_EQ(fetch_balance(client(), s.user_id, s.access_token), 0);
+}
+
+// Goal: pipelined requests on different shards are answered in request order. Method: the
+// admin pipelines 16 charges alternating over 4 users in one write; response i must belong to
+// the user of request i and carry that user's running balance.
+TEST_F(http_conventions, pipelined_charges_for_different_users_are_answered_in_order) {
+  std::vector<session> users;
+  for (int i = 0; i < 4; ++i) users.push_back(sign_up_and_login(client(), "pipe"));
+  std::string batch;
+  std::vector<std::pair<int64_t, int64_t>> expected;  // user id, balance after
+  std::map<int64_t, int64_t> balances;
+  for (int i = 0; i < 16; ++i) {
+    const auto& user = users[i % users.size()];
+    const int64_t amount = i + 1;
+    const std::string body = json_object().add("amount", amount).str();
+    batch += "POST " + user_path(user.user_id, "/balance/charge") +
+             " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " +
+             admin() + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    balances[user.user_id] += amount;
+    expected.emplace_back(user.user_id, balances[user.user_id]);
+  }
+  ASSERT_TRUE(client().write_raw(batch));
+  for (size_t i = 0; i < expected.size(); ++i) {
+    auto response = client().read_response();
+    ASSERT_EQ(response.status, 200) << "response " << i << ": " << describe(response);
+    auto doc = parse_json(response.body);
+    EXPECT_EQ(doc["user_id"].as_int(), expected[i].first) << "response " << i;
+    EXPECT_EQ(doc["balance"].as_int(), expected[i].second) << "response " << i;
+  }
+}
+
+// Goal: `Expect: 100-continue` does not break a request. Method: send the headers, wait 200 ms
+// (as curl does), send the body; the final answer (after an optional 100) is 200 and applied.
+TEST_F(http_conventions, expect_100_continue_request_is_processed) {
+  auto s = sign_up_and_login(client(), "expect");
+  const std::string body = R"({"amount":9})";
+  ASSERT_TRUE(client().write_raw("POST " + user_path(s.user_id, "/balance/charge") +
+                                 " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 "Authorization: Bearer " +
+                                 s.access_token + "\r\nExpect: 100-continue\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(client().write_raw(body));
+  auto response = client().read_response();
+  ASSERT_EQ(response.status, 200) << describe(response);
+  EXPECT_EQ(fetch_balance(client(), s.user_id, s.access_token), 9);
+}
+
+// Goal: many simultaneous connections are all served. Method: open 200 connections first, then
+// send one request on each; every one gets 200.
+TEST_F(http_conventions, two_hundred_simultaneous_connections_are_served) {
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < 200; ++i) {
+    clients.push_back(std::make_unique<http_client>(server().port()));
+    ASSERT_TRUE(clients.back()->write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")) << i;
+  }
+  int ok = 0;
+  for (auto& c : clients) ok += c->read_response().status == 200 ? 1 : 0;
+  EXPECT_EQ(ok, 200);
+}
+
+// Goal: HEAD is supported wherever GET is (RFC 9110). Method: HEAD /healthz is 200 with no body,
+// and the connection stays usable.
+TEST_F(http_conventions, head_is_answered_like_get_without_body) {
+  auto response = client().request("HEAD", "/healthz");
+  EXPECT_EQ(response.status, 200) << describe(response);
+  EXPECT_TRUE(response.body.empty());
+  EXPECT_EQ(client().get("/healthz").status, 200);
+}
+
+// Goal: `Connection: close` from the client is honoured. Method: send one request with it,
+// read the 200, then the connection must end: the server says `Connection: close` (and the
+// client drops it) or closes it; a read timeout means it was kept open.
+TEST_F(http_conventions, connection_close_request_closes_after_the_response) {
+  http_client quick(server().port(), std::chrono::milliseconds(3000));
+  ASSERT_TRUE(quick.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  auto response = quick.read_response();
+  ASSERT_EQ(response.status, 200) << describe(response);
+  auto next = quick.read_response();
+  EXPECT_EQ(next.status, 0);
+  EXPECT_NE(next.transport_error, "timed out reading the response")
+      << "the server kept the connection open";
+}
+
+// Goal: HTTP/1.0 clients are served and, without keep-alive, the connection is closed. Method:
+// an HTTP/1.0 GET gets 200; then the connection ends (no read timeout).
+TEST_F(http_conventions, http_1_0_request_is_served_and_closed) {
+  http_client quick(server().port(), std::chrono::milliseconds(3000));
+  ASSERT_TRUE(quick.write_raw("GET /healthz HTTP/1.0\r\n\r\n"));
+  auto response = quick.read_response();
+  ASSERT_EQ(response.status, 200) << describe(response);
+  EXPECT_EQ(parse_json(response.body)["status"].as_string(), "ok");
+  auto next = quick.read_response();
+  EXPECT_EQ(next.status, 0);
+  EXPECT_NE(next.transport_error, "timed out reading the response");
+}
+
+// Goal: ambiguous or invalid message framing is refused (RFC 9112; request smuggling).
+// Method: a non-numeric Content-Length, a negative one, two different ones, and Content-Length
+// together with chunked are each a 400 problem document and charge nothing.
+TEST_F(http_conventions, invalid_or_ambiguous_framing_is_400) {
+  auto s = sign_up_and_login(client(), "framing");
+  const std::string head = "POST " + user_path(s.user_id, "/balance/charge") +
+                           " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Authorization: Bearer " +
+                           s.access_token + "\r\n";
+  const std::string body = R"({"amount":3})";
+  for (const std::string& framing :
+       std::vector<std::string>{"Content-Length: abc\r\n", "Content-Length: -12\r\n",
+                                "Content-Length: 12\r\nContent-Length: 13\r\n",
+                                "Content-Length: 12\r\nTransfer-Encoding: chunked\r\n"}) {
+    SCOPED_TRACE(framing);
+    http_client fresh(server().port(), std::chrono::milliseconds(3000));
+    auto response = fresh.send_raw(head + framing + "\r\n" + body);
+    EXPECT_EQ(response.status, 400) << describe(response);
+    EXPECT_EQ(response.header_or("Content-Type").rfind("application/problem+json", 0), 0u);
+  }
+  EXPECT_EQ(fetch_balance(client(), s.user_id, s.access_token), 0);
+}
+
+class idle_timeout : public shared_server_test {
+ public:
+  static void SetUpTestSuite() {
+    start_shared_server({"--idle-timeout-ms", "200", "--read-timeout-ms", "300"});
+  }
+};
+
+// Goal: idle keep-alive connections are closed after --idle-timeout-ms and a client simply
+// reconnects. Method: a request, 600 ms of silence, another request: both 200, and the second
+// needed a new connection.
+TEST_F(idle_timeout, idle_connection_is_closed_and_client_reconnects) {
+  ASSERT_EQ(client().get("/healthz").status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto response = client().get("/healthz");
+  EXPECT_EQ(response.status, 200) << describe(response);
+  EXPECT_EQ(client().connections_opened(), 2);
+}
+
+// Goal: a client that stalls mid-request is cut off after --read-timeout-ms (slowloris).
+// Method: send half a header block and nothing more; within 3 s the server answers 408 or
+// closes the connection, and it keeps serving others.
+TEST_F(idle_timeout, stalled_request_is_cut_off_after_read_timeout) {
+  http_client slow(server().port(), std::chrono::milliseconds(3000));
+  ASSERT_TRUE(slow.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Partial: "));
+  auto response = slow.read_response();
+  EXPECT_NE(response.transport_error, "timed out reading the response");
+  if (response.status != 0) {
+    EXPECT_EQ(response.status, 408) << describe(response);
+    EXPECT_EQ(response.header_or("Content-Type").rfind("application/problem+json", 0), 0u);
+  }
+  EXPECT_EQ(client().get("/healthz").status, 200);
 }
 
 }  // namespace

@@ -120,6 +120,29 @@ TEST_F(ops, openapi_document_describes_every_route) {
   }
 }
 
+// Goal: /docs serves an HTML page for the OpenAPI document. Method: GET /docs is 200 text/html
+// and mentions openapi.json.
+TEST_F(ops, docs_serves_html_page_for_the_openapi_document) {
+  auto response = client().get("/docs");
+  ASSERT_EQ(response.status, 200) << describe(response);
+  EXPECT_EQ(response.header_or("Content-Type").rfind("text/html", 0), 0u);
+  EXPECT_NE(response.body.find("openapi.json"), std::string::npos);
+}
+
+// Goal: the admin token can come from ECOM_ADMIN_TOKEN. Method: own server started with the
+// token only in the environment; it opens /admin/users/bulk, a different token is 401.
+TEST(ops_env, admin_token_from_environment_is_accepted) {
+  server_options options;
+  options.admin_token = "env-admin-token-31337";
+  options.admin_token_in_env = true;
+  server_process server(options);
+  http_client client(server.port());
+  const std::string body = json_object().add("count", 2).add("name_prefix", "env").str();
+  auto created = client.post_json("/admin/users/bulk", body, bearer("env-admin-token-31337"));
+  EXPECT_EQ(created.status, 201) << describe(created);
+  expect_unauthenticated(client.post_json("/admin/users/bulk", body, bearer(k_admin_token)));
+}
+
 // Goal: SIGTERM is a clean shutdown: exit status 0, and everything acknowledged before is
 // there after a restart on the same data dir. Method: own server; sign up, charge, log in,
 // SIGTERM, restart, read balance, history and the user with the old token.

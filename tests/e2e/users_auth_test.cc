@@ -81,6 +81,32 @@ TEST_F(users_auth, sign_up_name_is_1_to_100_code_points) {
       "name");
 }
 
+// Goal: JSON string escapes are decoded on input and encoded on output. Method: sign up with a
+// name holding quotes, a backslash, an escaped slash and \u escapes (including a surrogate
+// pair); the 201 body and GET /users/{id} return exactly the decoded string.
+TEST_F(users_auth, name_with_escapes_round_trips_exactly) {
+  const std::string email = unique_email("escapes");
+  const std::string body = R"({"name":"Q\"B\\N \uAC00 \ud83d\ude00 \u00e9 \/","email":")" + email +
+                           R"(","password":"password1"})";
+  auto created = client().post_json("/users", body);
+  ASSERT_EQ(created.status, 201) << describe(created);
+  const std::string expected = "Q\"B\\N \xEA\xB0\x80 \xF0\x9F\x98\x80 \xC3\xA9 /";
+  auto doc = parse_json(created.body);
+  EXPECT_EQ(doc["name"].as_string(), expected);
+  auto fetched = client().get(user_path(doc["id"].as_int()), bearer(admin()));
+  ASSERT_EQ(fetched.status, 200) << describe(fetched);
+  EXPECT_EQ(parse_json(fetched.body)["name"].as_string(), expected);
+}
+
+// Goal: code points, not bytes or UTF-16 units, are counted. Method: 100 emoji (4 bytes, 2
+// UTF-16 units each) is accepted, 101 is 400 field name.
+TEST_F(users_auth, name_of_100_emoji_is_accepted_and_101_rejected) {
+  EXPECT_EQ(sign_up(repeat("\xF0\x9F\x98\x80", 100), unique_email("emoji100"), "password1").status,
+            201);
+  expect_validation_failed(
+      sign_up(repeat("\xF0\x9F\x98\x80", 101), unique_email("emoji101"), "password1"), "name");
+}
+
 // Goal: email needs exactly one '@' with non-empty parts and at most 254 chars. Method: each
 // bad form is 400 field email; a 254-char address is accepted.
 TEST_F(users_auth, sign_up_rejects_malformed_emails_with_field_email) {
@@ -200,6 +226,19 @@ TEST_F(users_auth, logout_returns_204_and_revokes_the_refresh_token) {
   ASSERT_EQ(response.status, 204) << describe(response);
   EXPECT_TRUE(response.body.empty());
   expect_problem(refresh(s.refresh_token), 401, "UNAUTHENTICATED");
+}
+
+// Goal: a user cannot end another user's session. Method: A calls logout with B's refresh
+// token; whatever A gets, B's refresh token still works afterwards.
+TEST_F(users_auth, logout_with_another_users_refresh_token_does_not_revoke_it) {
+  auto a = sign_up_and_login(client(), "logout-a");
+  auto b = sign_up_and_login(client(), "logout-b");
+  auto response = client().request("POST", "/auth/logout",
+                                   json_object().add("refresh_token", b.refresh_token).str(),
+                                   json_bearer(a.access_token));
+  EXPECT_NE(response.status, 0) << describe(response);
+  EXPECT_EQ(refresh(b.refresh_token).status, 200)
+      << "A revoked B's session: " << describe(response);
 }
 
 // Goal: logout needs an access token. Method: no Authorization → 401 with WWW-Authenticate, and

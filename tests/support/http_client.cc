@@ -128,13 +128,13 @@ bool http_client::connect_(std::string& error) {
 }
 
 bool http_client::send_all_(std::string_view bytes, bool& stopped_early, bool& retryable,
-                            std::string& error) {
+                            std::string& error, bool stop_on_input) {
   stopped_early = false;
   retryable = false;
   auto deadline = clock_type::now() + timeout_;
   size_t offset = 0;
   while (offset < bytes.size()) {
-    pollfd pfd{fd_, POLLIN | POLLOUT, 0};
+    pollfd pfd{fd_, static_cast<short>(stop_on_input ? POLLIN | POLLOUT : POLLOUT), 0};
     int ready = ::poll(&pfd, 1, remaining_ms(deadline));
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -145,7 +145,7 @@ bool http_client::send_all_(std::string_view bytes, bool& stopped_early, bool& r
       error = "timed out sending the request";
       return false;
     }
-    if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+    if (stop_on_input && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
       // The server answered (e.g. 413/431) or closed before reading everything: stop writing
       // and read what it sent.
       stopped_early = true;
@@ -386,6 +386,14 @@ http_response http_client::send_raw(std::string_view bytes) {
   read_result result = read_one_(false);
   if (stopped_early && result.response.status != 0) close();
   return std::move(result.response);
+}
+
+bool http_client::write_raw(std::string_view bytes) {
+  std::string error;
+  if (!connect_(error)) return false;
+  bool stopped_early = false;
+  bool retryable = false;
+  return send_all_(bytes, stopped_early, retryable, error, false) && !stopped_early;
 }
 
 http_response http_client::read_response() {

@@ -54,7 +54,11 @@ class http_client {
 
   // Writes bytes as they are (no retry) and reads one response.
   http_response send_raw(std::string_view bytes);
-  // Reads the next response on the current connection (after a pipelined send_raw).
+  // Writes bytes on the current connection (opening one if needed) without reading; returns
+  // false on a transport error.
+  bool write_raw(std::string_view bytes);
+  // Reads the next response on the current connection (after write_raw or a pipelined
+  // send_raw).
   http_response read_response();
 
   void close();
@@ -72,7 +76,9 @@ class http_client {
   bool connect_(std::string& error);
   // Returns false on a hard error. Sets stopped_early when the server answered or closed before
   // the whole request was written.
-  bool send_all_(std::string_view bytes, bool& stopped_early, bool& retryable, std::string& error);
+  // With stop_on_input false it keeps writing while a response is pending (write_raw).
+  bool send_all_(std::string_view bytes, bool& stopped_early, bool& retryable, std::string& error,
+                 bool stop_on_input = true);
   read_result read_one_(bool head_request);
   // Reads more bytes into buffer_. Returns >0 bytes read, 0 on EOF, -1 on error (error set).
   long fill_(std::chrono::steady_clock::time_point deadline, std::string& error, bool& reset);

@@ -53,6 +53,11 @@ int exit_code_of(int status) {
   return -1;
 }
 
+bool is_not_ready(const http_response& response) {
+  return response.header_or("Content-Type").rfind("application/problem+json", 0) == 0 &&
+         response.body.find("\"NOT_READY\"") != std::string::npos;
+}
+
 }  // namespace
 
 std::string ecomd_binary() {
@@ -78,8 +83,6 @@ server_process::server_process(server_options options) : options_(std::move(opti
            "0",
            "--data-dir",
            data_dir_,
-           "--admin-token",
-           options_.admin_token,
            "--shards",
            std::to_string(options_.shards),
            "--io-threads",
@@ -88,9 +91,17 @@ server_process::server_process(server_options options) : options_(std::move(opti
            "1000",
            "--log-level",
            "warn"};
+  for (char** var = environ; *var != nullptr; ++var) {
+    if (std::string_view(*var).rfind("ECOM_ADMIN_TOKEN=", 0) != 0) env_.emplace_back(*var);
+  }
+  if (options_.admin_token_in_env) {
+    env_.push_back("ECOM_ADMIN_TOKEN=" + options_.admin_token);
+  } else {
+    argv_.insert(argv_.end(), {"--admin-token", options_.admin_token});
+  }
   argv_.insert(argv_.end(), options_.extra_args.begin(), options_.extra_args.end());
   try {
-    start_();
+    start_(true);
   } catch (...) {
     cleanup_();
     throw;
@@ -137,13 +148,16 @@ void server_process::fail_start_(const std::string& why) {
   throw std::runtime_error(message);
 }
 
-void server_process::start_() {
+void server_process::start_(bool wait_ready) {
   if (running()) throw std::logic_error("server_process::start_: already running");
   ++starts_;
   // Prepared before fork: the child only calls async-signal-safe functions.
   std::vector<char*> args;
   for (auto& arg : argv_) args.push_back(arg.data());
   args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& var : env_) envp.push_back(var.data());
+  envp.push_back(nullptr);
   int out_fd = ::open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int err_fd = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -161,8 +175,8 @@ void server_process::start_() {
     ::dup2(null_fd, 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
-    ::execv(args[0], args.data());
-    const char msg[] = "execv of ecomd failed\n";
+    ::execve(args[0], args.data(), envp.data());
+    const char msg[] = "execve of ecomd failed\n";
     [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
     ::_exit(127);
   }
@@ -194,13 +208,21 @@ void server_process::start_() {
     if (clock_type::now() > deadline) fail_start_("no listening line within the deadline");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  if (wait_ready) this->wait_ready();
+}
 
+void server_process::wait_ready() {
+  if (!running()) throw std::logic_error("server_process::wait_ready: not running");
+  const auto deadline = clock_type::now() + options_.start_timeout;
   http_client client(port_, std::chrono::milliseconds(2000));
   std::string last;
   for (;;) {
     http_response response = client.get("/readyz");
     if (response.status == 200) return;
     last = describe(response);
+    if (response.status == 503 && !is_not_ready(response)) {
+      fail_start_("/readyz answered 503 without code NOT_READY: " + last);
+    }
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
@@ -240,9 +262,9 @@ int server_process::terminate(std::chrono::milliseconds timeout) {
   }
 }
 
-void server_process::restart() {
+void server_process::restart(bool wait_ready) {
   if (running()) terminate();
-  start_();
+  start_(wait_ready);
 }
 
 }  // namespace ecom::test

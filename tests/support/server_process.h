@@ -22,6 +22,8 @@ struct server_options {
   int shards = 2;
   int io_threads = 2;
   std::vector<std::string> extra_args;  // e.g. {"--access-token-ttl-s", "1"}
+  // Pass the admin token as ECOM_ADMIN_TOKEN in the environment instead of --admin-token.
+  bool admin_token_in_env = false;
   bool keep_dir = false;
   std::chrono::milliseconds start_timeout{20000};
 };
@@ -50,8 +52,11 @@ class server_process {
   // it did not exit within timeout (it is then killed with SIGKILL).
   int terminate(std::chrono::milliseconds timeout = std::chrono::milliseconds(30000));
   // Starts again on the same data dir with the same flags (new port). A running server is
-  // stopped with SIGTERM first.
-  void restart();
+  // stopped with SIGTERM first. With wait_ready false it returns once the listening line is
+  // printed (recovery may still be running); call wait_ready() later.
+  void restart(bool wait_ready = true);
+  // Polls GET /readyz until 200; throws with the server's stderr at the start deadline.
+  void wait_ready();
 
   // Everything the server wrote to stderr so far (all runs).
   std::string stderr_text() const;
@@ -59,7 +64,7 @@ class server_process {
   std::string command_line() const;
 
  private:
-  void start_();
+  void start_(bool wait_ready);
   void cleanup_();
   [[noreturn]] void fail_start_(const std::string& why);
 
@@ -69,6 +74,7 @@ class server_process {
   std::string stdout_path_;
   std::string stderr_path_;
   std::vector<std::string> argv_;
+  std::vector<std::string> env_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   int starts_ = 0;

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One command for a newcomer: install what is missing, build Release, and start ecomd on
+# 127.0.0.1:8080 with ./data, seeding the demo data once into a new data dir.
+# Flags after the script name go to ecomd (e.g. tools/run.sh --port 9090).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DECOM_BUILD_TESTS=OFF -DECOM_BUILD_BENCH=OFF >/dev/null
+cmake --build build -j2 --target ecomd
+export ECOM_ADMIN_TOKEN="${ECOM_ADMIN_TOKEN:-dev-admin-token}"
+echo "admin token: $ECOM_ADMIN_TOKEN (set ECOM_ADMIN_TOKEN to change it)"
+exec build/bin/ecomd --data-dir ./data --port 8080 --seed-demo "$@"
