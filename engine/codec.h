@@ -4,8 +4,8 @@
 // payload that passed its CRC but does not decode is reported, never trusted.
 #pragma once
 
-#include <cstdint>
 #include <bit>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -18,7 +18,7 @@ class payload_writer {
   explicit payload_writer(std::string& out) : out_(out) {}
 
   template <class T>
-    requires std::is_integral_v<T> || std::is_enum_v<T>
+  requires std::is_integral_v<T> || std::is_enum_v<T>
   void put(T value) {
     char bytes[sizeof(T)];
     std::memcpy(bytes, &value, sizeof(T));  // x86-64 and aarch64 are little-endian
@@ -38,8 +38,7 @@ class payload_reader {
   explicit payload_reader(std::string_view in) : in_(in) {}
 
   template <class T>
-    requires std::is_integral_v<T> || std::is_enum_v<T>
-  T get() {
+  requires std::is_integral_v<T> || std::is_enum_v<T> T get() {
     T value{};
     if (in_.size() - pos_ < sizeof(T)) {
       failed_ = true;

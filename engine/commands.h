@@ -92,8 +92,8 @@ struct reply {
 using reply_renderer = stored_reply (*)(const reply&);
 
 struct idempotency_request {
-  std::string key;                          // empty: no Idempotency-Key header
-  std::string scope;                        // method and concrete path, e.g. "POST /users/5/balance/charge"
+  std::string key;    // empty: no Idempotency-Key header
+  std::string scope;  // method and concrete path, e.g. "POST /users/5/balance/charge"
   std::array<std::uint8_t, 32> body_sha256{};
   reply_renderer render = nullptr;
 };
@@ -157,10 +157,9 @@ struct list_balance_history {
 
 struct get_shard_figures {};
 
-using command_body =
-    std::variant<create_user, find_credentials, open_session, rotate_session, close_session,
-                 get_user, bulk_create_users, get_balance, charge_balance, list_balance_history,
-                 get_shard_figures>;
+using command_body = std::variant<create_user, find_credentials, open_session, rotate_session,
+                                  close_session, get_user, bulk_create_users, get_balance,
+                                  charge_balance, list_balance_history, get_shard_figures>;
 
 // Runs once with the reply, on the WAL thread or the shard thread, after every change the
 // reply could depend on is durable. It must not block.

@@ -11,12 +11,12 @@ enum class errc : std::uint8_t {
   user_not_found,
   email_taken,
   invalid_credentials,
-  unauthenticated,           // refresh token unknown, reused, revoked or expired
+  unauthenticated,  // refresh token unknown, reused, revoked or expired
   balance_limit_exceeded,
-  idempotency_key_reused,    // same key, different body
-  idempotency_key_in_use,    // same key, first request still in flight
-  overloaded,                // a shard mailbox is full
-  not_ready,                 // recovery has not finished
+  idempotency_key_reused,  // same key, different body
+  idempotency_key_in_use,  // same key, first request still in flight
+  overloaded,              // a shard mailbox is full
+  not_ready,               // recovery has not finished
   internal,
 };
 

@@ -13,8 +13,8 @@ std::string idempotency_table::map_key(entity_id user_id, const std::string& sco
 }
 
 idempotency_table::verdict idempotency_table::check(entity_id user_id,
-                                                    const idempotency_request& request,
-                                                    time_ms now, stored_reply* answer) const {
+                                                    const idempotency_request& request, time_ms now,
+                                                    stored_reply* answer) const {
   if (request.key.empty()) return verdict::absent;
   auto it = entries_.find(map_key(user_id, request.scope, request.key));
   if (it == entries_.end()) return verdict::absent;
@@ -31,8 +31,9 @@ void idempotency_table::insert(idempotency_entry entry) {
 }
 
 void idempotency_table::sweep(time_ms now) {
-  std::erase_if(entries_,
-                [now](const auto& item) { return now - item.second.created_at >= idempotency_ttl_ms; });
+  std::erase_if(entries_, [now](const auto& item) {
+    return now - item.second.created_at >= idempotency_ttl_ms;
+  });
 }
 
 void idempotency_table::encode(payload_writer& out, const idempotency_entry* entry) {
@@ -73,8 +74,8 @@ std::optional<idempotency_entry> make_idempotency_entry(entity_id user_id,
   bool storable = (rendered.status >= 200 && rendered.status < 300) || rendered.status == 409;
   if (!storable) return std::nullopt;
   assert(!answer.replayed);
-  return idempotency_entry{user_id, request.scope, request.key, request.body_sha256,
-                           std::move(rendered), now};
+  return idempotency_entry{
+      user_id, request.scope, request.key, request.body_sha256, std::move(rendered), now};
 }
 
 }  // namespace ecom::engine

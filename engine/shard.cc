@@ -15,7 +15,9 @@ shard::shard(shard_options options, journal& wal, clock_fn clock)
   records_.reserve(16);
 }
 
-shard::~shard() { stop(); }
+shard::~shard() {
+  stop();
+}
 
 bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
   assert(!thread_.joinable());
@@ -76,9 +78,10 @@ void shard::execute(command& item, time_ms now) {
 // none: a rejection ("balance limit") must not rest on a change a crash could still undo.
 void shard::release(reply&& answer, reply_callback& done) {
   if (!records_.empty()) {
-    lsn_t lsn = wal_.append(records_, [done = std::move(done), answer = std::move(answer)]() mutable {
-      done(std::move(answer));
-    });
+    lsn_t lsn =
+        wal_.append(records_, [done = std::move(done), answer = std::move(answer)]() mutable {
+          done(std::move(answer));
+        });
     last_lsn_.store(lsn, std::memory_order_relaxed);
     return;
   }

@@ -60,7 +60,7 @@ class shard {
   clock_fn clock_;
   mailbox<command> mailbox_;
   user_book users_;
-  std::vector<record> records_;  // reused per command: no allocation once warm
+  std::vector<record> records_;     // reused per command: no allocation once warm
   std::atomic<lsn_t> last_lsn_{0};  // the last LSN this shard's records got (or replayed)
   std::thread thread_;
 };

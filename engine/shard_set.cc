@@ -17,7 +17,9 @@ shard_set::shard_set(std::uint32_t shard_count, std::size_t mailbox_depth_max, j
   }
 }
 
-shard_set::~shard_set() { stop(); }
+shard_set::~shard_set() {
+  stop();
+}
 
 bool shard_set::replay(record_type type, shard_index index, std::string_view payload, lsn_t lsn) {
   if (index >= shards_.size()) return false;

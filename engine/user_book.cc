@@ -9,7 +9,9 @@ namespace ecom::engine {
 
 namespace {
 
-reply error(errc code) { return reply{code, {}, false}; }
+reply error(errc code) {
+  return reply{code, {}, false};
+}
 
 }  // namespace
 
@@ -79,8 +81,9 @@ reply user_book::handle(const open_session& command, time_ms, std::vector<record
 reply user_book::handle(const rotate_session& command, time_ms now, std::vector<record>& out) {
   const user_state* user = find(command.user_id);
   if (user == nullptr) return error(errc::unauthenticated);
-  auto it = std::find_if(user->sessions.begin(), user->sessions.end(),
-                         [&](const session& s) { return s.token_sha256 == command.old_token_sha256; });
+  auto it = std::find_if(user->sessions.begin(), user->sessions.end(), [&](const session& s) {
+    return s.token_sha256 == command.old_token_sha256;
+  });
   if (it == user->sessions.end() || it->expires_at <= now) return error(errc::unauthenticated);
   std::string payload;
   payload_writer w(payload);
@@ -124,8 +127,10 @@ std::string user_book::bulk_email(std::string_view prefix, entity_id id) const {
   if (slug.empty()) slug = "user";
   std::string base = slug + "." + std::to_string(id);
   for (std::uint32_t attempt = 0;; ++attempt) {
-    std::string email = base + (attempt == 0 ? "" : "." + std::to_string(attempt)) + "@bulk.ecomd.test";
-    if (shard_of_email(email, shard_count_) == index_ && !email_index_.contains(email)) return email;
+    std::string email =
+        base + (attempt == 0 ? "" : "." + std::to_string(attempt)) + "@bulk.ecomd.test";
+    if (shard_of_email(email, shard_count_) == index_ && !email_index_.contains(email))
+      return email;
     assert(attempt < 100000);
   }
 }
@@ -185,8 +190,12 @@ reply user_book::handle(const charge_balance& command, time_ms now, std::vector<
     return answer;
   }
   balance_entry entry{make_id(entry_sequence_ + 1, index_, shard_count_),
-                      balance_entry_kind::charge, command.amount, user->balance,
-                      user->balance + command.amount, 0, now};
+                      balance_entry_kind::charge,
+                      command.amount,
+                      user->balance,
+                      user->balance + command.amount,
+                      0,
+                      now};
   reply answer{errc::ok, balance_view{command.user_id, entry.balance_after, now}, false};
   auto stored_entry = make_idempotency_entry(command.user_id, command.idempotency, answer, now);
   std::string payload;
@@ -215,7 +224,8 @@ reply user_book::handle(const list_balance_history& command, time_ms, std::vecto
   std::size_t available = static_cast<std::size_t>(end - history.begin());
   std::size_t take = std::min<std::size_t>(available, command.limit);
   page.items.reserve(take);
-  for (std::size_t i = 0; i < take; ++i) page.items.push_back(*(end - 1 - static_cast<std::ptrdiff_t>(i)));
+  for (std::size_t i = 0; i < take; ++i)
+    page.items.push_back(*(end - 1 - static_cast<std::ptrdiff_t>(i)));
   if (take < available && take > 0) page.next_before_id = page.items.back().id;
   return reply{errc::ok, std::move(page), false};
 }
@@ -246,13 +256,27 @@ bool user_book::apply(record_type type, std::string_view payload) {
   payload_reader in(payload);
   bool ok = false;
   switch (type) {
-    case record_type::user_created: ok = apply_user_created(in); break;
-    case record_type::users_bulk_created: ok = apply_users_bulk_created(in); break;
-    case record_type::session_opened: ok = apply_session_opened(in); break;
-    case record_type::session_rotated: ok = apply_session_rotated(in); break;
-    case record_type::session_closed: ok = apply_session_closed(in); break;
-    case record_type::balance_charged: ok = apply_balance_charged(in); break;
-    case record_type::idempotent_reply_stored: ok = apply_idempotent_reply(in); break;
+    case record_type::user_created:
+      ok = apply_user_created(in);
+      break;
+    case record_type::users_bulk_created:
+      ok = apply_users_bulk_created(in);
+      break;
+    case record_type::session_opened:
+      ok = apply_session_opened(in);
+      break;
+    case record_type::session_rotated:
+      ok = apply_session_rotated(in);
+      break;
+    case record_type::session_closed:
+      ok = apply_session_closed(in);
+      break;
+    case record_type::balance_charged:
+      ok = apply_balance_charged(in);
+      break;
+    case record_type::idempotent_reply_stored:
+      ok = apply_idempotent_reply(in);
+      break;
   }
   return ok && !in.failed() && in.at_end();
 }
@@ -304,7 +328,8 @@ bool user_book::apply_session_opened(payload_reader& in) {
   user_state* user = find(user_id);
   if (in.failed() || user == nullptr) return false;
   // A bounded list: the oldest session is revoked when a user opens one too many.
-  if (user->sessions.size() >= refresh_sessions_per_user_max) user->sessions.erase(user->sessions.begin());
+  if (user->sessions.size() >= refresh_sessions_per_user_max)
+    user->sessions.erase(user->sessions.begin());
   user->sessions.push_back(std::move(s));
   return true;
 }
@@ -342,7 +367,8 @@ bool user_book::apply_balance_charged(payload_reader& in) {
   user_state* user = find(user_id);
   if (in.failed() || user == nullptr) return false;
   // The chain invariant, checked on every apply: a record that breaks it is a bug or corruption.
-  if (entry.balance_before != user->balance || entry.balance_after != entry.balance_before + entry.amount) {
+  if (entry.balance_before != user->balance ||
+      entry.balance_after != entry.balance_before + entry.amount) {
     return false;
   }
   note_entry_id(entry.id);

@@ -43,14 +43,22 @@ namespace {
 
 std::string_view method_name(http_method method) {
   switch (method) {
-    case http_method::get: return "GET";
-    case http_method::post: return "POST";
-    case http_method::put: return "PUT";
-    case http_method::patch: return "PATCH";
-    case http_method::del: return "DELETE";
-    case http_method::head: return "HEAD";
-    case http_method::options: return "OPTIONS";
-    case http_method::other: break;
+    case http_method::get:
+      return "GET";
+    case http_method::post:
+      return "POST";
+    case http_method::put:
+      return "PUT";
+    case http_method::patch:
+      return "PATCH";
+    case http_method::del:
+      return "DELETE";
+    case http_method::head:
+      return "HEAD";
+    case http_method::options:
+      return "OPTIONS";
+    case http_method::other:
+      break;
   }
   return "OTHER";
 }
@@ -72,7 +80,8 @@ bool match(std::string_view pattern, std::string_view path, std::array<std::stri
     } else if (pattern_segment != path_segment) {
       return false;
     }
-    pattern = pattern_end == std::string_view::npos ? std::string_view() : pattern.substr(pattern_end);
+    pattern =
+        pattern_end == std::string_view::npos ? std::string_view() : pattern.substr(pattern_end);
     path = path_end == std::string_view::npos ? std::string_view() : path.substr(path_end);
   }
   return pattern.empty() && path.empty();
@@ -89,7 +98,8 @@ int hex_value(char c) {
 
 std::vector<std::string> api::route_labels() {
   std::vector<std::string> labels{"unmatched"};
-  for (const route& r : routes()) labels.push_back(std::string(method_name(r.method)) + " " + std::string(r.pattern));
+  for (const route& r : routes())
+    labels.push_back(std::string(method_name(r.method)) + " " + std::string(r.pattern));
   return labels;
 }
 
@@ -112,15 +122,19 @@ void api::handle(const request_ptr& request) {
   }
   if (!allow.empty()) {
     http_reply answer = make_problem_reply(
-        {405, "METHOD_NOT_ALLOWED", std::string(request->method_text) + " is not allowed on " +
-                                        std::string(request->path), {}});
+        {405,
+         "METHOD_NOT_ALLOWED",
+         std::string(request->method_text) + " is not allowed on " + std::string(request->path),
+         {}});
     answer.header("Allow", allow);
     return reply(request, std::move(answer));
   }
   reply(request, not_found("NOT_FOUND", "no route for " + std::string(request->path)));
 }
 
-void api::reply(const request_ptr& request, http_reply&& answer) { request->respond(std::move(answer)); }
+void api::reply(const request_ptr& request, http_reply&& answer) {
+  request->respond(std::move(answer));
+}
 
 // ---- auth --------------------------------------------------------------------------------------
 
@@ -184,8 +198,8 @@ bool api::check_content_type(const request_ptr& request) {
   std::string lowered(type);
   for (char& c : lowered) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   if (lowered == "application/json") return true;
-  reply(request, make_problem_reply({415, "UNSUPPORTED_MEDIA_TYPE",
-                                     "Content-Type must be application/json", {}}));
+  reply(request, make_problem_reply(
+                     {415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", {}}));
   return false;
 }
 
@@ -203,7 +217,8 @@ std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr
   bool visible = !key.empty() && key.size() <= 255;
   for (char c : key) visible = visible && c >= 0x21 && c <= 0x7e;
   if (!visible) {
-    reply(request, validation_failed("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+    reply(request,
+          validation_failed("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
     return std::nullopt;
   }
   out.key = key;
@@ -213,7 +228,8 @@ std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr
   return out;
 }
 
-// ---- shared helpers ------------------------------------------------------------------------------
+// ---- shared helpers
+// ------------------------------------------------------------------------------
 
 std::optional<std::int64_t> parse_id(std::string_view text) {
   if (text.empty() || text.size() > 19) return std::nullopt;
@@ -236,7 +252,8 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
     std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     std::string value;
     for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '%' && i + 2 < raw.size() + 0 && hex_value(raw[i + 1]) >= 0 && hex_value(raw[i + 2]) >= 0) {
+      if (raw[i] == '%' && i + 2 < raw.size() + 0 && hex_value(raw[i + 1]) >= 0 &&
+          hex_value(raw[i + 2]) >= 0) {
         value.push_back(static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2])));
         i += 2;
       } else {
@@ -248,12 +265,15 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-std::string make_cursor(std::int64_t id) { return base64url_encode("c:" + std::to_string(id)); }
+std::string make_cursor(std::int64_t id) {
+  return base64url_encode("c:" + std::to_string(id));
+}
 
 std::optional<http_reply> parse_page(std::string_view query, page_request& out) {
   if (auto limit = query_param(query, "limit")) {
     auto value = parse_id(*limit);
-    if (!value || *value > 100) return validation_failed("limit", "must be an integer from 1 to 100");
+    if (!value || *value > 100)
+      return validation_failed("limit", "must be an integer from 1 to 100");
     out.limit = static_cast<std::uint32_t>(*value);
   }
   if (auto cursor = query_param(query, "cursor")) {
@@ -287,7 +307,8 @@ http_reply stored_reply_to_http(const engine::stored_reply& stored) {
   return answer;
 }
 
-// ---- operations routes -----------------------------------------------------------------------------
+// ---- operations routes
+// -----------------------------------------------------------------------------
 
 void api::get_healthz(const request_ptr& request, const params&) {
   reply(request, json_reply(200, R"({"status":"ok"})"));
@@ -330,34 +351,35 @@ void api::get_admin_stats(const request_ptr& request, const params&) {
   state->figures.resize(count);
   state->pending = count;
   for (engine::shard_index i = 0; i < count; ++i) {
-    engine::command item{engine::get_shard_figures{}, [this, request, state, i](engine::reply&& answer) {
-                           std::unique_lock lock(state->mutex);
-                           state->figures[i] = std::get<engine::shard_figures>(answer.body);
-                           if (--state->pending > 0) return;
-                           lock.unlock();
-                           std::string body;
-                           json_writer w(body);
-                           w.begin_object().key("shards").begin_array();
-                           for (const auto& f : state->figures) {
-                             const engine::shard& s = services_.shards.at(f.shard);
-                             w.begin_object();
-                             w.key("shard").value(static_cast<std::int64_t>(f.shard));
-                             w.key("queue_depth").value(static_cast<std::uint64_t>(s.mailbox_depth()));
-                             w.key("queue_depth_max").value(static_cast<std::uint64_t>(s.mailbox_depth_max()));
-                             w.key("users").value(f.users);
-                             w.key("balance_entries").value(f.balance_entries);
-                             w.key("idempotency_entries").value(f.idempotency_entries);
-                             w.key("last_applied_lsn").value(f.last_lsn);
-                             w.end_object();
-                           }
-                           w.end_array();
-                           w.key("wal");
-                           std::string wal;
-                           services_.render_wal_stats(wal);
-                           w.raw(wal);
-                           w.end_object();
-                           reply(request, json_reply(200, std::move(body)));
-                         }};
+    engine::command item{
+        engine::get_shard_figures{}, [this, request, state, i](engine::reply&& answer) {
+          std::unique_lock lock(state->mutex);
+          state->figures[i] = std::get<engine::shard_figures>(answer.body);
+          if (--state->pending > 0) return;
+          lock.unlock();
+          std::string body;
+          json_writer w(body);
+          w.begin_object().key("shards").begin_array();
+          for (const auto& f : state->figures) {
+            const engine::shard& s = services_.shards.at(f.shard);
+            w.begin_object();
+            w.key("shard").value(static_cast<std::int64_t>(f.shard));
+            w.key("queue_depth").value(static_cast<std::uint64_t>(s.mailbox_depth()));
+            w.key("queue_depth_max").value(static_cast<std::uint64_t>(s.mailbox_depth_max()));
+            w.key("users").value(f.users);
+            w.key("balance_entries").value(f.balance_entries);
+            w.key("idempotency_entries").value(f.idempotency_entries);
+            w.key("last_applied_lsn").value(f.last_lsn);
+            w.end_object();
+          }
+          w.end_array();
+          w.key("wal");
+          std::string wal;
+          services_.render_wal_stats(wal);
+          w.raw(wal);
+          w.end_object();
+          reply(request, json_reply(200, std::move(body)));
+        }};
     if (!services_.shards.at(i).post(item)) {
       std::lock_guard lock(state->mutex);
       if (state->pending != 0) {

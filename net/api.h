@@ -70,7 +70,8 @@ class api {
   void reply(const request_ptr& request, http_reply&& answer);
   std::optional<principal> authenticate(const request_ptr& request);
   // 401 / 400 / 403 in the contract's order; the user id of the path on success.
-  std::optional<std::int64_t> authorize_user_path(const request_ptr& request, std::string_view id_text);
+  std::optional<std::int64_t> authorize_user_path(const request_ptr& request,
+                                                  std::string_view id_text);
   bool authorize_admin(const request_ptr& request);
   bool check_content_type(const request_ptr& request);
   // Posts to the shard; answers 503 OVERLOADED itself when the mailbox is full.

@@ -23,7 +23,9 @@ std::string base64url_encode(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() * 4 + 2) / 3);
   std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  auto byte = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
     out.push_back(alphabet[v >> 18 & 63]);
@@ -101,9 +103,9 @@ namespace {
 std::string pbkdf2(std::string_view password, std::string_view salt, std::uint32_t iterations) {
   std::string out(password_hash_bytes, '\0');
   PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
-                    static_cast<int>(iterations), EVP_sha256(), static_cast<int>(out.size()),
-                    reinterpret_cast<unsigned char*>(out.data()));
+                    reinterpret_cast<const unsigned char*>(salt.data()),
+                    static_cast<int>(salt.size()), static_cast<int>(iterations), EVP_sha256(),
+                    static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data()));
   return out;
 }
 }  // namespace
@@ -147,7 +149,8 @@ std::string token_signer::sign(const access_claims& claims) const {
   return signed_part + "." + base64url_encode(mac(signed_part));
 }
 
-std::optional<access_claims> token_signer::verify(std::string_view token, std::int64_t now_s) const {
+std::optional<access_claims> token_signer::verify(std::string_view token,
+                                                  std::int64_t now_s) const {
   if (token.size() > 256 || !token.starts_with("v1.")) return std::nullopt;
   auto dot = token.rfind('.');
   if (dot <= 3) return std::nullopt;

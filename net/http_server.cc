@@ -35,22 +35,34 @@ constexpr std::size_t request_id_length_max = 128;
 
 http_method method_of(http::verb verb) {
   switch (verb) {
-    case http::verb::get: return http_method::get;
-    case http::verb::post: return http_method::post;
-    case http::verb::put: return http_method::put;
-    case http::verb::patch: return http_method::patch;
-    case http::verb::delete_: return http_method::del;
-    case http::verb::head: return http_method::head;
-    case http::verb::options: return http_method::options;
-    default: return http_method::other;
+    case http::verb::get:
+      return http_method::get;
+    case http::verb::post:
+      return http_method::post;
+    case http::verb::put:
+      return http_method::put;
+    case http::verb::patch:
+      return http_method::patch;
+    case http::verb::delete_:
+      return http_method::del;
+    case http::verb::head:
+      return http_method::head;
+    case http::verb::options:
+      return http_method::options;
+    default:
+      return http_method::other;
   }
 }
 }  // namespace
 
 struct http_server::impl {
   impl(server_options o, handler h, metrics& m)
-      : options(std::move(o)), on_request(std::move(h)), counters(m), io(static_cast<int>(options.io_threads)),
-        acceptor(asio::make_strand(io)), signals(io, SIGINT, SIGTERM) {
+      : options(std::move(o)),
+        on_request(std::move(h)),
+        counters(m),
+        io(static_cast<int>(options.io_threads)),
+        acceptor(asio::make_strand(io)),
+        signals(io, SIGINT, SIGTERM) {
     std::string raw = random_bytes(4);
     static constexpr char hex[] = "0123456789abcdef";
     for (char c : raw) {
@@ -62,7 +74,8 @@ struct http_server::impl {
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
   std::string next_request_id() {
-    return request_id_prefix + "-" + std::to_string(request_counter.fetch_add(1, std::memory_order_relaxed));
+    return request_id_prefix + "-" +
+           std::to_string(request_counter.fetch_add(1, std::memory_order_relaxed));
   }
 
   server_options options;
@@ -83,7 +96,8 @@ namespace {
 
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(tcp::socket&& socket, http_server::impl& server) : stream_(std::move(socket)), server_(server) {
+  session(tcp::socket&& socket, http_server::impl& server)
+      : stream_(std::move(socket)), server_(server) {
     server_.connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~session() { server_.connections.fetch_sub(1, std::memory_order_relaxed); }
@@ -110,18 +124,19 @@ class session : public std::enable_shared_from_this<session> {
     if (buffer_.size() > 0) return read_header();
     // Idle keep-alive: wait for the first byte under the idle timeout, then the read timeout.
     stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      if (ec) return self->do_close();
-      self->buffer_.commit(n);
-      self->read_header();
-    });
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->do_close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
   }
 
   void read_header() {
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_header(ec);
-    });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -140,24 +155,31 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void read_body() {
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->on_read_error(ec);
-      self->on_request();
-    });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->on_read_error(ec);
+                       self->on_request();
+                     });
   }
 
   void on_read_error(beast::error_code ec) {
     request_id_ = server_.next_request_id();
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
-      return write(make_problem_reply({413, "PAYLOAD_TOO_LARGE", "the body is larger than 1 MiB", {}}), true);
+      return write(
+          make_problem_reply({413, "PAYLOAD_TOO_LARGE", "the body is larger than 1 MiB", {}}),
+          true);
     }
     if (ec == http::error::header_limit) {
-      return write(make_problem_reply({431, "HEADERS_TOO_LARGE", "the header block is larger than 16 KiB", {}}), true);
+      return write(make_problem_reply(
+                       {431, "HEADERS_TOO_LARGE", "the header block is larger than 16 KiB", {}}),
+                   true);
     }
-    if (ec.category() == beast::error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
-      return write(make_problem_reply({400, "VALIDATION_FAILED", "request: malformed HTTP request", "request"}), true);
+    if (ec.category() == beast::error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return write(make_problem_reply(
+                       {400, "VALIDATION_FAILED", "request: malformed HTTP request", "request"}),
+                   true);
     }
     do_close();  // end of stream, timeout, reset: nothing to answer
   }
@@ -214,11 +236,12 @@ class session : public std::enable_shared_from_this<session> {
   void write(http_reply&& answer, bool drain_after) {
     std::size_t route_index = current_ ? current_->route_index : 0;
     current_.reset();
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     server_.counters.observe(route_index, answer.status, seconds);
     if (server_.options.access_log && log_enabled(log_level::info)) {
-      log_line(log_level::info, "access %s %s %u %.3fms rid=%s", method_text_.c_str(), target_.c_str(),
-               answer.status, seconds * 1e3, request_id_.c_str());
+      log_line(log_level::info, "access %s %s %u %.3fms rid=%s", method_text_.c_str(),
+               target_.c_str(), answer.status, seconds * 1e3, request_id_.c_str());
     }
     response_ = {};
     response_.version(version_);
@@ -231,12 +254,14 @@ class session : public std::enable_shared_from_this<session> {
     response_.keep_alive(keep);
     response_.prepare_payload();
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    http::async_write(stream_, response_, [self = shared_from_this(), keep, drain_after](beast::error_code ec, std::size_t) {
-      if (ec) return self->do_close();
-      if (drain_after) return self->do_drain();
-      if (!keep) return self->do_close();
-      self->do_read();
-    });
+    http::async_write(
+        stream_, response_,
+        [self = shared_from_this(), keep, drain_after](beast::error_code ec, std::size_t) {
+          if (ec) return self->do_close();
+          if (drain_after) return self->do_drain();
+          if (!keep) return self->do_close();
+          self->do_read();
+        });
   }
 
   // Half-close, then swallow what the client still sends, so its pending writes do not turn
@@ -251,11 +276,12 @@ class session : public std::enable_shared_from_this<session> {
     if (drained_bytes_ >= drain_bytes_max) return do_close();
     stream_.expires_after(drain_timeout);
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(64 << 10), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      if (ec) return self->do_close();
-      self->drained_bytes_ += n;
-      self->drain_some();
-    });
+    stream_.async_read_some(buffer_.prepare(64 << 10),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->do_close();
+                              self->drained_bytes_ += n;
+                              self->drain_some();
+                            });
   }
 
   void do_close() {
@@ -305,7 +331,9 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
 http_server::http_server(server_options options, handler on_request, metrics& counters)
     : impl_(std::make_unique<impl>(std::move(options), std::move(on_request), counters)) {}
 
-http_server::~http_server() { stop(); }
+http_server::~http_server() {
+  stop();
+}
 
 std::uint16_t http_server::listen() {
   auto address = asio::ip::make_address(impl_->options.bind);
@@ -335,8 +363,12 @@ void http_server::stop_accepting() {
   });
 }
 
-std::size_t http_server::in_flight() const { return impl_->in_flight.load(std::memory_order_relaxed); }
-std::size_t http_server::connections() const { return impl_->connections.load(std::memory_order_relaxed); }
+std::size_t http_server::in_flight() const {
+  return impl_->in_flight.load(std::memory_order_relaxed);
+}
+std::size_t http_server::connections() const {
+  return impl_->connections.load(std::memory_order_relaxed);
+}
 
 void http_server::stop() {
   impl_->io.stop();

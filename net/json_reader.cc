@@ -103,9 +103,12 @@ bool validate_value(od::value value, std::size_t depth) {
 
 const char* type_name(field_spec::kind kind) {
   switch (kind) {
-    case field_spec::kind::text: return "must be a string";
-    case field_spec::kind::integer: return "must be an integer";
-    case field_spec::kind::boolean: return "must be a boolean";
+    case field_spec::kind::text:
+      return "must be a string";
+    case field_spec::kind::integer:
+      return "must be an integer";
+    case field_spec::kind::boolean:
+      return "must be a boolean";
   }
   return "has the wrong type";
 }
@@ -116,14 +119,17 @@ std::optional<http_reply> read_integer(od::value value, const field_spec& spec) 
   if (type != od::json_type::number) return validation_failed(spec.name, type_name(spec.type));
   std::string_view raw = trim_right(value.raw_json_token());
   switch (shape_of(raw)) {
-    case number_shape::invalid: return malformed_json("body is not valid JSON");
+    case number_shape::invalid:
+      return malformed_json("body is not valid JSON");
     case number_shape::fractional:
       return validation_failed(spec.name, "must be an integer without fraction or exponent");
-    case number_shape::integer: break;
+    case number_shape::integer:
+      break;
   }
   std::int64_t number = 0;
   auto [ptr, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), number);
-  if (ec != std::errc() || ptr != raw.data() + raw.size() || number < spec.min || number > spec.max) {
+  if (ec != std::errc() || ptr != raw.data() + raw.size() || number < spec.min ||
+      number > spec.max) {
     return validation_failed(spec.name, "must be between " + std::to_string(spec.min) + " and " +
                                             std::to_string(spec.max));
   }
@@ -160,9 +166,12 @@ std::optional<http_reply> read_boolean(od::value value, const field_spec& spec) 
 
 std::optional<http_reply> read_field(od::value value, const field_spec& spec) {
   switch (spec.type) {
-    case field_spec::kind::integer: return read_integer(value, spec);
-    case field_spec::kind::text: return read_text(value, spec);
-    case field_spec::kind::boolean: return read_boolean(value, spec);
+    case field_spec::kind::integer:
+      return read_integer(value, spec);
+    case field_spec::kind::text:
+      return read_text(value, spec);
+    case field_spec::kind::boolean:
+      return read_boolean(value, spec);
   }
   return std::nullopt;
 }

@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -16,16 +16,22 @@ namespace {
 std::atomic<int> current_level{static_cast<int>(log_level::info)};
 const char* name_of(log_level level) {
   switch (level) {
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
   }
   return "?";
 }
 }  // namespace
 
-void set_log_level(log_level level) { current_level.store(static_cast<int>(level)); }
+void set_log_level(log_level level) {
+  current_level.store(static_cast<int>(level));
+}
 
 bool log_enabled(log_level level) {
   return static_cast<int>(level) >= current_level.load(std::memory_order_relaxed);

@@ -54,31 +54,43 @@ std::string env_to_flag(const std::string& variable) {
   constexpr std::string_view prefix = "ECOM_";
   if (variable.rfind(prefix, 0) != 0) return {};
   std::string flag = variable.substr(prefix.size());
-  for (char& c : flag) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : flag)
+    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return flag;
 }
 
 // Returns 0 to go on, or the exit code (help printed, or bad flags).
 int parse_flags(int argc, char** argv, settings& s) {
   unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
-  po::options_description flags("ecomd flags (each also read from ECOM_<FLAG>, e.g. ECOM_DATA_DIR)");
-  flags.add_options()
-      ("help", "print this help and exit")
-      ("bind", po::value(&s.server.bind)->default_value("127.0.0.1"), "address to listen on")
-      ("port", po::value(&s.server.port)->default_value(8080), "TCP port; 0 picks a free one")
-      ("data-dir", po::value(&s.data_dir)->default_value("./data"), "data directory (WAL, secret, meta)")
-      ("shards", po::value(&s.shards)->default_value(0), "shard threads; 0 = the stored count, or the core count for a new data dir")
-      ("io-threads", po::value(&s.server.io_threads)->default_value(hardware), "network threads")
-      ("fsync", po::value(&s.fsync)->default_value("always"), "always | batch | off (see docs/operations.md)")
-      ("admin-token", po::value(&s.api.admin_token)->default_value(""), "bearer token with admin rights; empty disables admin routes")
-      ("seed-demo", po::bool_switch(&s.seed_demo), "seed demo data once into an empty data dir")
-      ("log-level", po::value(&s.log_level)->default_value("info"), "debug | info | warn | error (info logs every request)")
-      ("access-token-ttl-s", po::value(&s.api.access_token_ttl_s)->default_value(900), "access token lifetime in seconds")
-      ("kdf-iterations", po::value(&s.api.kdf_iterations)->default_value(100000), "PBKDF2 iterations for new password hashes")
-      ("connections-max", po::value(&s.server.connections_max)->default_value(10000), "open connections beyond this get 503")
-      ("read-timeout-ms", po::value(&s.server.read_timeout_ms)->default_value(15000), "time allowed to read one request")
-      ("idle-timeout-ms", po::value(&s.server.idle_timeout_ms)->default_value(60000), "keep-alive connection idle limit")
-      ("mailbox-depth-max", po::value(&s.mailbox_depth_max)->default_value(4096), "commands queued per shard before 503 OVERLOADED");
+  po::options_description flags(
+      "ecomd flags (each also read from ECOM_<FLAG>, e.g. ECOM_DATA_DIR)");
+  flags.add_options()("help", "print this help and exit")(
+      "bind", po::value(&s.server.bind)->default_value("127.0.0.1"), "address to listen on")(
+      "port", po::value(&s.server.port)->default_value(8080), "TCP port; 0 picks a free one")(
+      "data-dir", po::value(&s.data_dir)->default_value("./data"),
+      "data directory (WAL, secret, meta)")(
+      "shards", po::value(&s.shards)->default_value(0),
+      "shard threads; 0 = the stored count, or the core count for a new data dir")(
+      "io-threads", po::value(&s.server.io_threads)->default_value(hardware), "network threads")(
+      "fsync", po::value(&s.fsync)->default_value("always"),
+      "always | batch | off (see docs/operations.md)")(
+      "admin-token", po::value(&s.api.admin_token)->default_value(""),
+      "bearer token with admin rights; empty disables admin routes")(
+      "seed-demo", po::bool_switch(&s.seed_demo), "seed demo data once into an empty data dir")(
+      "log-level", po::value(&s.log_level)->default_value("info"),
+      "debug | info | warn | error (info logs every request)")(
+      "access-token-ttl-s", po::value(&s.api.access_token_ttl_s)->default_value(900),
+      "access token lifetime in seconds")("kdf-iterations",
+                                          po::value(&s.api.kdf_iterations)->default_value(100000),
+                                          "PBKDF2 iterations for new password hashes")(
+      "connections-max", po::value(&s.server.connections_max)->default_value(10000),
+      "open connections beyond this get 503")(
+      "read-timeout-ms", po::value(&s.server.read_timeout_ms)->default_value(15000),
+      "time allowed to read one request")(
+      "idle-timeout-ms", po::value(&s.server.idle_timeout_ms)->default_value(60000),
+      "keep-alive connection idle limit")("mailbox-depth-max",
+                                          po::value(&s.mailbox_depth_max)->default_value(4096),
+                                          "commands queued per shard before 503 OVERLOADED");
   po::variables_map values;
   try {
     po::store(po::parse_command_line(argc, argv, flags), values);
@@ -172,21 +184,23 @@ void render_wal_metrics(const persistence::wal_stats& wal, std::string& out) {
   for (std::size_t b = 0; b < wal.fsync_buckets.size(); ++b) {
     cumulative += wal.fsync_buckets[b];
     if (b < wal.fsync_bucket_bounds_s.size()) {
-      emit("ecomd_wal_fsync_duration_seconds_bucket{le=\"%g\"} %llu\n", wal.fsync_bucket_bounds_s[b],
-           static_cast<unsigned long long>(cumulative));
+      emit("ecomd_wal_fsync_duration_seconds_bucket{le=\"%g\"} %llu\n",
+           wal.fsync_bucket_bounds_s[b], static_cast<unsigned long long>(cumulative));
     } else {
-      emit("ecomd_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} %llu\n", static_cast<unsigned long long>(cumulative));
+      emit("ecomd_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+           static_cast<unsigned long long>(cumulative));
     }
   }
   emit("ecomd_wal_fsync_duration_seconds_sum %.9f\n", wal.fsync_seconds_sum);
-  emit("ecomd_wal_fsync_duration_seconds_count %llu\n", static_cast<unsigned long long>(cumulative));
+  emit("ecomd_wal_fsync_duration_seconds_count %llu\n",
+       static_cast<unsigned long long>(cumulative));
 }
 
 int serve(settings& s) {
   unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
   persistence::data_dir dir(s.data_dir, s.shards, std::min(hardware, engine::shard_count_max));
-  net::log_line(net::log_level::info, "data dir %s: %u shards%s", dir.path().c_str(), dir.shard_count(),
-                dir.created_now() ? " (new)" : "");
+  net::log_line(net::log_level::info, "data dir %s: %u shards%s", dir.path().c_str(),
+                dir.shard_count(), dir.created_now() ? " (new)" : "");
   std::atomic<bool> ready{false};
   deferred_journal journal;
   engine::shard_set shards(dir.shard_count(), s.mailbox_depth_max, journal, wall_clock_ms);
@@ -217,7 +231,8 @@ int serve(settings& s) {
       ready,
       wall_clock_ms};
   net::api routes(s.api, services);
-  net::http_server server(s.server, [&](const net::request_ptr& r) { routes.handle(r); }, counters);
+  net::http_server server(
+      s.server, [&](const net::request_ptr& r) { routes.handle(r); }, counters);
   std::uint16_t port = server.listen();
   stop_signal stop;
   server.start([&](int signal) { stop.raise(signal); });

@@ -28,12 +28,15 @@ void metrics::render(std::string& out) const {
       std::uint64_t n = series_[r].by_status[slot].load(std::memory_order_relaxed);
       if (n == 0) continue;
       std::string status = slot < statuses.size() ? std::to_string(statuses[slot]) : "other";
-      std::snprintf(line, sizeof line, "ecomd_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+      std::snprintf(line, sizeof line,
+                    "ecomd_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
                     labels_[r].c_str(), status.c_str(), static_cast<unsigned long long>(n));
       out += line;
     }
   }
-  out += "# HELP ecomd_http_request_duration_seconds Time from reading a request to handing its reply to the socket.\n";
+  out +=
+      "# HELP ecomd_http_request_duration_seconds Time from reading a request to handing its reply "
+      "to the socket.\n";
   out += "# TYPE ecomd_http_request_duration_seconds histogram\n";
   for (std::size_t r = 0; r < labels_.size(); ++r) {
     const route_series& s = series_[r];
@@ -43,7 +46,8 @@ void metrics::render(std::string& out) const {
       if (b < latency_bounds_s.size()) {
         std::snprintf(line, sizeof line,
                       "ecomd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                      labels_[r].c_str(), latency_bounds_s[b], static_cast<unsigned long long>(cumulative));
+                      labels_[r].c_str(), latency_bounds_s[b],
+                      static_cast<unsigned long long>(cumulative));
       } else {
         std::snprintf(line, sizeof line,
                       "ecomd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
@@ -54,7 +58,8 @@ void metrics::render(std::string& out) const {
     std::snprintf(line, sizeof line,
                   "ecomd_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n"
                   "ecomd_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                  labels_[r].c_str(), static_cast<double>(s.sum_ns.load(std::memory_order_relaxed)) / 1e9,
+                  labels_[r].c_str(),
+                  static_cast<double>(s.sum_ns.load(std::memory_order_relaxed)) / 1e9,
                   labels_[r].c_str(), static_cast<unsigned long long>(cumulative));
     out += line;
   }

@@ -26,7 +26,7 @@ class metrics {
 
  private:
   struct route_series {
-    std::array<std::atomic<std::uint64_t>, statuses.size() + 1> by_status{};  // last: other
+    std::array<std::atomic<std::uint64_t>, statuses.size() + 1> by_status{};        // last: other
     std::array<std::atomic<std::uint64_t>, latency_bounds_s.size() + 1> buckets{};  // last: +Inf
     std::atomic<std::uint64_t> sum_ns{0};
   };

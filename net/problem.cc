@@ -45,7 +45,8 @@ http_reply make_problem_reply(const problem& p) {
   reply.status = p.status;
   reply.content_type = "application/problem+json";
   std::string type = "https://ecomd.dev/problems/";
-  for (char c : p.code) type.push_back(c == '_' ? '-' : static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+  for (char c : p.code)
+    type.push_back(c == '_' ? '-' : static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
   json_writer w(reply.body);
   w.begin_object();
   w.key("type").value(type);
@@ -61,29 +62,42 @@ http_reply make_problem_reply(const problem& p) {
 problem problem_of(engine::errc code) {
   using engine::errc;
   switch (code) {
-    case errc::user_not_found: return {404, "USER_NOT_FOUND", "the user does not exist", {}};
-    case errc::email_taken: return {409, "EMAIL_TAKEN", "this email is already registered", {}};
+    case errc::user_not_found:
+      return {404, "USER_NOT_FOUND", "the user does not exist", {}};
+    case errc::email_taken:
+      return {409, "EMAIL_TAKEN", "this email is already registered", {}};
     case errc::invalid_credentials:
       return {401, "INVALID_CREDENTIALS", "email or password is wrong", {}};
     case errc::unauthenticated:
-      return {401, "UNAUTHENTICATED", "the refresh token is unknown, expired, revoked or already used", {}};
+      return {401,
+              "UNAUTHENTICATED",
+              "the refresh token is unknown, expired, revoked or already used",
+              {}};
     case errc::balance_limit_exceeded:
-      return {409, "BALANCE_LIMIT_EXCEEDED", "the charge would take the balance above 1000000000", {}};
+      return {
+          409, "BALANCE_LIMIT_EXCEEDED", "the charge would take the balance above 1000000000", {}};
     case errc::idempotency_key_reused:
-      return {422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body", {}};
+      return {
+          422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body", {}};
     case errc::idempotency_key_in_use:
-      return {409, "IDEMPOTENCY_KEY_IN_USE", "a request with this Idempotency-Key is still in progress", {}};
-    case errc::overloaded: return {503, "OVERLOADED", "a shard queue is full; retry later", {}};
-    case errc::not_ready: return {503, "NOT_READY", "recovery is still running", {}};
+      return {409,
+              "IDEMPOTENCY_KEY_IN_USE",
+              "a request with this Idempotency-Key is still in progress",
+              {}};
+    case errc::overloaded:
+      return {503, "OVERLOADED", "a shard queue is full; retry later", {}};
+    case errc::not_ready:
+      return {503, "NOT_READY", "recovery is still running", {}};
     case errc::ok:
-    case errc::internal: break;
+    case errc::internal:
+      break;
   }
   return {500, "INTERNAL", "internal error", {}};
 }
 
 http_reply validation_failed(std::string_view field, std::string_view detail) {
-  return make_problem_reply({400, "VALIDATION_FAILED", std::string(field) + ": " + std::string(detail),
-                             std::string(field)});
+  return make_problem_reply({400, "VALIDATION_FAILED",
+                             std::string(field) + ": " + std::string(detail), std::string(field)});
 }
 
 http_reply malformed_json(std::string_view detail) {

@@ -11,9 +11,12 @@ namespace {
 
 std::string_view kind_name(engine::balance_entry_kind kind) {
   switch (kind) {
-    case engine::balance_entry_kind::charge: return "CHARGE";
-    case engine::balance_entry_kind::use: return "USE";
-    case engine::balance_entry_kind::refund: return "REFUND";
+    case engine::balance_entry_kind::charge:
+      return "CHARGE";
+    case engine::balance_entry_kind::use:
+      return "USE";
+    case engine::balance_entry_kind::refund:
+      return "REFUND";
   }
   return "CHARGE";
 }
@@ -55,7 +58,8 @@ void api::post_charge(const request_ptr& request, const params& path) {
   if (!check_content_type(request)) return;
   std::int64_t amount = 0;
   field_spec fields[] = {integer_field("amount", amount, 1, engine::charge_amount_max)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
   auto idempotency = idempotency_of(request, &render_charge);
   if (!idempotency) return;
   send(request, services_.shards.owner_of_id(*id),
@@ -73,7 +77,8 @@ void api::get_balance_history(const request_ptr& request, const params& path) {
   if (!id) return;
   page_request page;
   if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
-  send(request, services_.shards.owner_of_id(*id), engine::list_balance_history{*id, page.cursor_id, page.limit},
+  send(request, services_.shards.owner_of_id(*id),
+       engine::list_balance_history{*id, page.cursor_id, page.limit},
        [this, request](engine::reply&& answer) {
          if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
          const auto& history = std::get<engine::history_page>(answer.body);

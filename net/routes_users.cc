@@ -74,9 +74,12 @@ void api::post_users(const request_ptr& request, const params&) {
   std::string name, email, password;
   field_spec fields[] = {text_field("name", name, 1, 100), text_field("email", email, 3, 254),
                          text_field("password", password, 8, 128)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
-  if (has_control_characters(name)) return reply(request, validation_failed("name", "must not contain control characters"));
-  if (!email_is_valid(email)) return reply(request, validation_failed("email", "must be an address with one @"));
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
+  if (has_control_characters(name))
+    return reply(request, validation_failed("name", "must not contain control characters"));
+  if (!email_is_valid(email))
+    return reply(request, validation_failed("email", "must be an address with one @"));
   // PBKDF2 is slow on purpose: run it off the network thread, then hand the hash to the shard.
   services_.offload([this, request, name = std::move(name), email = std::move(email),
                      password = std::move(password)]() mutable {
@@ -100,7 +103,9 @@ void api::open_session_and_reply(const request_ptr& request, std::int64_t user_i
   send(request, services_.shards.owner_of_id(user_id), std::move(command),
        [this, request, user_id, refresh](engine::reply&& answer) {
          if (answer.code != engine::errc::ok) {
-           return reply(request, make_problem_reply({401, "INVALID_CREDENTIALS", "email or password is wrong", {}}));
+           return reply(
+               request,
+               make_problem_reply({401, "INVALID_CREDENTIALS", "email or password is wrong", {}}));
          }
          reply(request, tokens_reply(user_id, refresh));
        });
@@ -109,19 +114,25 @@ void api::open_session_and_reply(const request_ptr& request, std::int64_t user_i
 void api::post_login(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::string email, password;
-  field_spec fields[] = {text_field("email", email, 1, 254), text_field("password", password, 1, 128)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  field_spec fields[] = {text_field("email", email, 1, 254),
+                         text_field("password", password, 1, 128)};
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
   engine::shard& owner = services_.shards.owner_of_email(email);
   send(request, owner, engine::find_credentials{email},
        [this, request, password = std::move(password)](engine::reply&& answer) mutable {
-         services_.offload([this, request, password = std::move(password), answer = std::move(answer)] {
+         services_.offload([this, request, password = std::move(password),
+                            answer = std::move(answer)] {
            // Unknown emails still pay for one hash, so timing does not tell which emails exist.
-           static const std::string decoy = hash_password("decoy-password", options_.kdf_iterations);
+           static const std::string decoy =
+               hash_password("decoy-password", options_.kdf_iterations);
            bool known = answer.code == engine::errc::ok;
            const auto* credentials = std::get_if<engine::credentials_view>(&answer.body);
-           bool good = verify_password(password, known && credentials ? credentials->password_hash : decoy);
+           bool good =
+               verify_password(password, known && credentials ? credentials->password_hash : decoy);
            if (!known || !credentials || !good) {
-             return reply(request, make_problem_reply(problem_of(engine::errc::invalid_credentials)));
+             return reply(request,
+                          make_problem_reply(problem_of(engine::errc::invalid_credentials)));
            }
            open_session_and_reply(request, credentials->user_id);
          });
@@ -132,7 +143,8 @@ void api::post_refresh(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::string token;
   field_spec fields[] = {text_field("refresh_token", token, 1, 512)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
   auto user_id = refresh_token_user(token);
   if (!user_id) return reply(request, unauthenticated("the refresh token is unknown"));
   std::string fresh = make_refresh_token(*user_id);
@@ -141,7 +153,9 @@ void api::post_refresh(const request_ptr& request, const params&) {
   send(request, services_.shards.owner_of_id(*user_id), std::move(command),
        [this, request, user_id = *user_id, fresh](engine::reply&& answer) {
          if (answer.code != engine::errc::ok) {
-           return reply(request, unauthenticated("the refresh token is unknown, expired, revoked or already used"));
+           return reply(
+               request,
+               unauthenticated("the refresh token is unknown, expired, revoked or already used"));
          }
          reply(request, tokens_reply(user_id, fresh));
        });
@@ -153,15 +167,18 @@ void api::post_logout(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::string token;
   field_spec fields[] = {text_field("refresh_token", token, 1, 512)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
   auto user_id = refresh_token_user(token);
   if (!user_id || (!who->admin && *user_id != who->user_id)) {
     return reply(request, unauthenticated("the refresh token is unknown"));
   }
   send(request, services_.shards.owner_of_id(*user_id),
-       engine::close_session{*user_id, sha256_string(token)}, [this, request](engine::reply&& answer) {
+       engine::close_session{*user_id, sha256_string(token)},
+       [this, request](engine::reply&& answer) {
          if (answer.code != engine::errc::ok) {
-           return reply(request, unauthenticated("the refresh token is unknown, expired or revoked"));
+           return reply(request,
+                        unauthenticated("the refresh token is unknown, expired or revoked"));
          }
          http_reply done;
          done.status = 204;
@@ -187,9 +204,12 @@ void api::post_admin_users_bulk(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::int64_t count = 0;
   std::string prefix;
-  field_spec fields[] = {integer_field("count", count, 1, 100'000), text_field("name_prefix", prefix, 1, 80)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
-  if (has_control_characters(prefix)) return reply(request, validation_failed("name_prefix", "must not contain control characters"));
+  field_spec fields[] = {integer_field("count", count, 1, 100'000),
+                         text_field("name_prefix", prefix, 1, 80)};
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
+  if (has_control_characters(prefix))
+    return reply(request, validation_failed("name_prefix", "must not contain control characters"));
   struct gather {
     std::mutex mutex;
     std::vector<engine::bulk_page> pages;
@@ -201,28 +221,31 @@ void api::post_admin_users_bulk(const request_ptr& request, const params&) {
   state->pending = shard_count;
   services_.offload([this, request, state, count, prefix, shard_count] {
     for (engine::shard_index i = 0; i < shard_count; ++i) {
-      auto share = static_cast<std::uint32_t>(count / shard_count + (i < count % shard_count ? 1 : 0));
-      engine::command item{engine::bulk_create_users{share, prefix}, [this, request, state, i](engine::reply&& answer) {
-        std::unique_lock lock(state->mutex);
-        state->pages[i] = std::move(std::get<engine::bulk_page>(answer.body));
-        if (--state->pending > 0) return;
-        lock.unlock();
-        std::int64_t expires = now_s() + options_.bulk_token_ttl_s;
-        std::string body;
-        json_writer w(body);
-        w.begin_object().key("items").begin_array();
-        for (const auto& page : state->pages) {
-          for (const auto& user : page.items) {
-            w.begin_object();
-            w.key("id").value(user.id);
-            w.key("email").value(user.email);
-            w.key("access_token").value(services_.signer.sign({user.id, expires}));
-            w.end_object();
-          }
-        }
-        w.end_array().end_object();
-        reply(request, json_reply(201, std::move(body)));
-      }};
+      auto share =
+          static_cast<std::uint32_t>(count / shard_count + (i < count % shard_count ? 1 : 0));
+      engine::command item{
+          engine::bulk_create_users{share, prefix},
+          [this, request, state, i](engine::reply&& answer) {
+            std::unique_lock lock(state->mutex);
+            state->pages[i] = std::move(std::get<engine::bulk_page>(answer.body));
+            if (--state->pending > 0) return;
+            lock.unlock();
+            std::int64_t expires = now_s() + options_.bulk_token_ttl_s;
+            std::string body;
+            json_writer w(body);
+            w.begin_object().key("items").begin_array();
+            for (const auto& page : state->pages) {
+              for (const auto& user : page.items) {
+                w.begin_object();
+                w.key("id").value(user.id);
+                w.key("email").value(user.email);
+                w.key("access_token").value(services_.signer.sign({user.id, expires}));
+                w.end_object();
+              }
+            }
+            w.end_array().end_object();
+            reply(request, json_reply(201, std::move(body)));
+          }};
       int attempts = 0;
       while (!services_.shards.at(i).post(item)) {
         if (++attempts > 5000) {  // a shard that takes nothing for 5 s: give up loudly

@@ -1,8 +1,8 @@
 #include "net/seed.h"
 
 #include <future>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "net/auth.h"
 #include "net/log.h"
@@ -14,7 +14,9 @@ namespace {
 engine::reply call(engine::shard& owner, engine::command_body body) {
   std::promise<engine::reply> promise;
   auto future = promise.get_future();
-  engine::command item{std::move(body), [&promise](engine::reply&& answer) { promise.set_value(std::move(answer)); }};
+  engine::command item{std::move(body), [&promise](engine::reply&& answer) {
+                         promise.set_value(std::move(answer));
+                       }};
   while (!owner.post(item)) std::this_thread::yield();
   return future.get();
 }
@@ -35,13 +37,14 @@ void seed_demo(engine::shard_set& shards, std::uint32_t kdf_iterations) {
       {"Lee Jun", "jun@ecomd.dev", "demo-password", 0},
   };
   for (const auto& u : users) {
-    engine::reply created = call(shards.owner_of_email(u.email),
-                                 engine::create_user{u.name, u.email, hash_password(u.password, kdf_iterations)});
+    engine::reply created =
+        call(shards.owner_of_email(u.email),
+             engine::create_user{u.name, u.email, hash_password(u.password, kdf_iterations)});
     if (created.code != engine::errc::ok) continue;
     auto id = std::get<engine::user_view>(created.body).id;
     if (u.balance > 0) call(shards.owner_of_id(id), engine::charge_balance{id, u.balance, {}});
-    log_line(log_level::info, "seeded user %lld <%s> (password \"%s\")", static_cast<long long>(id), u.email,
-             u.password);
+    log_line(log_level::info, "seeded user %lld <%s> (password \"%s\")", static_cast<long long>(id),
+             u.email, u.password);
   }
 }
 

@@ -48,12 +48,11 @@ void append_rfc3339(std::string& out, std::int64_t unix_ms) {
   unsigned m, d;
   civil_from_days(days, y, m, d);
   char buffer[40];
-  int n = std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                        static_cast<long long>(y), m, d,
-                        static_cast<long long>(ms_of_day / 3600000),
-                        static_cast<long long>(ms_of_day / 60000 % 60),
-                        static_cast<long long>(ms_of_day / 1000 % 60),
-                        static_cast<long long>(ms_of_day % 1000));
+  int n = std::snprintf(
+      buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+      static_cast<long long>(y), m, d, static_cast<long long>(ms_of_day / 3600000),
+      static_cast<long long>(ms_of_day / 60000 % 60), static_cast<long long>(ms_of_day / 1000 % 60),
+      static_cast<long long>(ms_of_day % 1000));
   out.append(buffer, static_cast<std::size_t>(n));
 }
 
@@ -106,7 +105,8 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
   if (pos != text.size()) return std::nullopt;
   unsigned days_in_month[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (static_cast<unsigned>(day) > days_in_month[month - 1]) return std::nullopt;
-  std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  std::int64_t days =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + (second == 60 ? 59 : second);
   return (seconds - offset_min * 60) * 1000 + ms;
 }

@@ -79,7 +79,8 @@ void BM_shard_charge(benchmark::State& state) {
   }
   std::int64_t sent = 0;
   for (auto _ : state) {
-    command c{charge_balance{id, 1, {}}, [&](reply&&) { done.fetch_add(1, std::memory_order_relaxed); }};
+    command c{charge_balance{id, 1, {}},
+              [&](reply&&) { done.fetch_add(1, std::memory_order_relaxed); }};
     while (!s.post(c)) std::this_thread::yield();
     ++sent;
   }

@@ -35,7 +35,8 @@ stored_reply render_status(const reply& answer) {
   if (answer.code == errc::ok) {
     return {200, "balance=" + std::to_string(std::get<balance_view>(answer.body).balance)};
   }
-  return {static_cast<std::uint16_t>(answer.code == errc::balance_limit_exceeded ? 409 : 404), "problem"};
+  return {static_cast<std::uint16_t>(answer.code == errc::balance_limit_exceeded ? 409 : 404),
+          "problem"};
 }
 
 TEST_F(user_book_test, SignUpRejectsAnEmailTakenInAnyCase) {
@@ -117,7 +118,8 @@ TEST_F(user_book_test, RefreshSessionsRotateOnceAndExpire) {
       << "expired at its expiry instant";
   ASSERT_EQ(run(open_session{id, "h4", t0 + 5000}).code, errc::ok);
   EXPECT_EQ(run(close_session{id, "h4"}).code, errc::ok);
-  EXPECT_EQ(run(rotate_session{id, "h4", "h5", t0 + 9000}).code, errc::unauthenticated) << "logged out";
+  EXPECT_EQ(run(rotate_session{id, "h4", "h5", t0 + 9000}).code, errc::unauthenticated)
+      << "logged out";
 }
 
 TEST_F(user_book_test, SessionsPerUserAreBounded) {
@@ -125,7 +127,8 @@ TEST_F(user_book_test, SessionsPerUserAreBounded) {
   for (std::uint32_t i = 0; i <= refresh_sessions_per_user_max; ++i) {
     ASSERT_EQ(run(open_session{id, "s" + std::to_string(i), t0 + 100000}).code, errc::ok);
   }
-  EXPECT_EQ(run(rotate_session{id, "s0", "x", t0 + 100000}).code, errc::unauthenticated) << "oldest evicted";
+  EXPECT_EQ(run(rotate_session{id, "s0", "x", t0 + 100000}).code, errc::unauthenticated)
+      << "oldest evicted";
   EXPECT_EQ(run(rotate_session{id, "s1", "y", t0 + 100000}).code, errc::ok);
 }
 
@@ -189,7 +192,8 @@ TEST_F(user_book_test, ApplyRefusesARecordThatBreaksTheChain) {
   user_book copy{0, 1};
   ASSERT_TRUE(copy.apply(log[0].type, log[0].payload));
   ASSERT_TRUE(copy.apply(charge.type, charge.payload));
-  EXPECT_FALSE(copy.apply(charge.type, charge.payload)) << "applying the same charge twice breaks the chain";
+  EXPECT_FALSE(copy.apply(charge.type, charge.payload))
+      << "applying the same charge twice breaks the chain";
   EXPECT_FALSE(copy.apply(charge.type, charge.payload.substr(0, 10))) << "truncated payload";
 }
 

@@ -22,19 +22,23 @@ outcome read_amount(std::string_view json, std::int64_t* amount_out = nullptr) {
 }
 
 bool is_code(const outcome& o, std::string_view code) {
-  return o.status == 400 && o.body.find("\"code\":\"" + std::string(code) + "\"") != std::string::npos;
+  return o.status == 400 &&
+         o.body.find("\"code\":\"" + std::string(code) + "\"") != std::string::npos;
 }
 
 TEST(json_reader_test, AcceptsAnIntegerInRange) {
   std::int64_t amount = 0;
-  EXPECT_EQ(read_amount(R"({"amount": 10000000, "note": {"x": [1, 2.5, "s", null, true]}})", &amount).status, 200);
+  EXPECT_EQ(
+      read_amount(R"({"amount": 10000000, "note": {"x": [1, 2.5, "s", null, true]}})", &amount)
+          .status,
+      200);
   EXPECT_EQ(amount, 10'000'000);
 }
 
 TEST(json_reader_test, NonIntegersAreValidationFailuresNamingTheField) {
-  for (const char* body : {R"({"amount": 1.5})", R"({"amount": 1e3})", R"({"amount": 1000.0})",
-                           R"({"amount": "100"})", R"({"amount": true})", R"({"amount": null})",
-                           R"({"amount": [1]})", R"({"amount": {}})"}) {
+  for (const char* body :
+       {R"({"amount": 1.5})", R"({"amount": 1e3})", R"({"amount": 1000.0})", R"({"amount": "100"})",
+        R"({"amount": true})", R"({"amount": null})", R"({"amount": [1]})", R"({"amount": {}})"}) {
     outcome o = read_amount(body);
     EXPECT_TRUE(is_code(o, "VALIDATION_FAILED")) << body << " -> " << o.body;
     EXPECT_NE(o.body.find("\"field\":\"amount\""), std::string::npos) << body;
@@ -42,9 +46,10 @@ TEST(json_reader_test, NonIntegersAreValidationFailuresNamingTheField) {
 }
 
 TEST(json_reader_test, OutOfRangeIsAValidationFailure) {
-  for (const char* body : {R"({"amount": 0})", R"({"amount": -1})", R"({"amount": 10000001})",
-                           R"({"amount": 9223372036854775807})", R"({"amount": 9223372036854775808})",
-                           R"({"amount": 99999999999999999999})", R"({"amount": -9223372036854775809})"}) {
+  for (const char* body :
+       {R"({"amount": 0})", R"({"amount": -1})", R"({"amount": 10000001})",
+        R"({"amount": 9223372036854775807})", R"({"amount": 9223372036854775808})",
+        R"({"amount": 99999999999999999999})", R"({"amount": -9223372036854775809})"}) {
     EXPECT_TRUE(is_code(read_amount(body), "VALIDATION_FAILED")) << body;
   }
 }
@@ -56,10 +61,11 @@ TEST(json_reader_test, MissingRequiredFieldIsNamed) {
 }
 
 TEST(json_reader_test, MalformedBodiesAreMalformedJson) {
-  for (const char* body : {"", "   ", "{", R"({"amount": 5)", R"({"amount" 5})", R"({"amount": 5,})",
-                           R"({"amount": 5} {})", R"({"amount": 01})", R"({"x": tru, "amount": 5})",
-                           R"({"amount": 5, "x": [1, {"a": }]})", R"([{"amount": 5}])", R"("text")",
-                           "42", "null", "{\"amount\": 5, \"name\": \"\xC3\x28\"}"}) {
+  for (const char* body :
+       {"", "   ", "{", R"({"amount": 5)", R"({"amount" 5})", R"({"amount": 5,})",
+        R"({"amount": 5} {})", R"({"amount": 01})", R"({"x": tru, "amount": 5})",
+        R"({"amount": 5, "x": [1, {"a": }]})", R"([{"amount": 5}])", R"("text")", "42", "null",
+        "{\"amount\": 5, \"name\": \"\xC3\x28\"}"}) {
     EXPECT_TRUE(is_code(read_amount(body), "MALFORMED_JSON")) << body;
   }
 }
