@@ -109,9 +109,12 @@ void api::handle(const request_ptr& request) {
   for (std::size_t i = 0; i < table.size(); ++i) {
     params captured{};
     if (!match(table[i].pattern, request->path, captured)) continue;
-    if (table[i].method != request->method) {
+    // HEAD is GET without the body (the server drops it), as RFC 9110 requires.
+    http_method method = request->method == http_method::head ? http_method::get : request->method;
+    if (table[i].method != method) {
       if (!allow.empty()) allow += ", ";
       allow += method_name(table[i].method);
+      if (table[i].method == http_method::get) allow += ", HEAD";
       continue;
     }
     request->route_index = i + 1;

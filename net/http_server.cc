@@ -134,13 +134,18 @@ class session : public std::enable_shared_from_this<session> {
 
   void read_header() {
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                              self->on_header(ec, bytes);
+                            });
   }
 
-  void on_header(beast::error_code ec) {
+  void on_header(beast::error_code ec, std::size_t header_bytes) {
     if (ec) return on_read_error(ec);
+    // Beast's own header_limit does not always fire when the block arrives in pieces; the
+    // count of bytes the header took is exact, so enforce the limit on it as well.
+    if (header_bytes > server_.options.header_bytes_max)
+      return on_read_error(http::error::header_limit);
     if (parser_->is_done()) return on_request();
     auto expect = parser_->get()[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
@@ -164,13 +169,14 @@ class session : public std::enable_shared_from_this<session> {
 
   void on_read_error(beast::error_code ec) {
     request_id_ = server_.next_request_id();
+    head_request_ = false;
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
       return write(
           make_problem_reply({413, "PAYLOAD_TOO_LARGE", "the body is larger than 1 MiB", {}}),
           true);
     }
-    if (ec == http::error::header_limit) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return write(make_problem_reply(
                        {431, "HEADERS_TOO_LARGE", "the header block is larger than 16 KiB", {}}),
                    true);
@@ -212,6 +218,7 @@ class session : public std::enable_shared_from_this<session> {
     request_id_ = rid_ok ? std::string(rid) : server_.next_request_id();
     request->request_id = request_id_;
     keep_alive_ = message.keep_alive();
+    head_request_ = request->method == http_method::head;
     version_ = message.version();
     method_text_ = request->method_text;
     target_ = request->target;
@@ -253,6 +260,8 @@ class session : public std::enable_shared_from_this<session> {
     bool keep = keep_alive_ && !drain_after && !server_.draining.load(std::memory_order_acquire);
     response_.keep_alive(keep);
     response_.prepare_payload();
+    // HEAD: the headers GET would send, Content-Length included, and no body.
+    if (head_request_) response_.body().clear();
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
     http::async_write(
         stream_, response_,
@@ -301,6 +310,7 @@ class session : public std::enable_shared_from_this<session> {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool head_request_ = false;
   std::size_t drained_bytes_ = 0;
 };
 
