@@ -6,10 +6,12 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "engine/catalog_types.h"
 #include "engine/errc.h"
 #include "engine/types.h"
 
@@ -73,11 +75,47 @@ struct shard_figures {
   std::uint64_t users = 0;
   std::uint64_t balance_entries = 0;
   std::uint64_t idempotency_entries = 0;
+  std::uint64_t products = 0;
+  std::uint64_t cart_lines = 0;
   lsn_t last_lsn = 0;
 };
 
-using reply_body = std::variant<std::monostate, user_view, credentials_view, balance_view,
-                                history_page, bulk_page, stored_reply, shard_figures>;
+struct product_page {
+  std::vector<product_summary> items;  // active products with id > after_id, ascending
+  bool more = false;                   // this shard has further active products
+};
+
+struct stock_view {
+  entity_id product_id = 0;
+  entity_id combination_id = 0;
+  std::int64_t stock = 0;
+};
+
+struct sale_facts {
+  std::vector<sale_fact> items;  // in the order asked
+};
+
+struct cart_line {
+  entity_id id = 0;
+  entity_id product_id = 0;
+  entity_id combination_id = 0;
+  std::int64_t quantity = 0;
+};
+
+// A line with the product facts it was checked against (current at the time of the answer).
+struct cart_item_view {
+  cart_line line;
+  sale_fact fact;
+};
+
+struct cart_view {
+  std::vector<cart_line> lines;  // in the order first added
+};
+
+using reply_body =
+    std::variant<std::monostate, user_view, credentials_view, balance_view, history_page, bulk_page,
+                 stored_reply, shard_figures, product_view, product_page, stock_view, sale_facts,
+                 cart_item_view, cart_view, cart_line>;
 
 struct reply {
   errc code = errc::ok;
@@ -157,9 +195,79 @@ struct list_balance_history {
 
 struct get_shard_figures {};
 
-using command_body = std::variant<create_user, find_credentials, open_session, rotate_session,
-                                  close_session, get_user, bulk_create_users, get_balance,
-                                  charge_balance, list_balance_history, get_shard_figures>;
+// ---- catalog (owner: product_id % N) --------------------------------------------------------
+
+struct create_product {  // owner: any shard; net spreads them round-robin
+  product_spec spec;
+};
+
+struct update_product {
+  entity_id product_id = 0;
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<std::int64_t> base_price;
+  std::optional<bool> is_active;
+};
+
+struct adjust_stock {
+  entity_id product_id = 0;
+  entity_id combination_id = 0;
+  std::int64_t delta = 0;
+};
+
+struct get_product {
+  entity_id product_id = 0;
+};
+
+struct list_products {
+  entity_id after_id = 0;
+  std::uint32_t limit = 20;
+};
+
+struct get_sale_facts {
+  std::vector<std::pair<entity_id, entity_id>> items;  // (product_id, combination_id)
+};
+
+// ---- cart (owner: user_id % N) ----------------------------------------------------------------
+
+// Adds `quantity` to the cart line for the combination (a new line, or merged). `fact` was read
+// from the product's owner just before; the check of the resulting quantity uses it.
+struct add_cart_item {
+  entity_id user_id = 0;
+  entity_id product_id = 0;
+  entity_id combination_id = 0;
+  std::int64_t quantity = 0;
+  sale_fact fact;
+  idempotency_request idempotency;
+};
+
+struct get_cart {
+  entity_id user_id = 0;
+};
+
+struct get_cart_line {
+  entity_id user_id = 0;
+  entity_id item_id = 0;
+};
+
+struct set_cart_quantity {
+  entity_id user_id = 0;
+  entity_id item_id = 0;
+  std::int64_t quantity = 0;
+  sale_fact fact;
+};
+
+struct remove_cart_item {
+  entity_id user_id = 0;
+  entity_id item_id = 0;
+};
+
+using command_body =
+    std::variant<create_user, find_credentials, open_session, rotate_session, close_session,
+                 get_user, bulk_create_users, get_balance, charge_balance, list_balance_history,
+                 get_shard_figures, create_product, update_product, adjust_stock, get_product,
+                 list_products, get_sale_facts, add_cart_item, get_cart, get_cart_line,
+                 set_cart_quantity, remove_cart_item>;
 
 // Runs once with the reply, on the WAL thread or the shard thread, after every change the
 // reply could depend on is durable. It must not block.

@@ -25,6 +25,20 @@ idempotency_table::verdict idempotency_table::check(entity_id user_id,
   return verdict::replay;
 }
 
+std::optional<reply> idempotency_table::screen(entity_id user_id, const idempotency_request& request,
+                                               time_ms now) const {
+  stored_reply stored;
+  switch (check(user_id, request, now, &stored)) {
+    case verdict::replay:
+      return reply{errc::ok, std::move(stored), true};
+    case verdict::key_reused:
+      return reply{errc::idempotency_key_reused, {}, false};
+    case verdict::absent:
+      break;
+  }
+  return std::nullopt;
+}
+
 void idempotency_table::insert(idempotency_entry entry) {
   std::string key = map_key(entry.user_id, entry.scope, entry.key);
   entries_.insert_or_assign(std::move(key), std::move(entry));

@@ -32,6 +32,10 @@ class idempotency_table {
   verdict check(entity_id user_id, const idempotency_request& request, time_ms now,
                 stored_reply* answer) const;
 
+  // The answer a request gets before anything else is checked: the stored reply (replayed), a
+  // key_reused error, or nothing when the request should proceed.
+  std::optional<reply> screen(entity_id user_id, const idempotency_request& request, time_ms now) const;
+
   void insert(idempotency_entry entry);
   void sweep(time_ms now);  // forgets entries older than idempotency_ttl_ms
   std::size_t size() const { return entries_.size(); }

@@ -17,6 +17,12 @@ enum class record_type : std::uint16_t {
   session_closed = 5,
   balance_charged = 6,
   idempotent_reply_stored = 7,
+  product_created = 20,
+  product_updated = 21,
+  stock_adjusted = 22,
+  cart_item_added = 30,
+  cart_item_quantity_set = 31,
+  cart_item_removed = 32,
 };
 
 struct record {

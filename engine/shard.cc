@@ -10,7 +10,9 @@ shard::shard(shard_options options, journal& wal, clock_fn clock)
       wal_(wal),
       clock_(std::move(clock)),
       mailbox_(options.mailbox_depth_max),
-      users_(options.index, options.shard_count) {
+      users_(options.index, options.shard_count, idempotency_),
+      carts_(options.index, options.shard_count, users_, idempotency_),
+      catalog_(options.index, options.shard_count) {
   assert(options_.shard_count > 0 && options_.shard_count <= shard_count_max);
   records_.reserve(16);
 }
@@ -23,6 +25,8 @@ bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
   assert(!thread_.joinable());
   last_lsn_.store(lsn, std::memory_order_relaxed);
   if (user_book::owns(type)) return users_.apply(type, payload);
+  if (cart_book::owns(type)) return carts_.apply(type, payload);
+  if (catalog_book::owns(type)) return catalog_.apply(type, payload);
   return false;
 }
 
@@ -56,18 +60,24 @@ reply shard::handle(const get_shard_figures&, time_ms, std::vector<record>&) {
   figures.shard = options_.index;
   figures.last_lsn = last_lsn_.load(std::memory_order_relaxed);
   users_.fill(figures);
+  figures.products = catalog_.product_count();
+  figures.cart_lines = carts_.line_count();
   return reply{errc::ok, figures, false};
 }
 
 void shard::execute(command& item, time_ms now) {
   records_.clear();
+  // Each command type is handled by the one book that declares a handle() for it.
   reply answer = std::visit(
       [&](const auto& body) -> reply {
-        using body_type = std::decay_t<decltype(body)>;
-        if constexpr (std::is_same_v<body_type, get_shard_figures>) {
-          return handle(body, now, records_);
-        } else {
+        if constexpr (requires { users_.handle(body, now, records_); }) {
           return users_.handle(body, now, records_);
+        } else if constexpr (requires { carts_.handle(body, now, records_); }) {
+          return carts_.handle(body, now, records_);
+        } else if constexpr (requires { catalog_.handle(body, now, records_); }) {
+          return catalog_.handle(body, now, records_);
+        } else {
+          return handle(body, now, records_);
         }
       },
       item.body);

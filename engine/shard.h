@@ -15,6 +15,9 @@
 #include "engine/journal.h"
 #include "engine/mailbox.h"
 #include "engine/record.h"
+#include "engine/cart.h"
+#include "engine/catalog.h"
+#include "engine/idempotency.h"
 #include "engine/user_book.h"
 
 namespace ecom::engine {
@@ -59,7 +62,10 @@ class shard {
   journal& wal_;
   clock_fn clock_;
   mailbox<command> mailbox_;
+  idempotency_table idempotency_;
   user_book users_;
+  cart_book carts_;
+  catalog_book catalog_;
   std::vector<record> records_;     // reused per command: no allocation once warm
   std::atomic<lsn_t> last_lsn_{0};  // the last LSN this shard's records got (or replayed)
   std::thread thread_;

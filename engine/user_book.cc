@@ -15,8 +15,8 @@ reply error(errc code) {
 
 }  // namespace
 
-user_book::user_book(shard_index index, std::uint32_t shard_count)
-    : index_(index), shard_count_(shard_count) {
+user_book::user_book(shard_index index, std::uint32_t shard_count, idempotency_table& idempotency)
+    : index_(index), shard_count_(shard_count), idempotency_(idempotency) {
   assert(shard_count > 0);
   assert(index < shard_count);
 }
@@ -168,25 +168,11 @@ reply user_book::handle(const get_balance& command, time_ms, std::vector<record>
 reply user_book::handle(const charge_balance& command, time_ms now, std::vector<record>& out) {
   const user_state* user = find(command.user_id);
   if (user == nullptr) return error(errc::user_not_found);
-  stored_reply stored;
-  switch (idempotency_.check(command.user_id, command.idempotency, now, &stored)) {
-    case idempotency_table::verdict::replay:
-      return reply{errc::ok, std::move(stored), true};
-    case idempotency_table::verdict::key_reused:
-      return error(errc::idempotency_key_reused);
-    case idempotency_table::verdict::absent:
-      break;
-  }
+  if (auto early = idempotency_.screen(command.user_id, command.idempotency, now)) return std::move(*early);
   assert(command.amount > 0);
   if (command.amount > balance_max - user->balance) {
     reply answer = error(errc::balance_limit_exceeded);
-    auto entry = make_idempotency_entry(command.user_id, command.idempotency, answer, now);
-    if (entry) {
-      std::string payload;
-      payload_writer w(payload);
-      idempotency_table::encode(w, &*entry);
-      emit(record_type::idempotent_reply_stored, std::move(payload), out);
-    }
+    store_rejection(command.user_id, command.idempotency, answer, now, out);
     return answer;
   }
   balance_entry entry{make_id(entry_sequence_ + 1, index_, shard_count_),
@@ -228,6 +214,16 @@ reply user_book::handle(const list_balance_history& command, time_ms, std::vecto
     page.items.push_back(*(end - 1 - static_cast<std::ptrdiff_t>(i)));
   if (take < available && take > 0) page.next_before_id = page.items.back().id;
   return reply{errc::ok, std::move(page), false};
+}
+
+void user_book::store_rejection(entity_id user_id, const idempotency_request& request,
+                                const reply& answer, time_ms now, std::vector<record>& out) {
+  auto entry = make_idempotency_entry(user_id, request, answer, now);
+  if (!entry) return;
+  std::string payload;
+  payload_writer w(payload);
+  idempotency_table::encode(w, &*entry);
+  emit(record_type::idempotent_reply_stored, std::move(payload), out);
 }
 
 void user_book::fill(shard_figures& figures) const {

@@ -22,7 +22,8 @@ namespace ecom::engine {
 
 class user_book {
  public:
-  user_book(shard_index index, std::uint32_t shard_count);
+  // `idempotency` is the shard's table, shared with the other books of the shard.
+  user_book(shard_index index, std::uint32_t shard_count, idempotency_table& idempotency);
 
   reply handle(const create_user& command, time_ms now, std::vector<record>& out);
   reply handle(const find_credentials& command, time_ms now, std::vector<record>& out);
@@ -41,6 +42,11 @@ class user_book {
   bool apply(record_type type, std::string_view payload);
 
   void sweep(time_ms now) { idempotency_.sweep(now); }
+  bool exists(entity_id user_id) const { return users_.contains(user_id); }
+  // For a rejection that the idempotency contract stores (a 409): emits the record that keeps
+  // the answer for the key, if the request had one.
+  void store_rejection(entity_id user_id, const idempotency_request& request, const reply& answer,
+                       time_ms now, std::vector<record>& out);
   void fill(shard_figures& figures) const;
 
   static constexpr std::uint32_t bulk_users_per_record_max = 1000;
@@ -80,7 +86,7 @@ class user_book {
   std::uint32_t shard_count_;
   std::unordered_map<entity_id, user_state> users_;
   std::unordered_map<std::string, entity_id> email_index_;  // lower-cased email → id
-  idempotency_table idempotency_;
+  idempotency_table& idempotency_;
   std::uint64_t user_sequence_ = 0;   // highest sequence allocated for user ids
   std::uint64_t entry_sequence_ = 0;  // highest sequence allocated for balance entry ids
   std::uint64_t entry_count_ = 0;

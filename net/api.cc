@@ -35,6 +35,15 @@ const std::vector<api::route>& api::routes() {
       {m::get, "/users/{id}/balance", &api::get_balance, true},
       {m::post, "/users/{id}/balance/charge", &api::post_charge, true},
       {m::get, "/users/{id}/balance/history", &api::get_balance_history, true},
+      {m::post, "/admin/products", &api::post_admin_products, true},
+      {m::patch, "/admin/products/{id}", &api::patch_admin_product, true},
+      {m::post, "/admin/products/{id}/combinations/{id}/stock", &api::post_admin_stock, true},
+      {m::get, "/products", &api::get_products, true},
+      {m::get, "/products/{id}", &api::get_product, true},
+      {m::get, "/users/{id}/cart", &api::get_cart, true},
+      {m::post, "/users/{id}/cart/items", &api::post_cart_item, true},
+      {m::patch, "/users/{id}/cart/items/{id}", &api::patch_cart_item, true},
+      {m::del, "/users/{id}/cart/items/{id}", &api::delete_cart_item, true},
   };
   return table;
 }

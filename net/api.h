@@ -104,8 +104,27 @@ class api {
   void post_charge(const request_ptr&, const params&);
   void get_balance_history(const request_ptr&, const params&);
 
+  // ---- catalog (routes_catalog.cc) -----------------------------------------------------------
+  void post_admin_products(const request_ptr&, const params&);
+  void patch_admin_product(const request_ptr&, const params&);
+  void post_admin_stock(const request_ptr&, const params&);
+  void get_products(const request_ptr&, const params&);
+  void get_product(const request_ptr&, const params&);
+
+  // ---- cart (routes_cart.cc) -----------------------------------------------------------------
+  void get_cart(const request_ptr&, const params&);
+  void post_cart_item(const request_ptr&, const params&);
+  void patch_cart_item(const request_ptr&, const params&);
+  void delete_cart_item(const request_ptr&, const params&);
+  // Reads the sale facts of (product, combination) pairs from their owners, scattered per
+  // shard and gathered in the order asked; `done` runs once with all of them.
+  using facts_callback = std::function<void(std::vector<engine::sale_fact>&&)>;
+  void read_sale_facts(const request_ptr& request, std::vector<std::pair<std::int64_t, std::int64_t>> items,
+                       facts_callback done);
+
   api_options options_;
   api_services services_;
+  std::atomic<std::uint32_t> next_product_shard_{0};
 };
 
 // ---- helpers shared by the route files (api.cc) ----------------------------------------------

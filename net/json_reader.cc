@@ -5,6 +5,7 @@
 #include <charconv>
 #include <vector>
 
+#include "net/json_walk.h"
 #include "net/problem.h"
 
 namespace ecom::net {
@@ -101,82 +102,104 @@ bool validate_value(od::value value, std::size_t depth) {
   return false;
 }
 
-const char* type_name(field_spec::kind kind) {
-  switch (kind) {
-    case field_spec::kind::text:
-      return "must be a string";
-    case field_spec::kind::integer:
-      return "must be an integer";
-    case field_spec::kind::boolean:
-      return "must be a boolean";
-  }
-  return "has the wrong type";
+}  // namespace
+
+namespace json_walk {
+
+namespace {
+// After pass one the document is known to be valid JSON, so a failure to read a value as its
+// expected type can only mean the type is wrong.
+std::optional<http_reply> wrong_type(const std::string& field, const char* expected) {
+  return validation_failed(field, std::string("must be ") + expected);
 }
 
-std::optional<http_reply> read_integer(od::value value, const field_spec& spec) {
+struct thread_buffers {
+  od::parser parser;
+  std::string padded;
+  od::document doc;
+};
+}  // namespace
+
+std::optional<http_reply> open_object(std::string_view body, od::object& root) {
+  thread_local thread_buffers buffers;
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a padded copy.
+  buffers.padded.assign(body);
+  buffers.padded.resize(body.size() + simdjson::SIMDJSON_PADDING, '\0');
+  auto iterate = [&]() -> simdjson::error_code {
+    return buffers.parser.iterate(buffers.padded.data(), body.size(), buffers.padded.size()).get(buffers.doc);
+  };
+  if (auto error = iterate()) {
+    return malformed_json(error == simdjson::UTF8_ERROR ? "body is not valid UTF-8" : "body is not valid JSON");
+  }
+  od::value whole;
   od::json_type type;
-  if (value.type().get(type)) return malformed_json("body is not valid JSON");
-  if (type != od::json_type::number) return validation_failed(spec.name, type_name(spec.type));
+  if (buffers.doc.get_value().get(whole) || whole.type().get(type)) return malformed_json("body is not valid JSON");
+  if (type != od::json_type::object) return malformed_json("body must be a JSON object");
+  if (!validate_value(whole, 0)) return malformed_json("body is not valid JSON");
+  // current_location() fails with OUT_OF_BOUNDS exactly when the whole input was consumed.
+  const char* rest = nullptr;
+  if (!buffers.doc.current_location().get(rest)) return malformed_json("unexpected content after the JSON object");
+  if (iterate() || buffers.doc.get_object().get(root)) return malformed_json("body is not valid JSON");
+  return std::nullopt;
+}
+
+std::optional<http_reply> get_text(od::value value, const std::string& field, std::size_t length_min,
+                                   std::size_t length_max, std::string& out) {
+  od::json_type type;
+  if (value.type().get(type) || type != od::json_type::string) return wrong_type(field, "a string");
+  std::string_view text;
+  if (value.get_string().get(text)) return validation_failed(field, "is not a valid string (bad escape or UTF-8)");
+  std::size_t length = code_point_count(text);
+  if (length < length_min || length > length_max) {
+    return validation_failed(field, "must be " + std::to_string(length_min) + " to " + std::to_string(length_max) +
+                                        " characters long");
+  }
+  out.assign(text);
+  return std::nullopt;
+}
+
+std::optional<http_reply> get_integer(od::value value, const std::string& field, std::int64_t min, std::int64_t max,
+                                      std::int64_t& out) {
+  od::json_type type;
+  if (value.type().get(type) || type != od::json_type::number) return wrong_type(field, "an integer");
   std::string_view raw = trim_right(value.raw_json_token());
-  switch (shape_of(raw)) {
-    case number_shape::invalid:
-      return malformed_json("body is not valid JSON");
-    case number_shape::fractional:
-      return validation_failed(spec.name, "must be an integer without fraction or exponent");
-    case number_shape::integer:
-      break;
+  if (shape_of(raw) != number_shape::integer) {
+    return validation_failed(field, "must be an integer without fraction or exponent");
   }
   std::int64_t number = 0;
   auto [ptr, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), number);
-  if (ec != std::errc() || ptr != raw.data() + raw.size() || number < spec.min ||
-      number > spec.max) {
-    return validation_failed(spec.name, "must be between " + std::to_string(spec.min) + " and " +
-                                            std::to_string(spec.max));
+  if (ec != std::errc() || ptr != raw.data() + raw.size() || number < min || number > max) {
+    return validation_failed(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
-  *spec.integer_out = number;
+  out = number;
   return std::nullopt;
 }
 
-std::optional<http_reply> read_text(od::value value, const field_spec& spec) {
+std::optional<http_reply> get_boolean(od::value value, const std::string& field, bool& out) {
   od::json_type type;
-  if (value.type().get(type)) return malformed_json("body is not valid JSON");
-  if (type != od::json_type::string) return validation_failed(spec.name, type_name(spec.type));
-  std::string_view text;
-  if (value.get_string().get(text)) {
-    return validation_failed(spec.name, "is not a valid string (bad escape or UTF-8)");
+  if (value.type().get(type) || type != od::json_type::boolean || value.get_bool().get(out)) {
+    return wrong_type(field, "true or false");
   }
-  auto length = static_cast<std::int64_t>(code_point_count(text));
-  if (length < spec.min || length > spec.max) {
-    return validation_failed(spec.name, "must be " + std::to_string(spec.min) + " to " +
-                                            std::to_string(spec.max) + " characters long");
-  }
-  spec.text_out->assign(text);
   return std::nullopt;
 }
 
-std::optional<http_reply> read_boolean(od::value value, const field_spec& spec) {
+std::optional<http_reply> get_array(od::value value, const std::string& field, od::array& out) {
   od::json_type type;
-  if (value.type().get(type)) return malformed_json("body is not valid JSON");
-  if (type != od::json_type::boolean) return validation_failed(spec.name, type_name(spec.type));
-  bool flag = false;
-  if (value.get_bool().get(flag)) return malformed_json("body is not valid JSON");
-  *spec.boolean_out = flag;
-  return std::nullopt;
-}
-
-std::optional<http_reply> read_field(od::value value, const field_spec& spec) {
-  switch (spec.type) {
-    case field_spec::kind::integer:
-      return read_integer(value, spec);
-    case field_spec::kind::text:
-      return read_text(value, spec);
-    case field_spec::kind::boolean:
-      return read_boolean(value, spec);
+  if (value.type().get(type) || type != od::json_type::array || value.get_array().get(out)) {
+    return wrong_type(field, "an array");
   }
   return std::nullopt;
 }
 
-}  // namespace
+std::optional<http_reply> get_object(od::value value, const std::string& field, od::object& out) {
+  od::json_type type;
+  if (value.type().get(type) || type != od::json_type::object || value.get_object().get(out)) {
+    return wrong_type(field, "an object");
+  }
+  return std::nullopt;
+}
+
+}  // namespace json_walk
 
 std::size_t code_point_count(std::string_view utf8) {
   std::size_t count = 0;
@@ -185,49 +208,35 @@ std::size_t code_point_count(std::string_view utf8) {
 }
 
 std::optional<http_reply> read_json_object(std::string_view body, std::span<field_spec> fields) {
-  thread_local od::parser parser;
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a padded copy.
-  thread_local std::string padded;
-  padded.assign(body);
-  padded.resize(body.size() + simdjson::SIMDJSON_PADDING, '\0');
-  od::document doc;
-  if (auto error = parser.iterate(padded.data(), body.size(), padded.size()).get(doc)) {
-    return malformed_json(error == simdjson::UTF8_ERROR ? "body is not valid UTF-8"
-                                                        : "body is not valid JSON");
-  }
-  od::json_type type;
-  if (doc.type().get(type)) return malformed_json("body is not valid JSON");
-  if (type != od::json_type::object) return malformed_json("body must be a JSON object");
-  od::object object;
-  if (doc.get_object().get(object)) return malformed_json("body is not valid JSON");
+  json_walk::od::object object;
+  if (auto problem = json_walk::open_object(body, object)) return problem;
   std::vector<bool> seen(fields.size(), false);
-  std::optional<http_reply> first_problem;
   for (auto member : object) {
     std::string_view key;
-    if (member.unescaped_key().get(key)) return malformed_json("body is not valid JSON");
-    od::value value;
-    if (member.value().get(value)) return malformed_json("body is not valid JSON");
+    json_walk::od::value value;
+    if (member.unescaped_key().get(key) || member.value().get(value)) return malformed_json("body is not valid JSON");
     std::size_t index = 0;
     while (index < fields.size() && fields[index].name != key) ++index;
-    if (index == fields.size() || first_problem) {
-      if (!validate_value(value, 1)) return malformed_json("body is not valid JSON");
-      continue;
+    if (index == fields.size()) continue;  // unknown fields are ignored (already validated)
+    const field_spec& spec = fields[index];
+    std::string name(spec.name);
+    std::optional<http_reply> problem;
+    switch (spec.type) {
+      case field_spec::kind::integer:
+        problem = json_walk::get_integer(value, name, spec.min, spec.max, *spec.integer_out);
+        break;
+      case field_spec::kind::text:
+        problem = json_walk::get_text(value, name, static_cast<std::size_t>(spec.min),
+                                      static_cast<std::size_t>(spec.max), *spec.text_out);
+        break;
+      case field_spec::kind::boolean:
+        problem = json_walk::get_boolean(value, name, *spec.boolean_out);
+        break;
     }
+    if (problem) return problem;
     seen[index] = true;
-    if (fields[index].present) *fields[index].present = true;
-    // Keep walking after a field error: a syntax error later in the body outranks it.
-    first_problem = read_field(value, fields[index]);
-    if (first_problem && first_problem->status == 400 &&
-        first_problem->body.find("MALFORMED_JSON") != std::string::npos) {
-      return first_problem;
-    }
+    if (spec.present) *spec.present = true;
   }
-  // current_location() fails with OUT_OF_BOUNDS exactly when the whole input was consumed.
-  const char* rest = nullptr;
-  if (!doc.current_location().get(rest)) {
-    return malformed_json("unexpected content after the JSON object");
-  }
-  if (first_problem) return first_problem;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (fields[i].required && !seen[i]) return validation_failed(fields[i].name, "is required");
   }

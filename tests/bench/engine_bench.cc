@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 
 #include "engine/shard.h"
@@ -17,8 +18,14 @@ using namespace ecom::engine;
 constexpr time_ms t0 = 1'800'000'000'000;
 
 // A book with 1000 users; rebuilt every million charges so history memory stays bounded.
-void fresh_book(user_book& book, std::vector<entity_id>& ids) {
-  book = user_book(0, 1);
+struct book_with_keys {
+  idempotency_table keys;
+  user_book book{0, 1, keys};
+};
+
+void fresh_book(std::unique_ptr<book_with_keys>& holder, std::vector<entity_id>& ids) {
+  holder = std::make_unique<book_with_keys>();
+  user_book& book = holder->book;
   ids.clear();
   std::vector<record> out;
   for (int i = 0; i < 1000; ++i) {
@@ -28,19 +35,19 @@ void fresh_book(user_book& book, std::vector<entity_id>& ids) {
 }
 
 void BM_user_book_charge(benchmark::State& state) {
-  user_book book(0, 1);
+  std::unique_ptr<book_with_keys> holder;
   std::vector<entity_id> ids;
-  fresh_book(book, ids);
+  fresh_book(holder, ids);
   std::vector<record> out;
   std::size_t n = 0;
   for (auto _ : state) {
     out.clear();
-    reply r = book.handle(charge_balance{ids[n++ % ids.size()], 1, {}}, t0, out);
+    reply r = holder->book.handle(charge_balance{ids[n++ % ids.size()], 1, {}}, t0, out);
     if (r.code != errc::ok) state.SkipWithError("charge refused");
     benchmark::DoNotOptimize(r);
     if (n % 1'000'000 == 0) {
       state.PauseTiming();
-      fresh_book(book, ids);
+      fresh_book(holder, ids);
       state.ResumeTiming();
     }
   }

@@ -15,7 +15,8 @@ constexpr time_ms t0 = 1'800'000'000'000;  // some instant in 2027
 class user_book_test : public ::testing::Test {
  protected:
   // A single-shard book so every email lands here.
-  user_book book{0, 1};
+  idempotency_table keys;
+  user_book book{0, 1, keys};
   std::vector<record> log;
 
   reply run(const auto& command, time_ms now = t0) {
@@ -149,7 +150,8 @@ TEST_F(user_book_test, HistoryPagesWalkEveryEntryOnceNewestFirst) {
 }
 
 TEST_F(user_book_test, BulkUsersGetEmailsThatHashToTheirShard) {
-  user_book shard1{1, 4};
+  idempotency_table shard1_keys;
+  user_book shard1{1, 4, shard1_keys};
   std::vector<record> out;
   reply answer = shard1.handle(bulk_create_users{2500, "Load Test!"}, t0, out);
   const auto& page = std::get<bulk_page>(answer.body);
@@ -172,7 +174,8 @@ TEST_F(user_book_test, ReplayingTheRecordsRebuildsTheSameState) {
   run(charge_balance{b, 300, {}});
   run(open_session{a, "h", t0 + 10});
   run(rotate_session{a, "h", "h2", t0 + 10});
-  user_book copy{0, 1};
+  idempotency_table copy_keys;
+  user_book copy{0, 1, copy_keys};
   for (const auto& r : log) ASSERT_TRUE(copy.apply(r.type, r.payload));
   std::vector<record> out;
   EXPECT_EQ(std::get<balance_view>(copy.handle(get_balance{a}, t0, out).body).balance, 700);
@@ -189,7 +192,8 @@ TEST_F(user_book_test, ApplyRefusesARecordThatBreaksTheChain) {
   entity_id id = make_user("a@b.c");
   run(charge_balance{id, 5, {}});
   record charge = log.back();
-  user_book copy{0, 1};
+  idempotency_table copy_keys;
+  user_book copy{0, 1, copy_keys};
   ASSERT_TRUE(copy.apply(log[0].type, log[0].payload));
   ASSERT_TRUE(copy.apply(charge.type, charge.payload));
   EXPECT_FALSE(copy.apply(charge.type, charge.payload))

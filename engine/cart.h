@@ -1,0 +1,56 @@
+// cart_book: the carts of one shard's users (owner: user_id % N). Stock and sale status are not
+// known here: every check uses a sale_fact read from the product's owner by message just
+// before the command, never a copy kept here. Nothing is reserved.
+#pragma once
+
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/codec.h"
+#include "engine/commands.h"
+#include "engine/idempotency.h"
+#include "engine/record.h"
+#include "engine/user_book.h"
+
+namespace ecom::engine {
+
+inline constexpr std::int64_t cart_line_quantity_max = 999;
+inline constexpr std::size_t cart_lines_max = 100;
+
+class cart_book {
+ public:
+  cart_book(shard_index index, std::uint32_t shard_count, user_book& users,
+            idempotency_table& idempotency);
+
+  reply handle(const add_cart_item& command, time_ms now, std::vector<record>& out);
+  reply handle(const get_cart& command, time_ms now, std::vector<record>& out);
+  reply handle(const get_cart_line& command, time_ms now, std::vector<record>& out);
+  reply handle(const set_cart_quantity& command, time_ms now, std::vector<record>& out);
+  reply handle(const remove_cart_item& command, time_ms now, std::vector<record>& out);
+
+  static bool owns(record_type type);
+  bool apply(record_type type, std::string_view payload);
+  std::uint64_t line_count() const;
+
+ private:
+  struct cart {
+    std::vector<cart_line> lines;  // in the order first added
+  };
+  const cart_line* find_line(entity_id user_id, entity_id item_id) const;
+  // The product-side checks of a line with `quantity` against `fact`, in the contract's order.
+  static errc check_fact(const sale_fact& fact, std::int64_t quantity);
+  void emit(record_type type, std::string payload, std::vector<record>& out);
+  bool apply_item_added(payload_reader& in);
+  bool apply_quantity_set(payload_reader& in);
+  bool apply_item_removed(payload_reader& in);
+
+  shard_index index_;
+  std::uint32_t shard_count_;
+  user_book& users_;
+  idempotency_table& idempotency_;
+  std::unordered_map<entity_id, cart> carts_;
+  std::uint64_t item_sequence_ = 0;
+};
+
+}  // namespace ecom::engine

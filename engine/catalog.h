@@ -1,0 +1,49 @@
+// catalog_book: one shard's products (id % N == shard) with their images, options and
+// combinations with stock. Lives on its shard's thread. Like user_book, handle() decides and
+// emits a record, apply() is the only code that changes state, live and on replay.
+#pragma once
+
+#include <map>
+#include <string_view>
+#include <vector>
+
+#include "engine/catalog_types.h"
+#include "engine/codec.h"
+#include "engine/product_rules.h"
+#include "engine/commands.h"
+#include "engine/record.h"
+#include "engine/sharding.h"
+
+namespace ecom::engine {
+
+class catalog_book {
+ public:
+  catalog_book(shard_index index, std::uint32_t shard_count);
+
+  reply handle(const create_product& command, time_ms now, std::vector<record>& out);
+  reply handle(const update_product& command, time_ms now, std::vector<record>& out);
+  reply handle(const adjust_stock& command, time_ms now, std::vector<record>& out);
+  reply handle(const get_product& command, time_ms now, std::vector<record>& out);
+  reply handle(const list_products& command, time_ms now, std::vector<record>& out);
+  reply handle(const get_sale_facts& command, time_ms now, std::vector<record>& out);
+
+  static bool owns(record_type type);
+  bool apply(record_type type, std::string_view payload);
+  std::uint64_t product_count() const { return products_.size(); }
+
+ private:
+  const combination_view* find_combination(const product_view& product, entity_id id) const;
+  void emit(record_type type, std::string payload, std::vector<record>& out);
+  bool apply_product_created(payload_reader& in);
+  bool apply_product_updated(payload_reader& in);
+  bool apply_stock_adjusted(payload_reader& in);
+  void note_part_id(entity_id id);
+
+  shard_index index_;
+  std::uint32_t shard_count_;
+  std::map<entity_id, product_view> products_;  // ordered: listing walks ids ascending
+  std::uint64_t product_sequence_ = 0;
+  std::uint64_t part_sequence_ = 0;  // images, option values, combinations
+};
+
+}  // namespace ecom::engine
