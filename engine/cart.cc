@@ -8,7 +8,9 @@
 namespace ecom::engine {
 
 namespace {
-reply error(errc code) { return reply{code, {}, false}; }
+reply error(errc code) {
+  return reply{code, {}, false};
+}
 }  // namespace
 
 cart_book::cart_book(shard_index index, std::uint32_t shard_count, user_book& users,
@@ -40,14 +42,16 @@ errc cart_book::check_fact(const sale_fact& fact, std::int64_t quantity) {
 
 reply cart_book::handle(const add_cart_item& command, time_ms now, std::vector<record>& out) {
   if (!users_.exists(command.user_id)) return error(errc::user_not_found);
-  if (auto early = idempotency_.screen(command.user_id, command.idempotency, now)) return std::move(*early);
+  if (auto early = idempotency_.screen(command.user_id, command.idempotency, now))
+    return std::move(*early);
   assert(command.quantity >= 1 && command.quantity <= cart_line_quantity_max);
   const cart_line* existing = nullptr;
   std::size_t line_count = 0;
   if (auto it = carts_.find(command.user_id); it != carts_.end()) {
     line_count = it->second.lines.size();
     for (const auto& line : it->second.lines) {
-      if (line.combination_id == command.combination_id && line.product_id == command.product_id) existing = &line;
+      if (line.combination_id == command.combination_id && line.product_id == command.product_id)
+        existing = &line;
     }
   }
   std::int64_t quantity = command.quantity + (existing ? existing->quantity : 0);
@@ -96,7 +100,8 @@ reply cart_book::handle(const set_cart_quantity& command, time_ms now, std::vect
   if (line == nullptr) return error(errc::cart_item_not_found);
   // The line may have been removed and re-added between the hops: check it is still the one
   // the fact was read for.
-  if (line->product_id != command.fact.product_id || line->combination_id != command.fact.combination_id) {
+  if (line->product_id != command.fact.product_id ||
+      line->combination_id != command.fact.combination_id) {
     return error(errc::cart_item_not_found);
   }
   errc verdict = check_fact(command.fact, command.quantity);
@@ -109,12 +114,14 @@ reply cart_book::handle(const set_cart_quantity& command, time_ms now, std::vect
   w.put(command.quantity);
   w.put(now);
   emit(record_type::cart_item_quantity_set, std::move(payload), out);
-  return reply{errc::ok, cart_item_view{*find_line(command.user_id, command.item_id), command.fact}, false};
+  return reply{errc::ok, cart_item_view{*find_line(command.user_id, command.item_id), command.fact},
+               false};
 }
 
 reply cart_book::handle(const remove_cart_item& command, time_ms, std::vector<record>& out) {
   if (!users_.exists(command.user_id)) return error(errc::user_not_found);
-  if (find_line(command.user_id, command.item_id) == nullptr) return error(errc::cart_item_not_found);
+  if (find_line(command.user_id, command.item_id) == nullptr)
+    return error(errc::cart_item_not_found);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
@@ -138,10 +145,17 @@ bool cart_book::apply(record_type type, std::string_view payload) {
   payload_reader in(payload);
   bool ok = false;
   switch (type) {
-    case record_type::cart_item_added: ok = apply_item_added(in); break;
-    case record_type::cart_item_quantity_set: ok = apply_quantity_set(in); break;
-    case record_type::cart_item_removed: ok = apply_item_removed(in); break;
-    default: return false;
+    case record_type::cart_item_added:
+      ok = apply_item_added(in);
+      break;
+    case record_type::cart_item_quantity_set:
+      ok = apply_quantity_set(in);
+      break;
+    case record_type::cart_item_removed:
+      ok = apply_item_removed(in);
+      break;
+    default:
+      return false;
   }
   return ok && !in.failed() && in.at_end();
 }
@@ -155,11 +169,13 @@ bool cart_book::apply_item_added(payload_reader& in) {
   line.quantity = in.get<std::int64_t>();
   in.get<time_ms>();
   auto stored = idempotency_table::decode(in);
-  if (in.failed() || !users_.exists(user_id) || line.quantity < 1 || line.quantity > cart_line_quantity_max) {
+  if (in.failed() || !users_.exists(user_id) || line.quantity < 1 ||
+      line.quantity > cart_line_quantity_max) {
     return false;
   }
   auto& lines = carts_[user_id].lines;
-  auto it = std::find_if(lines.begin(), lines.end(), [&](const cart_line& l) { return l.id == line.id; });
+  auto it =
+      std::find_if(lines.begin(), lines.end(), [&](const cart_line& l) { return l.id == line.id; });
   if (it != lines.end()) {
     it->quantity = line.quantity;  // merged into the existing line
   } else {
@@ -177,7 +193,8 @@ bool cart_book::apply_quantity_set(payload_reader& in) {
   auto quantity = in.get<std::int64_t>();
   in.get<time_ms>();
   auto it = carts_.find(user_id);
-  if (in.failed() || it == carts_.end() || quantity < 1 || quantity > cart_line_quantity_max) return false;
+  if (in.failed() || it == carts_.end() || quantity < 1 || quantity > cart_line_quantity_max)
+    return false;
   for (auto& line : it->second.lines) {
     if (line.id == item_id) {
       line.quantity = quantity;

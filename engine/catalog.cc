@@ -7,9 +7,16 @@ namespace ecom::engine {
 
 namespace {
 
-reply error(errc code) { return reply{code, {}, false}; }
+reply error(errc code) {
+  return reply{code, {}, false};
+}
 
-enum update_field : std::uint8_t { field_name = 1, field_description = 2, field_base_price = 4, field_is_active = 8 };
+enum update_field : std::uint8_t {
+  field_name = 1,
+  field_description = 2,
+  field_base_price = 4,
+  field_is_active = 8
+};
 
 void write_product(payload_writer& w, const product_view& p) {
   w.put(p.id);
@@ -120,7 +127,8 @@ void catalog_book::emit(record_type type, std::string payload, std::vector<recor
   out.push_back(record{type, index_, std::move(payload)});
 }
 
-const combination_view* catalog_book::find_combination(const product_view& product, entity_id id) const {
+const combination_view* catalog_book::find_combination(const product_view& product,
+                                                       entity_id id) const {
   for (const auto& c : product.combinations) {
     if (c.id == id) return &c;
   }
@@ -139,13 +147,15 @@ reply catalog_book::handle(const create_product& command, time_ms now, std::vect
   p.created_at = p.updated_at = now;
   std::uint64_t part = part_sequence_;
   auto next_part = [&] { return make_id(++part, index_, shard_count_); };
-  for (const auto& image : spec.images) p.images.push_back({next_part(), image.url, image.is_main, image.sort_order});
+  for (const auto& image : spec.images)
+    p.images.push_back({next_part(), image.url, image.is_main, image.sort_order});
   for (const auto& option : spec.options) {
     option_view view{option.name, {}};
     for (const auto& value : option.values) view.values.push_back({next_part(), value});
     p.options.push_back(std::move(view));
   }
-  for (const auto& c : spec.combinations) p.combinations.push_back({next_part(), c.values, c.additional_price, c.stock});
+  for (const auto& c : spec.combinations)
+    p.combinations.push_back({next_part(), c.values, c.additional_price, c.stock});
   std::string payload;
   payload_writer w(payload);
   write_product(w, p);
@@ -161,8 +171,9 @@ reply catalog_book::handle(const update_product& command, time_ms now, std::vect
     for (const auto& c : it->second.combinations) extras.push_back(c.additional_price);
     if (!prices_in_range(*command.base_price, extras)) return error(errc::price_out_of_range);
   }
-  std::uint8_t fields = (command.name ? field_name : 0) | (command.description ? field_description : 0) |
-                        (command.base_price ? field_base_price : 0) | (command.is_active ? field_is_active : 0);
+  std::uint8_t fields =
+      (command.name ? field_name : 0) | (command.description ? field_description : 0) |
+      (command.base_price ? field_base_price : 0) | (command.is_active ? field_is_active : 0);
   std::string payload;
   payload_writer w(payload);
   w.put(command.product_id);
@@ -249,10 +260,17 @@ bool catalog_book::apply(record_type type, std::string_view payload) {
   payload_reader in(payload);
   bool ok = false;
   switch (type) {
-    case record_type::product_created: ok = apply_product_created(in); break;
-    case record_type::product_updated: ok = apply_product_updated(in); break;
-    case record_type::stock_adjusted: ok = apply_stock_adjusted(in); break;
-    default: return false;
+    case record_type::product_created:
+      ok = apply_product_created(in);
+      break;
+    case record_type::product_updated:
+      ok = apply_product_updated(in);
+      break;
+    case record_type::stock_adjusted:
+      ok = apply_stock_adjusted(in);
+      break;
+    default:
+      return false;
   }
   return ok && !in.failed() && in.at_end();
 }
@@ -263,7 +281,8 @@ void catalog_book::note_part_id(entity_id id) {
 
 bool catalog_book::apply_product_created(payload_reader& in) {
   product_view p;
-  if (!read_product(in, p) || products_.contains(p.id) || owner_of(p.id, shard_count_) != index_) return false;
+  if (!read_product(in, p) || products_.contains(p.id) || owner_of(p.id, shard_count_) != index_)
+    return false;
   product_sequence_ = std::max(product_sequence_, sequence_of(p.id, shard_count_));
   for (const auto& image : p.images) note_part_id(image.id);
   for (const auto& option : p.options) {

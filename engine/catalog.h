@@ -9,8 +9,8 @@
 
 #include "engine/catalog_types.h"
 #include "engine/codec.h"
-#include "engine/product_rules.h"
 #include "engine/commands.h"
+#include "engine/product_rules.h"
 #include "engine/record.h"
 #include "engine/sharding.h"
 

@@ -19,13 +19,13 @@ enum class errc : std::uint8_t {
   combination_not_found,
   product_inactive,
   out_of_stock,
-  price_out_of_range,       // a base_price change would put a combination's price out of range
-  stock_out_of_range,       // a delta would take stock above stock_max
+  price_out_of_range,  // a base_price change would put a combination's price out of range
+  stock_out_of_range,  // a delta would take stock above stock_max
   cart_full,
   cart_item_not_found,
   cart_quantity_too_large,  // a merged line would exceed 999
   overloaded,               // a shard mailbox is full
-  not_ready,               // recovery has not finished
+  not_ready,                // recovery has not finished
   internal,
 };
 

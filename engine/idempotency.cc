@@ -25,8 +25,16 @@ idempotency_table::verdict idempotency_table::check(entity_id user_id,
   return verdict::replay;
 }
 
-std::optional<reply> idempotency_table::screen(entity_id user_id, const idempotency_request& request,
-                                               time_ms now) const {
+std::optional<reply> idempotency_table::screen(entity_id user_id,
+                                               const idempotency_request& request, time_ms now) {
+  if (request.key.empty()) return std::nullopt;
+  if (!in_flight_.empty()) {
+    auto it = in_flight_.find(map_key(user_id, request.scope, request.key));
+    if (it != in_flight_.end()) {
+      if (it->second > durable_lsn_) return reply{errc::idempotency_key_in_use, {}, false};
+      in_flight_.erase(it);
+    }
+  }
   stored_reply stored;
   switch (check(user_id, request, now, &stored)) {
     case verdict::replay:
@@ -39,15 +47,31 @@ std::optional<reply> idempotency_table::screen(entity_id user_id, const idempote
   return std::nullopt;
 }
 
+void idempotency_table::mark_in_flight(entity_id user_id, const idempotency_request& request,
+                                       lsn_t lsn) {
+  if (request.key.empty() || lsn <= durable_lsn_) return;
+  // Keep it small: entries whose LSN is durable by now are done.
+  if (in_flight_.size() > 1024) {
+    std::erase_if(in_flight_, [&](const auto& item) { return item.second <= durable_lsn_; });
+  }
+  in_flight_[map_key(user_id, request.scope, request.key)] = lsn;
+}
+
 void idempotency_table::insert(idempotency_entry entry) {
   std::string key = map_key(entry.user_id, entry.scope, entry.key);
+  expiry_order_.emplace_back(entry.created_at, key);
   entries_.insert_or_assign(std::move(key), std::move(entry));
 }
 
 void idempotency_table::sweep(time_ms now) {
-  std::erase_if(entries_, [now](const auto& item) {
-    return now - item.second.created_at >= idempotency_ttl_ms;
-  });
+  while (!expiry_order_.empty() && now - expiry_order_.front().first >= idempotency_ttl_ms) {
+    auto it = entries_.find(expiry_order_.front().second);
+    // A key stored again after it expired once has a newer entry: keep that one.
+    if (it != entries_.end() && it->second.created_at == expiry_order_.front().first) {
+      entries_.erase(it);
+    }
+    expiry_order_.pop_front();
+  }
 }
 
 void idempotency_table::encode(payload_writer& out, const idempotency_entry* entry) {

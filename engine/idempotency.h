@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -32,12 +33,20 @@ class idempotency_table {
   verdict check(entity_id user_id, const idempotency_request& request, time_ms now,
                 stored_reply* answer) const;
 
-  // The answer a request gets before anything else is checked: the stored reply (replayed), a
-  // key_reused error, or nothing when the request should proceed.
-  std::optional<reply> screen(entity_id user_id, const idempotency_request& request, time_ms now) const;
+  // The answer a request gets before anything else is checked: 409 in use while the first
+  // request with the key is not yet durable (so not yet answered), the stored reply
+  // (replayed), a key_reused error, or nothing when the request should proceed.
+  std::optional<reply> screen(entity_id user_id, const idempotency_request& request, time_ms now);
+
+  // The shard tells the table, before each command, what the WAL has made durable, and after
+  // each command that stored an entry, the LSN the entry's record got.
+  void set_durable_lsn(lsn_t lsn) { durable_lsn_ = lsn; }
+  void mark_in_flight(entity_id user_id, const idempotency_request& request, lsn_t lsn);
 
   void insert(idempotency_entry entry);
-  void sweep(time_ms now);  // forgets entries older than idempotency_ttl_ms
+  // Forgets entries older than idempotency_ttl_ms. Entries expire in the order they were
+  // made, so the work is proportional to what expires, not to the table.
+  void sweep(time_ms now);
   std::size_t size() const { return entries_.size(); }
 
   // An optional entry at the end of a record payload: a flag byte, then the fields.
@@ -47,6 +56,9 @@ class idempotency_table {
  private:
   static std::string map_key(entity_id user_id, const std::string& scope, const std::string& key);
   std::unordered_map<std::string, idempotency_entry> entries_;
+  std::deque<std::pair<time_ms, std::string>> expiry_order_;  // (created_at, map key)
+  std::unordered_map<std::string, lsn_t> in_flight_;          // answered only after this LSN
+  lsn_t durable_lsn_ = 0;
 };
 
 // The entry to store for `reply` to `request`, or nothing when the contract says not to store

@@ -30,6 +30,19 @@ class mailbox {
     return true;
   }
 
+  // Ignores depth_max: for the few control messages whose count is bounded elsewhere (an
+  // admin bulk request sends one per shard). False only when closed.
+  bool push_always(T& item) {
+    std::unique_lock lock(mutex_);
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    depth_.store(items_.size(), std::memory_order_relaxed);
+    bool wake = consumer_waiting_;
+    lock.unlock();
+    if (wake) ready_.notify_one();
+    return true;
+  }
+
   // Waits up to `wait` for items, then moves all of them into `out` (cleared first).
   // Returns false once closed and drained.
   bool pop_all(std::vector<T>& out, std::chrono::milliseconds wait) {

@@ -28,8 +28,10 @@ std::optional<rule_violation> check_options(const product_input& input) {
   std::set<std::string> names;
   for (std::size_t i = 0; i < input.options.size(); ++i) {
     const auto& option = input.options[i];
-    if (!names.insert(option.name).second) return rule_violation{at("options", i) + ".name", "is declared twice"};
-    if (option.values.empty()) return rule_violation{at("options", i) + ".values", "must not be empty"};
+    if (!names.insert(option.name).second)
+      return rule_violation{at("options", i) + ".name", "is declared twice"};
+    if (option.values.empty())
+      return rule_violation{at("options", i) + ".values", "must not be empty"};
     if (option.values.size() > option_values_max) {
       return rule_violation{at("options", i) + ".values", "at most 100 values"};
     }
@@ -42,7 +44,8 @@ std::optional<rule_violation> check_options(const product_input& input) {
 }
 
 std::optional<rule_violation> check_images(const product_input& input) {
-  if (input.images.size() > product_images_max) return rule_violation{"images", "at most 20 images"};
+  if (input.images.size() > product_images_max)
+    return rule_violation{"images", "at most 20 images"};
   int mains = 0;
   for (const auto& image : input.images) mains += image.is_main ? 1 : 0;
   if (mains > 1) return rule_violation{"images", "at most one image may be is_main"};
@@ -62,7 +65,8 @@ std::optional<rule_violation> pick_values(const product_input& input, std::size_
   for (const auto& [name, value] : combination.picks) {
     std::size_t o = 0;
     while (o < input.options.size() && input.options[o].name != name) ++o;
-    if (o == input.options.size()) return rule_violation{field, "\"" + name + "\" is not a declared option"};
+    if (o == input.options.size())
+      return rule_violation{field, "\"" + name + "\" is not a declared option"};
     if (picked[o]) return rule_violation{field, "picks \"" + name + "\" twice"};
     const auto& declared = input.options[o].values;
     if (std::find(declared.begin(), declared.end(), value) == declared.end()) {
@@ -103,9 +107,12 @@ std::optional<rule_violation> validate_product(const product_input& input, produ
   if (input.combinations.size() > product_combinations_max) {
     return rule_violation{"combinations", "at most 1000 combinations"};
   }
-  out = product_spec{input.name, input.description, input.base_price, input.is_active, input.images, input.options, {}};
+  out = product_spec{
+      input.name, input.description, input.base_price, input.is_active, input.images, input.options,
+      {}};
   if (!input.has_combinations) {
-    if (input.stock < 0 || input.stock > stock_max) return rule_violation{"stock", "must be between 0 and 1000000000"};
+    if (input.stock < 0 || input.stock > stock_max)
+      return rule_violation{"stock", "must be between 0 and 1000000000"};
     out.combinations.push_back(combination_spec{{}, 0, input.stock});
     return std::nullopt;
   }
@@ -115,7 +122,8 @@ std::optional<rule_violation> validate_product(const product_input& input, produ
     combination_spec spec{{}, combination.additional_price, combination.stock};
     if (auto v = pick_values(input, i, spec.values)) return v;
     if (!seen.insert(spec.values).second) {
-      return rule_violation{at("combinations", i) + ".options", "the same values as an earlier combination"};
+      return rule_violation{at("combinations", i) + ".options",
+                            "the same values as an earlier combination"};
     }
     if (combination.stock < 0 || combination.stock > stock_max) {
       return rule_violation{at("combinations", i) + ".stock", "must be between 0 and 1000000000"};

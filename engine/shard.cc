@@ -67,6 +67,7 @@ reply shard::handle(const get_shard_figures&, time_ms, std::vector<record>&) {
 
 void shard::execute(command& item, time_ms now) {
   records_.clear();
+  idempotency_.set_durable_lsn(wal_.durable_lsn());
   // Each command type is handled by the one book that declares a handle() for it.
   reply answer = std::visit(
       [&](const auto& body) -> reply {
@@ -81,27 +82,40 @@ void shard::execute(command& item, time_ms now) {
         }
       },
       item.body);
-  release(std::move(answer), item.done);
+  lsn_t lsn = release(std::move(answer), item.done);
+  // A keyed change stays "in use" for its key until durable (and so answered).
+  if (lsn == 0) return;
+  std::visit(
+      [&](const auto& body) {
+        if constexpr (requires {
+                        body.idempotency.key;
+                        body.user_id;
+                      }) {
+          idempotency_.mark_in_flight(body.user_id, body.idempotency, lsn);
+        }
+      },
+      item.body);
 }
 
 // The reply waits for the last record this shard emitted, even when this command emitted
 // none: a rejection ("balance limit") must not rest on a change a crash could still undo.
-void shard::release(reply&& answer, reply_callback& done) {
+lsn_t shard::release(reply&& answer, reply_callback& done) {
   if (!records_.empty()) {
     lsn_t lsn =
         wal_.append(records_, [done = std::move(done), answer = std::move(answer)]() mutable {
           done(std::move(answer));
         });
     last_lsn_.store(lsn, std::memory_order_relaxed);
-    return;
+    return lsn;
   }
   if (wal_.durable_lsn() >= last_lsn_.load(std::memory_order_relaxed)) {
     done(std::move(answer));
-    return;
+    return 0;
   }
   wal_.append({}, [done = std::move(done), answer = std::move(answer)]() mutable {
     done(std::move(answer));
   });
+  return 0;
 }
 
 }  // namespace ecom::engine

@@ -11,13 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "engine/cart.h"
+#include "engine/catalog.h"
 #include "engine/commands.h"
+#include "engine/idempotency.h"
 #include "engine/journal.h"
 #include "engine/mailbox.h"
 #include "engine/record.h"
-#include "engine/cart.h"
-#include "engine/catalog.h"
-#include "engine/idempotency.h"
 #include "engine/user_book.h"
 
 namespace ecom::engine {
@@ -45,6 +45,8 @@ class shard {
   void start();
   // Any thread. False when the mailbox is full or the shard is stopping: answer OVERLOADED.
   bool post(command& item) { return mailbox_.try_push(item); }
+  // Past the mailbox bound: only for messages whose number is bounded by their sender.
+  bool post_always(command& item) { return mailbox_.push_always(item); }
   // Drains what is queued, then joins the thread.
   void stop();
 
@@ -55,7 +57,8 @@ class shard {
  private:
   void run();
   void execute(command& item, time_ms now);
-  void release(reply&& answer, reply_callback& done);
+  // Hands the reply over once durable; returns the LSN of this command's records (0: none).
+  lsn_t release(reply&& answer, reply_callback& done);
   reply handle(const get_shard_figures&, time_ms now, std::vector<record>& out);
 
   shard_options options_;

@@ -168,7 +168,8 @@ reply user_book::handle(const get_balance& command, time_ms, std::vector<record>
 reply user_book::handle(const charge_balance& command, time_ms now, std::vector<record>& out) {
   const user_state* user = find(command.user_id);
   if (user == nullptr) return error(errc::user_not_found);
-  if (auto early = idempotency_.screen(command.user_id, command.idempotency, now)) return std::move(*early);
+  if (auto early = idempotency_.screen(command.user_id, command.idempotency, now))
+    return std::move(*early);
   assert(command.amount > 0);
   if (command.amount > balance_max - user->balance) {
     reply answer = error(errc::balance_limit_exceeded);

@@ -222,7 +222,8 @@ void api::send(const request_ptr& request, engine::shard& owner, engine::command
 }
 
 std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr& request,
-                                                               engine::reply_renderer render) {
+                                                               engine::reply_renderer render,
+                                                               std::string canonical_path) {
   engine::idempotency_request out;
   if (!request->has_idempotency_key) return out;
   const std::string& key = request->idempotency_key;
@@ -234,7 +235,7 @@ std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr
     return std::nullopt;
   }
   out.key = key;
-  out.scope = std::string(request->method_text) + " " + std::string(request->path);
+  out.scope = std::string(request->method_text) + " " + canonical_path;
   out.body_sha256 = sha256(request->body);
   out.render = render;
   return out;

@@ -77,8 +77,11 @@ class api {
   // Posts to the shard; answers 503 OVERLOADED itself when the mailbox is full.
   void send(const request_ptr& request, engine::shard& owner, engine::command_body body,
             engine::reply_callback done);
+  // The request's Idempotency-Key, scoped to `canonical_path` (the path rebuilt from the
+  // parsed ids, so /users/05/... and /users/5/... share a scope); a 400 is sent when malformed.
   std::optional<engine::idempotency_request> idempotency_of(const request_ptr& request,
-                                                            engine::reply_renderer render);
+                                                            engine::reply_renderer render,
+                                                            std::string canonical_path);
   std::int64_t now_s() const { return services_.clock_ms() / 1000; }
 
   // ---- operations (api.cc) -------------------------------------------------------------------
@@ -119,7 +122,8 @@ class api {
   // Reads the sale facts of (product, combination) pairs from their owners, scattered per
   // shard and gathered in the order asked; `done` runs once with all of them.
   using facts_callback = std::function<void(std::vector<engine::sale_fact>&&)>;
-  void read_sale_facts(const request_ptr& request, std::vector<std::pair<std::int64_t, std::int64_t>> items,
+  void read_sale_facts(const request_ptr& request,
+                       std::vector<std::pair<std::int64_t, std::int64_t>> items,
                        facts_callback done);
 
   api_options options_;

@@ -8,13 +8,13 @@
 namespace ecom::net {
 
 namespace od = json_walk::od;
+using engine::price_max;
+using engine::stock_max;
 using json_walk::get_array;
 using json_walk::get_boolean;
 using json_walk::get_integer;
 using json_walk::get_object;
 using json_walk::get_text;
-using engine::price_max;
-using engine::stock_max;
 
 namespace {
 
@@ -24,8 +24,8 @@ std::string index_field(const std::string& list, std::size_t index) {
   return list + "[" + std::to_string(index) + "]";
 }
 
-#define ECOM_TRY(expr)                       \
-  do {                                       \
+#define ECOM_TRY(expr)                           \
+  do {                                           \
     if (auto problem_ = (expr)) return problem_; \
   } while (0)
 
@@ -68,7 +68,8 @@ maybe_problem parse_option(od::value value, const std::string& field, engine::op
           return validation_failed(field + ".values", "at most 100 values");
         }
         std::string text;
-        ECOM_TRY(get_text(element.value_unsafe(), field_i, 1, engine::option_text_length_max, text));
+        ECOM_TRY(
+            get_text(element.value_unsafe(), field_i, 1, engine::option_text_length_max, text));
         out.values.push_back(std::move(text));
       }
       has_values = true;
@@ -79,7 +80,8 @@ maybe_problem parse_option(od::value value, const std::string& field, engine::op
   return std::nullopt;
 }
 
-maybe_problem parse_combination(od::value value, const std::string& field, engine::combination_input& out) {
+maybe_problem parse_combination(od::value value, const std::string& field,
+                                engine::combination_input& out) {
   od::object object;
   ECOM_TRY(get_object(value, field, object));
   bool has_options = false, has_stock = false;
@@ -91,17 +93,19 @@ maybe_problem parse_combination(od::value value, const std::string& field, engin
       ECOM_TRY(get_object(inner, field + ".options", picks));
       for (auto pick : picks) {
         if (out.picks.size() >= engine::product_options_max) {
-          return validation_failed(field + ".options", "picks more options than a product may have");
+          return validation_failed(field + ".options",
+                                   "picks more options than a product may have");
         }
         std::string name(pick.unescaped_key().value_unsafe());
         std::string text;
-        ECOM_TRY(get_text(pick.value().value_unsafe(), field + ".options." + name, 1, engine::option_text_length_max,
-                          text));
+        ECOM_TRY(get_text(pick.value().value_unsafe(), field + ".options." + name, 1,
+                          engine::option_text_length_max, text));
         out.picks.emplace_back(std::move(name), std::move(text));
       }
       has_options = true;
     } else if (key == "additional_price") {
-      ECOM_TRY(get_integer(inner, field + ".additional_price", -price_max, price_max, out.additional_price));
+      ECOM_TRY(get_integer(inner, field + ".additional_price", -price_max, price_max,
+                           out.additional_price));
     } else if (key == "stock") {
       ECOM_TRY(get_integer(inner, field + ".stock", 0, stock_max, out.stock));
       has_stock = true;
@@ -113,8 +117,8 @@ maybe_problem parse_combination(od::value value, const std::string& field, engin
 }
 
 template <class T, class Parse>
-maybe_problem parse_list(od::value value, const std::string& field, std::size_t count_max, std::vector<T>& out,
-                         Parse parse) {
+maybe_problem parse_list(od::value value, const std::string& field, std::size_t count_max,
+                         std::vector<T>& out, Parse parse) {
   od::array array;
   ECOM_TRY(get_array(value, field, array));
   for (auto element : array) {
@@ -141,7 +145,8 @@ std::optional<http_reply> parse_product_input(std::string_view body, engine::pro
       ECOM_TRY(get_text(value, "name", 1, engine::product_name_length_max, out.name));
       has_name = true;
     } else if (key == "description") {
-      ECOM_TRY(get_text(value, "description", 0, engine::product_description_length_max, out.description));
+      ECOM_TRY(get_text(value, "description", 0, engine::product_description_length_max,
+                        out.description));
     } else if (key == "base_price") {
       ECOM_TRY(get_integer(value, "base_price", 0, price_max, out.base_price));
       has_base_price = true;
@@ -152,7 +157,8 @@ std::optional<http_reply> parse_product_input(std::string_view body, engine::pro
     } else if (key == "images") {
       ECOM_TRY(parse_list(value, "images", engine::product_images_max, out.images, parse_image));
     } else if (key == "options") {
-      ECOM_TRY(parse_list(value, "options", engine::product_options_max, out.options, parse_option));
+      ECOM_TRY(
+          parse_list(value, "options", engine::product_options_max, out.options, parse_option));
       out.has_options = true;
     } else if (key == "combinations") {
       ECOM_TRY(parse_list(value, "combinations", engine::product_combinations_max, out.combinations,
@@ -177,7 +183,8 @@ std::optional<http_reply> parse_product_patch(std::string_view body, engine::upd
       out.name = std::move(name);
     } else if (key == "description") {
       std::string description;
-      ECOM_TRY(get_text(value, "description", 0, engine::product_description_length_max, description));
+      ECOM_TRY(
+          get_text(value, "description", 0, engine::product_description_length_max, description));
       out.description = std::move(description);
     } else if (key == "base_price") {
       std::int64_t price = 0;
@@ -215,7 +222,13 @@ void render_product(std::string& out, const engine::product_view& p) {
   w.key("options").begin_array();
   for (const auto& option : p.options) {
     for (const auto& value : option.values) {
-      w.begin_object().key("id").value(value.id).key("name").value(option.name).key("value").value(value.value);
+      w.begin_object()
+          .key("id")
+          .value(value.id)
+          .key("name")
+          .value(option.name)
+          .key("value")
+          .value(value.value);
       w.end_object();
     }
   }
@@ -226,7 +239,8 @@ void render_product(std::string& out, const engine::product_view& p) {
     w.key("id").value(c.id);
     w.key("name").value(engine::combination_name(c.values));
     w.key("options").begin_object();
-    for (std::size_t o = 0; o < c.values.size() && o < p.options.size(); ++o) w.key(p.options[o].name).value(c.values[o]);
+    for (std::size_t o = 0; o < c.values.size() && o < p.options.size(); ++o)
+      w.key(p.options[o].name).value(c.values[o]);
     w.end_object();
     w.key("additional_price").value(c.additional_price);
     w.key("price").value(p.base_price + c.additional_price);
@@ -263,7 +277,8 @@ bool cart_line_available(const engine::cart_line& line, const engine::sale_fact&
   return fact.product_found && fact.combination_found && fact.active && fact.stock >= line.quantity;
 }
 
-void render_cart_item(std::string& out, const engine::cart_line& line, const engine::sale_fact& fact) {
+void render_cart_item(std::string& out, const engine::cart_line& line,
+                      const engine::sale_fact& fact) {
   json_writer w(out);
   w.begin_object();
   w.key("id").value(line.id);

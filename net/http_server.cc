@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -33,6 +34,12 @@ constexpr std::size_t drain_bytes_max = 64 << 20;
 constexpr auto drain_timeout = std::chrono::seconds(5);
 constexpr std::size_t request_id_length_max = 128;
 
+bool valid_request_id(std::string_view id) {
+  bool ok = !id.empty() && id.size() <= request_id_length_max;
+  for (char c : id) ok = ok && c >= 0x21 && c <= 0x7e;
+  return ok;
+}
+
 http_method method_of(http::verb verb) {
   switch (verb) {
     case http::verb::get:
@@ -60,7 +67,7 @@ struct http_server::impl {
       : options(std::move(o)),
         on_request(std::move(h)),
         counters(m),
-        io(static_cast<int>(options.io_threads)),
+        io(static_cast<int>(this->options.io_threads)),
         acceptor(asio::make_strand(io)),
         signals(io, SIGINT, SIGTERM) {
     std::string raw = random_bytes(4);
@@ -81,15 +88,17 @@ struct http_server::impl {
   server_options options;
   handler on_request;
   metrics& counters;
-  asio::io_context io;
-  tcp::acceptor acceptor;
-  asio::signal_set signals;
-  std::vector<std::thread> threads;
-  std::atomic<std::size_t> in_flight{0};
+  // Declared before io: sessions destroyed inside ~io_context still count themselves out.
+  std::atomic<std::size_t> in_flight{0};  // from dispatch until the reply is written
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> draining{false};
   std::atomic<std::uint64_t> request_counter{1};
   std::string request_id_prefix;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  asio::steady_timer accept_backoff{io};
+  std::vector<std::thread> threads;
 };
 
 namespace {
@@ -111,7 +120,8 @@ class session : public std::enable_shared_from_this<session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->keep_alive_ = false;
       self->request_id_ = self->server_.next_request_id();
-      self->write(overloaded(), false);
+      self->started_ = std::chrono::steady_clock::now();
+      self->write(overloaded(), true);
     });
   }
 
@@ -133,6 +143,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void read_header() {
+    started_ = std::chrono::steady_clock::now();
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
@@ -168,7 +179,10 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void on_read_error(beast::error_code ec) {
-    request_id_ = server_.next_request_id();
+    // A 413 decided from Content-Length has the whole header: echo its request id.
+    std::string_view rid =
+        parser_ && parser_->is_header_done() ? parser_->get()["X-Request-Id"] : "";
+    request_id_ = valid_request_id(rid) ? std::string(rid) : server_.next_request_id();
     head_request_ = false;
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
@@ -213,9 +227,7 @@ class session : public std::enable_shared_from_this<session> {
       request->idempotency_key = std::string(key->value());
     }
     std::string_view rid = message["X-Request-Id"];
-    bool rid_ok = !rid.empty() && rid.size() <= request_id_length_max;
-    for (char c : rid) rid_ok = rid_ok && c >= 0x21 && c <= 0x7e;
-    request_id_ = rid_ok ? std::string(rid) : server_.next_request_id();
+    request_id_ = valid_request_id(rid) ? std::string(rid) : server_.next_request_id();
     request->request_id = request_id_;
     keep_alive_ = message.keep_alive();
     head_request_ = request->method == http_method::head;
@@ -223,10 +235,19 @@ class session : public std::enable_shared_from_this<session> {
     method_text_ = request->method_text;
     target_ = request->target;
     started_ = request->started;
-    server_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    // Counted in before draining is checked (both seq_cst), so shutdown either sees this
+    // request in flight or this request sees the drain: it is never dispatched unseen.
+    server_.in_flight.fetch_add(1);
+    counted_ = true;
+    if (server_.draining.load()) {
+      keep_alive_ = false;
+      http_reply closing =
+          make_problem_reply({503, "NOT_READY", "the server is shutting down", {}});
+      closing.header("Retry-After", "1");
+      return write(std::move(closing), false);
+    }
     request->respond = [self = shared_from_this()](http_reply&& answer) {
       asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
-        self->server_.in_flight.fetch_sub(1, std::memory_order_relaxed);
         self->write(std::move(answer), false);
       });
     };
@@ -266,6 +287,8 @@ class session : public std::enable_shared_from_this<session> {
     http::async_write(
         stream_, response_,
         [self = shared_from_this(), keep, drain_after](beast::error_code ec, std::size_t) {
+          // Counted out only once the reply is written: shutdown waits for that.
+          if (std::exchange(self->counted_, false)) self->server_.in_flight.fetch_sub(1);
           if (ec) return self->do_close();
           if (drain_after) return self->do_drain();
           if (!keep) return self->do_close();
@@ -278,12 +301,12 @@ class session : public std::enable_shared_from_this<session> {
   void do_drain() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(drain_timeout);  // one deadline for the whole drain
     drain_some();
   }
 
   void drain_some() {
     if (drained_bytes_ >= drain_bytes_max) return do_close();
-    stream_.expires_after(drain_timeout);
     buffer_.consume(buffer_.size());
     stream_.async_read_some(buffer_.prepare(64 << 10),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
@@ -310,6 +333,7 @@ class session : public std::enable_shared_from_this<session> {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool counted_ = false;  // this request is in server_.in_flight
   bool head_request_ = false;
   std::size_t drained_bytes_ = 0;
 };
@@ -333,7 +357,11 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
       s->start();
     }
   } else {
+    // EMFILE and friends: wait a little instead of spinning on accept.
     log_line(log_level::warn, "accept failed: %s", ec.message().c_str());
+    accept_backoff.expires_after(std::chrono::milliseconds(50));
+    accept_backoff.async_wait([this](beast::error_code) { do_accept(); });
+    return;
   }
   do_accept();
 }

@@ -126,42 +126,50 @@ std::optional<http_reply> open_object(std::string_view body, od::object& root) {
   buffers.padded.assign(body);
   buffers.padded.resize(body.size() + simdjson::SIMDJSON_PADDING, '\0');
   auto iterate = [&]() -> simdjson::error_code {
-    return buffers.parser.iterate(buffers.padded.data(), body.size(), buffers.padded.size()).get(buffers.doc);
+    return buffers.parser.iterate(buffers.padded.data(), body.size(), buffers.padded.size())
+        .get(buffers.doc);
   };
   if (auto error = iterate()) {
-    return malformed_json(error == simdjson::UTF8_ERROR ? "body is not valid UTF-8" : "body is not valid JSON");
+    return malformed_json(error == simdjson::UTF8_ERROR ? "body is not valid UTF-8"
+                                                        : "body is not valid JSON");
   }
   od::value whole;
   od::json_type type;
-  if (buffers.doc.get_value().get(whole) || whole.type().get(type)) return malformed_json("body is not valid JSON");
+  if (buffers.doc.get_value().get(whole) || whole.type().get(type))
+    return malformed_json("body is not valid JSON");
   if (type != od::json_type::object) return malformed_json("body must be a JSON object");
   if (!validate_value(whole, 0)) return malformed_json("body is not valid JSON");
   // current_location() fails with OUT_OF_BOUNDS exactly when the whole input was consumed.
   const char* rest = nullptr;
-  if (!buffers.doc.current_location().get(rest)) return malformed_json("unexpected content after the JSON object");
-  if (iterate() || buffers.doc.get_object().get(root)) return malformed_json("body is not valid JSON");
+  if (!buffers.doc.current_location().get(rest))
+    return malformed_json("unexpected content after the JSON object");
+  if (iterate() || buffers.doc.get_object().get(root))
+    return malformed_json("body is not valid JSON");
   return std::nullopt;
 }
 
-std::optional<http_reply> get_text(od::value value, const std::string& field, std::size_t length_min,
-                                   std::size_t length_max, std::string& out) {
+std::optional<http_reply> get_text(od::value value, const std::string& field,
+                                   std::size_t length_min, std::size_t length_max,
+                                   std::string& out) {
   od::json_type type;
   if (value.type().get(type) || type != od::json_type::string) return wrong_type(field, "a string");
   std::string_view text;
-  if (value.get_string().get(text)) return validation_failed(field, "is not a valid string (bad escape or UTF-8)");
+  if (value.get_string().get(text))
+    return validation_failed(field, "is not a valid string (bad escape or UTF-8)");
   std::size_t length = code_point_count(text);
   if (length < length_min || length > length_max) {
-    return validation_failed(field, "must be " + std::to_string(length_min) + " to " + std::to_string(length_max) +
-                                        " characters long");
+    return validation_failed(field, "must be " + std::to_string(length_min) + " to " +
+                                        std::to_string(length_max) + " characters long");
   }
   out.assign(text);
   return std::nullopt;
 }
 
-std::optional<http_reply> get_integer(od::value value, const std::string& field, std::int64_t min, std::int64_t max,
-                                      std::int64_t& out) {
+std::optional<http_reply> get_integer(od::value value, const std::string& field, std::int64_t min,
+                                      std::int64_t max, std::int64_t& out) {
   od::json_type type;
-  if (value.type().get(type) || type != od::json_type::number) return wrong_type(field, "an integer");
+  if (value.type().get(type) || type != od::json_type::number)
+    return wrong_type(field, "an integer");
   std::string_view raw = trim_right(value.raw_json_token());
   if (shape_of(raw) != number_shape::integer) {
     return validation_failed(field, "must be an integer without fraction or exponent");
@@ -169,7 +177,8 @@ std::optional<http_reply> get_integer(od::value value, const std::string& field,
   std::int64_t number = 0;
   auto [ptr, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), number);
   if (ec != std::errc() || ptr != raw.data() + raw.size() || number < min || number > max) {
-    return validation_failed(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return validation_failed(
+        field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
   out = number;
   return std::nullopt;
@@ -214,7 +223,8 @@ std::optional<http_reply> read_json_object(std::string_view body, std::span<fiel
   for (auto member : object) {
     std::string_view key;
     json_walk::od::value value;
-    if (member.unescaped_key().get(key) || member.value().get(value)) return malformed_json("body is not valid JSON");
+    if (member.unescaped_key().get(key) || member.value().get(value))
+      return malformed_json("body is not valid JSON");
     std::size_t index = 0;
     while (index < fields.size() && fields[index].name != key) ++index;
     if (index == fields.size()) continue;  // unknown fields are ignored (already validated)

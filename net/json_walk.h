@@ -23,8 +23,9 @@ namespace od = simdjson::ondemand;
 // lives in thread-local storage until the next call on this thread.
 std::optional<http_reply> open_object(std::string_view body, od::object& root);
 
-std::optional<http_reply> get_text(od::value value, const std::string& field, std::size_t length_min,
-                                   std::size_t length_max, std::string& out);
+std::optional<http_reply> get_text(od::value value, const std::string& field,
+                                   std::size_t length_min, std::size_t length_max,
+                                   std::string& out);
 std::optional<http_reply> get_integer(od::value value, const std::string& field, std::int64_t min,
                                       std::int64_t max, std::int64_t& out);
 std::optional<http_reply> get_boolean(od::value value, const std::string& field, bool& out);

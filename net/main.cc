@@ -49,13 +49,16 @@ std::int64_t wall_clock_ms() {
       .count();
 }
 
-// Every flag can also come from ECOM_<FLAG> with dashes as underscores (ECOM_DATA_DIR).
-std::string env_to_flag(const std::string& variable) {
+// Every flag can also come from ECOM_<FLAG> with dashes as underscores (ECOM_DATA_DIR). Other
+// ECOM_* variables are not ours to judge and are ignored.
+std::string env_to_flag(const po::options_description& flags, const std::string& variable) {
   constexpr std::string_view prefix = "ECOM_";
   if (variable.rfind(prefix, 0) != 0) return {};
   std::string flag = variable.substr(prefix.size());
-  for (char& c : flag)
+  for (char& c : flag) {
     c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (flag == "help" || flags.find_nothrow(flag, false) == nullptr) return {};
   return flag;
 }
 
@@ -94,7 +97,9 @@ int parse_flags(int argc, char** argv, settings& s) {
   po::variables_map values;
   try {
     po::store(po::parse_command_line(argc, argv, flags), values);
-    po::store(po::parse_environment(flags, env_to_flag), values);
+    po::store(
+        po::parse_environment(flags, [&](const std::string& v) { return env_to_flag(flags, v); }),
+        values);
     po::notify(values);
   } catch (const std::exception& e) {
     std::cerr << "ecomd: " << e.what() << "\n" << flags << "\n";
@@ -204,7 +209,9 @@ int serve(settings& s) {
   std::atomic<bool> ready{false};
   deferred_journal journal;
   engine::shard_set shards(dir.shard_count(), s.mailbox_depth_max, journal, wall_clock_ms);
-  std::unique_ptr<persistence::wal_writer> wal;
+  std::unique_ptr<persistence::wal_writer> wal_owner;
+  // Read by /metrics and /admin/stats from io threads while recovery is still opening it.
+  std::atomic<persistence::wal_writer*> wal{nullptr};
   net::token_signer signer(dir.token_secret());
   boost::asio::thread_pool slow_work(2);
   net::metrics counters(net::api::route_labels());
@@ -213,7 +220,8 @@ int serve(settings& s) {
       signer,
       [&](std::function<void()> work) { boost::asio::post(slow_work, std::move(work)); },
       [&](std::string& out) {
-        if (wal) render_wal_metrics(wal->stats(), out);
+        if (auto* writer = wal.load(std::memory_order_acquire))
+          render_wal_metrics(writer->stats(), out);
         out += "# TYPE ecomd_shard_mailbox_depth gauge\n";
         for (engine::shard_index i = 0; i < shards.size(); ++i) {
           out += "ecomd_shard_mailbox_depth{shard=\"" + std::to_string(i) + "\"} " +
@@ -221,7 +229,8 @@ int serve(settings& s) {
         }
       },
       [&](std::string& out) {
-        persistence::wal_stats stats = wal ? wal->stats() : persistence::wal_stats{};
+        auto* writer = wal.load(std::memory_order_acquire);
+        persistence::wal_stats stats = writer ? writer->stats() : persistence::wal_stats{};
         out += "{\"durable_lsn\":" + std::to_string(stats.durable_lsn) +
                ",\"appended_lsn\":" + std::to_string(stats.appended_lsn) +
                ",\"records_total\":" + std::to_string(stats.records_total) +
@@ -236,7 +245,9 @@ int serve(settings& s) {
   std::uint16_t port = server.listen();
   stop_signal stop;
   server.start([&](int signal) { stop.raise(signal); });
-  std::printf("listening on http://%s:%u\n", s.server.bind.c_str(), port);
+  bool ipv6 = s.server.bind.find(':') != std::string::npos;
+  std::printf("listening on http://%s%s%s:%u\n", ipv6 ? "[" : "", s.server.bind.c_str(),
+              ipv6 ? "]" : "", port);
   std::fflush(stdout);
 
   persistence::recovery_result recovered = persistence::recover(dir, shards);
@@ -245,8 +256,9 @@ int serve(settings& s) {
   wal_options.mode = fsync_mode_of(s.fsync);
   wal_options.next_lsn = recovered.last_lsn + 1;
   wal_options.next_segment_number = recovered.next_segment_number;
-  wal = std::make_unique<persistence::wal_writer>(wal_options);
-  journal.attach(wal.get());
+  wal_owner = std::make_unique<persistence::wal_writer>(wal_options);
+  journal.attach(wal_owner.get());
+  wal.store(wal_owner.get(), std::memory_order_release);
   shards.start();
   if (s.seed_demo && recovered.last_lsn == 0) net::seed_demo(shards, s.api.kdf_iterations);
   ready.store(true, std::memory_order_release);
@@ -263,10 +275,10 @@ int serve(settings& s) {
   }
   slow_work.join();
   shards.stop();
-  wal->stop();
+  wal_owner->stop();
   server.stop();
   net::log_line(net::log_level::info, "stopped cleanly at lsn %llu",
-                static_cast<unsigned long long>(wal->durable_lsn()));
+                static_cast<unsigned long long>(wal_owner->durable_lsn()));
   return 0;
 }
 

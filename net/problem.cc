@@ -90,19 +90,25 @@ problem problem_of(engine::errc code) {
               "IDEMPOTENCY_KEY_IN_USE",
               "a request with this Idempotency-Key is still in progress",
               {}};
-    case errc::product_not_found: return {404, "PRODUCT_NOT_FOUND", "the product does not exist", {}};
+    case errc::product_not_found:
+      return {404, "PRODUCT_NOT_FOUND", "the product does not exist", {}};
     case errc::combination_not_found:
       return {404, "COMBINATION_NOT_FOUND", "the product has no such combination", {}};
-    case errc::product_inactive: return {409, "PRODUCT_INACTIVE", "the product is not on sale", {}};
-    case errc::out_of_stock: return {409, "OUT_OF_STOCK", "the quantity exceeds the stock", {}};
+    case errc::product_inactive:
+      return {409, "PRODUCT_INACTIVE", "the product is not on sale", {}};
+    case errc::out_of_stock:
+      return {409, "OUT_OF_STOCK", "the quantity exceeds the stock", {}};
     case errc::price_out_of_range:
       return {400, "VALIDATION_FAILED",
-              "base_price: base_price + additional_price must stay between 0 and 1000000000 for every combination",
+              "base_price: base_price + additional_price must stay between 0 and 1000000000 for "
+              "every combination",
               "base_price"};
     case errc::stock_out_of_range:
       return {400, "VALIDATION_FAILED", "delta: the stock would pass 1000000000", "delta"};
-    case errc::cart_full: return {409, "CART_FULL", "a cart holds at most 100 lines", {}};
-    case errc::cart_item_not_found: return {404, "CART_ITEM_NOT_FOUND", "the cart has no such item", {}};
+    case errc::cart_full:
+      return {409, "CART_FULL", "a cart holds at most 100 lines", {}};
+    case errc::cart_item_not_found:
+      return {404, "CART_ITEM_NOT_FOUND", "the cart has no such item", {}};
     case errc::cart_quantity_too_large:
       return {400, "VALIDATION_FAILED", "quantity: the line would hold more than 999", "quantity"};
     case errc::overloaded:

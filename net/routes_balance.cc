@@ -60,7 +60,8 @@ void api::post_charge(const request_ptr& request, const params& path) {
   field_spec fields[] = {integer_field("amount", amount, 1, engine::charge_amount_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
-  auto idempotency = idempotency_of(request, &render_charge);
+  auto idempotency =
+      idempotency_of(request, &render_charge, "/users/" + std::to_string(*id) + "/balance/charge");
   if (!idempotency) return;
   send(request, services_.shards.owner_of_id(*id),
        engine::charge_balance{*id, amount, std::move(*idempotency)},

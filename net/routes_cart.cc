@@ -31,7 +31,8 @@ const char* const id_rule = "must be a decimal integer in 1..9223372036854775807
 
 }  // namespace
 
-void api::read_sale_facts(const request_ptr& request, std::vector<std::pair<std::int64_t, std::int64_t>> items,
+void api::read_sale_facts(const request_ptr& request,
+                          std::vector<std::pair<std::int64_t, std::int64_t>> items,
                           facts_callback done) {
   struct gather {
     std::mutex mutex;
@@ -53,13 +54,14 @@ void api::read_sale_facts(const request_ptr& request, std::vector<std::pair<std:
     engine::get_sale_facts ask;
     for (std::size_t position : positions) ask.items.push_back(items[position]);
     engine::command item{std::move(ask), [state, positions, shared_done](engine::reply&& answer) {
-      std::unique_lock lock(state->mutex);
-      auto& facts = std::get<engine::sale_facts>(answer.body).items;
-      for (std::size_t k = 0; k < positions.size() && k < facts.size(); ++k) state->facts[positions[k]] = std::move(facts[k]);
-      if (--state->pending > 0 || state->failed) return;
-      lock.unlock();
-      (*shared_done)(std::move(state->facts));
-    }};
+                           std::unique_lock lock(state->mutex);
+                           auto& facts = std::get<engine::sale_facts>(answer.body).items;
+                           for (std::size_t k = 0; k < positions.size() && k < facts.size(); ++k)
+                             state->facts[positions[k]] = std::move(facts[k]);
+                           if (--state->pending > 0 || state->failed) return;
+                           lock.unlock();
+                           (*shared_done)(std::move(state->facts));
+                         }};
     if (!services_.shards.at(shard).post(item)) {
       std::lock_guard lock(state->mutex);
       state->failed = true;
@@ -75,23 +77,25 @@ void api::get_cart(const request_ptr& request, const params& path) {
   send(request, services_.shards.owner_of_id(*user_id), engine::get_cart{*user_id},
        [this, request](engine::reply&& answer) {
          if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-         auto lines = std::make_shared<std::vector<engine::cart_line>>(std::move(std::get<engine::cart_view>(answer.body).lines));
+         auto lines = std::make_shared<std::vector<engine::cart_line>>(
+             std::move(std::get<engine::cart_view>(answer.body).lines));
          std::vector<std::pair<std::int64_t, std::int64_t>> asks;
          for (const auto& line : *lines) asks.emplace_back(line.product_id, line.combination_id);
-         read_sale_facts(request, std::move(asks), [this, request, lines](std::vector<engine::sale_fact>&& facts) {
-           std::string body;
-           json_writer w(body);
-           std::int64_t total = 0;
-           w.begin_object().key("items").begin_array();
-           for (std::size_t i = 0; i < lines->size(); ++i) {
-             std::string one;
-             render_cart_item(one, (*lines)[i], facts[i]);
-             w.raw(one);
-             total += cart_line_total((*lines)[i], facts[i]);
-           }
-           w.end_array().key("total_amount").value(total).end_object();
-           reply(request, json_reply(200, std::move(body)));
-         });
+         read_sale_facts(request, std::move(asks),
+                         [this, request, lines](std::vector<engine::sale_fact>&& facts) {
+                           std::string body;
+                           json_writer w(body);
+                           std::int64_t total = 0;
+                           w.begin_object().key("items").begin_array();
+                           for (std::size_t i = 0; i < lines->size(); ++i) {
+                             std::string one;
+                             render_cart_item(one, (*lines)[i], facts[i]);
+                             w.raw(one);
+                             total += cart_line_total((*lines)[i], facts[i]);
+                           }
+                           w.end_array().key("total_amount").value(total).end_object();
+                           reply(request, json_reply(200, std::move(body)));
+                         });
        });
 }
 
@@ -103,25 +107,29 @@ void api::post_cart_item(const request_ptr& request, const params& path) {
   field_spec fields[] = {integer_field("product_id", product_id, 1, id_max),
                          integer_field("combination_id", combination_id, 1, id_max),
                          integer_field("quantity", quantity, 1, 999)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
-  auto idempotency = idempotency_of(request, &render_added_item);
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
+  auto idempotency = idempotency_of(request, &render_added_item,
+                                    "/users/" + std::to_string(*user_id) + "/cart/items");
   if (!idempotency) return;
   // Hop 1: the product's owner tells what it knows; hop 2: the user's shard decides, in the
   // contract's order (user, stored key, product, combination, quantity, sale status, cart
   // size, stock), against those facts.
-  read_sale_facts(request, {{product_id, combination_id}},
-                  [this, request, user_id = *user_id, product_id, combination_id, quantity,
-                   idempotency = std::move(*idempotency)](std::vector<engine::sale_fact>&& facts) mutable {
-                    engine::add_cart_item add{user_id, product_id, combination_id, quantity, std::move(facts[0]),
-                                              std::move(idempotency)};
-                    send(request, services_.shards.owner_of_id(user_id), std::move(add),
-                         [this, request](engine::reply&& answer) {
-                           if (answer.replayed) {
-                             return reply(request, stored_reply_to_http(std::get<engine::stored_reply>(answer.body)));
-                           }
-                           reply(request, cart_item_reply(201, answer));
-                         });
-                  });
+  read_sale_facts(
+      request, {{product_id, combination_id}},
+      [this, request, user_id = *user_id, product_id, combination_id, quantity,
+       idempotency = std::move(*idempotency)](std::vector<engine::sale_fact>&& facts) mutable {
+        engine::add_cart_item add{user_id,  product_id,          combination_id,
+                                  quantity, std::move(facts[0]), std::move(idempotency)};
+        send(request, services_.shards.owner_of_id(user_id), std::move(add),
+             [this, request](engine::reply&& answer) {
+               if (answer.replayed) {
+                 return reply(request,
+                              stored_reply_to_http(std::get<engine::stored_reply>(answer.body)));
+               }
+               reply(request, cart_item_reply(201, answer));
+             });
+      });
 }
 
 void api::patch_cart_item(const request_ptr& request, const params& path) {
@@ -132,20 +140,25 @@ void api::patch_cart_item(const request_ptr& request, const params& path) {
   if (!check_content_type(request)) return;
   std::int64_t quantity = 0;
   field_spec fields[] = {integer_field("quantity", quantity, 1, 999)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
   engine::shard& owner = services_.shards.owner_of_id(*user_id);
   // Hop 1: which combination the line holds; hop 2: its facts; hop 3: set the quantity.
   send(request, owner, engine::get_cart_line{*user_id, *item_id},
-       [this, request, &owner, user_id = *user_id, item_id = *item_id, quantity](engine::reply&& answer) {
+       [this, request, &owner, user_id = *user_id, item_id = *item_id,
+        quantity](engine::reply&& answer) {
          if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
          const auto& line = std::get<engine::cart_line>(answer.body);
-         read_sale_facts(request, {{line.product_id, line.combination_id}},
-                         [this, request, &owner, user_id, item_id, quantity](std::vector<engine::sale_fact>&& facts) {
-                           send(request, owner, engine::set_cart_quantity{user_id, item_id, quantity, std::move(facts[0])},
-                                [this, request](engine::reply&& answer) {
-                                  reply(request, cart_item_reply(200, answer));
-                                });
-                         });
+         read_sale_facts(
+             request, {{line.product_id, line.combination_id}},
+             [this, request, &owner, user_id, item_id,
+              quantity](std::vector<engine::sale_fact>&& facts) {
+               send(request, owner,
+                    engine::set_cart_quantity{user_id, item_id, quantity, std::move(facts[0])},
+                    [this, request](engine::reply&& answer) {
+                      reply(request, cart_item_reply(200, answer));
+                    });
+             });
        });
 }
 
@@ -154,8 +167,8 @@ void api::delete_cart_item(const request_ptr& request, const params& path) {
   if (!user_id) return;
   auto item_id = parse_id(path[1]);
   if (!item_id) return reply(request, validation_failed("item_id", id_rule));
-  send(request, services_.shards.owner_of_id(*user_id), engine::remove_cart_item{*user_id, *item_id},
-       [this, request](engine::reply&& answer) {
+  send(request, services_.shards.owner_of_id(*user_id),
+       engine::remove_cart_item{*user_id, *item_id}, [this, request](engine::reply&& answer) {
          if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
          http_reply done;
          done.status = 204;

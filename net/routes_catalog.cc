@@ -25,18 +25,22 @@ http_reply product_reply(std::uint16_t status, const engine::reply& answer) {
 void api::post_admin_products(const request_ptr& request, const params&) {
   if (!authorize_admin(request) || !check_content_type(request)) return;
   engine::product_input input;
-  if (auto problem = parse_product_input(request->body, input)) return reply(request, std::move(*problem));
+  if (auto problem = parse_product_input(request->body, input))
+    return reply(request, std::move(*problem));
   engine::product_spec spec;
   if (auto violation = engine::validate_product(input, spec)) {
     return reply(request, validation_failed(violation->field, violation->detail));
   }
   // Products are spread over the shards round-robin; the shard allocates an id it owns.
-  auto index = next_product_shard_.fetch_add(1, std::memory_order_relaxed) % services_.shards.size();
+  auto index =
+      next_product_shard_.fetch_add(1, std::memory_order_relaxed) % services_.shards.size();
   send(request, services_.shards.at(index), engine::create_product{std::move(spec)},
        [this, request](engine::reply&& answer) {
          http_reply created = product_reply(201, answer);
          if (answer.code == engine::errc::ok) {
-           created.header("Location", "/products/" + std::to_string(std::get<engine::product_view>(answer.body).id));
+           created.header(
+               "Location",
+               "/products/" + std::to_string(std::get<engine::product_view>(answer.body).id));
          }
          reply(request, std::move(created));
        });
@@ -45,10 +49,13 @@ void api::post_admin_products(const request_ptr& request, const params&) {
 void api::patch_admin_product(const request_ptr& request, const params& path) {
   if (!authorize_admin(request)) return;
   auto id = parse_id(path[0]);
-  if (!id) return reply(request, validation_failed("id", "must be a decimal integer in 1..9223372036854775807"));
+  if (!id)
+    return reply(request,
+                 validation_failed("id", "must be a decimal integer in 1..9223372036854775807"));
   if (!check_content_type(request)) return;
   engine::update_product patch;
-  if (auto problem = parse_product_patch(request->body, patch)) return reply(request, std::move(*problem));
+  if (auto problem = parse_product_patch(request->body, patch))
+    return reply(request, std::move(*problem));
   patch.product_id = *id;
   send(request, services_.shards.owner_of_id(*id), std::move(patch),
        [this, request](engine::reply&& answer) { reply(request, product_reply(200, answer)); });
@@ -57,16 +64,21 @@ void api::patch_admin_product(const request_ptr& request, const params& path) {
 void api::post_admin_stock(const request_ptr& request, const params& path) {
   if (!authorize_admin(request)) return;
   auto product_id = parse_id(path[0]);
-  if (!product_id) return reply(request, validation_failed("id", "must be a decimal integer in 1..9223372036854775807"));
+  if (!product_id)
+    return reply(request,
+                 validation_failed("id", "must be a decimal integer in 1..9223372036854775807"));
   auto combination_id = parse_id(path[1]);
   if (!combination_id) {
-    return reply(request, validation_failed("cid", "must be a decimal integer in 1..9223372036854775807"));
+    return reply(request,
+                 validation_failed("cid", "must be a decimal integer in 1..9223372036854775807"));
   }
   if (!check_content_type(request)) return;
   std::int64_t delta = 0;
   field_spec fields[] = {integer_field("delta", delta, -engine::stock_max, engine::stock_max)};
-  if (auto problem = read_json_object(request->body, fields)) return reply(request, std::move(*problem));
-  send(request, services_.shards.owner_of_id(*product_id), engine::adjust_stock{*product_id, *combination_id, delta},
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
+  send(request, services_.shards.owner_of_id(*product_id),
+       engine::adjust_stock{*product_id, *combination_id, delta},
        [this, request](engine::reply&& answer) {
          if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
          const auto& stock = std::get<engine::stock_view>(answer.body);
@@ -83,7 +95,9 @@ void api::post_admin_stock(const request_ptr& request, const params& path) {
 
 void api::get_product(const request_ptr& request, const params& path) {
   auto id = parse_id(path[0]);
-  if (!id) return reply(request, validation_failed("id", "must be a decimal integer in 1..9223372036854775807"));
+  if (!id)
+    return reply(request,
+                 validation_failed("id", "must be a decimal integer in 1..9223372036854775807"));
   send(request, services_.shards.owner_of_id(*id), engine::get_product{*id},
        [this, request](engine::reply&& answer) { reply(request, product_reply(200, answer)); });
 }
@@ -104,34 +118,37 @@ void api::get_products(const request_ptr& request, const params&) {
   state->pending = count;
   std::uint32_t limit = page.limit;
   for (engine::shard_index i = 0; i < count; ++i) {
-    engine::command item{engine::list_products{page.cursor_id, limit}, [this, request, state, limit](engine::reply&& answer) {
-      std::unique_lock lock(state->mutex);
-      auto& part = std::get<engine::product_page>(answer.body);
-      state->more = state->more || part.more;
-      std::move(part.items.begin(), part.items.end(), std::back_inserter(state->items));
-      if (--state->pending > 0 || state->failed) return;
-      lock.unlock();
-      auto& items = state->items;
-      std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-      bool more = state->more || items.size() > limit;
-      if (items.size() > limit) items.resize(limit);
-      std::string body;
-      json_writer w(body);
-      w.begin_object().key("items").begin_array();
-      for (const auto& summary : items) {
-        std::string one;
-        render_product_summary(one, summary);
-        w.raw(one);
-      }
-      w.end_array().key("next_cursor");
-      if (more && !items.empty()) {
-        w.value(make_cursor(items.back().id));
-      } else {
-        w.null();
-      }
-      w.end_object();
-      reply(request, json_reply(200, std::move(body)));
-    }};
+    engine::command item{engine::list_products{page.cursor_id, limit},
+                         [this, request, state, limit](engine::reply&& answer) {
+                           std::unique_lock lock(state->mutex);
+                           auto& part = std::get<engine::product_page>(answer.body);
+                           state->more = state->more || part.more;
+                           std::move(part.items.begin(), part.items.end(),
+                                     std::back_inserter(state->items));
+                           if (--state->pending > 0 || state->failed) return;
+                           lock.unlock();
+                           auto& items = state->items;
+                           std::sort(items.begin(), items.end(),
+                                     [](const auto& a, const auto& b) { return a.id < b.id; });
+                           bool more = state->more || items.size() > limit;
+                           if (items.size() > limit) items.resize(limit);
+                           std::string body;
+                           json_writer w(body);
+                           w.begin_object().key("items").begin_array();
+                           for (const auto& summary : items) {
+                             std::string one;
+                             render_product_summary(one, summary);
+                             w.raw(one);
+                           }
+                           w.end_array().key("next_cursor");
+                           if (more && !items.empty()) {
+                             w.value(make_cursor(items.back().id));
+                           } else {
+                             w.null();
+                           }
+                           w.end_object();
+                           reply(request, json_reply(200, std::move(body)));
+                         }};
     if (!services_.shards.at(i).post(item)) {
       std::lock_guard lock(state->mutex);
       if (!state->failed) {

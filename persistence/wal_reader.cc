@@ -121,7 +121,9 @@ std::variant<std::size_t, torn_tail> read_frame(const fs::path& path, std::strin
   }
   const wal_format::frame_header h = wal_format::decode_frame_header(bytes.data() + offset);
   if (h.payload_size > wal_format::frame_payload_bytes_max) {
-    throw wal_corruption(path, offset,
+    // Garbage where a torn write left a header: a tail if it would run past the end.
+    const bool past_end = h.payload_size > left - wal_format::frame_header_size;
+    return tail_or_throw(path, bytes, offset, is_last, past_end,
                          "frame payload_size " + std::to_string(h.payload_size) + " above limit");
   }
   const std::size_t end = offset + wal_format::frame_header_size + h.payload_size;

@@ -41,12 +41,14 @@ enum class fsync_mode : std::uint8_t {
   // A callback runs only after its records are fdatasync'd (group commit). A crash, even of the
   // machine, loses nothing that was acknowledged. durable_lsn() = last fdatasync'd LSN.
   always,
-  // Callbacks run at once; the writer fdatasyncs at most every batch_interval_ms. A process
-  // crash loses nothing written; a machine crash may lose about the last batch_interval_ms of
-  // acknowledged changes. durable_lsn() = last fdatasync'd LSN.
+  // A callback runs once its records are written (write(2)), without waiting for a sync; the
+  // writer fdatasyncs at most every batch_interval_ms. A process crash loses nothing that was
+  // acknowledged; a machine crash may lose about the last batch_interval_ms of acknowledged
+  // changes. durable_lsn() = last fdatasync'd LSN.
   batch,
-  // Callbacks run at once; fdatasync only on segment roll-over and stop(). A machine crash may
-  // lose any amount. Tests and benchmarks only. durable_lsn() = last written LSN.
+  // A callback runs once its records are written (write(2)); fdatasync only on segment
+  // roll-over and stop(). A process crash loses nothing acknowledged; a machine crash may lose
+  // any amount. Tests and benchmarks only. durable_lsn() = last written LSN.
   off,
 };
 

@@ -8,18 +8,18 @@ tools/setup.sh
 jobs=2
 
 echo "== Release build and tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DECOM_BUILD_TESTS=ON -DECOM_BUILD_BENCH=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
 echo "== ASan + UBSan build and tests"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECOM_SANITIZE=ON -DECOM_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECOM_SANITIZE=ON -DECOM_BUILD_TESTS=ON -DECOM_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j"$jobs")
 
 echo "== TSan: engine and persistence unit tests"
-cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECOM_TSAN=ON -DECOM_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECOM_TSAN=ON -DECOM_BUILD_TESTS=ON -DECOM_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan -j"$jobs" --target engine_test persistence_test
 TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/engine_test --gtest_brief=1
 TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/persistence_test --gtest_brief=1

@@ -6,6 +6,7 @@
 
 #include <future>
 #include <mutex>
+#include <thread>
 
 namespace ecom::engine {
 namespace {
@@ -32,6 +33,17 @@ class held_journal final : public journal {
       ready.swap(held_);
     }
     for (auto& done : ready) done();
+  }
+  // Waits (bounded) until `count` callbacks are held, i.e. the shard has got that far.
+  void wait_for_held(std::size_t count) {
+    for (int i = 0; i < 5000; ++i) {
+      {
+        std::lock_guard lock(mutex_);
+        if (held_.size() >= count) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    FAIL() << "the shard did not get to " << count << " held callbacks";
   }
   std::size_t appended() const {
     std::lock_guard lock(mutex_);
@@ -63,7 +75,8 @@ TEST(shard_test, ReplyWaitsForDurabilityEvenForARejection) {
       << "no reply before the record is durable";
   // A rejection that rests on the not-yet-durable user must wait too.
   auto duplicate = send(s, create_user{"b", "A@b.c", "h"});
-  EXPECT_EQ(duplicate.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  wal.wait_for_held(2);
+  EXPECT_EQ(duplicate.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   wal.make_durable();
   EXPECT_EQ(created.get().code, errc::ok);
   EXPECT_EQ(duplicate.get().code, errc::email_taken);
@@ -82,6 +95,42 @@ TEST(shard_test, FullMailboxRefusesCommands) {
   EXPECT_TRUE(s.post(b));
   EXPECT_FALSE(s.post(c));
   EXPECT_EQ(s.mailbox_depth(), 2u);
+}
+
+}  // namespace
+}  // namespace ecom::engine
+
+namespace ecom::engine {
+namespace {
+
+stored_reply render_for_test(const reply& answer) {
+  return {static_cast<std::uint16_t>(answer.code == errc::ok ? 200 : 409), "stored"};
+}
+
+// A second request with the same key while the first is not yet durable (so not answered)
+// gets IDEMPOTENCY_KEY_IN_USE; once the first is durable, a third one gets the replay.
+TEST(shard_test, SameKeyWhileTheFirstIsInFlightIsInUse) {
+  held_journal wal;
+  shard s({0, 1, 16, 1000}, wal, [] { return time_ms{1'800'000'000'000}; });
+  s.start();
+  auto created = send(s, create_user{"a", "a@b.c", "h"});
+  wal.wait_for_held(1);
+  wal.make_durable();
+  entity_id id = std::get<user_view>(created.get().body).id;
+  idempotency_request key{"k1", "POST /users/1/balance/charge", {}, &render_for_test};
+  auto first = send(s, charge_balance{id, 10, key});
+  auto second = send(s, charge_balance{id, 10, key});
+  wal.wait_for_held(2);  // the charge, and the rejection waiting behind it
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  wal.make_durable();
+  EXPECT_EQ(first.get().code, errc::ok);
+  EXPECT_EQ(second.get().code, errc::idempotency_key_in_use);
+  auto third = send(s, charge_balance{id, 10, key});
+  reply replayed = third.get();
+  EXPECT_TRUE(replayed.replayed);
+  auto balance = send(s, get_balance{id});
+  EXPECT_EQ(std::get<balance_view>(balance.get().body).balance, 10) << "charged once";
+  s.stop();
 }
 
 }  // namespace

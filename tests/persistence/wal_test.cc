@@ -529,15 +529,32 @@ TEST(wal, stop_flushes_everything) {
 
 // Goal: in batch mode the durable LSN catches up on the timer, without stop() or new appends.
 // Method: 5 ms interval; append, then poll durable_lsn for up to 5 s.
+std::uintmax_t directory_bytes(const std::filesystem::path& dir) {
+  std::uintmax_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.is_regular_file()) total += entry.file_size();
+  }
+  return total;
+}
+
 TEST(wal, batch_mode_syncs_on_its_interval) {
   temp_dir tmp;
   wal_options options = options_for(tmp.path(), fsync_mode::batch);
   options.batch_interval_ms = 5;
   wal_writer writer(options);
   const std::vector<record> records = make_records(10);
-  bool inline_call = false;
-  writer.append(records, [&] { inline_call = true; });
-  EXPECT_TRUE(inline_call);  // batch mode: replies do not wait
+  // batch mode: the callback waits for the write(2), not for a sync.
+  std::atomic<bool> called{false};
+  std::atomic<std::uintmax_t> size_when_called{0};
+  writer.append(records, [&] {
+    size_when_called = directory_bytes(tmp.path());
+    called = true;
+  });
+  for (int i = 0; i < 5000 && !called; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(called);
+  EXPECT_GT(size_when_called.load(), 16u * 10)
+      << "the records were in the file when the callback ran";
   for (int i = 0; i < 5000 && writer.durable_lsn() < 10; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
