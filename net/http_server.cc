@@ -179,9 +179,10 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void on_read_error(beast::error_code ec) {
-    // A 413 decided from Content-Length has the whole header: echo its request id.
-    std::string_view rid =
-        parser_ && parser_->is_header_done() ? parser_->get()["X-Request-Id"] : "";
+    // A 413 decided from Content-Length has the whole header: echo its request id. (The
+    // parser keeps every field it completed, even when the message fails afterwards.)
+    std::string_view rid;
+    if (parser_) rid = parser_->get()["X-Request-Id"];
     request_id_ = valid_request_id(rid) ? std::string(rid) : server_.next_request_id();
     head_request_ = false;
     keep_alive_ = false;

@@ -151,8 +151,10 @@ TEST_F(http_conventions, declared_content_length_over_limit_is_413_before_the_bo
   http_client quick(server().port(), std::chrono::milliseconds(5000));
   auto response = quick.send_raw(
       "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: "
-      "application/json\r\nContent-Length: 2097152\r\n\r\n{");
+      "application/json\r\nContent-Length: 2097152\r\nX-Request-Id: big-one-1\r\n\r\n{");
   expect_problem(response, 413, "PAYLOAD_TOO_LARGE");
+  EXPECT_EQ(response.header("X-Request-Id").value_or(""), "big-one-1")
+      << "the whole header was read: echo its id";
 }
 
 // Goal: a header block over 16 KiB is 431 HEADERS_TOO_LARGE and the client can read it, whether

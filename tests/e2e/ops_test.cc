@@ -1,6 +1,7 @@
 // Operational routes: /healthz, /readyz, /metrics, /openapi.json, and SIGTERM shutdown.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <regex>
 #include <sstream>
 
@@ -146,6 +147,20 @@ TEST(ops_env, admin_token_from_environment_is_accepted) {
 // Goal: SIGTERM is a clean shutdown: exit status 0, and everything acknowledged before is
 // there after a restart on the same data dir. Method: own server; sign up, charge, log in,
 // SIGTERM, restart, read balance, history and the user with the old token.
+// Goal: ECOM_* variables that name no flag (another tool's settings) do not stop the server,
+// while ECOM_<FLAG> still sets the flag. Method: start with ECOM_UNRELATED_SETTING in the
+// environment and the admin token only in ECOM_ADMIN_TOKEN; the admin route must work.
+TEST(ops_environment, unrelated_ecom_variables_are_ignored_and_flags_are_read) {
+  ::setenv("ECOM_UNRELATED_SETTING", "1", 1);
+  server_options options;
+  options.admin_token_in_env = true;
+  server_process server(options);
+  ::unsetenv("ECOM_UNRELATED_SETTING");
+  http_client client(server.port());
+  auto stats = client.get("/admin/stats", bearer(server.admin_token()));
+  EXPECT_EQ(stats.status, 200) << stats.body;
+}
+
 TEST(ops_shutdown, sigterm_exits_0_and_acknowledged_data_survives_restart) {
   server_process server;
   http_client client(server.port());
