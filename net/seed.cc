@@ -4,6 +4,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/product_rules.h"
 #include "net/auth.h"
 #include "net/log.h"
 
@@ -28,6 +29,92 @@ struct demo_user {
   std::int64_t balance;
 };
 
+engine::combination_input pick(std::vector<std::pair<std::string, std::string>> picks,
+                               std::int64_t extra, std::int64_t stock) {
+  return engine::combination_input{std::move(picks), extra, stock};
+}
+
+engine::product_input tshirt() {
+  engine::product_input p;
+  p.name = "Basic Cotton T-shirt";
+  p.description = "Heavyweight 100% cotton tee. Runs true to size.";
+  p.base_price = 19'000;
+  p.images = {{"https://img.ecomd.dev/tshirt/front.jpg", true, 1},
+              {"https://img.ecomd.dev/tshirt/back.jpg", false, 2}};
+  p.options = {{"color", {"white", "black", "navy"}}, {"size", {"S", "M", "L"}}};
+  p.has_options = p.has_combinations = true;
+  std::int64_t stocks[3][3] = {{12, 30, 8}, {0, 25, 14}, {5, 0, 3}};
+  for (int c = 0; c < 3; ++c) {
+    for (int z = 0; z < 3; ++z) {
+      p.combinations.push_back(
+          pick({{"color", p.options[0].values[c]}, {"size", p.options[1].values[z]}},
+               z == 2 ? 1'000 : 0, stocks[c][z]));
+    }
+  }
+  return p;
+}
+
+engine::product_input sneakers() {
+  engine::product_input p;
+  p.name = "Running Sneakers";
+  p.description = "Light mesh upper, cushioned sole.";
+  p.base_price = 89'000;
+  p.images = {{"https://img.ecomd.dev/sneakers/side.jpg", true, 1}};
+  p.options = {{"color", {"red", "gray"}}, {"size", {"250", "260", "270"}}};
+  p.has_options = p.has_combinations = true;
+  for (const auto& color : p.options[0].values) {
+    for (const auto& size : p.options[1].values) {
+      p.combinations.push_back(pick({{"color", color}, {"size", size}}, color == "red" ? 5'000 : 0,
+                                    size == "270" ? 2 : 10));
+    }
+  }
+  return p;
+}
+
+engine::product_input simple(std::string name, std::int64_t price, std::int64_t stock,
+                             std::string image, bool active) {
+  engine::product_input p;
+  p.name = std::move(name);
+  p.base_price = price;
+  p.stock = stock;
+  p.is_active = active;
+  if (!image.empty()) p.images = {{std::move(image), true, 1}};
+  return p;
+}
+
+engine::product_input parka() {
+  engine::product_input p =
+      simple("Winter Parka", 159'000, 0, "https://img.ecomd.dev/parka/front.jpg", false);
+  p.description = "Back in autumn.";
+  p.options = {{"size", {"M", "L"}}};
+  p.has_options = p.has_combinations = true;
+  p.combinations = {pick({{"size", "M"}}, 0, 3), pick({{"size", "L"}}, 0, 3)};
+  return p;
+}
+
+void seed_catalog(engine::shard_set& shards) {
+  std::vector<engine::product_input> products = {
+      tshirt(), simple("Ceramic Mug", 12'000, 40, "https://img.ecomd.dev/mug/mug.jpg", true),
+      sneakers(), simple("Canvas Tote Bag", 15'000, 0, "https://img.ecomd.dev/tote/tote.jpg", true),
+      parka()};
+  for (std::size_t i = 0; i < products.size(); ++i) {
+    engine::product_spec spec;
+    auto violation = engine::validate_product(products[i], spec);
+    if (violation) {
+      log_line(log_level::error, "demo product %s is invalid: %s %s", products[i].name.c_str(),
+               violation->field.c_str(), violation->detail.c_str());
+      continue;
+    }
+    engine::reply created = call(shards.at(static_cast<engine::shard_index>(i % shards.size())),
+                                 engine::create_product{std::move(spec)});
+    if (created.code == engine::errc::ok) {
+      log_line(log_level::info, "seeded product %lld %s",
+               static_cast<long long>(std::get<engine::product_view>(created.body).id),
+               products[i].name.c_str());
+    }
+  }
+}
+
 }  // namespace
 
 void seed_demo(engine::shard_set& shards, std::uint32_t kdf_iterations) {
@@ -46,6 +133,7 @@ void seed_demo(engine::shard_set& shards, std::uint32_t kdf_iterations) {
     log_line(log_level::info, "seeded user %lld <%s> (password \"%s\")", static_cast<long long>(id),
              u.email, u.password);
   }
+  seed_catalog(shards);
 }
 
 }  // namespace ecom::net
