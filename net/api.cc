@@ -382,8 +382,8 @@ void api::get_admin_stats(const request_ptr& request, const params&) {
             w.key("users").value(f.users);
             w.key("balance_entries").value(f.balance_entries);
             w.key("idempotency_entries").value(f.idempotency_entries);
-        w.key("products").value(f.products);
-        w.key("cart_lines").value(f.cart_lines);
+            w.key("products").value(f.products);
+            w.key("cart_lines").value(f.cart_lines);
             w.key("last_applied_lsn").value(f.last_lsn);
             w.end_object();
           }
