@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/catalog_types.h"
+#include "engine/coupon_types.h"
 #include "engine/errc.h"
 #include "engine/types.h"
 
@@ -77,6 +78,8 @@ struct shard_figures {
   std::uint64_t idempotency_entries = 0;
   std::uint64_t products = 0;
   std::uint64_t cart_lines = 0;
+  std::uint64_t campaigns = 0;
+  std::uint64_t user_coupons = 0;
   lsn_t last_lsn = 0;
 };
 
@@ -112,10 +115,25 @@ struct cart_view {
   std::vector<cart_line> lines;  // in the order first added
 };
 
+struct campaign_list {
+  std::vector<campaign_view> items;  // ascending id
+};
+
+struct user_coupon_page {
+  std::vector<user_coupon_view> items;  // newest first
+  entity_id next_before_id = 0;         // 0: no more pages
+};
+
+struct coupon_history_page {
+  std::vector<coupon_history_entry> items;  // newest first
+  entity_id next_before_id = 0;
+};
+
 using reply_body =
     std::variant<std::monostate, user_view, credentials_view, balance_view, history_page, bulk_page,
                  stored_reply, shard_figures, product_view, product_page, stock_view, sale_facts,
-                 cart_item_view, cart_view, cart_line>;
+                 cart_item_view, cart_view, cart_line, coupon_template, campaign_view,
+                 campaign_list, user_coupon_view, user_coupon_page, coupon_history_page>;
 
 struct reply {
   errc code = errc::ok;
@@ -262,12 +280,81 @@ struct remove_cart_item {
   entity_id item_id = 0;
 };
 
+// ---- coupons -------------------------------------------------------------------------------
+
+// Owner: any shard (round-robin); the template is then installed on every other shard.
+struct create_coupon {
+  coupon_template coupon;  // id and created_at are set by the shard
+};
+
+// A copy of a durable template for a shard that does not own it (memory only; replay
+// installs it on every shard from the owner's record).
+struct install_coupon {
+  coupon_template coupon;
+};
+
+struct create_campaign {  // owner: any shard (round-robin)
+  entity_id coupon_id = 0;
+  std::int64_t total_quantity = 0;
+  time_ms start_at = 0;
+  time_ms end_at = 0;
+};
+
+struct get_campaign {
+  entity_id campaign_id = 0;
+};
+
+struct list_campaigns {};
+
+// On the campaign's shard: the contract's issue rules, in order; on success one unit is taken
+// for the user and the reply carries the user coupon to deliver (the outbox entry).
+struct take_coupon {
+  entity_id campaign_id = 0;
+  entity_id user_id = 0;
+};
+
+// On the user's shard: puts a taken coupon in the wallet, at most once per campaign.
+struct deliver_coupon {
+  user_coupon_view coupon;
+  idempotency_request idempotency;
+};
+
+// On the user's shard, before an issue with an Idempotency-Key: the stored answer, 409 in
+// use, or a claim that holds the key until settle_key or deliver_coupon.
+struct claim_key {
+  entity_id user_id = 0;
+  idempotency_request idempotency;
+};
+
+// Ends a claim without a delivery: stores `rejection` when the contract stores it (409), or
+// just releases the key.
+struct settle_key {
+  entity_id user_id = 0;
+  idempotency_request idempotency;
+  errc rejection = errc::ok;
+};
+
+struct list_user_coupons {
+  entity_id user_id = 0;
+  std::uint8_t status = 0;  // 0: any; else a user_coupon_status
+  entity_id before_id = 0;
+  std::uint32_t limit = 20;
+};
+
+struct list_coupon_history {
+  entity_id user_id = 0;
+  entity_id before_id = 0;
+  std::uint32_t limit = 20;
+};
+
 using command_body =
     std::variant<create_user, find_credentials, open_session, rotate_session, close_session,
                  get_user, bulk_create_users, get_balance, charge_balance, list_balance_history,
                  get_shard_figures, create_product, update_product, adjust_stock, get_product,
                  list_products, get_sale_facts, add_cart_item, get_cart, get_cart_line,
-                 set_cart_quantity, remove_cart_item>;
+                 set_cart_quantity, remove_cart_item, create_coupon, install_coupon,
+                 create_campaign, get_campaign, list_campaigns, take_coupon, deliver_coupon,
+                 claim_key, settle_key, list_user_coupons, list_coupon_history>;
 
 // Runs once with the reply, on the WAL thread or the shard thread, after every change the
 // reply could depend on is durable. It must not block.
@@ -276,6 +363,11 @@ using reply_callback = std::function<void(reply&&)>;
 struct command {
   command_body body;
   reply_callback done;
+  // Optional. For a successful command that wrote records: runs on the shard thread right
+  // after the records are appended (not yet durable) instead of `done`, so the next hop of a
+  // cross-shard operation can start at once. Its records precede, in the one log, anything the
+  // next hop writes, so a reply that waits for the last hop's records covers them too.
+  reply_callback applied;
 };
 
 }  // namespace ecom::engine

@@ -24,6 +24,10 @@ enum class errc : std::uint8_t {
   cart_full,
   cart_item_not_found,
   cart_quantity_too_large,  // a merged line would exceed 999
+  coupon_not_found,
+  coupon_not_active,
+  coupon_sold_out,
+  coupon_already_issued,
   overloaded,               // a shard mailbox is full
   not_ready,                // recovery has not finished
   internal,

@@ -1,6 +1,7 @@
 #include "engine/idempotency.h"
 
 #include <cassert>
+#include <limits>
 
 namespace ecom::engine {
 
@@ -49,12 +50,26 @@ std::optional<reply> idempotency_table::screen(entity_id user_id,
 
 void idempotency_table::mark_in_flight(entity_id user_id, const idempotency_request& request,
                                        lsn_t lsn) {
-  if (request.key.empty() || lsn <= durable_lsn_) return;
+  if (request.key.empty()) return;
+  if (lsn <= durable_lsn_) {
+    in_flight_.erase(map_key(user_id, request.scope, request.key));  // a claim, now done
+    return;
+  }
   // Keep it small: entries whose LSN is durable by now are done.
   if (in_flight_.size() > 1024) {
     std::erase_if(in_flight_, [&](const auto& item) { return item.second <= durable_lsn_; });
   }
   in_flight_[map_key(user_id, request.scope, request.key)] = lsn;
+}
+
+void idempotency_table::claim(entity_id user_id, const idempotency_request& request) {
+  if (request.key.empty()) return;
+  in_flight_[map_key(user_id, request.scope, request.key)] = std::numeric_limits<lsn_t>::max();
+}
+
+void idempotency_table::release(entity_id user_id, const idempotency_request& request) {
+  if (request.key.empty()) return;
+  in_flight_.erase(map_key(user_id, request.scope, request.key));
 }
 
 void idempotency_table::insert(idempotency_entry entry) {

@@ -42,6 +42,10 @@ class idempotency_table {
   // each command that stored an entry, the LSN the entry's record got.
   void set_durable_lsn(lsn_t lsn) { durable_lsn_ = lsn; }
   void mark_in_flight(entity_id user_id, const idempotency_request& request, lsn_t lsn);
+  // A multi-hop request holds its key from its first hop until its record is written
+  // (mark_in_flight) or it ends without one (release).
+  void claim(entity_id user_id, const idempotency_request& request);
+  void release(entity_id user_id, const idempotency_request& request);
 
   void insert(idempotency_entry entry);
   // Forgets entries older than idempotency_ttl_ms. Entries expire in the order they were

@@ -23,6 +23,11 @@ enum class record_type : std::uint16_t {
   cart_item_added = 30,
   cart_item_quantity_set = 31,
   cart_item_removed = 32,
+  coupon_created = 40,    // applied on every shard (templates are copied everywhere)
+  campaign_created = 41,
+  campaign_taken = 42,    // the outbox entry: one unit taken for a user
+  coupon_delivered = 43,  // the wallet entry on the user's shard
+  coupon_expired = 44,
 };
 
 struct record {

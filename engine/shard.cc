@@ -12,7 +12,8 @@ shard::shard(shard_options options, journal& wal, clock_fn clock)
       mailbox_(options.mailbox_depth_max),
       users_(options.index, options.shard_count, idempotency_),
       carts_(options.index, options.shard_count, users_, idempotency_),
-      catalog_(options.index, options.shard_count) {
+      catalog_(options.index, options.shard_count),
+      coupons_(options.index, options.shard_count, users_, idempotency_) {
   assert(options_.shard_count > 0 && options_.shard_count <= shard_count_max);
   records_.reserve(16);
 }
@@ -27,6 +28,7 @@ bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
   if (user_book::owns(type)) return users_.apply(type, payload);
   if (cart_book::owns(type)) return carts_.apply(type, payload);
   if (catalog_book::owns(type)) return catalog_.apply(type, payload);
+  if (coupon_book::owns(type)) return coupons_.apply(type, payload);
   return false;
 }
 
@@ -44,14 +46,25 @@ void shard::run() {
   std::vector<command> batch;
   batch.reserve(mailbox_.depth_max());
   time_ms last_sweep = clock_();
+  tick(last_sweep);  // at once: coupons that expired while the server was down
   auto wait = std::chrono::milliseconds(options_.sweep_interval_ms);
   while (mailbox_.pop_all(batch, wait)) {
     time_ms now = clock_();  // one reading per batch: the domain sees time as an input
     for (command& item : batch) execute(item, now);
     if (now - last_sweep >= options_.sweep_interval_ms) {
-      users_.sweep(now);
+      tick(now);
       last_sweep = now;
     }
+  }
+}
+
+// Periodic work that needs no request: forget old idempotency entries, expire coupons.
+void shard::tick(time_ms now) {
+  users_.sweep(now);
+  records_.clear();
+  coupons_.expire(now, records_);
+  if (!records_.empty()) {
+    last_lsn_.store(wal_.append(records_, {}), std::memory_order_relaxed);
   }
 }
 
@@ -62,6 +75,8 @@ reply shard::handle(const get_shard_figures&, time_ms, std::vector<record>&) {
   users_.fill(figures);
   figures.products = catalog_.product_count();
   figures.cart_lines = carts_.line_count();
+  figures.campaigns = coupons_.campaign_count();
+  figures.user_coupons = coupons_.wallet_count();
   return reply{errc::ok, figures, false};
 }
 
@@ -77,12 +92,23 @@ void shard::execute(command& item, time_ms now) {
           return carts_.handle(body, now, records_);
         } else if constexpr (requires { catalog_.handle(body, now, records_); }) {
           return catalog_.handle(body, now, records_);
+        } else if constexpr (requires { coupons_.handle(body, now, records_); }) {
+          return coupons_.handle(body, now, records_);
         } else {
           return handle(body, now, records_);
         }
       },
       item.body);
-  lsn_t lsn = release(std::move(answer), item.done);
+  lsn_t lsn = 0;
+  if (item.applied && answer.code == errc::ok && !records_.empty()) {
+    // The next hop starts now; whoever answers the client waits for that hop's records,
+    // which come after these in the log.
+    lsn = wal_.append(records_, {});
+    last_lsn_.store(lsn, std::memory_order_relaxed);
+    item.applied(std::move(answer));
+  } else {
+    lsn = release(std::move(answer), item.done);
+  }
   // A keyed change stays "in use" for its key until durable (and so answered).
   if (lsn == 0) return;
   std::visit(
@@ -92,6 +118,11 @@ void shard::execute(command& item, time_ms now) {
                         body.user_id;
                       }) {
           idempotency_.mark_in_flight(body.user_id, body.idempotency, lsn);
+        } else if constexpr (requires {
+                               body.idempotency.key;
+                               body.coupon.user_id;
+                             }) {
+          idempotency_.mark_in_flight(body.coupon.user_id, body.idempotency, lsn);
         }
       },
       item.body);

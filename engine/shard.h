@@ -14,6 +14,7 @@
 #include "engine/cart.h"
 #include "engine/catalog.h"
 #include "engine/commands.h"
+#include "engine/coupons.h"
 #include "engine/idempotency.h"
 #include "engine/journal.h"
 #include "engine/mailbox.h"
@@ -50,6 +51,13 @@ class shard {
   // Drains what is queued, then joins the thread.
   void stop();
 
+  // Recovery, before start(): the coupon takes of this shard's campaigns, and whether this
+  // shard's wallets already hold one (to re-drive deliveries a crash cut off).
+  std::vector<user_coupon_view> taken_coupons() const { return coupons_.taken_coupons(); }
+  bool holds_coupon(entity_id user_id, entity_id campaign_id) const {
+    return coupons_.holds(user_id, campaign_id);
+  }
+
   std::size_t mailbox_depth() const { return mailbox_.depth(); }
   std::size_t mailbox_depth_max() const { return mailbox_.depth_max(); }
   lsn_t last_lsn() const { return last_lsn_.load(std::memory_order_relaxed); }
@@ -59,6 +67,7 @@ class shard {
   void execute(command& item, time_ms now);
   // Hands the reply over once durable; returns the LSN of this command's records (0: none).
   lsn_t release(reply&& answer, reply_callback& done);
+  void tick(time_ms now);
   reply handle(const get_shard_figures&, time_ms now, std::vector<record>& out);
 
   shard_options options_;
@@ -69,6 +78,7 @@ class shard {
   user_book users_;
   cart_book carts_;
   catalog_book catalog_;
+  coupon_book coupons_;
   std::vector<record> records_;     // reused per command: no allocation once warm
   std::atomic<lsn_t> last_lsn_{0};  // the last LSN this shard's records got (or replayed)
   std::thread thread_;

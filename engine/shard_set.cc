@@ -23,7 +23,27 @@ shard_set::~shard_set() {
 
 bool shard_set::replay(record_type type, shard_index index, std::string_view payload, lsn_t lsn) {
   if (index >= shards_.size()) return false;
+  if (type == record_type::coupon_created) {
+    // Templates are copied to every shard; the owner's record installs them everywhere.
+    for (auto& s : shards_) {
+      if (!s->replay(type, payload, s.get() == shards_[index].get() ? lsn : s->last_lsn()))
+        return false;
+    }
+    return true;
+  }
   return shards_[index]->replay(type, payload, lsn);
+}
+
+std::vector<user_coupon_view> shard_set::undelivered_coupons() const {
+  std::vector<user_coupon_view> out;
+  for (const auto& s : shards_) {
+    for (auto& coupon : s->taken_coupons()) {
+      if (!at(owner_of(coupon.user_id, size())).holds_coupon(coupon.user_id, coupon.campaign_id)) {
+        out.push_back(std::move(coupon));
+      }
+    }
+  }
+  return out;
 }
 
 void shard_set::start() {

@@ -24,6 +24,10 @@ class shard_set {
   // Recovery, before start(): hands a record to the shard that wrote it.
   bool replay(record_type type, shard_index index, std::string_view payload, lsn_t lsn);
 
+  // Recovery, before start(): coupons a campaign took whose wallet entry never became durable
+  // (the crash fell between the two steps). Deliver them before serving.
+  std::vector<user_coupon_view> undelivered_coupons() const;
+
   void start();
   void stop();  // drains every mailbox and joins; idempotent
 

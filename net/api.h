@@ -126,8 +126,20 @@ class api {
                        std::vector<std::pair<std::int64_t, std::int64_t>> items,
                        facts_callback done);
 
+  // ---- coupons (routes_coupons.cc) -----------------------------------------------------------
+  void post_admin_coupons(const request_ptr&, const params&);
+  void post_admin_campaigns(const request_ptr&, const params&);
+  void get_campaigns(const request_ptr&, const params&);
+  void get_campaign(const request_ptr&, const params&);
+  void post_issue(const request_ptr&, const params&);
+  void get_user_coupons(const request_ptr&, const params&);
+  void get_user_coupon_history(const request_ptr&, const params&);
+  void take_and_deliver(const request_ptr& request, std::int64_t campaign_id, std::int64_t user_id,
+                        std::optional<engine::idempotency_request> key);
+
   api_options options_;
   api_services services_;
+  std::atomic<std::uint32_t> next_coupon_shard_{0};
   std::atomic<std::uint32_t> next_product_shard_{0};
 };
 

@@ -201,6 +201,32 @@ void render_wal_metrics(const persistence::wal_stats& wal, std::string& out) {
        static_cast<unsigned long long>(cumulative));
 }
 
+// Coupons a campaign took before a crash whose wallet entry never became durable: the
+// campaign's record is the outbox entry, delivered again now (at most once per wallet).
+void redeliver_coupons(engine::shard_set& shards, std::vector<engine::user_coupon_view> coupons) {
+  if (coupons.empty()) return;
+  std::atomic<std::size_t> left{coupons.size()};
+  std::mutex mutex;
+  std::condition_variable done;
+  for (auto& coupon : coupons) {
+    engine::shard& owner = shards.owner_of_id(coupon.user_id);
+    engine::command item{engine::deliver_coupon{std::move(coupon), {}},
+                         [&](engine::reply&&) {
+                           if (left.fetch_sub(1) == 1) {
+                             std::lock_guard lock(mutex);
+                             done.notify_all();
+                           }
+                         },
+                         {}};
+    owner.post_always(item);
+  }
+  std::unique_lock lock(mutex);
+  done.wait(lock, [&] { return left.load() == 0; });
+  net::log_line(net::log_level::warn,
+                "recovery: delivered %zu coupons whose wallet entry a crash had cut off",
+                coupons.size());
+}
+
 int serve(settings& s) {
   unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
   persistence::data_dir dir(s.data_dir, s.shards, std::min(hardware, engine::shard_count_max));
@@ -259,7 +285,9 @@ int serve(settings& s) {
   wal_owner = std::make_unique<persistence::wal_writer>(wal_options);
   journal.attach(wal_owner.get());
   wal.store(wal_owner.get(), std::memory_order_release);
+  std::vector<engine::user_coupon_view> undelivered = shards.undelivered_coupons();
   shards.start();
+  redeliver_coupons(shards, std::move(undelivered));
   if (s.seed_demo && recovered.last_lsn == 0) net::seed_demo(shards, s.api.kdf_iterations);
   ready.store(true, std::memory_order_release);
   net::log_line(net::log_level::info, "ready: replayed %llu records up to lsn %llu",

@@ -26,6 +26,10 @@ std::string_view title_of(std::string_view code) {
       {"PRODUCT_INACTIVE", "Product inactive"},
       {"OUT_OF_STOCK", "Out of stock"},
       {"CART_FULL", "Cart full"},
+      {"COUPON_NOT_FOUND", "Coupon not found"},
+      {"COUPON_NOT_ACTIVE", "Coupon not active"},
+      {"COUPON_SOLD_OUT", "Coupon sold out"},
+      {"COUPON_ALREADY_ISSUED", "Coupon already issued"},
       {"METHOD_NOT_ALLOWED", "Method not allowed"},
       {"EMAIL_TAKEN", "Email taken"},
       {"BALANCE_LIMIT_EXCEEDED", "Balance limit exceeded"},
@@ -111,6 +115,18 @@ problem problem_of(engine::errc code) {
       return {404, "CART_ITEM_NOT_FOUND", "the cart has no such item", {}};
     case errc::cart_quantity_too_large:
       return {400, "VALIDATION_FAILED", "quantity: the line would hold more than 999", "quantity"};
+    case errc::coupon_not_found:
+      return {404, "COUPON_NOT_FOUND", "the coupon or campaign does not exist", {}};
+    case errc::coupon_not_active:
+      return {409,
+              "COUPON_NOT_ACTIVE",
+              "the campaign is not open (before start_at or from end_at on)",
+              {}};
+    case errc::coupon_sold_out:
+      return {409, "COUPON_SOLD_OUT", "no coupon of this campaign is left", {}};
+    case errc::coupon_already_issued:
+      return {
+          409, "COUPON_ALREADY_ISSUED", "this user already holds a coupon from this campaign", {}};
     case errc::overloaded:
       return {503, "OVERLOADED", "a shard queue is full; retry later", {}};
     case errc::not_ready:

@@ -1,0 +1,413 @@
+// First-come coupons: templates, campaigns, the issue hot path, wallets and their history.
+//
+// Issue without an Idempotency-Key: one hop to the campaign's shard, which decides and takes
+// one unit (recorded first: the outbox entry), then hands the wallet entry straight to the
+// user's shard; the reply waits for that second record, which follows the first in the log.
+// A rejection (sold out, ...) answers from the campaign's shard in one hop.
+// With a key: the user's shard first claims the key (or answers the stored reply / 409 in
+// use), and the final step on the user's shard stores the answer with the change.
+#include <algorithm>
+#include <mutex>
+
+#include "net/api.h"
+#include "net/json_reader.h"
+#include "net/json_writer.h"
+#include "net/problem.h"
+#include "net/time_format.h"
+
+namespace ecom::net {
+
+namespace {
+
+const char* const id_rule = "must be a decimal integer in 1..9223372036854775807";
+
+std::string_view kind_name(engine::coupon_kind kind) {
+  return kind == engine::coupon_kind::percent ? "PERCENT" : "FIXED";
+}
+
+std::string_view campaign_status_name(engine::campaign_status status) {
+  switch (status) {
+    case engine::campaign_status::upcoming:
+      return "UPCOMING";
+    case engine::campaign_status::open:
+      return "OPEN";
+    case engine::campaign_status::sold_out:
+      return "SOLD_OUT";
+    case engine::campaign_status::closed:
+      return "CLOSED";
+  }
+  return "CLOSED";
+}
+
+std::string_view coupon_status_name(engine::user_coupon_status status) {
+  switch (status) {
+    case engine::user_coupon_status::available:
+      return "AVAILABLE";
+    case engine::user_coupon_status::used:
+      return "USED";
+    case engine::user_coupon_status::expired:
+      return "EXPIRED";
+  }
+  return "AVAILABLE";
+}
+
+std::string_view action_name(engine::coupon_action action) {
+  switch (action) {
+    case engine::coupon_action::issue:
+      return "ISSUE";
+    case engine::coupon_action::use:
+      return "USE";
+    case engine::coupon_action::restore:
+      return "RESTORE";
+    case engine::coupon_action::expire:
+      return "EXPIRE";
+  }
+  return "ISSUE";
+}
+
+void write_coupon(json_writer& w, const engine::coupon_template& c) {
+  w.begin_object();
+  w.key("id").value(c.id);
+  w.key("name").value(c.name);
+  w.key("type").value(kind_name(c.kind));
+  w.key("amount").value(c.amount);
+  w.key("min_order_amount").value(c.min_order_amount);
+  w.key("valid_days").value(c.valid_days);
+  w.key("created_at").value(format_rfc3339(c.created_at));
+  w.end_object();
+}
+
+void write_campaign(json_writer& w, const engine::campaign_view& c) {
+  w.begin_object();
+  w.key("id").value(c.id);
+  w.key("coupon_id").value(c.coupon.id);
+  w.key("coupon");
+  write_coupon(w, c.coupon);
+  w.key("total_quantity").value(c.total_quantity);
+  w.key("remaining_quantity").value(c.remaining_quantity);
+  w.key("start_at").value(format_rfc3339(c.start_at));
+  w.key("end_at").value(format_rfc3339(c.end_at));
+  w.key("status").value(campaign_status_name(c.status));
+  w.end_object();
+}
+
+void write_user_coupon(json_writer& w, const engine::user_coupon_view& c) {
+  w.begin_object();
+  w.key("id").value(c.id);
+  w.key("user_id").value(c.user_id);
+  w.key("coupon_id").value(c.coupon.id);
+  w.key("fcfs_coupon_id").value(c.campaign_id);
+  w.key("coupon");
+  write_coupon(w, c.coupon);
+  w.key("status").value(coupon_status_name(c.status));
+  w.key("issued_at").value(format_rfc3339(c.issued_at));
+  w.key("expires_at").value(format_rfc3339(c.expires_at));
+  w.key("used_at");
+  if (c.used_at == 0) {
+    w.null();
+  } else {
+    w.value(format_rfc3339(c.used_at));
+  }
+  w.end_object();
+}
+
+http_reply issued_reply(const engine::reply& answer) {
+  if (auto problem = problem_reply_of(answer)) return std::move(*problem);
+  std::string body;
+  body.reserve(512);
+  json_writer w(body);
+  write_user_coupon(w, std::get<engine::user_coupon_view>(answer.body));
+  return json_reply(201, std::move(body));
+}
+
+// What an issue answered, for the idempotency entry stored with it.
+engine::stored_reply render_issue(const engine::reply& answer) {
+  http_reply rendered = issued_reply(answer);
+  return engine::stored_reply{rendered.status, std::move(rendered.body)};
+}
+
+std::optional<http_reply> read_time(std::string_view field, const std::string& text,
+                                    std::int64_t& out) {
+  auto parsed = parse_rfc3339(text);
+  if (!parsed)
+    return validation_failed(field, "must be an RFC 3339 time, e.g. 2026-11-24T04:28:33Z");
+  out = *parsed;
+  return std::nullopt;
+}
+
+}  // namespace
+
+void api::post_admin_coupons(const request_ptr& request, const params&) {
+  if (!authorize_admin(request) || !check_content_type(request)) return;
+  engine::coupon_template c;
+  std::string type;
+  field_spec fields[] = {
+      text_field("name", c.name, 1, 100), text_field("type", type, 1, 16),
+      integer_field("amount", c.amount, 1, engine::price_max),
+      integer_field("min_order_amount", c.min_order_amount, 0, 1'000'000'000'000, false),
+      integer_field("valid_days", c.valid_days, 1, engine::coupon_valid_days_max)};
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
+  if (type == "FIXED") {
+    c.kind = engine::coupon_kind::fixed;
+  } else if (type == "PERCENT") {
+    c.kind = engine::coupon_kind::percent;
+    if (c.amount > engine::percent_max)
+      return reply(request, validation_failed("amount", "a PERCENT amount must be 1 to 100"));
+  } else {
+    return reply(request, validation_failed("type", "must be FIXED or PERCENT"));
+  }
+  auto index = next_coupon_shard_.fetch_add(1, std::memory_order_relaxed) % services_.shards.size();
+  send(request, services_.shards.at(index), engine::create_coupon{std::move(c)},
+       [this, request](engine::reply&& answer) {
+         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+         // Copy the durable template to every other shard before answering, so that any
+         // campaign created after this 201 finds it wherever it lands.
+         auto coupon = std::get<engine::coupon_template>(answer.body);
+         std::uint32_t count = services_.shards.size();
+         auto pending = std::make_shared<std::atomic<std::uint32_t>>(count);
+         auto finish = [this, request, coupon, pending](engine::reply&&) {
+           if (pending->fetch_sub(1) != 1) return;
+           std::string body;
+           json_writer w(body);
+           write_coupon(w, coupon);
+           http_reply created = json_reply(201, std::move(body));
+           created.header("Location", "/admin/coupons/" + std::to_string(coupon.id));
+           reply(request, std::move(created));
+         };
+         for (engine::shard_index i = 0; i < count; ++i) {
+           engine::command item{engine::install_coupon{coupon}, finish, {}};
+           [[maybe_unused]] bool posted = services_.shards.at(i).post_always(item);
+         }
+       });
+}
+
+void api::post_admin_campaigns(const request_ptr& request, const params&) {
+  if (!authorize_admin(request) || !check_content_type(request)) return;
+  std::int64_t coupon_id = 0;
+  std::int64_t quantity = 0;
+  std::string start_text, end_text;
+  field_spec fields[] = {integer_field("coupon_id", coupon_id, 1, INT64_MAX),
+                         integer_field("total_quantity", quantity, 1, engine::fcfs_quantity_max),
+                         text_field("start_at", start_text, 1, 64),
+                         text_field("end_at", end_text, 1, 64)};
+  if (auto problem = read_json_object(request->body, fields))
+    return reply(request, std::move(*problem));
+  engine::create_campaign command{coupon_id, quantity, 0, 0};
+  if (auto problem = read_time("start_at", start_text, command.start_at))
+    return reply(request, std::move(*problem));
+  if (auto problem = read_time("end_at", end_text, command.end_at))
+    return reply(request, std::move(*problem));
+  if (command.end_at <= command.start_at)
+    return reply(request, validation_failed("end_at", "must be after start_at"));
+  auto index = next_coupon_shard_.fetch_add(1, std::memory_order_relaxed) % services_.shards.size();
+  send(request, services_.shards.at(index), command, [this, request](engine::reply&& answer) {
+    if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+    const auto& campaign = std::get<engine::campaign_view>(answer.body);
+    std::string body;
+    json_writer w(body);
+    write_campaign(w, campaign);
+    http_reply created = json_reply(201, std::move(body));
+    created.header("Location", "/coupons/fcfs/" + std::to_string(campaign.id));
+    reply(request, std::move(created));
+  });
+}
+
+void api::get_campaign(const request_ptr& request, const params& path) {
+  auto id = parse_id(path[0]);
+  if (!id) return reply(request, validation_failed("id", id_rule));
+  send(request, services_.shards.owner_of_id(*id), engine::get_campaign{*id},
+       [this, request](engine::reply&& answer) {
+         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+         std::string body;
+         json_writer w(body);
+         write_campaign(w, std::get<engine::campaign_view>(answer.body));
+         reply(request, json_reply(200, std::move(body)));
+       });
+}
+
+// Every shard lists its campaigns; merged by id, paged like every list.
+void api::get_campaigns(const request_ptr& request, const params&) {
+  page_request page;
+  if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
+  struct gather {
+    std::mutex mutex;
+    std::vector<engine::campaign_view> items;
+    std::uint32_t pending = 0;
+  };
+  auto state = std::make_shared<gather>();
+  std::uint32_t count = services_.shards.size();
+  state->pending = count;
+  for (engine::shard_index i = 0; i < count; ++i) {
+    engine::command item{engine::list_campaigns{},
+                         [this, request, state, page](engine::reply&& answer) {
+                           std::unique_lock lock(state->mutex);
+                           auto& part = std::get<engine::campaign_list>(answer.body).items;
+                           for (auto& c : part) {
+                             if (c.id > page.cursor_id) state->items.push_back(std::move(c));
+                           }
+                           if (--state->pending > 0) return;
+                           lock.unlock();
+                           auto& items = state->items;
+                           std::sort(items.begin(), items.end(),
+                                     [](const auto& a, const auto& b) { return a.id < b.id; });
+                           bool more = items.size() > page.limit;
+                           if (more) items.resize(page.limit);
+                           std::string body;
+                           json_writer w(body);
+                           w.begin_object().key("items").begin_array();
+                           for (const auto& c : items) write_campaign(w, c);
+                           w.end_array().key("next_cursor");
+                           if (more) {
+                             w.value(make_cursor(items.back().id));
+                           } else {
+                             w.null();
+                           }
+                           w.end_object();
+                           reply(request, json_reply(200, std::move(body)));
+                         },
+                         {}};
+    // A read of every shard; its size is the shard count, so it may pass the mailbox bound.
+    [[maybe_unused]] bool posted = services_.shards.at(i).post_always(item);
+  }
+}
+
+void api::post_issue(const request_ptr& request, const params& path) {
+  auto who = authenticate(request);
+  if (!who) return;
+  auto campaign_id = parse_id(path[0]);
+  if (!campaign_id) return reply(request, validation_failed("id", id_rule));
+  if (who->admin)
+    return reply(request, forbidden("coupon issue needs a user's token, not the admin token"));
+  auto key = idempotency_of(request, &render_issue,
+                            "/coupons/fcfs/" + std::to_string(*campaign_id) + "/issue");
+  if (!key) return;
+  std::int64_t user_id = who->user_id;
+  if (key->key.empty()) return take_and_deliver(request, *campaign_id, user_id, std::nullopt);
+  engine::shard& user_shard = services_.shards.owner_of_id(user_id);
+  send(request, user_shard, engine::claim_key{user_id, *key},
+       [this, request, campaign_id = *campaign_id, user_id,
+        key = *key](engine::reply&& answer) mutable {
+         if (answer.replayed)
+           return reply(request, stored_reply_to_http(std::get<engine::stored_reply>(answer.body)));
+         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+         take_and_deliver(request, campaign_id, user_id, std::move(key));
+       });
+}
+
+void api::take_and_deliver(const request_ptr& request, std::int64_t campaign_id,
+                           std::int64_t user_id, std::optional<engine::idempotency_request> key) {
+  engine::shard& user_shard = services_.shards.owner_of_id(user_id);
+  auto shared_key = std::make_shared<std::optional<engine::idempotency_request>>(std::move(key));
+  // Ends a claimed key without a delivery (rejection stored when it is a 409) and answers.
+  auto settle = [this, request, &user_shard, user_id, shared_key](engine::errc rejection) {
+    engine::command item{engine::settle_key{user_id, **shared_key, rejection},
+                         [this, request](engine::reply&& answer) {
+                           if (auto problem = problem_reply_of(answer))
+                             return reply(request, std::move(*problem));
+                           reply(request, overloaded());
+                         },
+                         {}};
+    [[maybe_unused]] bool posted = user_shard.post_always(item);
+  };
+  engine::command take{
+      engine::take_coupon{campaign_id, user_id},
+      // Rejected (after the campaign shard's last record is durable).
+      [this, request, shared_key, settle](engine::reply&& answer) {
+        if (shared_key->has_value()) return settle(answer.code);
+        reply(request, issued_reply(answer));
+      },
+      // Taken: hand the wallet entry to the user's shard at once.
+      [this, request, &user_shard, shared_key](engine::reply&& answer) {
+        engine::deliver_coupon deliver{std::get<engine::user_coupon_view>(answer.body),
+                                       shared_key->value_or(engine::idempotency_request{})};
+        engine::command item{
+            std::move(deliver),
+            [this, request](engine::reply&& delivered) { reply(request, issued_reply(delivered)); },
+            {}};
+        // Past the bound: a taken unit must reach its wallet.
+        [[maybe_unused]] bool posted = user_shard.post_always(item);
+      }};
+  if (!services_.shards.owner_of_id(campaign_id).post(take)) {
+    if (shared_key->has_value()) return settle(engine::errc::overloaded);
+    reply(request, overloaded());
+  }
+}
+
+void api::get_user_coupons(const request_ptr& request, const params& path) {
+  auto user_id = authorize_user_path(request, path[0]);
+  if (!user_id) return;
+  page_request page;
+  if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
+  std::uint8_t status = 0;
+  if (auto text = query_param(request->query, "status")) {
+    if (*text == "AVAILABLE") {
+      status = static_cast<std::uint8_t>(engine::user_coupon_status::available);
+    } else if (*text == "USED") {
+      status = static_cast<std::uint8_t>(engine::user_coupon_status::used);
+    } else if (*text == "EXPIRED") {
+      status = static_cast<std::uint8_t>(engine::user_coupon_status::expired);
+    } else {
+      return reply(request, validation_failed("status", "must be AVAILABLE, USED or EXPIRED"));
+    }
+  }
+  send(request, services_.shards.owner_of_id(*user_id),
+       engine::list_user_coupons{*user_id, status, page.cursor_id, page.limit},
+       [this, request](engine::reply&& answer) {
+         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+         const auto& coupons = std::get<engine::user_coupon_page>(answer.body);
+         std::string body;
+         json_writer w(body);
+         w.begin_object().key("items").begin_array();
+         for (const auto& c : coupons.items) write_user_coupon(w, c);
+         w.end_array().key("next_cursor");
+         if (coupons.next_before_id == 0) {
+           w.null();
+         } else {
+           w.value(make_cursor(coupons.next_before_id));
+         }
+         w.end_object();
+         reply(request, json_reply(200, std::move(body)));
+       });
+}
+
+void api::get_user_coupon_history(const request_ptr& request, const params& path) {
+  auto user_id = authorize_user_path(request, path[0]);
+  if (!user_id) return;
+  page_request page;
+  if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
+  send(request, services_.shards.owner_of_id(*user_id),
+       engine::list_coupon_history{*user_id, page.cursor_id, page.limit},
+       [this, request](engine::reply&& answer) {
+         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+         const auto& history = std::get<engine::coupon_history_page>(answer.body);
+         std::string body;
+         json_writer w(body);
+         w.begin_object().key("items").begin_array();
+         for (const auto& e : history.items) {
+           w.begin_object();
+           w.key("id").value(e.id);
+           w.key("user_coupon_id").value(e.user_coupon_id);
+           w.key("coupon_id").value(e.coupon_id);
+           w.key("action").value(action_name(e.action));
+           w.key("order_id");
+           if (e.order_id == 0) {
+             w.null();
+           } else {
+             w.value(e.order_id);
+           }
+           w.key("created_at").value(format_rfc3339(e.created_at));
+           w.end_object();
+         }
+         w.end_array().key("next_cursor");
+         if (history.next_before_id == 0) {
+           w.null();
+         } else {
+           w.value(make_cursor(history.next_before_id));
+         }
+         w.end_object();
+         reply(request, json_reply(200, std::move(body)));
+       });
+}
+
+}  // namespace ecom::net
