@@ -1,0 +1,172 @@
+// coupon_book on one shard with time as an input: the issue rules in the contract's order,
+// window edges (start inclusive, end exclusive), quantity never over-issued, delivery at most
+// once per (campaign, user), expiry recorded once (also after downtime), discount arithmetic
+// at the limits, and replay rebuilding the same state.
+#include <gtest/gtest.h>
+
+#include "engine/coupons.h"
+
+namespace ecom::engine {
+namespace {
+
+constexpr time_ms t0 = 1'800'000'000'000;
+
+struct books {
+  idempotency_table keys;
+  user_book users{0, 1, keys};
+  coupon_book coupons{0, 1, users, keys};
+  std::vector<record> log;
+
+  template <class C>
+  reply run(const C& command, time_ms now = t0) {
+    std::vector<record> out;
+    reply answer;
+    if constexpr (requires { users.handle(command, now, out); }) {
+      answer = users.handle(command, now, out);
+    } else {
+      answer = coupons.handle(command, now, out);
+    }
+    log.insert(log.end(), out.begin(), out.end());
+    return answer;
+  }
+  entity_id user(const std::string& email) {
+    return std::get<user_view>(run(create_user{"u", email, "h"}).body).id;
+  }
+  entity_id campaign(std::int64_t quantity, time_ms start, time_ms end,
+                     std::int64_t valid_days = 30) {
+    coupon_template c{0, "c", coupon_kind::fixed, 1000, 0, valid_days, 0};
+    entity_id coupon_id = std::get<coupon_template>(run(create_coupon{c}).body).id;
+    return std::get<campaign_view>(run(create_campaign{coupon_id, quantity, start, end}).body).id;
+  }
+  // take + deliver, as the issue route does.
+  reply issue(entity_id campaign_id, entity_id user_id, time_ms now = t0) {
+    reply taken = run(take_coupon{campaign_id, user_id}, now);
+    if (taken.code != errc::ok) return taken;
+    return run(deliver_coupon{std::get<user_coupon_view>(taken.body), {}}, now);
+  }
+};
+
+TEST(coupon_test, RulesApplyInTheContractOrder) {
+  books b;
+  entity_id u1 = b.user("a@x.y"), u2 = b.user("b@x.y");
+  entity_id c = b.campaign(1, t0, t0 + 1000);
+  EXPECT_EQ(b.issue(12345, u1).code, errc::coupon_not_found);
+  EXPECT_EQ(b.issue(c, u1, t0 - 1).code, errc::coupon_not_active);
+  ASSERT_EQ(b.issue(c, u1).code, errc::ok);
+  // Already issued outranks sold out; not active outranks both.
+  EXPECT_EQ(b.issue(c, u1).code, errc::coupon_already_issued);
+  EXPECT_EQ(b.issue(c, u2).code, errc::coupon_sold_out);
+  EXPECT_EQ(b.issue(c, u1, t0 + 1000).code, errc::coupon_not_active);
+}
+
+TEST(coupon_test, WindowStartIsInclusiveAndEndExclusive) {
+  books b;
+  entity_id u1 = b.user("a@x.y"), u2 = b.user("b@x.y"), u3 = b.user("c@x.y");
+  entity_id c = b.campaign(10, t0, t0 + 1000);
+  EXPECT_EQ(b.issue(c, u1, t0 - 1).code, errc::coupon_not_active);
+  EXPECT_EQ(b.issue(c, u1, t0).code, errc::ok);
+  EXPECT_EQ(b.issue(c, u2, t0 + 999).code, errc::ok);
+  EXPECT_EQ(b.issue(c, u3, t0 + 1000).code, errc::coupon_not_active);
+  auto at = [&](time_ms now) {
+    return std::get<campaign_view>(b.run(get_campaign{c}, now).body).status;
+  };
+  EXPECT_EQ(at(t0 - 1), campaign_status::upcoming);
+  EXPECT_EQ(at(t0), campaign_status::open);
+  EXPECT_EQ(at(t0 + 1000), campaign_status::closed);
+}
+
+TEST(coupon_test, NeverIssuesMoreThanTheQuantityAndNeverTwiceToOneUser) {
+  books b;
+  entity_id c = b.campaign(30, t0, t0 + 1000);
+  int issued = 0, sold_out = 0;
+  std::vector<entity_id> users;
+  for (int i = 0; i < 100; ++i) users.push_back(b.user("u" + std::to_string(i) + "@x.y"));
+  for (int round = 0; round < 2; ++round) {
+    for (entity_id u : users) {
+      errc code = b.issue(c, u).code;
+      issued += code == errc::ok;
+      sold_out += code == errc::coupon_sold_out;
+    }
+  }
+  EXPECT_EQ(issued, 30);
+  EXPECT_EQ(sold_out, 140);  // 70 in round one, 70 in round two; the 30 holders get ALREADY_ISSUED
+  auto view = std::get<campaign_view>(b.run(get_campaign{c}).body);
+  EXPECT_EQ(view.remaining_quantity, 0);
+  EXPECT_EQ(view.status, campaign_status::sold_out);
+}
+
+TEST(coupon_test, DeliveryAppliesOncePerCampaignAndUser) {
+  books b;
+  entity_id u = b.user("a@x.y");
+  entity_id c = b.campaign(5, t0, t0 + 1000);
+  reply taken = b.run(take_coupon{c, u});
+  auto coupon = std::get<user_coupon_view>(taken.body);
+  std::size_t before = b.log.size();
+  ASSERT_EQ(b.run(deliver_coupon{coupon, {}}).code, errc::ok);
+  ASSERT_EQ(b.run(deliver_coupon{coupon, {}}).code, errc::ok)
+      << "a re-sent outbox entry is harmless";
+  EXPECT_EQ(b.log.size(), before + 1) << "only the first delivery writes";
+  auto wallet = std::get<user_coupon_page>(b.run(list_user_coupons{u, 0, 0, 100}).body);
+  EXPECT_EQ(wallet.items.size(), 1u);
+  EXPECT_TRUE(b.coupons.holds(u, c));
+}
+
+TEST(coupon_test, ExpiryReadsExpiredAtOnceAndIsRecordedOnce) {
+  books b;
+  entity_id u = b.user("a@x.y");
+  entity_id c = b.campaign(5, t0, t0 + 10 * day_ms, 1);
+  ASSERT_EQ(b.issue(c, u).code, errc::ok);
+  time_ms later = t0 + day_ms;  // exactly at expires_at
+  auto wallet = std::get<user_coupon_page>(b.run(list_user_coupons{u, 0, 0, 10}, later).body);
+  EXPECT_EQ(wallet.items.at(0).status, user_coupon_status::expired) << "before any sweep";
+  std::vector<record> out;
+  b.coupons.expire(later + 5 * day_ms, out);  // the server was down for days
+  ASSERT_EQ(out.size(), 1u);
+  std::vector<record> again;
+  b.coupons.expire(later + 6 * day_ms, again);
+  EXPECT_TRUE(again.empty()) << "EXPIRE is recorded once";
+  auto history = std::get<coupon_history_page>(b.run(list_coupon_history{u, 0, 10}).body);
+  ASSERT_EQ(history.items.size(), 2u);
+  EXPECT_EQ(history.items[0].action, coupon_action::expire);
+  EXPECT_EQ(history.items[0].created_at, later) << "recorded at the expiry instant";
+  EXPECT_EQ(history.items[1].action, coupon_action::issue);
+  auto expired = std::get<user_coupon_page>(b.run(list_user_coupons{u, 3, 0, 10}, t0).body);
+  EXPECT_EQ(expired.items.size(), 1u) << "status filter EXPIRED";
+}
+
+TEST(coupon_test, DiscountsAtTheLimits) {
+  EXPECT_EQ(discount_of(coupon_kind::fixed, 1000, 999), 999) << "never more than the total";
+  EXPECT_EQ(discount_of(coupon_kind::fixed, 1000, 5000), 1000);
+  EXPECT_EQ(discount_of(coupon_kind::percent, 100, 12345), 12345);
+  EXPECT_EQ(discount_of(coupon_kind::percent, 10, 999), 99) << "floor";
+  EXPECT_EQ(discount_of(coupon_kind::percent, 1, 99), 0);
+  std::int64_t big = 999LL * 50 * 1'000'000'000;  // the largest possible order total
+  EXPECT_EQ(discount_of(coupon_kind::percent, 100, big), big);
+  EXPECT_EQ(discount_of(coupon_kind::percent, 33, big), big / 100 * 33 + (big % 100) * 33 / 100);
+  EXPECT_EQ(discount_of(coupon_kind::fixed, 5, 0), 0);
+}
+
+TEST(coupon_test, ReplayRebuildsCampaignsWalletsAndTemplates) {
+  books b;
+  entity_id u1 = b.user("a@x.y"), u2 = b.user("b@x.y");
+  entity_id c = b.campaign(2, t0, t0 + 1000);
+  ASSERT_EQ(b.issue(c, u1).code, errc::ok);
+  reply taken = b.run(take_coupon{c, u2});  // taken, never delivered: a crash in between
+  ASSERT_EQ(taken.code, errc::ok);
+  books copy;
+  for (const auto& r : b.log) {
+    bool ok = user_book::owns(r.type) ? copy.users.apply(r.type, r.payload)
+                                      : copy.coupons.apply(r.type, r.payload);
+    ASSERT_TRUE(ok) << static_cast<int>(r.type);
+  }
+  auto view = std::get<campaign_view>(copy.run(get_campaign{c}).body);
+  EXPECT_EQ(view.remaining_quantity, 0);
+  EXPECT_TRUE(copy.coupons.holds(u1, c));
+  EXPECT_FALSE(copy.coupons.holds(u2, c)) << "the cut-off delivery";
+  auto taken_list = copy.coupons.taken_coupons();
+  EXPECT_EQ(taken_list.size(), 2u) << "both takes are in the outbox for re-delivery";
+  EXPECT_EQ(copy.issue(c, u2).code, errc::coupon_already_issued);
+}
+
+}  // namespace
+}  // namespace ecom::engine
