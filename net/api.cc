@@ -391,6 +391,8 @@ void api::get_admin_stats(const request_ptr& request, const params&) {
             w.key("idempotency_entries").value(f.idempotency_entries);
             w.key("products").value(f.products);
             w.key("cart_lines").value(f.cart_lines);
+            w.key("campaigns").value(f.campaigns);
+            w.key("user_coupons").value(f.user_coupons);
             w.key("last_applied_lsn").value(f.last_lsn);
             w.end_object();
           }
