@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# First-come coupon benchmark (issue: coupons). In one run, on loopback, with private configs
+# and data dirs, it measures:
+#   - ecomd POST /coupons/fcfs/{id}/issue, --fsync always, 64 and 256 connections (wrk, one
+#     distinct user per request): a campaign big enough that every request is a durable issue,
+#     and a flash-sale run where 1,000 coupons sell out at once;
+#   - nginx serving a ~100-byte static JSON file (the HTTP ceiling of this box), wrk;
+#   - Redis 7 with appendfsync always running the usual Lua check-decrement-add script,
+#     redis-benchmark, no pipelining;
+#   - PostgreSQL with synchronous_commit=on doing SELECT ... FOR UPDATE + INSERT per issue
+#     (the original design's locking), pgbench.
+# and prints requests/s, p50/p99 and the ratios. Installs nginx, wrk, redis and postgresql
+# from Debian when missing (as root). Usage: tools/bench_fcfs.sh [seconds-per-run (default 10)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+need() { command -v "$1" >/dev/null || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
+need nginx nginx; need wrk wrk; need redis-server redis-server; need redis-benchmark redis-tools
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need psql postgresql
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+[ -x build/bin/ecomd ] || cmake --build build -j2 --target ecomd
+
+work=$(mktemp -d /tmp/ecomd-fcfs.XXXXXX)
+chmod 755 "$work"
+nginx_port=18491 redis_port=18492 pg_port=18493
+cleanup() {
+  [ -n "${ecomd_pid:-}" ] && kill "$ecomd_pid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
+  [ -d "$work/pg" ] && su postgres -s /bin/sh -c "$pgbin/pg_ctl -D $work/pg -m immediate stop" >/dev/null 2>&1 || true
+  sleep 0.5
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wrk_run() {  # url connections [lua script and args...] -> "rps p50 p99"
+  local url=$1 conns=$2; shift 2
+  local out
+  if [ $# -gt 0 ]; then out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$1" "$url" -- "${@:2}")
+  else out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency "$url"); fi
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | awk '$1=="50%" {print $2}') $(echo "$out" | awk '$1=="99%" {print $2}')"
+}
+row() { printf "%-44s %6s %11s %10s %10s\n" "$@"; }
+
+# ---- nginx ----
+mkdir -p "$work/www" "$work/nginx-tmp"
+printf '{"id":1,"coupon_id":1,"status":"AVAILABLE","issued_at":"2026-11-24T04:28:33.123Z"}\n' > "$work/www/c.json"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path $work/nginx-tmp; proxy_temp_path $work/nginx-tmp; fastcgi_temp_path $work/nginx-tmp;
+  uwsgi_temp_path $work/nginx-tmp; scgi_temp_path $work/nginx-tmp;
+  server { listen 127.0.0.1:$nginx_port; location / { root $work/www; default_type application/json; } }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work"
+
+# ---- redis: appendfsync always, Lua check-decrement-add ----
+mkdir -p "$work/redis"
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync always \
+  --save "" --daemonize no --logfile "$work/redis.log" &
+redis_pid=$!
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+lua='if redis.call("SISMEMBER", KEYS[2], ARGV[1]) == 1 then return -1 end
+local left = tonumber(redis.call("GET", KEYS[1]))
+if left <= 0 then return 0 end
+redis.call("DECR", KEYS[1]); redis.call("SADD", KEYS[2], ARGV[1]); return 1'
+sha=$(redis-cli -p "$redis_port" SCRIPT LOAD "$lua")
+redis-cli -p "$redis_port" SET fcfs:remaining 100000000 >/dev/null
+
+# ---- postgresql: synchronous_commit=on, SELECT ... FOR UPDATE + INSERT ----
+mkdir -p "$work/pg" "$work/pgsock" && chown postgres "$work/pg" "$work/pgsock"
+su postgres -s /bin/sh -c "$pgbin/initdb -D $work/pg -A trust -U postgres" >/dev/null
+su postgres -s /bin/sh -c "$pgbin/pg_ctl -D $work/pg -l $work/pg/log -o '-p $pg_port -k $work/pgsock -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on -c max_connections=300' start" >/dev/null
+psql_run() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -q "$@"; }
+for _ in $(seq 50); do psql_run -c 'select 1' >/dev/null 2>&1 && break; sleep 0.2; done
+psql_run <<'SQL'
+CREATE TABLE campaign (id int PRIMARY KEY, remaining int NOT NULL);
+CREATE TABLE issued (campaign_id int, user_id int, PRIMARY KEY (campaign_id, user_id));
+INSERT INTO campaign VALUES (1, 100000000);
+SQL
+cat > "$work/issue.sql" <<'SQL'
+\set uid random(1, 2000000000)
+BEGIN;
+SELECT remaining FROM campaign WHERE id = 1 FOR UPDATE;
+INSERT INTO issued VALUES (1, :uid) ON CONFLICT DO NOTHING;
+UPDATE campaign SET remaining = remaining - 1 WHERE id = 1;
+COMMIT;
+SQL
+
+# ---- ecomd: users, a coupon and two campaigns ----
+build/bin/ecomd --port 0 --data-dir "$work/ecomd" --admin-token bench --log-level warn --io-threads 2 \
+  > "$work/ecomd.out" 2> "$work/ecomd.err" &
+ecomd_pid=$!
+for _ in $(seq 100); do grep -q listening "$work/ecomd.out" 2>/dev/null && break; sleep 0.1; done
+port=$(grep -o '[0-9]*$' "$work/ecomd.out")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+api() { curl -sf -X POST "http://127.0.0.1:$port$1" -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$2"; }
+users_per_run=$((50000 * duration))  # more users than requests: every request a first-time issue
+: > "$work/tokens"
+for _ in $(seq $(( (users_per_run * 2 + 99999) / 100000 ))); do
+  api /admin/users/bulk '{"count":100000,"name_prefix":"bench"}' |
+    python3 -c 'import json,sys; print("\n".join(u["access_token"] for u in json.load(sys.stdin)["items"]))' >> "$work/tokens"
+done
+coupon=$(api /admin/coupons '{"name":"bench","type":"FIXED","amount":1000,"valid_days":30}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+window='"start_at":"2020-01-01T00:00:00Z","end_at":"2099-01-01T00:00:00Z"'
+campaign() { api /admin/fcfs-coupons "{\"coupon_id\":$coupon,\"total_quantity\":$1,$window}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+cat > "$work/issue.lua" <<'LUA'
+-- One distinct user per request: thread k takes tokens k, k+T, k+2T, ... from its block.
+local counter = 1
+local threads = {}
+function setup(thread) thread:set("id", counter); counter = counter + 1; table.insert(threads, thread) end
+function init(args)
+  tokens = {}
+  for line in io.lines(args[1]) do tokens[#tokens + 1] = line end
+  path = "/coupons/fcfs/" .. args[2] .. "/issue"
+  offset = tonumber(args[3]); step = 2; i = id - 1
+end
+function request()
+  i = i + step
+  local token = tokens[offset + i]
+  return wrk.format("POST", path, { ["Authorization"] = "Bearer " .. token }, "")
+end
+LUA
+
+row target conns "req/s" p50 p99
+used=0
+for conns in 64 256; do
+  read -r n_rps n_p50 n_p99 <<<"$(wrk_run "http://127.0.0.1:$nginx_port/c.json" "$conns")"
+  row "nginx static 100 B" "$conns" "$n_rps" "$n_p50" "$n_p99"
+  big=$(campaign 10000000)
+  read -r e_rps e_p50 e_p99 <<<"$(wrk_run "http://127.0.0.1:$port/" "$conns" "$work/issue.lua" "$work/tokens" "$big" "$used")"
+  used=$((used + users_per_run))
+  row "ecomd issue (every request issues)" "$conns" "$e_rps" "$e_p50" "$e_p99"
+  small=$(campaign 1000)
+  read -r s_rps s_p50 s_p99 <<<"$(wrk_run "http://127.0.0.1:$port/" "$conns" "$work/issue.lua" "$work/tokens" "$small" 0)"
+  row "ecomd issue (1,000 coupons, sells out)" "$conns" "$s_rps" "$s_p50" "$s_p99"
+  r_out=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$conns" -n $((30000 * duration)) -r 2000000000 --threads 2 \
+    EVALSHA "$sha" 2 fcfs:remaining fcfs:issued __rand_int__ 2>/dev/null)
+  r_rps=$(echo "$r_out" | awk '/throughput summary/ {print $3}' | tail -1)
+  r_lat=$(echo "$r_out" | awk '/avg/ {getline; print $3 "ms " $5 "ms"}' | tail -1)
+  row "redis Lua, appendfsync always" "$conns" "$r_rps" ${r_lat:-"? ?"}
+  p_out=$(su postgres -s /bin/sh -c "pgbench -h 127.0.0.1 -p $pg_port -U postgres -n -M prepared -c $conns -j 2 -T $duration -r -f $work/issue.sql postgres" 2>&1 || true)
+  p_tps=$(echo "$p_out" | awk '/^tps/ {print $3}')
+  p_lat=$(echo "$p_out" | awk '/latency average/ {print $4 "ms"}')
+  row "postgresql FOR UPDATE, sync commit" "$conns" "$p_tps" "avg $p_lat" "-"
+  awk -v e="$e_rps" -v n="$n_rps" -v r="$r_rps" -v p="$p_tps" -v c="$conns" 'BEGIN {
+    printf "  ratios at %s conns: ecomd/nginx %.2f  ecomd/redis %.2f  ecomd/postgresql %.1f\n", c, e/n, (r>0?e/r:0), (p>0?e/p:0) }'
+done
