@@ -74,7 +74,8 @@ int parse_flags(int argc, char** argv, settings& s) {
       "data directory (WAL, secret, meta)")(
       "shards", po::value(&s.shards)->default_value(0),
       "shard threads; 0 = the stored count, or the core count for a new data dir")(
-      "io-threads", po::value(&s.server.io_threads)->default_value(hardware), "network threads")(
+      "io-threads", po::value(&s.server.io_threads)->default_value(std::max(1u, hardware / 2)),
+      "network threads (default: half the cores; shards, the WAL and the network share them)")(
       "fsync", po::value(&s.fsync)->default_value("always"),
       "always | batch | off (see docs/operations.md)")(
       "admin-token", po::value(&s.api.admin_token)->default_value(""),

@@ -47,13 +47,26 @@ void append_rfc3339(std::string& out, std::int64_t unix_ms) {
   std::int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  char buffer[40];
-  int n = std::snprintf(
-      buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-      static_cast<long long>(y), m, d, static_cast<long long>(ms_of_day / 3600000),
-      static_cast<long long>(ms_of_day / 60000 % 60), static_cast<long long>(ms_of_day / 1000 % 60),
-      static_cast<long long>(ms_of_day % 1000));
-  out.append(buffer, static_cast<std::size_t>(n));
+  if (y < 0 || y > 9999) {  // outside what the fixed-width form can show: never for our clocks
+    char buffer[48];
+    int n = std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(unix_ms));
+    out.append(buffer, static_cast<std::size_t>(n));
+    return;
+  }
+  // Hand-written instead of snprintf: this runs for every timestamp of every reply.
+  char text[25] = "0000-00-00T00:00:00.000Z";
+  auto put = [&](int at, std::int64_t value, int width) {
+    for (int k = width - 1; k >= 0; --k, value /= 10)
+      text[at + k] = static_cast<char>('0' + value % 10);
+  };
+  put(0, y, 4);
+  put(5, m, 2);
+  put(8, d, 2);
+  put(11, ms_of_day / 3600000, 2);
+  put(14, ms_of_day / 60000 % 60, 2);
+  put(17, ms_of_day / 1000 % 60, 2);
+  put(20, ms_of_day % 1000, 3);
+  out.append(text, sizeof text - 1);
 }
 
 std::string format_rfc3339(std::int64_t unix_ms) {
