@@ -224,8 +224,14 @@ bool api::check_content_type(const request_ptr& request) {
 
 void api::send(const request_ptr& request, engine::shard& owner, engine::command_body body,
                engine::reply_callback done) {
-  engine::command item{std::move(body), std::move(done)};
+  engine::command item{std::move(body), on_io(request, std::move(done)), {}};
   if (!owner.post(item)) reply(request, overloaded());
+}
+
+engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done) {
+  return [request, done = std::move(done)](engine::reply&& answer) mutable {
+    request->run_on_io([done, answer = std::move(answer)]() mutable { done(std::move(answer)); });
+  };
 }
 
 std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr& request,

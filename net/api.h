@@ -157,6 +157,8 @@ struct page_request {
 std::optional<http_reply> parse_page(std::string_view query, page_request& out);
 std::string make_cursor(std::int64_t id);
 http_reply json_reply(std::uint16_t status, std::string body);
+// Wraps a shard's reply callback so that it runs on the request's network thread.
+engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done);
 // A reply's problem, or nullopt when it is ok.
 std::optional<http_reply> problem_reply_of(const engine::reply& answer);
 http_reply stored_reply_to_http(const engine::stored_reply& stored);

@@ -248,9 +248,12 @@ class session : public std::enable_shared_from_this<session> {
       return write(std::move(closing), false);
     }
     request->respond = [self = shared_from_this()](http_reply&& answer) {
-      asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
+      asio::dispatch(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
         self->write(std::move(answer), false);
       });
+    };
+    request->run_on_io = [self = shared_from_this()](std::function<void()> work) {
+      asio::post(self->stream_.get_executor(), std::move(work));
     };
     current_ = request;
     try {

@@ -46,8 +46,11 @@ struct request_context {
   std::chrono::steady_clock::time_point started;
   std::size_t route_index = 0;  // for metrics; set by the router
 
-  // Set by the server: posts the reply to the session's executor.
+  // Set by the server: hands the reply to the session's executor (inline when already there).
   std::function<void(http_reply&&)> respond;
+  // Set by the server: runs `work` on the session's executor. Shard replies come back through
+  // it so that rendering JSON happens on a network thread, not on the WAL or a shard thread.
+  std::function<void(std::function<void()>)> run_on_io;
 };
 
 using request_ptr = std::shared_ptr<request_context>;

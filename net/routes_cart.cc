@@ -53,7 +53,8 @@ void api::read_sale_facts(const request_ptr& request,
   for (auto& [shard, positions] : by_shard) {
     engine::get_sale_facts ask;
     for (std::size_t position : positions) ask.items.push_back(items[position]);
-    engine::command item{std::move(ask), [state, positions, shared_done](engine::reply&& answer) {
+    engine::command item{std::move(ask),
+                         on_io(request, [state, positions, shared_done](engine::reply&& answer) {
                            std::unique_lock lock(state->mutex);
                            auto& facts = std::get<engine::sale_facts>(answer.body).items;
                            for (std::size_t k = 0; k < positions.size() && k < facts.size(); ++k)
@@ -61,7 +62,7 @@ void api::read_sale_facts(const request_ptr& request,
                            if (--state->pending > 0 || state->failed) return;
                            lock.unlock();
                            (*shared_done)(std::move(state->facts));
-                         }};
+                         })};
     if (!services_.shards.at(shard).post(item)) {
       std::lock_guard lock(state->mutex);
       state->failed = true;

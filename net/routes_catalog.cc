@@ -119,7 +119,7 @@ void api::get_products(const request_ptr& request, const params&) {
   std::uint32_t limit = page.limit;
   for (engine::shard_index i = 0; i < count; ++i) {
     engine::command item{engine::list_products{page.cursor_id, limit},
-                         [this, request, state, limit](engine::reply&& answer) {
+                         on_io(request, [this, request, state, limit](engine::reply&& answer) {
                            std::unique_lock lock(state->mutex);
                            auto& part = std::get<engine::product_page>(answer.body);
                            state->more = state->more || part.more;
@@ -148,7 +148,7 @@ void api::get_products(const request_ptr& request, const params&) {
                            }
                            w.end_object();
                            reply(request, json_reply(200, std::move(body)));
-                         }};
+                         })};
     if (!services_.shards.at(i).post(item)) {
       std::lock_guard lock(state->mutex);
       if (!state->failed) {

@@ -240,32 +240,34 @@ void api::get_campaigns(const request_ptr& request, const params&) {
   state->pending = count;
   for (engine::shard_index i = 0; i < count; ++i) {
     engine::command item{engine::list_campaigns{},
-                         [this, request, state, page](engine::reply&& answer) {
-                           std::unique_lock lock(state->mutex);
-                           auto& part = std::get<engine::campaign_list>(answer.body).items;
-                           for (auto& c : part) {
-                             if (c.id > page.cursor_id) state->items.push_back(std::move(c));
-                           }
-                           if (--state->pending > 0) return;
-                           lock.unlock();
-                           auto& items = state->items;
-                           std::sort(items.begin(), items.end(),
+                         on_io(request,
+                               [this, request, state, page](engine::reply&& answer) {
+                                 std::unique_lock lock(state->mutex);
+                                 auto& part = std::get<engine::campaign_list>(answer.body).items;
+                                 for (auto& c : part) {
+                                   if (c.id > page.cursor_id) state->items.push_back(std::move(c));
+                                 }
+                                 if (--state->pending > 0) return;
+                                 lock.unlock();
+                                 auto& items = state->items;
+                                 std::sort(
+                                     items.begin(), items.end(),
                                      [](const auto& a, const auto& b) { return a.id < b.id; });
-                           bool more = items.size() > page.limit;
-                           if (more) items.resize(page.limit);
-                           std::string body;
-                           json_writer w(body);
-                           w.begin_object().key("items").begin_array();
-                           for (const auto& c : items) write_campaign(w, c);
-                           w.end_array().key("next_cursor");
-                           if (more) {
-                             w.value(make_cursor(items.back().id));
-                           } else {
-                             w.null();
-                           }
-                           w.end_object();
-                           reply(request, json_reply(200, std::move(body)));
-                         },
+                                 bool more = items.size() > page.limit;
+                                 if (more) items.resize(page.limit);
+                                 std::string body;
+                                 json_writer w(body);
+                                 w.begin_object().key("items").begin_array();
+                                 for (const auto& c : items) write_campaign(w, c);
+                                 w.end_array().key("next_cursor");
+                                 if (more) {
+                                   w.value(make_cursor(items.back().id));
+                                 } else {
+                                   w.null();
+                                 }
+                                 w.end_object();
+                                 reply(request, json_reply(200, std::move(body)));
+                               }),
                          {}};
     // A read of every shard; its size is the shard count, so it may pass the mailbox bound.
     [[maybe_unused]] bool posted = services_.shards.at(i).post_always(item);
@@ -302,32 +304,37 @@ void api::take_and_deliver(const request_ptr& request, std::int64_t campaign_id,
   // Ends a claimed key without a delivery (rejection stored when it is a 409) and answers.
   auto settle = [this, request, &user_shard, user_id, shared_key](engine::errc rejection) {
     engine::command item{engine::settle_key{user_id, **shared_key, rejection},
-                         [this, request](engine::reply&& answer) {
-                           if (auto problem = problem_reply_of(answer))
-                             return reply(request, std::move(*problem));
-                           reply(request, overloaded());
-                         },
+                         on_io(request,
+                               [this, request](engine::reply&& answer) {
+                                 if (auto problem = problem_reply_of(answer)) {
+                                   return reply(request, std::move(*problem));
+                                 }
+                                 reply(request, overloaded());
+                               }),
                          {}};
     [[maybe_unused]] bool posted = user_shard.post_always(item);
   };
-  engine::command take{
-      engine::take_coupon{campaign_id, user_id},
-      // Rejected (after the campaign shard's last record is durable).
-      [this, request, shared_key, settle](engine::reply&& answer) {
-        if (shared_key->has_value()) return settle(answer.code);
-        reply(request, issued_reply(answer));
-      },
-      // Taken: hand the wallet entry to the user's shard at once.
-      [this, request, &user_shard, shared_key](engine::reply&& answer) {
-        engine::deliver_coupon deliver{std::get<engine::user_coupon_view>(answer.body),
-                                       shared_key->value_or(engine::idempotency_request{})};
-        engine::command item{
-            std::move(deliver),
-            [this, request](engine::reply&& delivered) { reply(request, issued_reply(delivered)); },
-            {}};
-        // Past the bound: a taken unit must reach its wallet.
-        [[maybe_unused]] bool posted = user_shard.post_always(item);
-      }};
+  engine::command take{engine::take_coupon{campaign_id, user_id},
+                       // Rejected (after the campaign shard's last record is durable).
+                       on_io(request,
+                             [this, request, shared_key, settle](engine::reply&& answer) {
+                               if (shared_key->has_value()) return settle(answer.code);
+                               reply(request, issued_reply(answer));
+                             }),
+                       // Taken: hand the wallet entry to the user's shard at once.
+                       [this, request, &user_shard, shared_key](engine::reply&& answer) {
+                         engine::deliver_coupon deliver{
+                             std::get<engine::user_coupon_view>(answer.body),
+                             shared_key->value_or(engine::idempotency_request{})};
+                         engine::command item{std::move(deliver),
+                                              on_io(request,
+                                                    [this, request](engine::reply&& delivered) {
+                                                      reply(request, issued_reply(delivered));
+                                                    }),
+                                              {}};
+                         // Past the bound: a taken unit must reach its wallet.
+                         [[maybe_unused]] bool posted = user_shard.post_always(item);
+                       }};
   if (!services_.shards.owner_of_id(campaign_id).post(take)) {
     if (shared_key->has_value()) return settle(engine::errc::overloaded);
     reply(request, overloaded());

@@ -1,0 +1,336 @@
+// End-to-end tests of the ecom-load binary: it runs as a child process against a real ecomd
+// (one per suite) and its exit code, stdout, stderr, --json and --report are checked, and its
+// verdict is cross-checked through the API.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/e2e/e2e_fixture.h"
+
+namespace ecom::test {
+namespace {
+
+struct process_result {
+  int exit_code = -1;  // 128 + signal when killed
+  std::string out;
+  std::string err;
+  std::string describe() const {
+    return "exit " + std::to_string(exit_code) + "\n--- stdout:\n" + out + "\n--- stderr:\n" + err;
+  }
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A temp dir removed with the object.
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "ecom-load-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+// Runs ecom-load with args, stdout and stderr captured in files; killed after timeout.
+process_result run_ecom_load(const std::vector<std::string>& args,
+                             std::chrono::seconds timeout = std::chrono::seconds(90)) {
+  temp_dir dir;
+  std::string out_path = dir.path + "/stdout", err_path = dir.path + "/stderr";
+  std::vector<std::string> argv_text{ECOM_LOAD_BINARY};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& arg : argv_text) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out_fd < 0 || err_fd < 0) throw std::runtime_error("open capture files");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out_fd);
+  ::close(err_fd);
+  process_result result;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
+  return result;
+}
+
+std::string last_line(const std::string& text) {
+  std::string trimmed = text;
+  while (!trimmed.empty() && trimmed.back() == '\n') trimmed.pop_back();
+  auto at = trimmed.rfind('\n');
+  return at == std::string::npos ? trimmed : trimmed.substr(at + 1);
+}
+
+bool has_line_starting(const std::string& text, const std::string& prefix) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string rfc3339_in(int offset_s) {
+  std::time_t at = std::time(nullptr) + offset_s;
+  std::tm utc{};
+  gmtime_r(&at, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// A loopback port nobody listens on: bound, read and closed again.
+uint16_t closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+class ecom_load : public shared_server_test {
+ protected:
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server().port()); }
+
+  std::vector<std::string> fcfs_args(int users, int connections) const {
+    return {"fcfs",
+            "--url",
+            url(),
+            "--admin-token",
+            admin(),
+            "--users",
+            std::to_string(users),
+            "--connections",
+            std::to_string(connections),
+            "--duration",
+            "10",
+            "--no-progress"};
+  }
+
+  // POST /admin/coupons and /admin/fcfs-coupons; returns the campaign id.
+  int64_t create_campaign(int64_t quantity) {
+    auto coupon = client().post_json("/admin/coupons",
+                                     json_object()
+                                         .add("name", "outside")
+                                         .add("type", "FIXED")
+                                         .add("amount", 1000)
+                                         .add("min_order_amount", 0)
+                                         .add("valid_days", 30)
+                                         .str(),
+                                     bearer(admin()));
+    if (coupon.status != 201) throw std::runtime_error("coupon: " + describe(coupon));
+    auto campaign = client().post_json("/admin/fcfs-coupons",
+                                       json_object()
+                                           .add("coupon_id", parse_json(coupon.body)["id"].as_int())
+                                           .add("total_quantity", quantity)
+                                           .add("start_at", rfc3339_in(-5))
+                                           .add("end_at", rfc3339_in(3600))
+                                           .str(),
+                                       bearer(admin()));
+    if (campaign.status != 201) throw std::runtime_error("campaign: " + describe(campaign));
+    return parse_json(campaign.body)["id"].as_int();
+  }
+
+  // Issues one coupon of the campaign to a new user that is not one of ecom-load's.
+  void issue_to_outside_user(int64_t campaign_id) {
+    auto bulk = client().post_json(
+        "/admin/users/bulk", json_object().add("count", 1).add("name_prefix", "outside").str(),
+        bearer(admin()));
+    ASSERT_EQ(bulk.status, 201) << describe(bulk);
+    std::string token = parse_json(bulk.body)["items"][0]["access_token"].as_string();
+    auto issued = client().request(
+        "POST", "/coupons/fcfs/" + std::to_string(campaign_id) + "/issue", "", bearer(token));
+    ASSERT_EQ(issued.status, 201) << describe(issued);
+  }
+
+  json_doc read_campaign(int64_t campaign_id) {
+    auto response = client().get("/coupons/fcfs/" + std::to_string(campaign_id));
+    if (response.status != 200) throw std::runtime_error("campaign: " + describe(response));
+    return parse_json(response.body);
+  }
+};
+
+int64_t campaign_id_in(const std::string& summary) {
+  std::smatch match;
+  if (!std::regex_search(summary, match, std::regex("campaign ([0-9]+),"))) return -1;
+  return std::stoll(match[1]);
+}
+
+// Goal: a correct server gets PASS with the exact counts. Method: 300 users race for 50
+// coupons on 16 connections; the summary and the campaign read back through the API agree.
+TEST_F(ecom_load, sold_out_campaign_passes_with_exact_counts) {
+  auto args = fcfs_args(300, 16);
+  args.insert(args.end(), {"--quantity", "50"});
+  auto run = run_ecom_load(args);
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_EQ(last_line(run.out), "invariants: PASS") << run.describe();
+  EXPECT_TRUE(has_line_starting(run.out, "  201: 50")) << run.out;
+  EXPECT_TRUE(has_line_starting(run.out, "  409 COUPON_SOLD_OUT: 250")) << run.out;
+  EXPECT_TRUE(has_line_starting(run.out, "issued: 50 of quantity 50; users who asked 300"))
+      << run.out;
+  EXPECT_TRUE(has_line_starting(run.out, "wallets checked: 300")) << run.out;
+  int64_t campaign_id = campaign_id_in(run.out);
+  ASSERT_GT(campaign_id, 0) << run.out;
+  auto campaign = read_campaign(campaign_id);
+  EXPECT_EQ(campaign["remaining_quantity"].as_int(), 0);
+  EXPECT_EQ(campaign["total_quantity"].as_int(), 50);
+  EXPECT_EQ(campaign["status"].as_string(), "SOLD_OUT");
+}
+
+// Goal: when every user can get one, all do. Method: 40 users, quantity 100.
+TEST_F(ecom_load, campaign_larger_than_the_crowd_issues_to_everyone) {
+  auto args = fcfs_args(40, 8);
+  args.insert(args.end(), {"--quantity", "100"});
+  auto run = run_ecom_load(args);
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_TRUE(has_line_starting(run.out, "issued: 40 of quantity 100")) << run.out;
+  EXPECT_EQ(read_campaign(campaign_id_in(run.out))["remaining_quantity"].as_int(), 60);
+}
+
+// Goal: ecom-load notices a count it did not cause. Method: a coupon of the campaign goes to
+// an outside user before the run; then issued (19 of 20) and remaining_quantity disagree.
+TEST_F(ecom_load, coupon_issued_outside_the_run_is_a_fail) {
+  int64_t campaign_id = create_campaign(20);
+  issue_to_outside_user(campaign_id);
+  auto args = fcfs_args(100, 8);
+  args.insert(args.end(), {"--campaign", std::to_string(campaign_id)});
+  auto run = run_ecom_load(args);
+  EXPECT_EQ(run.exit_code, 1) << run.describe();
+  EXPECT_TRUE(has_line_starting(run.out, "invariants: FAIL")) << run.describe();
+  EXPECT_NE(run.out.find("issued 19, expected min(quantity 20, users who asked 100) = 20"),
+            std::string::npos)
+      << run.out;
+}
+
+// Goal: the remaining_quantity check alone catches it too. Method: fewer users than coupons,
+// so issued = users who asked holds, but remaining is one short.
+TEST_F(ecom_load, remaining_quantity_off_by_one_is_a_fail) {
+  int64_t campaign_id = create_campaign(30);
+  issue_to_outside_user(campaign_id);
+  auto args = fcfs_args(10, 4);
+  args.insert(args.end(), {"--campaign", std::to_string(campaign_id)});
+  auto run = run_ecom_load(args);
+  EXPECT_EQ(run.exit_code, 1) << run.describe();
+  EXPECT_TRUE(has_line_starting(run.out,
+                                "invariants: FAIL remaining_quantity 19, expected "
+                                "quantity - issued = 30 - 10 = 20"))
+      << run.out;
+}
+
+// Goal: --json is one parseable object with the documented fields, --report a page with SVG.
+TEST_F(ecom_load, json_summary_and_html_report) {
+  temp_dir dir;
+  std::string report = dir.path + "/report.html";
+  auto args = fcfs_args(120, 6);
+  args.insert(args.end(), {"--quantity", "25", "--json", "--report", report});
+  auto run = run_ecom_load(args);
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  auto summary = parse_json(run.out);
+  for (const char* field :
+       {"requests", "duration_s", "requests_per_s", "latency_us", "status_counts", "issued",
+        "users_asked", "quantity", "remaining_quantity", "invariants"}) {
+    EXPECT_TRUE(summary.has(field)) << field << " in " << run.out;
+  }
+  EXPECT_EQ(summary["requests"].as_int(), 120);
+  EXPECT_EQ(summary["issued"].as_int(), 25);
+  EXPECT_EQ(summary["users_asked"].as_int(), 120);
+  EXPECT_EQ(summary["quantity"].as_int(), 25);
+  EXPECT_EQ(summary["remaining_quantity"].as_int(), 0);
+  EXPECT_EQ(summary["status_counts"]["201"].as_int(), 25);
+  EXPECT_EQ(summary["status_counts"]["409"].as_int(), 95);
+  for (const char* p : {"p50", "p90", "p99", "p999", "max"}) {
+    EXPECT_GT(summary["latency_us"][p].as_int(), 0) << p;
+  }
+  EXPECT_LE(summary["latency_us"]["p50"].as_int(), summary["latency_us"]["max"].as_int());
+  EXPECT_TRUE(summary["invariants"]["pass"].as_bool());
+  EXPECT_EQ(summary["invariants"]["failures"].size(), 0u);
+  EXPECT_EQ(last_line(run.err), "invariants: PASS") << run.err;
+  std::string page = slurp(report);
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_NE(page.find("Latency histogram"), std::string::npos);
+  EXPECT_NE(page.find("Throughput over time"), std::string::npos);
+  EXPECT_NE(page.find("invariants: PASS"), std::string::npos);
+}
+
+// Goal: misuse exits 2 with a message naming the problem, before any request is sent.
+TEST_F(ecom_load, bad_arguments_exit_2_with_a_message) {
+  struct misuse {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  std::vector<misuse> cases{
+      {{"fcfs", "--admin-token", "t"}, "missing --url"},
+      {{"fcfs", "--url", url(), "--admin-token", "t", "--users", "0"}, "--users must be in"},
+      {{"fcfs", "--url", url(), "--admin-token", "t", "--frobnicate"}, "frobnicate"},
+      {{"fcfs", "--url", "http://192.0.2.1:8080", "--admin-token", "t"}, "not loopback"},
+      {{"fcfs", "--url", "https://127.0.0.1:1", "--admin-token", "t"}, "TLS"},
+      {{"--url", url(), "--admin-token", "t"}, "missing scenario"},
+  };
+  for (const auto& c : cases) {
+    auto run = run_ecom_load(c.args, std::chrono::seconds(20));
+    EXPECT_EQ(run.exit_code, 2) << c.message << "\n" << run.describe();
+    EXPECT_NE(run.err.find(c.message), std::string::npos) << run.describe();
+  }
+}
+
+// Goal: a server that is not there, or refuses the admin token, exits 3 naming the URL.
+TEST_F(ecom_load, unreachable_server_or_setup_failure_exits_3) {
+  std::string dead = "http://127.0.0.1:" + std::to_string(closed_port());
+  auto run = run_ecom_load({"fcfs", "--url", dead, "--admin-token", "t"}, std::chrono::seconds(30));
+  EXPECT_EQ(run.exit_code, 3) << run.describe();
+  EXPECT_NE(run.err.find("cannot reach " + dead), std::string::npos) << run.describe();
+  EXPECT_NE(run.err.find("refused"), std::string::npos) << run.describe();
+
+  auto wrong_token = run_ecom_load({"fcfs", "--url", url(), "--admin-token", "not-the-token"});
+  EXPECT_EQ(wrong_token.exit_code, 3) << wrong_token.describe();
+  EXPECT_NE(wrong_token.err.find("401"), std::string::npos) << wrong_token.describe();
+  EXPECT_NE(wrong_token.err.find("--admin-token"), std::string::npos) << wrong_token.describe();
+
+  auto no_campaign =
+      run_ecom_load({"fcfs", "--url", url(), "--admin-token", admin(), "--campaign", "999999"});
+  EXPECT_EQ(no_campaign.exit_code, 3) << no_campaign.describe();
+  EXPECT_NE(no_campaign.err.find("404"), std::string::npos) << no_campaign.describe();
+}
+
+}  // namespace
+}  // namespace ecom::test

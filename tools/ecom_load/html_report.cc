@@ -1,0 +1,157 @@
+// The --report page: a summary table and two inline SVG charts (latency histogram on a log
+// axis, throughput over time), self-contained so it opens without a network.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "tools/ecom_load/summary_output.h"
+
+namespace ecom::load {
+
+namespace {
+
+constexpr int chart_width = 760;
+constexpr int chart_height = 260;
+constexpr int margin_left = 60;
+constexpr int margin_bottom = 40;
+constexpr int margin_top = 20;
+constexpr int latency_bin_count = 60;
+
+std::string num(double value, int decimals = 1) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+std::string escape_html(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string svg_frame(const std::string& title, const std::string& x_label,
+                      const std::string& y_label) {
+  int plot_bottom = chart_height - margin_bottom;
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(chart_width) +
+         "\" height=\"" + std::to_string(chart_height) + "\" font-family=\"sans-serif\" " +
+         "font-size=\"11\"><text x=\"" + std::to_string(margin_left) + "\" y=\"14\" " +
+         "font-weight=\"bold\">" + escape_html(title) + "</text><line x1=\"" +
+         std::to_string(margin_left) + "\" y1=\"" + std::to_string(plot_bottom) + "\" x2=\"" +
+         std::to_string(chart_width - 10) + "\" y2=\"" + std::to_string(plot_bottom) +
+         "\" stroke=\"#333\"/><line x1=\"" + std::to_string(margin_left) + "\" y1=\"" +
+         std::to_string(margin_top) + "\" x2=\"" + std::to_string(margin_left) + "\" y2=\"" +
+         std::to_string(plot_bottom) + "\" stroke=\"#333\"/><text x=\"" +
+         std::to_string(chart_width / 2) + "\" y=\"" + std::to_string(chart_height - 6) +
+         "\" text-anchor=\"middle\">" + escape_html(x_label) + "</text><text x=\"12\" y=\"" +
+         std::to_string(chart_height / 2) + "\" transform=\"rotate(-90 12 " +
+         std::to_string(chart_height / 2) + ")\" text-anchor=\"middle\">" + escape_html(y_label) +
+         "</text>";
+}
+
+std::string axis_label(double x, double y, const std::string& text, const char* anchor) {
+  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" + anchor + "\">" +
+         escape_html(text) + "</text>";
+}
+
+// Re-bins the fine HDR buckets into latency_bin_count log-spaced bins between min and max.
+std::string latency_svg(const latency_histogram& histogram) {
+  std::string svg = svg_frame("Latency histogram", "latency (ms, log scale)", "requests");
+  if (histogram.count() == 0) return svg + "</svg>";
+  double low = std::log10(std::max<double>(1, histogram.min_us()));
+  double high = std::max(low + 0.5, std::log10(std::max<double>(2, histogram.max_us())));
+  std::vector<std::uint64_t> bins(latency_bin_count, 0);
+  for (const auto& b : histogram.buckets()) {
+    double middle = std::log10(std::max<double>(1, (b.lower_us + b.upper_us) / 2.0));
+    auto index = static_cast<int>((middle - low) / (high - low) * latency_bin_count);
+    bins[static_cast<std::size_t>(std::clamp(index, 0, latency_bin_count - 1))] += b.count;
+  }
+  std::uint64_t tallest = *std::max_element(bins.begin(), bins.end());
+  double plot_w = chart_width - margin_left - 10,
+         plot_h = chart_height - margin_bottom - margin_top;
+  double bar_w = plot_w / latency_bin_count;
+  for (int i = 0; i < latency_bin_count; ++i) {
+    double h = plot_h * static_cast<double>(bins[i]) /
+               static_cast<double>(std::max<std::uint64_t>(1, tallest));
+    svg += "<rect x=\"" + num(margin_left + i * bar_w) + "\" y=\"" + num(margin_top + plot_h - h) +
+           "\" width=\"" + num(std::max(1.0, bar_w - 1)) + "\" height=\"" + num(h) +
+           "\" fill=\"#4a7ebb\"><title>" + std::to_string(bins[i]) + "</title></rect>";
+  }
+  for (int tick = 0; tick <= 4; ++tick) {
+    double at = low + (high - low) * tick / 4.0;
+    svg += axis_label(margin_left + plot_w * tick / 4.0, chart_height - margin_bottom + 14,
+                      num(std::pow(10.0, at) / 1000.0, 3), "middle");
+  }
+  svg += axis_label(margin_left - 4, margin_top + 8, std::to_string(tallest), "end");
+  return svg + "</svg>";
+}
+
+std::string polyline(const std::vector<std::uint64_t>& slots, double slot_s, double top_rate,
+                     const char* color) {
+  double plot_w = chart_width - margin_left - 10,
+         plot_h = chart_height - margin_bottom - margin_top;
+  std::string points;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    double x =
+        margin_left + plot_w * (static_cast<double>(i) + 0.5) / static_cast<double>(slots.size());
+    double y = margin_top + plot_h - plot_h * (static_cast<double>(slots[i]) / slot_s) / top_rate;
+    points += num(x) + "," + num(y) + " ";
+  }
+  return std::string("<polyline fill=\"none\" stroke=\"") + color +
+         "\" stroke-width=\"2\" points=\"" + points + "\"/>";
+}
+
+std::string throughput_svg(const issue_measurements& m) {
+  std::string svg = svg_frame("Throughput over time", "time (s)", "per second");
+  if (m.requests_per_slot.empty()) return svg + "</svg>";
+  std::uint64_t busiest = *std::max_element(m.requests_per_slot.begin(), m.requests_per_slot.end());
+  double top_rate = std::max(1.0, static_cast<double>(busiest) / m.slot_s);
+  svg += polyline(m.requests_per_slot, m.slot_s, top_rate, "#4a7ebb");
+  svg += polyline(m.issued_per_slot, m.slot_s, top_rate, "#d9822b");
+  double plot_w = chart_width - margin_left - 10;
+  double span_s = m.slot_s * static_cast<double>(m.requests_per_slot.size());
+  for (int tick = 0; tick <= 4; ++tick) {
+    svg += axis_label(margin_left + plot_w * tick / 4.0, chart_height - margin_bottom + 14,
+                      num(span_s * tick / 4.0, 1), "middle");
+  }
+  svg += axis_label(margin_left - 4, margin_top + 8, num(top_rate, 0), "end");
+  svg += axis_label(chart_width - 12, margin_top + 8, "blue: requests/s, orange: issued/s", "end");
+  return svg + "</svg>";
+}
+
+}  // namespace
+
+std::string summary_html(const fcfs_summary& summary) {
+  std::string page =
+      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>ecom-load report</title>"
+      "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}"
+      ".pass{color:#2a7d2a}.fail{color:#b22}</style></head><body>\n<h1>ecom-load fcfs</h1>\n";
+  std::string line = invariants_line(summary.result);
+  page += std::string("<p class=\"") + (summary.result.pass() ? "pass" : "fail") + "\"><b>" +
+          escape_html(line) + "</b></p>\n";
+  std::ostringstream text;
+  write_human_summary(text, summary);
+  page += "<pre>" + escape_html(text.str()) + "</pre>\n";
+  page += latency_svg(summary.measurements.latency) + "\n<br>\n";
+  page += throughput_svg(summary.measurements) + "\n</body></html>\n";
+  return page;
+}
+
+}  // namespace ecom::load

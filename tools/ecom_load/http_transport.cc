@@ -1,0 +1,282 @@
+// The only Beast translation unit of ecom-load: one request/response exchange as a coroutine,
+// the blocking client built on it, and the pool of keep-alive connections.
+#include "tools/ecom_load/http_transport.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <cassert>
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace ecom::load {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto no_throw = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+thread_local int worker_index_of_thread = 0;
+
+constexpr std::uint32_t response_header_bytes_max = 16 * 1024;
+
+http::request<http::string_body> make_beast_request(const http_request& request,
+                                                    const std::string& host_header) {
+  auto verb = request.method == http_method::get ? http::verb::get : http::verb::post;
+  http::request<http::string_body> out{verb, request.target, 11};
+  out.set(http::field::host, host_header);
+  out.set(http::field::user_agent, "ecom-load");
+  if (!request.bearer_token.empty()) {
+    out.set(http::field::authorization, "Bearer " + request.bearer_token);
+  }
+  if (!request.body.empty()) {
+    out.set(http::field::content_type, "application/json");
+    out.body() = request.body;
+  }
+  out.keep_alive(true);
+  out.prepare_payload();
+  return out;
+}
+
+int parse_retry_after_s(beast::string_view text) {
+  int value = -1;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc{} ? value : -1;
+}
+
+// Sends one request on an open stream and reads its response; the timeout is re-armed before
+// the write and before the read. A transport failure gives status 0 with the reason.
+asio::awaitable<http_reply> exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                     const http_request& request, const std::string& host_header,
+                                     std::chrono::milliseconds timeout) {
+  http_reply reply;
+  auto message = make_beast_request(request, host_header);
+  auto started = std::chrono::steady_clock::now();
+  stream.expires_after(timeout);
+  auto [write_error, written] = co_await http::async_write(stream, message, no_throw);
+  if (write_error) {
+    reply.transport_error = "write: " + write_error.message();
+    co_return reply;
+  }
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(request.body_limit_bytes);
+  parser.header_limit(response_header_bytes_max);
+  stream.expires_after(timeout);
+  auto [read_error, read] = co_await http::async_read(stream, buffer, parser, no_throw);
+  reply.latency = std::chrono::steady_clock::now() - started;
+  if (read_error) {
+    reply.transport_error = "read: " + read_error.message();
+    co_return reply;
+  }
+  auto& response = parser.get();
+  reply.status = static_cast<int>(response.result_int());
+  reply.keep_alive = response.keep_alive();
+  if (auto it = response.find(http::field::retry_after); it != response.end()) {
+    reply.retry_after_s = parse_retry_after_s(it->value());
+  }
+  reply.body = std::move(response.body());
+  co_return reply;
+}
+
+std::string host_header_of(const std::string& host, std::uint16_t port) {
+  bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+void close_stream(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream.socket().close(ignored);
+  buffer.clear();
+}
+
+}  // namespace
+
+int current_worker_index() {
+  return worker_index_of_thread;
+}
+
+// ---- blocking client ----
+
+struct blocking_client::state {
+  asio::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+  std::string host;
+  std::uint16_t port;
+  std::string host_header;
+  std::chrono::milliseconds timeout;
+};
+
+blocking_client::blocking_client(std::string host, std::uint16_t port,
+                                 std::chrono::milliseconds timeout)
+    : state_(std::make_unique<state>()) {
+  state_->host = std::move(host);
+  state_->port = port;
+  state_->host_header = host_header_of(state_->host, port);
+  state_->timeout = timeout;
+}
+
+blocking_client::~blocking_client() = default;
+
+namespace {
+
+// Opens the stream when it is closed; returns an empty string or the reason it failed.
+asio::awaitable<std::string> connect_if_closed(beast::tcp_stream& stream,
+                                               const tcp::resolver::results_type& endpoints,
+                                               std::chrono::milliseconds timeout) {
+  if (stream.socket().is_open()) co_return std::string();
+  stream.expires_after(timeout);
+  auto [error, endpoint] = co_await stream.async_connect(endpoints, no_throw);
+  if (error) {
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    co_return "connect: " + error.message();
+  }
+  stream.socket().set_option(tcp::no_delay(true));
+  co_return std::string();
+}
+
+// Resolves host:port; empty results and the reason on failure.
+tcp::resolver::results_type resolve(asio::io_context& io, const std::string& host,
+                                    std::uint16_t port, std::string& error) {
+  tcp::resolver resolver(io);
+  beast::error_code ec;
+  auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec) error = "resolve " + host + ": " + ec.message();
+  return results;
+}
+
+}  // namespace
+
+http_reply blocking_client::send(const http_request& request) {
+  state& s = *state_;
+  http_reply reply;
+  std::string error;
+  auto endpoints = resolve(s.io, s.host, s.port, error);
+  if (!error.empty()) {
+    reply.transport_error = error;
+    return reply;
+  }
+  auto run = [&]() -> asio::awaitable<void> {
+    // A kept-alive connection the server closed meanwhile fails before any byte of the
+    // response; such an exchange is tried once more on a new connection.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      bool reused = s.stream.socket().is_open();
+      std::string connect_error = co_await connect_if_closed(s.stream, endpoints, s.timeout);
+      if (!connect_error.empty()) {
+        reply.transport_error = connect_error;
+        co_return;
+      }
+      reply = co_await exchange(s.stream, s.buffer, request, s.host_header, s.timeout);
+      if (reply.status == 0 || !reply.keep_alive) close_stream(s.stream, s.buffer);
+      if (reply.status != 0 || !reused) co_return;
+    }
+  };
+  s.io.restart();
+  asio::co_spawn(s.io, run(), asio::detached);
+  s.io.run();
+  return reply;
+}
+
+// ---- connection pool ----
+
+namespace {
+
+struct pool_state {
+  const pool_options& options;
+  tcp::resolver::results_type endpoints;
+  std::string host_header;
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::size_t running = 0;
+  std::size_t gave_up = 0;
+};
+
+asio::awaitable<void> pause_for(std::chrono::milliseconds pause) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(pause);
+  co_await timer.async_wait(no_throw);
+}
+
+// One connection: sends the script's requests one at a time (no pipelining), reopening the
+// connection after a transport failure or a "Connection: close" answer.
+asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  beast::flat_buffer buffer;
+  http_request request;
+  int connect_failures = 0;
+  bool gave_up = false;
+  while (script.next(request)) {
+    std::string connect_error =
+        co_await connect_if_closed(stream, pool.endpoints, pool.options.request_timeout);
+    if (!connect_error.empty()) {
+      if (++connect_failures >= pool.options.connect_failures_max) {
+        gave_up = true;
+        break;
+      }
+      co_await pause_for(std::chrono::milliseconds(100 * connect_failures));
+      continue;
+    }
+    connect_failures = 0;
+    http_reply reply =
+        co_await exchange(stream, buffer, request, pool.host_header, pool.options.request_timeout);
+    if (reply.status == 0 || !reply.keep_alive) close_stream(stream, buffer);
+    auto pause = script.on_reply(request, reply);
+    if (pause.count() > 0) co_await pause_for(pause);
+  }
+  close_stream(stream, buffer);
+  std::lock_guard lock(pool.mutex);
+  if (gave_up) ++pool.gave_up;
+  assert(pool.running > 0);
+  if (--pool.running == 0) pool.all_done.notify_all();
+}
+
+}  // namespace
+
+std::size_t run_connection_pool(const pool_options& options,
+                                std::vector<std::unique_ptr<request_script>>& scripts,
+                                const std::function<void()>& tick) {
+  assert(options.thread_count >= 1);
+  asio::io_context io(options.thread_count);
+  pool_state pool{options, {}, host_header_of(options.host, options.port), {}, {}, 0, 0};
+  std::string error;
+  pool.endpoints = resolve(io, options.host, options.port, error);
+  if (!error.empty()) return scripts.size();
+  pool.running = scripts.size();
+  for (auto& script : scripts) asio::co_spawn(io, run_connection(pool, *script), asio::detached);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options.thread_count; ++i) {
+    threads.emplace_back([&io, i] {
+      worker_index_of_thread = i;
+      io.run();
+    });
+  }
+  {
+    std::unique_lock lock(pool.mutex);
+    while (pool.running > 0) {
+      pool.all_done.wait_for(lock, std::chrono::milliseconds(100));
+      lock.unlock();
+      if (tick) tick();
+      lock.lock();
+    }
+  }
+  for (auto& thread : threads) thread.join();
+  return pool.gave_up;
+}
+
+}  // namespace ecom::load

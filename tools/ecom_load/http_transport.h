@@ -1,0 +1,80 @@
+// HTTP/1.1 client side of ecom-load without Beast in the header: a blocking client for setup
+// and checks, and a pool of keep-alive connections driven by per-connection request scripts.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ecom::load {
+
+enum class http_method { get, post };
+
+struct http_request {
+  http_method method = http_method::get;
+  std::string target;
+  std::string body;  // sent as application/json when not empty
+  std::string bearer_token;
+  std::size_t body_limit_bytes = 1 << 20;  // largest response body accepted
+};
+
+struct http_reply {
+  int status = 0;  // 0: no complete response (transport_error says why)
+  std::string body;
+  int retry_after_s = -1;  // Retry-After in seconds, -1 when absent
+  bool keep_alive = true;
+  std::string transport_error;
+  std::chrono::nanoseconds latency{0};  // write start to full response
+};
+
+// One blocking keep-alive connection (reconnects when the server closed it).
+class blocking_client {
+ public:
+  blocking_client(std::string host, std::uint16_t port, std::chrono::milliseconds timeout);
+  ~blocking_client();
+  blocking_client(const blocking_client&) = delete;
+  blocking_client& operator=(const blocking_client&) = delete;
+
+  http_reply send(const http_request& request);
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+// What one pooled connection does. Calls for one connection never overlap, but may run on
+// any I/O thread (current_worker_index() tells which).
+class request_script {
+ public:
+  virtual ~request_script() = default;
+  // Fills the next request; false when this connection is done.
+  virtual bool next(http_request& request) = 0;
+  // The answer to the request last filled by next() (status 0 on a transport failure; the
+  // connection is reopened before the next request). Returns a pause before next().
+  virtual std::chrono::milliseconds on_reply(const http_request& request, http_reply& reply) = 0;
+};
+
+struct pool_options {
+  std::string host;
+  std::uint16_t port = 0;
+  int thread_count = 2;
+  std::chrono::milliseconds request_timeout{30000};
+  // A connection that failed to connect this many times in a row gives up its script.
+  int connect_failures_max = 5;
+};
+
+// Index 0..thread_count-1 of the pool thread running the caller; 0 outside the pool.
+int current_worker_index();
+
+// Runs every script on its own connection until all are done; calls tick about every 100 ms on
+// the calling thread meanwhile. Returns the number of connections that gave up.
+std::size_t run_connection_pool(const pool_options& options,
+                                std::vector<std::unique_ptr<request_script>>& scripts,
+                                const std::function<void()>& tick);
+
+}  // namespace ecom::load

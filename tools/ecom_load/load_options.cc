@@ -1,0 +1,171 @@
+// Command line of ecom-load: Boost.Program_options definitions, URL parsing and range checks.
+#include "tools/ecom_load/load_options.h"
+
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <sstream>
+
+namespace ecom::load {
+
+namespace po = boost::program_options;
+
+std::string server_url::text() const {
+  bool ipv6 = host.find(':') != std::string::npos;
+  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+bool is_loopback_host(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1";
+}
+
+namespace {
+
+std::uint16_t parse_port(const std::string& text, const std::string& url) {
+  unsigned value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value == 0 ||
+      value > 65535) {
+    throw usage_error("--url " + url + ": port must be 1..65535");
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+// Splits "host:port", "[v6]:port", "host" or "[v6]" into host and port text.
+void split_authority(const std::string& authority, const std::string& url, std::string& host,
+                     std::string& port) {
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos) throw usage_error("--url " + url + ": unclosed '['");
+    host = authority.substr(1, close - 1);
+    std::string rest = authority.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') throw usage_error("--url " + url + ": bad host");
+    port = rest.empty() ? "" : rest.substr(1);
+    return;
+  }
+  auto colon = authority.rfind(':');
+  host = authority.substr(0, colon);
+  port = colon == std::string::npos ? "" : authority.substr(colon + 1);
+  if (colon != std::string::npos && port.empty())
+    throw usage_error("--url " + url + ": empty port");
+}
+
+}  // namespace
+
+server_url parse_server_url(const std::string& text, bool allow_remote) {
+  const std::string scheme = "http://";
+  if (text.rfind("https://", 0) == 0) throw usage_error("--url " + text + ": TLS is not supported");
+  if (text.rfind(scheme, 0) != 0) {
+    throw usage_error("--url " + text + ": expected http://HOST:PORT");
+  }
+  std::string authority = text.substr(scheme.size());
+  if (!authority.empty() && authority.back() == '/') authority.pop_back();
+  if (authority.find('/') != std::string::npos || authority.find('@') != std::string::npos ||
+      authority.find('?') != std::string::npos) {
+    throw usage_error("--url " + text + ": only http://HOST:PORT is accepted (no path)");
+  }
+  std::string host, port;
+  split_authority(authority, text, host, port);
+  if (host.empty()) throw usage_error("--url " + text + ": missing host");
+  server_url url{host, port.empty() ? std::uint16_t{80} : parse_port(port, text)};
+  if (!allow_remote && !is_loopback_host(url.host)) {
+    throw usage_error("--url " + text +
+                      ": host is not loopback (127.0.0.1, localhost, [::1]); pass --allow-remote "
+                      "to load another host");
+  }
+  return url;
+}
+
+namespace {
+
+po::options_description option_descriptions(load_options& o) {
+  po::options_description d("ecom-load fcfs [options]");
+  d.add_options()("help,h", "show this help")(
+      "url", po::value<std::string>(), "server, http://HOST:PORT (loopback unless --allow-remote)")(
+      "admin-token", po::value<std::string>(), "admin bearer token (default: $ECOM_ADMIN_TOKEN)")(
+      "users", po::value(&o.user_count), "users to create (bulk) and let ask for a coupon")(
+      "quantity", po::value<std::int64_t>(), "coupons in the new campaign (default 100)")(
+      "campaign", po::value<std::int64_t>(), "reuse this FCFS campaign instead (quantity read)")(
+      "connections", po::value(&o.connection_count), "keep-alive connections (default 64)")(
+      "duration", po::value(&o.duration_s), "seconds at most for the issue phase (default 30)")(
+      "threads", po::value(&o.thread_count), "I/O threads (default 2)")(
+      "request-timeout", po::value(&o.request_timeout_s), "seconds per request (default 30)")(
+      "wallet-check-max", po::value<std::int64_t>(), "wallets to check (default: all who asked)")(
+      "json", po::bool_switch(&o.json), "print a JSON summary on stdout")(
+      "report", po::value(&o.report_path), "write an HTML report to this file")(
+      "allow-remote", po::bool_switch(&o.allow_remote), "allow a non-loopback host")(
+      "no-progress", "no live progress on stderr");
+  return d;
+}
+
+template <typename T>
+void check_range(const char* name, T value, T low, T high) {
+  if (!(value >= low && value <= high)) {
+    std::ostringstream message;
+    message << "--" << name << " must be in " << low << ".." << high << " (got " << value << ")";
+    throw usage_error(message.str());
+  }
+}
+
+void check_ranges(const load_options& o) {
+  check_range<std::int64_t>("users", o.user_count, 1, user_count_max);
+  check_range<std::int64_t>("quantity", o.quantity, 1, quantity_max);
+  check_range("connections", o.connection_count, 1, connection_count_max);
+  if (!(o.duration_s > 0)) throw usage_error("--duration must be > 0 seconds");
+  check_range("duration", o.duration_s, 0.0, duration_s_max);
+  check_range("threads", o.thread_count, 1, thread_count_max);
+  if (!(o.request_timeout_s > 0)) throw usage_error("--request-timeout must be > 0 seconds");
+  check_range("request-timeout", o.request_timeout_s, 0.0, 3600.0);
+  if (o.campaign_id && *o.campaign_id < 1) throw usage_error("--campaign must be a positive id");
+  if (o.wallet_check_max && *o.wallet_check_max < 0) {
+    throw usage_error("--wallet-check-max must be >= 0");
+  }
+}
+
+// Copies the optional values and cross-checks them.
+void apply_parsed(const po::variables_map& vm, const char* admin_token_env, load_options& o) {
+  if (vm.count("scenario") == 0) throw usage_error("missing scenario (expected: fcfs)");
+  o.scenario = vm["scenario"].as<std::string>();
+  if (o.scenario != "fcfs")
+    throw usage_error("unknown scenario '" + o.scenario + "' (expected: fcfs)");
+  if (vm.count("url") == 0) throw usage_error("missing --url http://HOST:PORT");
+  o.url = parse_server_url(vm["url"].as<std::string>(), o.allow_remote);
+  if (vm.count("admin-token")) {
+    o.admin_token = vm["admin-token"].as<std::string>();
+  } else if (admin_token_env != nullptr) {
+    o.admin_token = admin_token_env;
+  }
+  if (o.admin_token.empty()) throw usage_error("missing --admin-token (or ECOM_ADMIN_TOKEN)");
+  if (vm.count("quantity") && vm.count("campaign")) {
+    throw usage_error("--quantity and --campaign exclude each other (the campaign has one)");
+  }
+  if (vm.count("quantity")) o.quantity = vm["quantity"].as<std::int64_t>();
+  if (vm.count("campaign")) o.campaign_id = vm["campaign"].as<std::int64_t>();
+  if (vm.count("wallet-check-max")) o.wallet_check_max = vm["wallet-check-max"].as<std::int64_t>();
+  o.progress = vm.count("no-progress") == 0;
+  check_ranges(o);
+}
+
+}  // namespace
+
+parse_result parse_load_options(const std::vector<std::string>& args, const char* admin_token_env) {
+  load_options o;
+  po::options_description visible = option_descriptions(o);
+  po::options_description all = visible;
+  all.add_options()("scenario", po::value<std::string>(), "scenario");
+  po::positional_options_description positional;
+  positional.add("scenario", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw usage_error(e.what());
+  }
+  std::ostringstream help;
+  help << visible;
+  if (vm.count("help")) return {std::nullopt, help.str()};
+  apply_parsed(vm, admin_token_env, o);
+  return {std::move(o), help.str()};
+}
+
+}  // namespace ecom::load

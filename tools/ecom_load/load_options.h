@@ -1,0 +1,61 @@
+// Command line of ecom-load: the options struct, URL parsing and validation (exit 2 on misuse).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ecom::load {
+
+// Thrown for any bad argument; main prints "ecom-load: <what>" and exits 2.
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct server_url {
+  std::string host;  // without brackets for IPv6
+  std::uint16_t port = 80;
+  std::string text() const;  // http://host:port
+};
+
+struct load_options {
+  std::string scenario;  // only "fcfs"
+  server_url url;
+  std::string admin_token;
+  std::int64_t user_count = 1000;
+  std::int64_t quantity = 100;
+  std::optional<std::int64_t> campaign_id;
+  int connection_count = 64;
+  double duration_s = 30;
+  int thread_count = 2;
+  double request_timeout_s = 30;
+  std::optional<std::int64_t> wallet_check_max;
+  bool json = false;
+  std::string report_path;
+  bool allow_remote = false;
+  bool progress = true;
+};
+
+inline constexpr std::int64_t user_count_max = 10'000'000;
+inline constexpr std::int64_t quantity_max = 10'000'000;
+inline constexpr int connection_count_max = 10'000;
+inline constexpr int thread_count_max = 64;
+inline constexpr double duration_s_max = 86'400;
+
+// Parses http://HOST[:PORT][/]; throws usage_error. Loopback hosts only unless allow_remote.
+server_url parse_server_url(const std::string& text, bool allow_remote);
+bool is_loopback_host(const std::string& host);
+
+struct parse_result {
+  std::optional<load_options> options;  // empty when help was printed
+  std::string help_text;
+};
+
+// Parses argv; throws usage_error with a message naming the option. admin_token_env is
+// ECOM_ADMIN_TOKEN (used when --admin-token is absent).
+parse_result parse_load_options(const std::vector<std::string>& args, const char* admin_token_env);
+
+}  // namespace ecom::load

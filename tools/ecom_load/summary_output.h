@@ -1,0 +1,24 @@
+// Writers for the end of a run: the human summary, the --json object and the --report page.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "tools/ecom_load/fcfs_types.h"
+
+namespace ecom::load {
+
+// The human summary, ending with the "invariants: PASS" or "invariants: FAIL <what>" line.
+void write_human_summary(std::ostream& out, const fcfs_summary& summary);
+// "invariants: PASS" or "invariants: FAIL <failure>; <failure>...".
+std::string invariants_line(const verdict& result);
+// One JSON object (no trailing newline).
+std::string summary_json(const fcfs_summary& summary);
+// A self-contained HTML page: summary table, latency histogram and throughput chart as
+// inline SVG.
+std::string summary_html(const fcfs_summary& summary);
+
+// 1234567 → "1,234,567".
+std::string with_thousands(std::uint64_t value);
+
+}  // namespace ecom::load
