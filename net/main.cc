@@ -40,13 +40,18 @@ struct settings {
   std::string log_level = "info";
   bool seed_demo = false;
   std::size_t mailbox_depth_max = 4096;
+  std::int64_t clock_offset_ms = 0;
   net::api_options api;
 };
 
+// Testing only (--clock-offset-ms): lets an end-to-end test jump past coupon expiries across a
+// restart. Set once before any thread starts.
+std::int64_t clock_offset_ms = 0;
+
 std::int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return clock_offset_ms + std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
 }
 
 // Every flag can also come from ECOM_<FLAG> with dashes as underscores (ECOM_DATA_DIR). Other
@@ -94,7 +99,9 @@ int parse_flags(int argc, char** argv, settings& s) {
       "idle-timeout-ms", po::value(&s.server.idle_timeout_ms)->default_value(60000),
       "keep-alive connection idle limit")("mailbox-depth-max",
                                           po::value(&s.mailbox_depth_max)->default_value(4096),
-                                          "commands queued per shard before 503 OVERLOADED");
+                                          "commands queued per shard before 503 OVERLOADED")(
+      "clock-offset-ms", po::value(&s.clock_offset_ms)->default_value(0),
+      "testing only: add this to the wall clock (e.g. to pass coupon expiries across a restart)");
   po::variables_map values;
   try {
     po::store(po::parse_command_line(argc, argv, flags), values);
@@ -116,6 +123,7 @@ int parse_flags(int argc, char** argv, settings& s) {
     return 2;
   }
   net::set_log_level(level);
+  clock_offset_ms = s.clock_offset_ms;
   if (s.fsync != "always" && s.fsync != "batch" && s.fsync != "off") {
     std::cerr << "ecomd: --fsync must be always, batch or off\n";
     return 2;
