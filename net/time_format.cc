@@ -116,8 +116,10 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
-  unsigned days_in_month[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (static_cast<unsigned>(day) > days_in_month[month - 1]) return std::nullopt;
+  unsigned days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  unsigned last_day = days_in_month[month - 1] + (month == 2 && leap ? 1 : 0);
+  if (static_cast<unsigned>(day) > last_day) return std::nullopt;
   std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + (second == 60 ? 59 : second);
