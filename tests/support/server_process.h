@@ -55,6 +55,10 @@ class server_process {
   // stopped with SIGTERM first. With wait_ready false it returns once the listening line is
   // printed (recovery may still be running); call wait_ready() later.
   void restart(bool wait_ready = true);
+  // Adds flags for the next restart() (each flag may appear once on the whole command line).
+  void append_args(const std::vector<std::string>& args) {
+    argv_.insert(argv_.end(), args.begin(), args.end());
+  }
   // Polls GET /readyz until 200; throws with the server's stderr at the start deadline.
   void wait_ready();
 
