@@ -133,12 +133,55 @@ bool verify_password(std::string_view password, std::string_view stored) {
   return constant_time_equal(pbkdf2(password, *salt, iterations), *expected);
 }
 
-std::string token_signer::mac(std::string_view data) const {
-  unsigned char out[EVP_MAX_MD_SIZE];
+struct token_signer::key_schedule {
+  EVP_MD_CTX* inner = nullptr;  // SHA-256 after absorbing key ⊕ ipad
+  EVP_MD_CTX* outer = nullptr;  // SHA-256 after absorbing key ⊕ opad
+};
+
+token_signer::token_signer(std::string secret) : key_(std::make_unique<key_schedule>()) {
+  // RFC 2104: keys longer than the block are hashed first; the block size of SHA-256 is 64.
+  unsigned char block[64] = {};
+  if (secret.size() > sizeof block) {
+    SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), block);
+  } else {
+    std::memcpy(block, secret.data(), secret.size());
+  }
+  unsigned char pad[64];
+  auto absorb = [&](unsigned char fill) {
+    for (std::size_t i = 0; i < sizeof pad; ++i)
+      pad[i] = static_cast<unsigned char>(block[i] ^ fill);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx, pad, sizeof pad) != 1) {
+      std::abort();  // OpenSSL cannot do SHA-256: nothing can be signed safely
+    }
+    return ctx;
+  };
+  key_->inner = absorb(0x36);
+  key_->outer = absorb(0x5c);
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+token_signer::~token_signer() {
+  EVP_MD_CTX_free(key_->inner);
+  EVP_MD_CTX_free(key_->outer);
+}
+
+void token_signer::mac(std::string_view data, unsigned char* out) const {
+  // One working context per thread, reused: copying a state allocates nothing once warm.
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> work(EVP_MD_CTX_new(),
+                                                                            &EVP_MD_CTX_free);
+  unsigned char inner_hash[32];
   unsigned int size = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &size);
-  return std::string(reinterpret_cast<const char*>(out), size);
+  if (EVP_MD_CTX_copy_ex(work.get(), key_->inner) != 1 ||
+      EVP_DigestUpdate(work.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(work.get(), inner_hash, &size) != 1 ||
+      EVP_MD_CTX_copy_ex(work.get(), key_->outer) != 1 ||
+      EVP_DigestUpdate(work.get(), inner_hash, sizeof inner_hash) != 1 ||
+      EVP_DigestFinal_ex(work.get(), out, &size) != 1) {
+    std::abort();
+  }
 }
 
 std::string token_signer::sign(const access_claims& claims) const {
@@ -146,7 +189,10 @@ std::string token_signer::sign(const access_claims& claims) const {
   std::memcpy(raw, &claims.user_id, 8);
   std::memcpy(raw + 8, &claims.expires_at_s, 8);
   std::string signed_part = "v1." + base64url_encode(std::string_view(raw, sizeof raw));
-  return signed_part + "." + base64url_encode(mac(signed_part));
+  unsigned char digest[32];
+  mac(signed_part, digest);
+  return signed_part + "." +
+         base64url_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::optional<access_claims> token_signer::verify(std::string_view token,
@@ -156,7 +202,13 @@ std::optional<access_claims> token_signer::verify(std::string_view token,
   if (dot <= 3) return std::nullopt;
   std::string_view signed_part = token.substr(0, dot);
   auto signature = base64url_decode(token.substr(dot + 1));
-  if (!signature || !constant_time_equal(mac(signed_part), *signature)) return std::nullopt;
+  unsigned char digest[32];
+  mac(signed_part, digest);
+  if (!signature ||
+      !constant_time_equal(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest),
+                           *signature)) {
+    return std::nullopt;
+  }
   auto raw = base64url_decode(signed_part.substr(3));
   if (!raw || raw->size() != 16) return std::nullopt;
   access_claims claims;

@@ -3,6 +3,8 @@
 #include "net/auth.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace ecom::net {
 namespace {
@@ -29,6 +31,24 @@ TEST(auth_test, TamperedOrForeignTokensFail) {
   EXPECT_FALSE(signer.verify("", 0));
   EXPECT_FALSE(signer.verify("v1..", 0));
   EXPECT_FALSE(signer.verify(token + "A", 0));
+}
+
+// The precomputed key schedule must give exactly HMAC-SHA256 (RFC 2104), for short keys and
+// for keys longer than the SHA-256 block.
+TEST(auth_test, SignatureIsHmacSha256OfTheSignedPart) {
+  for (std::string secret : {std::string(32, 'k'), std::string("short"), std::string(100, 'L')}) {
+    token_signer signer(secret);
+    std::string token = signer.sign({7, 123456});
+    std::string signed_part = token.substr(0, token.rfind('.'));
+    unsigned char expected[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), expected,
+         &size);
+    EXPECT_EQ(base64url_decode(token.substr(token.rfind('.') + 1)),
+              std::string(reinterpret_cast<const char*>(expected), size))
+        << "secret of " << secret.size() << " bytes";
+  }
 }
 
 TEST(auth_test, RefreshTokenNamesItsUser) {
