@@ -100,7 +100,7 @@ for _ in $(seq 100); do grep -q listening "$work/ecomd.out" 2>/dev/null && break
 port=$(grep -o '[0-9]*$' "$work/ecomd.out")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 api() { curl -sf -X POST "http://127.0.0.1:$port$1" -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$2"; }
-users_per_run=$((50000 * duration))  # more users than requests: every request a first-time issue
+users_per_run=$((70000 * duration))  # more users than requests: every request a first-time issue
 : > "$work/tokens"
 for _ in $(seq $(( (users_per_run * 2 + 99999) / 100000 ))); do
   api /admin/users/bulk '{"count":100000,"name_prefix":"bench"}' |
