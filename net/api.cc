@@ -291,6 +291,16 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
+void end_page(json_writer& w, std::int64_t last_id) {
+  w.end_array().key("next_cursor");
+  if (last_id == 0) {
+    w.null();
+  } else {
+    w.value(make_cursor(last_id));
+  }
+  w.end_object();
+}
+
 std::string make_cursor(std::int64_t id) {
   return base64url_encode("c:" + std::to_string(id));
 }

@@ -156,6 +156,10 @@ struct page_request {
 };
 std::optional<http_reply> parse_page(std::string_view query, page_request& out);
 std::string make_cursor(std::int64_t id);
+class json_writer;
+// Ends a list page: closes `items`, writes "next_cursor" (a cursor after `last_id`, or null
+// when last_id is 0) and closes the object.
+void end_page(json_writer& w, std::int64_t last_id);
 http_reply json_reply(std::uint16_t status, std::string body);
 // Wraps a shard's reply callback so that it runs on the request's network thread.
 engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done);

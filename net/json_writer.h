@@ -46,6 +46,8 @@ class json_writer {
     out_.append(flag ? "true" : "false");
     return *this;
   }
+  // An id, or null for 0 (the engine's "none").
+  json_writer& id_or_null(std::int64_t id) { return id == 0 ? null() : value(id); }
   json_writer& null() {
     comma();
     out_.append("null");

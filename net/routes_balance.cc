@@ -96,22 +96,11 @@ void api::get_balance_history(const request_ptr& request, const params& path) {
            w.key("amount").value(entry.amount);
            w.key("balance_before").value(entry.balance_before);
            w.key("balance_after").value(entry.balance_after);
-           w.key("order_id");
-           if (entry.order_id == 0) {
-             w.null();
-           } else {
-             w.value(entry.order_id);
-           }
+           w.key("order_id").id_or_null(entry.order_id);
            w.key("created_at").value(created);
            w.end_object();
          }
-         w.end_array().key("next_cursor");
-         if (history.next_before_id == 0) {
-           w.null();
-         } else {
-           w.value(make_cursor(history.next_before_id));
-         }
-         w.end_object();
+         end_page(w, history.next_before_id);
          reply(request, json_reply(200, std::move(body)));
        });
 }

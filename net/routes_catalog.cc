@@ -140,13 +140,7 @@ void api::get_products(const request_ptr& request, const params&) {
                              render_product_summary(one, summary);
                              w.raw(one);
                            }
-                           w.end_array().key("next_cursor");
-                           if (more && !items.empty()) {
-                             w.value(make_cursor(items.back().id));
-                           } else {
-                             w.null();
-                           }
-                           w.end_object();
+                           end_page(w, more && !items.empty() ? items.back().id : 0);
                            reply(request, json_reply(200, std::move(body)));
                          })};
     if (!services_.shards.at(i).post(item)) {

@@ -259,13 +259,7 @@ void api::get_campaigns(const request_ptr& request, const params&) {
                                  json_writer w(body);
                                  w.begin_object().key("items").begin_array();
                                  for (const auto& c : items) write_campaign(w, c);
-                                 w.end_array().key("next_cursor");
-                                 if (more) {
-                                   w.value(make_cursor(items.back().id));
-                                 } else {
-                                   w.null();
-                                 }
-                                 w.end_object();
+                                 end_page(w, more ? items.back().id : 0);
                                  reply(request, json_reply(200, std::move(body)));
                                }),
                          {}};
@@ -367,13 +361,7 @@ void api::get_user_coupons(const request_ptr& request, const params& path) {
          json_writer w(body);
          w.begin_object().key("items").begin_array();
          for (const auto& c : coupons.items) write_user_coupon(w, c);
-         w.end_array().key("next_cursor");
-         if (coupons.next_before_id == 0) {
-           w.null();
-         } else {
-           w.value(make_cursor(coupons.next_before_id));
-         }
-         w.end_object();
+         end_page(w, coupons.next_before_id);
          reply(request, json_reply(200, std::move(body)));
        });
 }
@@ -397,22 +385,11 @@ void api::get_user_coupon_history(const request_ptr& request, const params& path
            w.key("user_coupon_id").value(e.user_coupon_id);
            w.key("coupon_id").value(e.coupon_id);
            w.key("action").value(action_name(e.action));
-           w.key("order_id");
-           if (e.order_id == 0) {
-             w.null();
-           } else {
-             w.value(e.order_id);
-           }
+           w.key("order_id").id_or_null(e.order_id);
            w.key("created_at").value(format_rfc3339(e.created_at));
            w.end_object();
          }
-         w.end_array().key("next_cursor");
-         if (history.next_before_id == 0) {
-           w.null();
-         } else {
-           w.value(make_cursor(history.next_before_id));
-         }
-         w.end_object();
+         end_page(w, history.next_before_id);
          reply(request, json_reply(200, std::move(body)));
        });
 }
