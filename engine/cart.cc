@@ -18,8 +18,7 @@ cart_book::cart_book(shard_index index, std::uint32_t shard_count, user_book& us
     : index_(index), shard_count_(shard_count), users_(users), idempotency_(idempotency) {}
 
 void cart_book::emit(record_type type, std::string payload, std::vector<record>& out) {
-  [[maybe_unused]] bool applied = apply(type, payload);
-  assert(applied);
+  check_applied(apply(type, payload), type);
   out.push_back(record{type, index_, std::move(payload)});
 }
 

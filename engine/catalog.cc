@@ -122,8 +122,7 @@ catalog_book::catalog_book(shard_index index, std::uint32_t shard_count)
 }
 
 void catalog_book::emit(record_type type, std::string payload, std::vector<record>& out) {
-  [[maybe_unused]] bool applied = apply(type, payload);
-  assert(applied);
+  check_applied(apply(type, payload), type);
   out.push_back(record{type, index_, std::move(payload)});
 }
 

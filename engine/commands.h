@@ -116,7 +116,8 @@ struct cart_view {
 };
 
 struct campaign_list {
-  std::vector<campaign_view> items;  // ascending id
+  std::vector<campaign_view> items;  // ascending id, at most the limit asked
+  bool more = false;                 // this shard has further campaigns
 };
 
 struct user_coupon_page {
@@ -304,7 +305,10 @@ struct get_campaign {
   entity_id campaign_id = 0;
 };
 
-struct list_campaigns {};
+struct list_campaigns {
+  entity_id after_id = 0;  // campaigns with a larger id, ascending
+  std::uint32_t limit = 20;
+};
 
 // On the campaign's shard: the contract's issue rules, in order; on success one unit is taken
 // for the user and the reply carries the user coupon to deliver (the outbox entry).

@@ -44,8 +44,7 @@ coupon_book::coupon_book(shard_index index, std::uint32_t shard_count, user_book
     : index_(index), shard_count_(shard_count), users_(users), idempotency_(idempotency) {}
 
 void coupon_book::emit(record_type type, std::string payload, std::vector<record>& out) {
-  [[maybe_unused]] bool applied = apply(type, payload);
-  assert(applied);
+  check_applied(apply(type, payload), type);
   out.push_back(record{type, index_, std::move(payload)});
 }
 
@@ -109,10 +108,16 @@ reply coupon_book::handle(const get_campaign& command, time_ms now, std::vector<
   return reply{errc::ok, view_of(it->second, now), false};
 }
 
-reply coupon_book::handle(const list_campaigns&, time_ms now, std::vector<record>&) {
+reply coupon_book::handle(const list_campaigns& command, time_ms now, std::vector<record>&) {
   campaign_list list;
-  list.items.reserve(campaigns_.size());
-  for (const auto& [id, c] : campaigns_) list.items.push_back(view_of(c, now));
+  list.items.reserve(command.limit);
+  for (auto it = campaigns_.upper_bound(command.after_id); it != campaigns_.end(); ++it) {
+    if (list.items.size() == command.limit) {
+      list.more = true;
+      break;
+    }
+    list.items.push_back(view_of(it->second, now));
+  }
   return reply{errc::ok, std::move(list), false};
 }
 
@@ -126,7 +131,7 @@ reply coupon_book::handle(const take_coupon& command, time_ms now, std::vector<r
   if (c.issued.contains(command.user_id)) return error(errc::coupon_already_issued);
   if (c.remaining_quantity == 0) return error(errc::coupon_sold_out);
   const coupon_template& coupon = templates_.at(c.coupon_id);
-  user_coupon_view issued{make_id(user_coupon_sequence_ + 1, index_, shard_count_),
+  user_coupon_view issued{0,  // allocated by the user's shard on delivery
                           command.user_id,
                           c.id,
                           coupon,
@@ -135,11 +140,10 @@ reply coupon_book::handle(const take_coupon& command, time_ms now, std::vector<r
                           now + coupon.valid_days * day_ms,
                           0};
   std::string payload;
-  payload.reserve(40);
+  payload.reserve(32);
   payload_writer w(payload);
   w.put(c.id);
   w.put(command.user_id);
-  w.put(issued.id);
   w.put(now);
   emit(record_type::campaign_taken, std::move(payload), out);
   return reply{errc::ok, std::move(issued), false};
@@ -148,14 +152,21 @@ reply coupon_book::handle(const take_coupon& command, time_ms now, std::vector<r
 // ---- wallets ----------------------------------------------------------------------------------
 
 reply coupon_book::handle(const deliver_coupon& command, time_ms now, std::vector<record>& out) {
-  const user_coupon_view& coupon = command.coupon;
-  assert(users_.exists(coupon.user_id));
-  if (auto it = wallets_.find(coupon.user_id);
-      it != wallets_.end() && it->second.campaigns.contains(coupon.campaign_id)) {
+  assert(users_.exists(command.coupon.user_id));
+  // The template may reach this shard only after a campaign took the coupon (a campaign made
+  // with the id before the template's 201); its durable record precedes this one in the log.
+  templates_.try_emplace(command.coupon.coupon.id, command.coupon.coupon);
+  if (auto it = wallets_.find(command.coupon.user_id);
+      it != wallets_.end() && it->second.campaigns.contains(command.coupon.campaign_id)) {
+    idempotency_.release(command.coupon.user_id, command.idempotency);  // nothing written
     for (const auto& held : it->second.coupons) {
-      if (held.campaign_id == coupon.campaign_id) return reply{errc::ok, as_seen(held, now), false};
+      if (held.campaign_id == command.coupon.campaign_id)
+        return reply{errc::ok, as_seen(held, now), false};
     }
   }
+  // The user coupon's id is allocated here, by the wallet's owner, so that id % N names it.
+  user_coupon_view coupon = command.coupon;
+  coupon.id = make_id(user_coupon_sequence_ + 1, index_, shard_count_);
   entity_id history_id = make_id(history_sequence_ + 1, index_, shard_count_);
   reply answer{errc::ok, coupon, false};
   auto stored = make_idempotency_entry(coupon.user_id, command.idempotency, answer, now);
@@ -260,10 +271,9 @@ std::vector<user_coupon_view> coupon_book::taken_coupons() const {
   std::vector<user_coupon_view> out;
   for (const auto& [id, c] : campaigns_) {
     const coupon_template& coupon = templates_.at(c.coupon_id);
-    for (const auto& [user_id, t] : c.issued) {
-      out.push_back(user_coupon_view{t.user_coupon_id, user_id, c.id, coupon,
-                                     user_coupon_status::available, t.issued_at,
-                                     t.issued_at + coupon.valid_days * day_ms, 0});
+    for (const auto& [user_id, issued_at] : c.issued) {
+      out.push_back(user_coupon_view{0, user_id, c.id, coupon, user_coupon_status::available,
+                                     issued_at, issued_at + coupon.valid_days * day_ms, 0});
     }
   }
   return out;
@@ -346,17 +356,15 @@ bool coupon_book::apply_campaign_created(payload_reader& in) {
 bool coupon_book::apply_campaign_taken(payload_reader& in) {
   auto campaign_id = in.get<entity_id>();
   auto user_id = in.get<entity_id>();
-  taken t{in.get<entity_id>(), in.get<time_ms>()};
+  auto issued_at = in.get<time_ms>();
   auto it = campaigns_.find(campaign_id);
   // Never over-issue, never twice to one user: a record that would is corruption.
   if (in.failed() || it == campaigns_.end() || it->second.remaining_quantity <= 0 ||
       it->second.issued.contains(user_id)) {
     return false;
   }
-  user_coupon_sequence_ =
-      std::max(user_coupon_sequence_, sequence_of(t.user_coupon_id, shard_count_));
   it->second.remaining_quantity -= 1;
-  it->second.issued.emplace(user_id, t);
+  it->second.issued.emplace(user_id, issued_at);
   return true;
 }
 
@@ -376,6 +384,7 @@ bool coupon_book::apply_coupon_delivered(payload_reader& in) {
   wallet& w = wallets_[c.user_id];
   if (!w.campaigns.insert(c.campaign_id).second) return false;
   history_sequence_ = std::max(history_sequence_, sequence_of(history_id, shard_count_));
+  user_coupon_sequence_ = std::max(user_coupon_sequence_, sequence_of(c.id, shard_count_));
   w.history.push_back(
       coupon_history_entry{history_id, c.id, coupon_id, coupon_action::issue, 0, c.issued_at});
   expiries_.emplace(c.expires_at, std::make_pair(c.user_id, c.id));

@@ -56,10 +56,6 @@ class coupon_book {
   std::uint64_t wallet_count() const;
 
  private:
-  struct taken {
-    entity_id user_coupon_id = 0;
-    time_ms issued_at = 0;
-  };
   struct campaign {
     entity_id id = 0;
     entity_id coupon_id = 0;
@@ -67,7 +63,7 @@ class coupon_book {
     std::int64_t remaining_quantity = 0;
     time_ms start_at = 0;
     time_ms end_at = 0;
-    std::unordered_map<entity_id, taken> issued;  // user → what they got
+    std::unordered_map<entity_id, time_ms> issued;  // user → when the unit was taken
   };
   struct wallet {
     std::vector<user_coupon_view> coupons;      // issue order (ascending id)

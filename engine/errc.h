@@ -28,8 +28,8 @@ enum class errc : std::uint8_t {
   coupon_not_active,
   coupon_sold_out,
   coupon_already_issued,
-  overloaded,               // a shard mailbox is full
-  not_ready,                // recovery has not finished
+  overloaded,  // a shard mailbox is full
+  not_ready,   // recovery has not finished
   internal,
 };
 

@@ -55,9 +55,12 @@ void idempotency_table::mark_in_flight(entity_id user_id, const idempotency_requ
     in_flight_.erase(map_key(user_id, request.scope, request.key));  // a claim, now done
     return;
   }
-  // Keep it small: entries whose LSN is durable by now are done.
-  if (in_flight_.size() > 1024) {
+  // Keep it small: entries whose LSN is durable by now are done. Pruned only when the map has
+  // doubled since the last prune, so the cost per request stays constant (claims, which hold
+  // the largest LSN, survive it).
+  if (in_flight_.size() >= prune_at_) {
     std::erase_if(in_flight_, [&](const auto& item) { return item.second <= durable_lsn_; });
+    prune_at_ = std::max<std::size_t>(1024, in_flight_.size() * 2);
   }
   in_flight_[map_key(user_id, request.scope, request.key)] = lsn;
 }

@@ -63,6 +63,7 @@ class idempotency_table {
   std::deque<std::pair<time_ms, std::string>> expiry_order_;  // (created_at, map key)
   std::unordered_map<std::string, lsn_t> in_flight_;          // answered only after this LSN
   lsn_t durable_lsn_ = 0;
+  std::size_t prune_at_ = 1024;
 };
 
 // The entry to store for `reply` to `request`, or nothing when the contract says not to store

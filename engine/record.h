@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "engine/types.h"
@@ -23,12 +25,21 @@ enum class record_type : std::uint16_t {
   cart_item_added = 30,
   cart_item_quantity_set = 31,
   cart_item_removed = 32,
-  coupon_created = 40,    // applied on every shard (templates are copied everywhere)
+  coupon_created = 40,  // applied on every shard (templates are copied everywhere)
   campaign_created = 41,
   campaign_taken = 42,    // the outbox entry: one unit taken for a user
   coupon_delivered = 43,  // the wallet entry on the user's shard
   coupon_expired = 44,
 };
+
+// A record a book just encoded must apply to the state that produced it; if it does not, live
+// state and replay would part ways. That is a bug: stop (fail-stop) rather than write it.
+inline void check_applied(bool applied, record_type type) {
+  if (applied) return;
+  std::fprintf(stderr, "fatal: a freshly encoded record of type %u does not apply; stopping\n",
+               static_cast<unsigned>(type));
+  std::abort();
+}
 
 struct record {
   record_type type{};

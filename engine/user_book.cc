@@ -36,8 +36,7 @@ balance_view user_book::balance_of(const user_state& user) const {
 }
 
 void user_book::emit(record_type type, std::string payload, std::vector<record>& out) {
-  [[maybe_unused]] bool applied = apply(type, payload);
-  assert(applied);  // we just encoded it: failing to decode it is a bug
+  check_applied(apply(type, payload), type);
   out.push_back(record{type, index_, std::move(payload)});
 }
 

@@ -331,6 +331,8 @@ http_reply json_reply(std::uint16_t status, std::string body) {
 
 std::optional<http_reply> problem_reply_of(const engine::reply& answer) {
   if (answer.code == engine::errc::ok) return std::nullopt;
+  if (answer.code == engine::errc::overloaded) return overloaded();  // with Retry-After
+  if (answer.code == engine::errc::not_ready) return not_ready();
   return make_problem_reply(problem_of(answer.code));
 }
 

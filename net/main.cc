@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
+#include <latch>
 #include <mutex>
 #include <thread>
 
@@ -214,23 +215,17 @@ void render_wal_metrics(const persistence::wal_stats& wal, std::string& out) {
 // campaign's record is the outbox entry, delivered again now (at most once per wallet).
 void redeliver_coupons(engine::shard_set& shards, std::vector<engine::user_coupon_view> coupons) {
   if (coupons.empty()) return;
-  std::atomic<std::size_t> left{coupons.size()};
-  std::mutex mutex;
-  std::condition_variable done;
+  // A latch outlives nothing it is waited on: the last callback counts down and is done
+  // touching it before wait() can return.
+  std::latch delivered(static_cast<std::ptrdiff_t>(coupons.size()));
   for (auto& coupon : coupons) {
     engine::shard& owner = shards.owner_of_id(coupon.user_id);
     engine::command item{engine::deliver_coupon{std::move(coupon), {}},
-                         [&](engine::reply&&) {
-                           if (left.fetch_sub(1) == 1) {
-                             std::lock_guard lock(mutex);
-                             done.notify_all();
-                           }
-                         },
+                         [&delivered](engine::reply&&) { delivered.count_down(); },
                          {}};
     owner.post_always(item);
   }
-  std::unique_lock lock(mutex);
-  done.wait(lock, [&] { return left.load() == 0; });
+  delivered.wait();
   net::log_line(net::log_level::warn,
                 "recovery: delivered %zu coupons whose wallet entry a crash had cut off",
                 coupons.size());

@@ -233,38 +233,47 @@ void api::get_campaigns(const request_ptr& request, const params&) {
   struct gather {
     std::mutex mutex;
     std::vector<engine::campaign_view> items;
+    bool more = false;
     std::uint32_t pending = 0;
+    bool failed = false;
   };
   auto state = std::make_shared<gather>();
   std::uint32_t count = services_.shards.size();
   state->pending = count;
+  // Every shard returns at most `limit` campaigns after the cursor; merged by id, cut at limit.
   for (engine::shard_index i = 0; i < count; ++i) {
-    engine::command item{engine::list_campaigns{},
-                         on_io(request,
-                               [this, request, state, page](engine::reply&& answer) {
-                                 std::unique_lock lock(state->mutex);
-                                 auto& part = std::get<engine::campaign_list>(answer.body).items;
-                                 for (auto& c : part) {
-                                   if (c.id > page.cursor_id) state->items.push_back(std::move(c));
-                                 }
-                                 if (--state->pending > 0) return;
-                                 lock.unlock();
-                                 auto& items = state->items;
-                                 std::sort(
-                                     items.begin(), items.end(),
-                                     [](const auto& a, const auto& b) { return a.id < b.id; });
-                                 bool more = items.size() > page.limit;
-                                 if (more) items.resize(page.limit);
-                                 std::string body;
-                                 json_writer w(body);
-                                 w.begin_object().key("items").begin_array();
-                                 for (const auto& c : items) write_campaign(w, c);
-                                 end_page(w, more ? items.back().id : 0);
-                                 reply(request, json_reply(200, std::move(body)));
-                               }),
-                         {}};
-    // A read of every shard; its size is the shard count, so it may pass the mailbox bound.
-    [[maybe_unused]] bool posted = services_.shards.at(i).post_always(item);
+    engine::command item{
+        engine::list_campaigns{page.cursor_id, page.limit},
+        on_io(request,
+              [this, request, state, page](engine::reply&& answer) {
+                std::unique_lock lock(state->mutex);
+                auto& part = std::get<engine::campaign_list>(answer.body);
+                state->more = state->more || part.more;
+                std::move(part.items.begin(), part.items.end(), std::back_inserter(state->items));
+                if (--state->pending > 0 || state->failed) return;
+                lock.unlock();
+                auto& items = state->items;
+                std::sort(items.begin(), items.end(),
+                          [](const auto& a, const auto& b) { return a.id < b.id; });
+                bool more = state->more || items.size() > page.limit;
+                if (items.size() > page.limit) items.resize(page.limit);
+                std::string body;
+                json_writer w(body);
+                w.begin_object().key("items").begin_array();
+                for (const auto& c : items) write_campaign(w, c);
+                end_page(w, more && !items.empty() ? items.back().id : 0);
+                reply(request, json_reply(200, std::move(body)));
+              }),
+        {}};
+    if (!services_.shards.at(i).post(item)) {
+      std::lock_guard lock(state->mutex);
+      if (!state->failed) {
+        state->failed = true;
+        reply(request, overloaded());
+      }
+      state->pending -= (count - i);  // the rest will never answer
+      return;
+    }
   }
 }
 
@@ -273,8 +282,10 @@ void api::post_issue(const request_ptr& request, const params& path) {
   if (!who) return;
   auto campaign_id = parse_id(path[0]);
   if (!campaign_id) return reply(request, validation_failed("id", id_rule));
-  if (who->admin)
+  if (who->admin) {
     return reply(request, forbidden("coupon issue needs a user's token, not the admin token"));
+  }
+  if (!check_content_type(request)) return;
   auto key = idempotency_of(request, &render_issue,
                             "/coupons/fcfs/" + std::to_string(*campaign_id) + "/issue");
   if (!key) return;
