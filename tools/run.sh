@@ -9,4 +9,5 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DECOM_BUILD_TESTS=OFF -DECOM_BUI
 cmake --build build -j2 --target ecomd
 export ECOM_ADMIN_TOKEN="${ECOM_ADMIN_TOKEN:-dev-admin-token}"
 echo "admin token: $ECOM_ADMIN_TOKEN (set ECOM_ADMIN_TOKEN to change it)"
-exec build/bin/ecomd --data-dir ./data --port 8080 --seed-demo "$@"
+# ecomd's own defaults are ./data and 127.0.0.1:8080; flags given here override them.
+exec build/bin/ecomd --seed-demo "$@"
