@@ -1,5 +1,6 @@
 #include "net/seed.h"
 
+#include <chrono>
 #include <future>
 #include <string>
 #include <thread>
@@ -115,6 +116,40 @@ void seed_catalog(engine::shard_set& shards) {
   }
 }
 
+// Two coupons and their first-come campaigns: one open now, one opening tomorrow.
+void seed_coupons(engine::shard_set& shards, std::int64_t now_ms) {
+  struct demo_campaign {
+    engine::coupon_template coupon;
+    std::int64_t quantity;
+    std::int64_t start_in_ms;
+  };
+  demo_campaign campaigns[] = {
+      {{0, "3,000 won off orders over 30,000", engine::coupon_kind::fixed, 3'000, 30'000, 30, 0},
+       100,
+       -60'000},
+      {{0, "10% off, flash sale", engine::coupon_kind::percent, 10, 0, 7, 0},
+       50,
+       24LL * 3600 * 1000},
+  };
+  for (auto& c : campaigns) {
+    engine::reply created = call(shards.at(0), engine::create_coupon{c.coupon});
+    if (created.code != engine::errc::ok) continue;
+    auto coupon = std::get<engine::coupon_template>(created.body);
+    for (engine::shard_index i = 0; i < shards.size(); ++i)
+      call(shards.at(i), engine::install_coupon{coupon});
+    std::int64_t start = now_ms + c.start_in_ms;
+    engine::reply campaign = call(
+        shards.at(static_cast<engine::shard_index>(coupon.id % shards.size())),
+        engine::create_campaign{coupon.id, c.quantity, start, start + 30LL * 24 * 3600 * 1000});
+    if (campaign.code == engine::errc::ok) {
+      log_line(log_level::info, "seeded coupon %lld and campaign %lld (%s)",
+               static_cast<long long>(coupon.id),
+               static_cast<long long>(std::get<engine::campaign_view>(campaign.body).id),
+               coupon.name.c_str());
+    }
+  }
+}
+
 }  // namespace
 
 void seed_demo(engine::shard_set& shards, std::uint32_t kdf_iterations) {
@@ -134,6 +169,9 @@ void seed_demo(engine::shard_set& shards, std::uint32_t kdf_iterations) {
              u.email, u.password);
   }
   seed_catalog(shards);
+  seed_coupons(shards, std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
 }
 
 }  // namespace ecom::net
