@@ -315,6 +315,10 @@ struct list_campaigns {
 struct take_coupon {
   entity_id campaign_id = 0;
   entity_id user_id = 0;
+  // The Idempotency-Key (render unused here), recorded with the take so that a
+  // re-delivery after a crash stores the 201 under the key the client will retry with.
+  // Named apart from `idempotency`: this shard does not own the key.
+  idempotency_request key_to_store;
 };
 
 // On the user's shard: puts a taken coupon in the wallet, at most once per campaign.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 
 #include "engine/sharding.h"
 
@@ -145,6 +146,14 @@ reply coupon_book::handle(const take_coupon& command, time_ms now, std::vector<r
   w.put(c.id);
   w.put(command.user_id);
   w.put(now);
+  const idempotency_request& key = command.key_to_store;
+  w.put<std::uint8_t>(key.key.empty() ? 0 : 1);
+  if (!key.key.empty()) {
+    w.put_bytes(key.scope);
+    w.put_bytes(key.key);
+    w.put_bytes(std::string_view(reinterpret_cast<const char*>(key.body_sha256.data()),
+                                 key.body_sha256.size()));
+  }
   emit(record_type::campaign_taken, std::move(payload), out);
   return reply{errc::ok, std::move(issued), false};
 }
@@ -267,13 +276,15 @@ void coupon_book::expire(time_ms now, std::vector<record>& out) {
 
 // ---- recovery helpers --------------------------------------------------------------------------
 
-std::vector<user_coupon_view> coupon_book::taken_coupons() const {
-  std::vector<user_coupon_view> out;
+std::vector<deliver_coupon> coupon_book::taken_coupons() const {
+  std::vector<deliver_coupon> out;
   for (const auto& [id, c] : campaigns_) {
     const coupon_template& coupon = templates_.at(c.coupon_id);
-    for (const auto& [user_id, issued_at] : c.issued) {
-      out.push_back(user_coupon_view{0, user_id, c.id, coupon, user_coupon_status::available,
-                                     issued_at, issued_at + coupon.valid_days * day_ms, 0});
+    for (const auto& [user_id, t] : c.issued) {
+      out.push_back(
+          deliver_coupon{user_coupon_view{0, user_id, c.id, coupon, user_coupon_status::available,
+                                          t.issued_at, t.issued_at + coupon.valid_days * day_ms, 0},
+                         t.key ? *t.key : idempotency_request{}});
     }
   }
   return out;
@@ -356,7 +367,15 @@ bool coupon_book::apply_campaign_created(payload_reader& in) {
 bool coupon_book::apply_campaign_taken(payload_reader& in) {
   auto campaign_id = in.get<entity_id>();
   auto user_id = in.get<entity_id>();
-  auto issued_at = in.get<time_ms>();
+  taken t{in.get<time_ms>(), nullptr};
+  if (in.get<std::uint8_t>() != 0) {
+    t.key = std::make_unique<idempotency_request>();
+    t.key->scope = in.get_bytes();
+    t.key->key = in.get_bytes();
+    std::string hash = in.get_bytes();
+    if (hash.size() != t.key->body_sha256.size()) return false;
+    std::memcpy(t.key->body_sha256.data(), hash.data(), hash.size());
+  }
   auto it = campaigns_.find(campaign_id);
   // Never over-issue, never twice to one user: a record that would is corruption.
   if (in.failed() || it == campaigns_.end() || it->second.remaining_quantity <= 0 ||
@@ -364,7 +383,7 @@ bool coupon_book::apply_campaign_taken(payload_reader& in) {
     return false;
   }
   it->second.remaining_quantity -= 1;
-  it->second.issued.emplace(user_id, issued_at);
+  it->second.issued.emplace(user_id, std::move(t));
   return true;
 }
 

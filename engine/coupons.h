@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -49,13 +50,17 @@ class coupon_book {
 
   // Recovery: the takes of this shard's campaigns, for re-driving deliveries that a crash
   // may have cut off; and whether a user's wallet already holds a campaign's coupon.
-  std::vector<user_coupon_view> taken_coupons() const;
+  std::vector<deliver_coupon> taken_coupons() const;
   bool holds(entity_id user_id, entity_id campaign_id) const;
 
   std::uint64_t campaign_count() const { return campaigns_.size(); }
   std::uint64_t wallet_count() const;
 
  private:
+  struct taken {
+    time_ms issued_at = 0;
+    std::unique_ptr<idempotency_request> key;  // only for keyed issues (render unset)
+  };
   struct campaign {
     entity_id id = 0;
     entity_id coupon_id = 0;
@@ -63,7 +68,7 @@ class coupon_book {
     std::int64_t remaining_quantity = 0;
     time_ms start_at = 0;
     time_ms end_at = 0;
-    std::unordered_map<entity_id, time_ms> issued;  // user → when the unit was taken
+    std::unordered_map<entity_id, taken> issued;  // user → when the unit was taken (and key)
   };
   struct wallet {
     std::vector<user_coupon_view> coupons;      // issue order (ascending id)

@@ -53,7 +53,7 @@ class shard {
 
   // Recovery, before start(): the coupon takes of this shard's campaigns, and whether this
   // shard's wallets already hold one (to re-drive deliveries a crash cut off).
-  std::vector<user_coupon_view> taken_coupons() const { return coupons_.taken_coupons(); }
+  std::vector<deliver_coupon> taken_coupons() const { return coupons_.taken_coupons(); }
   bool holds_coupon(entity_id user_id, entity_id campaign_id) const {
     return coupons_.holds(user_id, campaign_id);
   }

@@ -34,12 +34,13 @@ bool shard_set::replay(record_type type, shard_index index, std::string_view pay
   return shards_[index]->replay(type, payload, lsn);
 }
 
-std::vector<user_coupon_view> shard_set::undelivered_coupons() const {
-  std::vector<user_coupon_view> out;
+std::vector<deliver_coupon> shard_set::undelivered_coupons() const {
+  std::vector<deliver_coupon> out;
   for (const auto& s : shards_) {
-    for (auto& coupon : s->taken_coupons()) {
+    for (auto& delivery : s->taken_coupons()) {
+      const user_coupon_view& coupon = delivery.coupon;
       if (!at(owner_of(coupon.user_id, size())).holds_coupon(coupon.user_id, coupon.campaign_id)) {
-        out.push_back(std::move(coupon));
+        out.push_back(std::move(delivery));
       }
     }
   }

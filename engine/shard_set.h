@@ -26,7 +26,8 @@ class shard_set {
 
   // Recovery, before start(): coupons a campaign took whose wallet entry never became durable
   // (the crash fell between the two steps). Deliver them before serving.
-  std::vector<user_coupon_view> undelivered_coupons() const;
+  // Each carries the key, if any (its render is left for the caller to set).
+  std::vector<deliver_coupon> undelivered_coupons() const;
 
   void start();
   void stop();  // drains every mailbox and joins; idempotent

@@ -161,6 +161,8 @@ class json_writer;
 // when last_id is 0) and closes the object.
 void end_page(json_writer& w, std::int64_t last_id);
 http_reply json_reply(std::uint16_t status, std::string body);
+// How a coupon issue's answer is stored under its Idempotency-Key (for recovery's re-delivery).
+engine::reply_renderer issue_reply_renderer();
 // Wraps a shard's reply callback so that it runs on the request's network thread.
 engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done);
 // A reply's problem, or nullopt when it is ok.

@@ -213,22 +213,24 @@ void render_wal_metrics(const persistence::wal_stats& wal, std::string& out) {
 
 // Coupons a campaign took before a crash whose wallet entry never became durable: the
 // campaign's record is the outbox entry, delivered again now (at most once per wallet).
-void redeliver_coupons(engine::shard_set& shards, std::vector<engine::user_coupon_view> coupons) {
-  if (coupons.empty()) return;
+void redeliver_coupons(engine::shard_set& shards, std::vector<engine::deliver_coupon> deliveries) {
+  if (deliveries.empty()) return;
   // A latch outlives nothing it is waited on: the last callback counts down and is done
   // touching it before wait() can return.
-  std::latch delivered(static_cast<std::ptrdiff_t>(coupons.size()));
-  for (auto& coupon : coupons) {
-    engine::shard& owner = shards.owner_of_id(coupon.user_id);
-    engine::command item{engine::deliver_coupon{std::move(coupon), {}},
-                         [&delivered](engine::reply&&) { delivered.count_down(); },
-                         {}};
+  std::latch delivered(static_cast<std::ptrdiff_t>(deliveries.size()));
+  for (auto& delivery : deliveries) {
+    // A keyed issue stores its 201 under the key now, so the client's retry gets it replayed.
+    if (!delivery.idempotency.key.empty())
+      delivery.idempotency.render = net::issue_reply_renderer();
+    engine::shard& owner = shards.owner_of_id(delivery.coupon.user_id);
+    engine::command item{
+        std::move(delivery), [&delivered](engine::reply&&) { delivered.count_down(); }, {}};
     owner.post_always(item);
   }
   delivered.wait();
   net::log_line(net::log_level::warn,
                 "recovery: delivered %zu coupons whose wallet entry a crash had cut off",
-                coupons.size());
+                deliveries.size());
 }
 
 int serve(settings& s) {
@@ -289,7 +291,7 @@ int serve(settings& s) {
   wal_owner = std::make_unique<persistence::wal_writer>(wal_options);
   journal.attach(wal_owner.get());
   wal.store(wal_owner.get(), std::memory_order_release);
-  std::vector<engine::user_coupon_view> undelivered = shards.undelivered_coupons();
+  std::vector<engine::deliver_coupon> undelivered = shards.undelivered_coupons();
   shards.start();
   redeliver_coupons(shards, std::move(undelivered));
   if (s.seed_demo && recovered.last_lsn == 0) net::seed_demo(shards, s.api.kdf_iterations);

@@ -137,6 +137,10 @@ std::optional<http_reply> read_time(std::string_view field, const std::string& t
 
 }  // namespace
 
+engine::reply_renderer issue_reply_renderer() {
+  return &render_issue;
+}
+
 void api::post_admin_coupons(const request_ptr& request, const params&) {
   if (!authorize_admin(request) || !check_content_type(request)) return;
   engine::coupon_template c;
@@ -319,7 +323,8 @@ void api::take_and_deliver(const request_ptr& request, std::int64_t campaign_id,
                          {}};
     [[maybe_unused]] bool posted = user_shard.post_always(item);
   };
-  engine::command take{engine::take_coupon{campaign_id, user_id},
+  engine::command take{engine::take_coupon{campaign_id, user_id,
+                                           shared_key->value_or(engine::idempotency_request{})},
                        // Rejected (after the campaign shard's last record is durable).
                        on_io(request,
                              [this, request, shared_key, settle](engine::reply&& answer) {

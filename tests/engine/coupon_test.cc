@@ -134,6 +134,28 @@ TEST(coupon_test, ExpiryReadsExpiredAtOnceAndIsRecordedOnce) {
   EXPECT_EQ(expired.items.size(), 1u) << "status filter EXPIRED";
 }
 
+// A keyed take records its key, so the re-delivery after a crash can store the 201 under it.
+TEST(coupon_test, TheTakeCarriesTheIssueKeyForReDelivery) {
+  books b;
+  entity_id u = b.user("a@x.y");
+  entity_id c = b.campaign(5, t0, t0 + 1000);
+  idempotency_request key{"retry-me", "POST /coupons/fcfs/1/issue", {}, nullptr};
+  key.body_sha256[3] = 7;
+  ASSERT_EQ(b.run(take_coupon{c, u, key}).code, errc::ok);
+  books copy;
+  for (const auto& r : b.log) {
+    bool ok = user_book::owns(r.type) ? copy.users.apply(r.type, r.payload)
+                                      : copy.coupons.apply(r.type, r.payload);
+    ASSERT_TRUE(ok);
+  }
+  auto taken = copy.coupons.taken_coupons();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].idempotency.key, "retry-me");
+  EXPECT_EQ(taken[0].idempotency.scope, key.scope);
+  EXPECT_EQ(taken[0].idempotency.body_sha256, key.body_sha256);
+  EXPECT_EQ(taken[0].coupon.user_id, u);
+}
+
 TEST(coupon_test, DiscountsAtTheLimits) {
   EXPECT_EQ(discount_of(coupon_kind::fixed, 1000, 999), 999) << "never more than the total";
   EXPECT_EQ(discount_of(coupon_kind::fixed, 1000, 5000), 1000);
@@ -151,7 +173,7 @@ TEST(coupon_test, ReplayRebuildsCampaignsWalletsAndTemplates) {
   entity_id u1 = b.user("a@x.y"), u2 = b.user("b@x.y");
   entity_id c = b.campaign(2, t0, t0 + 1000);
   ASSERT_EQ(b.issue(c, u1).code, errc::ok);
-  reply taken = b.run(take_coupon{c, u2});  // taken, never delivered: a crash in between
+  reply taken = b.run(take_coupon{c, u2, {}});  // taken, never delivered: a crash in between
   ASSERT_EQ(taken.code, errc::ok);
   books copy;
   for (const auto& r : b.log) {
