@@ -376,61 +376,74 @@ void api::get_docs(const request_ptr& request, const params&) {
   reply(request, std::move(answer));
 }
 
-// Scatter a figures request to every shard, gather, answer once all are in.
-void api::get_admin_stats(const request_ptr& request, const params&) {
-  if (!authorize_admin(request)) return;
+void api::scatter(const request_ptr& request,
+                  std::vector<std::pair<engine::shard_index, engine::command_body>> asks,
+                  gathered_callback gathered) {
   struct gather {
     std::mutex mutex;
-    std::vector<engine::shard_figures> figures;
-    std::uint32_t pending = 0;
+    std::vector<engine::reply> replies;
+    std::size_t pending = 0;  // counts every ask, so a failed scatter never reaches 0
+    bool failed = false;
+    gathered_callback done;
   };
   auto state = std::make_shared<gather>();
-  std::uint32_t count = services_.shards.size();
-  state->figures.resize(count);
-  state->pending = count;
-  for (engine::shard_index i = 0; i < count; ++i) {
-    engine::command item{
-        engine::get_shard_figures{}, [this, request, state, i](engine::reply&& answer) {
-          std::unique_lock lock(state->mutex);
-          state->figures[i] = std::get<engine::shard_figures>(answer.body);
-          if (--state->pending > 0) return;
-          lock.unlock();
-          std::string body;
-          json_writer w(body);
-          w.begin_object().key("shards").begin_array();
-          for (const auto& f : state->figures) {
-            const engine::shard& s = services_.shards.at(f.shard);
-            w.begin_object();
-            w.key("shard").value(static_cast<std::int64_t>(f.shard));
-            w.key("queue_depth").value(static_cast<std::uint64_t>(s.mailbox_depth()));
-            w.key("queue_depth_max").value(static_cast<std::uint64_t>(s.mailbox_depth_max()));
-            w.key("users").value(f.users);
-            w.key("balance_entries").value(f.balance_entries);
-            w.key("idempotency_entries").value(f.idempotency_entries);
-            w.key("products").value(f.products);
-            w.key("cart_lines").value(f.cart_lines);
-            w.key("campaigns").value(f.campaigns);
-            w.key("user_coupons").value(f.user_coupons);
-            w.key("last_applied_lsn").value(f.last_lsn);
-            w.end_object();
-          }
-          w.end_array();
-          w.key("wal");
-          std::string wal;
-          services_.render_wal_stats(wal);
-          w.raw(wal);
-          w.end_object();
-          reply(request, json_reply(200, std::move(body)));
-        }};
-    if (!services_.shards.at(i).post(item)) {
+  state->replies.resize(asks.size());
+  state->pending = asks.size();
+  state->done = std::move(gathered);
+  if (asks.empty()) return state->done({});
+  for (std::size_t i = 0; i < asks.size(); ++i) {
+    engine::command item{std::move(asks[i].second),
+                         on_io(request,
+                               [state, i](engine::reply&& answer) {
+                                 std::unique_lock lock(state->mutex);
+                                 state->replies[i] = std::move(answer);
+                                 if (--state->pending > 0 || state->failed) return;
+                                 lock.unlock();
+                                 state->done(std::move(state->replies));
+                               }),
+                         {}};
+    if (!services_.shards.at(asks[i].first).post(item)) {
       std::lock_guard lock(state->mutex);
-      if (state->pending != 0) {
-        state->pending = 0;  // nobody else answers now
-        reply(request, overloaded());
-      }
-      return;
+      state->failed = true;
+      return reply(request, overloaded());
     }
   }
+}
+
+void api::get_admin_stats(const request_ptr& request, const params&) {
+  if (!authorize_admin(request)) return;
+  std::vector<std::pair<engine::shard_index, engine::command_body>> asks;
+  for (engine::shard_index i = 0; i < services_.shards.size(); ++i)
+    asks.emplace_back(i, engine::get_shard_figures{});
+  scatter(request, std::move(asks), [this, request](std::vector<engine::reply>&& replies) {
+    std::string body;
+    json_writer w(body);
+    w.begin_object().key("shards").begin_array();
+    for (const auto& answer : replies) {
+      const auto& f = std::get<engine::shard_figures>(answer.body);
+      const engine::shard& s = services_.shards.at(f.shard);
+      w.begin_object();
+      w.key("shard").value(static_cast<std::int64_t>(f.shard));
+      w.key("queue_depth").value(static_cast<std::uint64_t>(s.mailbox_depth()));
+      w.key("queue_depth_max").value(static_cast<std::uint64_t>(s.mailbox_depth_max()));
+      w.key("users").value(f.users);
+      w.key("balance_entries").value(f.balance_entries);
+      w.key("idempotency_entries").value(f.idempotency_entries);
+      w.key("products").value(f.products);
+      w.key("cart_lines").value(f.cart_lines);
+      w.key("campaigns").value(f.campaigns);
+      w.key("user_coupons").value(f.user_coupons);
+      w.key("last_applied_lsn").value(f.last_lsn);
+      w.end_object();
+    }
+    w.end_array();
+    w.key("wal");
+    std::string wal;
+    services_.render_wal_stats(wal);
+    w.raw(wal);
+    w.end_object();
+    reply(request, json_reply(200, std::move(body)));
+  });
 }
 
 }  // namespace ecom::net

@@ -4,9 +4,11 @@
 // request_context::respond.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -119,6 +121,13 @@ class api {
   void post_cart_item(const request_ptr&, const params&);
   void patch_cart_item(const request_ptr&, const params&);
   void delete_cart_item(const request_ptr&, const params&);
+  // Posts one command per (shard, body) and calls `gathered` once, on the request's network
+  // thread, with the replies in the order asked. When a mailbox is full it answers 503
+  // OVERLOADED instead (once) and `gathered` never runs: nothing a read asked for changes.
+  using gathered_callback = std::function<void(std::vector<engine::reply>&&)>;
+  void scatter(const request_ptr& request,
+               std::vector<std::pair<engine::shard_index, engine::command_body>> asks,
+               gathered_callback gathered);
   // Reads the sale facts of (product, combination) pairs from their owners, scattered per
   // shard and gathered in the order asked; `done` runs once with all of them.
   using facts_callback = std::function<void(std::vector<engine::sale_fact>&&)>;
@@ -163,6 +172,25 @@ void end_page(json_writer& w, std::int64_t last_id);
 http_reply json_reply(std::uint16_t status, std::string body);
 // How a coupon issue's answer is stored under its Idempotency-Key (for recovery's re-delivery).
 engine::reply_renderer issue_reply_renderer();
+// Merges one list page per shard (each ascending by id, at most `limit` long, `more` when the
+// shard has further items): ascending by id, cut at `limit`. `last_id` is where the next page
+// starts, 0 when there is none.
+template <class Page>
+auto merge_pages(std::vector<engine::reply>& replies, std::uint32_t limit, std::int64_t& last_id) {
+  std::vector<typename decltype(Page::items)::value_type> items;
+  bool more = false;
+  for (auto& answer : replies) {
+    auto& page = std::get<Page>(answer.body);
+    more = more || page.more;
+    std::move(page.items.begin(), page.items.end(), std::back_inserter(items));
+  }
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  more = more || items.size() > limit;
+  if (items.size() > limit) items.resize(limit);
+  last_id = more && !items.empty() ? items.back().id : 0;
+  return items;
+}
+
 // Wraps a shard's reply callback so that it runs on the request's network thread.
 engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done);
 // A reply's problem, or nullopt when it is ok.

@@ -34,42 +34,31 @@ const char* const id_rule = "must be a decimal integer in 1..9223372036854775807
 void api::read_sale_facts(const request_ptr& request,
                           std::vector<std::pair<std::int64_t, std::int64_t>> items,
                           facts_callback done) {
-  struct gather {
-    std::mutex mutex;
-    std::vector<engine::sale_fact> facts;
-    std::uint32_t pending = 0;
-    bool failed = false;
-  };
-  auto state = std::make_shared<gather>();
-  state->facts.resize(items.size());
-  if (items.empty()) return done(std::move(state->facts));
   // Group the pairs by owner shard, remembering where each answer goes.
   std::map<engine::shard_index, std::vector<std::size_t>> by_shard;
   for (std::size_t i = 0; i < items.size(); ++i) {
     by_shard[engine::owner_of(items[i].first, services_.shards.size())].push_back(i);
   }
-  state->pending = static_cast<std::uint32_t>(by_shard.size());
-  auto shared_done = std::make_shared<facts_callback>(std::move(done));
-  for (auto& [shard, positions] : by_shard) {
+  std::vector<std::pair<engine::shard_index, engine::command_body>> asks;
+  std::vector<std::vector<std::size_t>> positions;
+  for (auto& [shard, where] : by_shard) {
     engine::get_sale_facts ask;
-    for (std::size_t position : positions) ask.items.push_back(items[position]);
-    engine::command item{std::move(ask),
-                         on_io(request, [state, positions, shared_done](engine::reply&& answer) {
-                           std::unique_lock lock(state->mutex);
-                           auto& facts = std::get<engine::sale_facts>(answer.body).items;
-                           for (std::size_t k = 0; k < positions.size() && k < facts.size(); ++k)
-                             state->facts[positions[k]] = std::move(facts[k]);
-                           if (--state->pending > 0 || state->failed) return;
-                           lock.unlock();
-                           (*shared_done)(std::move(state->facts));
-                         })};
-    if (!services_.shards.at(shard).post(item)) {
-      std::lock_guard lock(state->mutex);
-      state->failed = true;
-      reply(request, overloaded());
-      return;
-    }
+    for (std::size_t position : where) ask.items.push_back(items[position]);
+    asks.emplace_back(shard, std::move(ask));
+    positions.push_back(std::move(where));
   }
+  scatter(request, std::move(asks),
+          [count = items.size(), positions = std::move(positions),
+           done = std::move(done)](std::vector<engine::reply>&& replies) {
+            std::vector<engine::sale_fact> facts(count);
+            for (std::size_t s = 0; s < replies.size(); ++s) {
+              auto& part = std::get<engine::sale_facts>(replies[s].body).items;
+              for (std::size_t k = 0; k < positions[s].size() && k < part.size(); ++k) {
+                facts[positions[s][k]] = std::move(part[k]);
+              }
+            }
+            done(std::move(facts));
+          });
 }
 
 void api::get_cart(const request_ptr& request, const params& path) {

@@ -1,6 +1,5 @@
 // Catalog: admin product creation, update and stock; public product list and detail.
 #include <algorithm>
-#include <mutex>
 
 #include "engine/product_rules.h"
 #include "net/api.h"
@@ -102,57 +101,29 @@ void api::get_product(const request_ptr& request, const params& path) {
        [this, request](engine::reply&& answer) { reply(request, product_reply(200, answer)); });
 }
 
-// Scatter "active products after the cursor" to every shard, merge by id, keep `limit`.
+// Every shard returns its active products after the cursor (at most `limit`); merged by id.
 void api::get_products(const request_ptr& request, const params&) {
   page_request page;
   if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
-  struct gather {
-    std::mutex mutex;
-    std::vector<engine::product_summary> items;
-    bool more = false;
-    std::uint32_t pending = 0;
-    bool failed = false;
-  };
-  auto state = std::make_shared<gather>();
-  std::uint32_t count = services_.shards.size();
-  state->pending = count;
-  std::uint32_t limit = page.limit;
-  for (engine::shard_index i = 0; i < count; ++i) {
-    engine::command item{engine::list_products{page.cursor_id, limit},
-                         on_io(request, [this, request, state, limit](engine::reply&& answer) {
-                           std::unique_lock lock(state->mutex);
-                           auto& part = std::get<engine::product_page>(answer.body);
-                           state->more = state->more || part.more;
-                           std::move(part.items.begin(), part.items.end(),
-                                     std::back_inserter(state->items));
-                           if (--state->pending > 0 || state->failed) return;
-                           lock.unlock();
-                           auto& items = state->items;
-                           std::sort(items.begin(), items.end(),
-                                     [](const auto& a, const auto& b) { return a.id < b.id; });
-                           bool more = state->more || items.size() > limit;
-                           if (items.size() > limit) items.resize(limit);
-                           std::string body;
-                           json_writer w(body);
-                           w.begin_object().key("items").begin_array();
-                           for (const auto& summary : items) {
-                             std::string one;
-                             render_product_summary(one, summary);
-                             w.raw(one);
-                           }
-                           end_page(w, more && !items.empty() ? items.back().id : 0);
-                           reply(request, json_reply(200, std::move(body)));
-                         })};
-    if (!services_.shards.at(i).post(item)) {
-      std::lock_guard lock(state->mutex);
-      if (!state->failed) {
-        state->failed = true;
-        reply(request, overloaded());
-      }
-      state->pending -= (count - i);  // the rest will never answer
-      return;
-    }
+  std::vector<std::pair<engine::shard_index, engine::command_body>> asks;
+  for (engine::shard_index i = 0; i < services_.shards.size(); ++i) {
+    asks.emplace_back(i, engine::list_products{page.cursor_id, page.limit});
   }
+  scatter(request, std::move(asks),
+          [this, request, limit = page.limit](std::vector<engine::reply>&& replies) {
+            std::int64_t last_id = 0;
+            auto items = merge_pages<engine::product_page>(replies, limit, last_id);
+            std::string body;
+            json_writer w(body);
+            w.begin_object().key("items").begin_array();
+            for (const auto& summary : items) {
+              std::string one;
+              render_product_summary(one, summary);
+              w.raw(one);
+            }
+            end_page(w, last_id);
+            reply(request, json_reply(200, std::move(body)));
+          });
 }
 
 }  // namespace ecom::net
