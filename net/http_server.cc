@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <charconv>
 #include <csignal>
 #include <optional>
 #include <thread>
@@ -64,12 +65,16 @@ http_method method_of(http::verb verb) {
 
 struct http_server::impl {
   impl(server_options o, handler h, metrics& m)
-      : options(std::move(o)),
-        on_request(std::move(h)),
-        counters(m),
-        io(static_cast<int>(this->options.io_threads)),
-        acceptor(asio::make_strand(io)),
-        signals(io, SIGINT, SIGTERM) {
+      : options(std::move(o)), on_request(std::move(h)), counters(m) {
+    // One io_context per thread, each run by exactly that thread: a connection's handlers
+    // never race, so no strand is needed, and the hint lets Asio skip most of its locking.
+    for (std::uint32_t i = 0; i < options.io_threads; ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+      keep_running.push_back(asio::make_work_guard(*contexts.back()));
+    }
+    acceptor.emplace(*contexts.front());
+    signals.emplace(*contexts.front(), SIGINT, SIGTERM);
+    accept_backoff.emplace(*contexts.front());
     std::string raw = random_bytes(4);
     static constexpr char hex[] = "0123456789abcdef";
     for (char c : raw) {
@@ -81,29 +86,73 @@ struct http_server::impl {
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
   std::string next_request_id() {
-    return request_id_prefix + "-" +
-           std::to_string(request_counter.fetch_add(1, std::memory_order_relaxed));
+    std::string id;
+    id.reserve(request_id_prefix.size() + 21);
+    id += request_id_prefix;
+    id += '-';
+    char digits[20];
+    auto end = std::to_chars(digits, digits + sizeof digits,
+                             request_counter.fetch_add(1, std::memory_order_relaxed))
+                   .ptr;
+    id.append(digits, end);
+    return id;
   }
 
   server_options options;
   handler on_request;
   metrics& counters;
-  // Declared before io: sessions destroyed inside ~io_context still count themselves out.
+  // Declared before the contexts: sessions destroyed inside ~io_context still count themselves out.
   std::atomic<std::size_t> in_flight{0};  // from dispatch until the reply is written
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> draining{false};
   std::atomic<std::uint64_t> request_counter{1};
   std::string request_id_prefix;
-  asio::io_context io;
-  tcp::acceptor acceptor;
-  asio::signal_set signals;
-  asio::steady_timer accept_backoff{io};
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  std::size_t next_context = 0;  // acceptor's thread only: new connections go round-robin
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::signal_set> signals;
+  std::optional<asio::steady_timer> accept_backoff;
   std::vector<std::thread> threads;
 };
 
 namespace {
 
-class session : public std::enable_shared_from_this<session> {
+// The status line and headers of a reply, written by hand into one buffer with the body, so a
+// reply is one write from one reused string (Beast's field list allocated per header).
+void render_reply(std::string& out, unsigned version, const http_reply& answer,
+                  std::string_view request_id, bool keep_alive, bool head_request) {
+  out.clear();
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, answer.status).ptr);
+  out += ' ';
+  out += http::obsolete_reason(static_cast<http::status>(answer.status));
+  out += "\r\n";
+  const auto field = [&out](std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  };
+  if (!answer.content_type.empty()) field("Content-Type", answer.content_type);
+  field("X-Request-Id", request_id);
+  for (const auto& [name, value] : answer.headers) field(name, value);
+  // 1xx, 204 and 304 carry no body and no Content-Length (RFC 9110 8.6).
+  const bool bodiless = answer.status < 200 || answer.status == 204 || answer.status == 304;
+  if (!bodiless) {
+    field("Content-Length",
+          std::string_view(digits,
+                           std::to_chars(digits, digits + sizeof digits, answer.body.size()).ptr));
+  }
+  if (version == 10 && keep_alive) field("Connection", "keep-alive");
+  if (version != 10 && !keep_alive) field("Connection", "close");
+  out += "\r\n";
+  // HEAD: the headers GET would send, Content-Length included, and no body.
+  if (!bodiless && !head_request) out += answer.body;
+}
+
+class session final : public std::enable_shared_from_this<session>, public reply_channel {
  public:
   session(tcp::socket&& socket, http_server::impl& server)
       : stream_(std::move(socket)), server_(server) {
@@ -123,6 +172,17 @@ class session : public std::enable_shared_from_this<session> {
       self->started_ = std::chrono::steady_clock::now();
       self->write(overloaded(), true);
     });
+  }
+
+  void respond(http_reply&& answer) override {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(), answer = std::move(answer)]() mutable {
+                     self->write(std::move(answer), false);
+                   });
+  }
+
+  void run_on_io(std::function<void()> work) override {
+    asio::post(stream_.get_executor(), std::move(work));
   }
 
  private:
@@ -247,14 +307,7 @@ class session : public std::enable_shared_from_this<session> {
       closing.header("Retry-After", "1");
       return write(std::move(closing), false);
     }
-    request->respond = [self = shared_from_this()](http_reply&& answer) {
-      asio::dispatch(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
-        self->write(std::move(answer), false);
-      });
-    };
-    request->run_on_io = [self = shared_from_this()](std::function<void()> work) {
-      asio::post(self->stream_.get_executor(), std::move(work));
-    };
+    request->channel = shared_from_this();
     current_ = request;
     try {
       server_.on_request(request);
@@ -275,21 +328,11 @@ class session : public std::enable_shared_from_this<session> {
       log_line(log_level::info, "access %s %s %u %.3fms rid=%s", method_text_.c_str(),
                target_.c_str(), answer.status, seconds * 1e3, request_id_.c_str());
     }
-    response_ = {};
-    response_.version(version_);
-    response_.result(answer.status);
-    if (!answer.content_type.empty()) response_.set(http::field::content_type, answer.content_type);
-    response_.set("X-Request-Id", request_id_);
-    for (auto& [name, value] : answer.headers) response_.set(name, value);
-    response_.body() = std::move(answer.body);
     bool keep = keep_alive_ && !drain_after && !server_.draining.load(std::memory_order_acquire);
-    response_.keep_alive(keep);
-    response_.prepare_payload();
-    // HEAD: the headers GET would send, Content-Length included, and no body.
-    if (head_request_) response_.body().clear();
+    render_reply(out_, version_, answer, request_id_, keep, head_request_);
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    http::async_write(
-        stream_, response_,
+    asio::async_write(
+        stream_, asio::buffer(out_),
         [self = shared_from_this(), keep, drain_after](beast::error_code ec, std::size_t) {
           // Counted out only once the reply is written: shutdown waits for that.
           if (std::exchange(self->counted_, false)) self->server_.in_flight.fetch_sub(1);
@@ -328,7 +371,7 @@ class session : public std::enable_shared_from_this<session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  std::string out_;  // the rendered reply; its capacity is reused across requests
   http_server::impl& server_;
   request_ptr current_;
   std::string request_id_;
@@ -345,13 +388,14 @@ class session : public std::enable_shared_from_this<session> {
 }  // namespace
 
 void http_server::impl::do_accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+  asio::io_context& target = *contexts[next_context++ % contexts.size()];
+  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
     on_accept(ec, std::move(socket));
   });
 }
 
 void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+  if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
   if (!ec) {
     socket.set_option(tcp::no_delay(true), ec);
     auto s = std::make_shared<session>(std::move(socket), *this);
@@ -363,8 +407,8 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
   } else {
     // EMFILE and friends: wait a little instead of spinning on accept.
     log_line(log_level::warn, "accept failed: %s", ec.message().c_str());
-    accept_backoff.expires_after(std::chrono::milliseconds(50));
-    accept_backoff.async_wait([this](beast::error_code) { do_accept(); });
+    accept_backoff->expires_after(std::chrono::milliseconds(50));
+    accept_backoff->async_wait([this](beast::error_code) { do_accept(); });
     return;
   }
   do_accept();
@@ -380,28 +424,29 @@ http_server::~http_server() {
 std::uint16_t http_server::listen() {
   auto address = asio::ip::make_address(impl_->options.bind);
   tcp::endpoint endpoint(address, impl_->options.port);
-  impl_->acceptor.open(endpoint.protocol());
-  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
-  impl_->acceptor.bind(endpoint);
-  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  tcp::acceptor& acceptor = *impl_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
   impl_->do_accept();
-  return impl_->acceptor.local_endpoint().port();
+  return acceptor.local_endpoint().port();
 }
 
 void http_server::start(std::function<void(int)> on_signal) {
-  impl_->signals.async_wait([on_signal](beast::error_code ec, int signal) {
+  impl_->signals->async_wait([on_signal](beast::error_code ec, int signal) {
     if (!ec) on_signal(signal);
   });
   for (std::uint32_t i = 0; i < impl_->options.io_threads; ++i) {
-    impl_->threads.emplace_back([this] { impl_->io.run(); });
+    impl_->threads.emplace_back([this, i] { impl_->contexts[i]->run(); });
   }
 }
 
 void http_server::stop_accepting() {
   impl_->draining.store(true, std::memory_order_release);
-  asio::post(impl_->acceptor.get_executor(), [this] {
+  asio::post(impl_->acceptor->get_executor(), [this] {
     beast::error_code ignored;
-    impl_->acceptor.close(ignored);
+    impl_->acceptor->close(ignored);
   });
 }
 
@@ -413,7 +458,7 @@ std::size_t http_server::connections() const {
 }
 
 void http_server::stop() {
-  impl_->io.stop();
+  for (auto& context : impl_->contexts) context->stop();
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }

@@ -28,6 +28,20 @@ struct http_reply {
   }
 };
 
+// Where a request's reply goes: implemented by the server's connection (session). Held by
+// shared_ptr from the request, so the connection outlives every callback that may answer.
+class reply_channel {
+ public:
+  // Any thread, exactly once per request: hands the reply to the connection's thread.
+  virtual void respond(http_reply&& answer) = 0;
+  // Any thread: runs `work` on the connection's thread. Shard replies come back through it so
+  // that rendering JSON happens on a network thread, not on the WAL or a shard thread.
+  virtual void run_on_io(std::function<void()> work) = 0;
+
+ protected:
+  ~reply_channel() = default;
+};
+
 // One request, from the moment it is read until its reply is handed back. Shared between the
 // session and the shard callbacks; respond() may be called from any thread, exactly once.
 struct request_context {
@@ -44,13 +58,11 @@ struct request_context {
   bool has_idempotency_key = false;
   std::string request_id;
   std::chrono::steady_clock::time_point started;
-  std::size_t route_index = 0;  // for metrics; set by the router
+  std::size_t route_index = 0;             // for metrics; set by the router
+  std::shared_ptr<reply_channel> channel;  // set by the server
 
-  // Set by the server: hands the reply to the session's executor (inline when already there).
-  std::function<void(http_reply&&)> respond;
-  // Set by the server: runs `work` on the session's executor. Shard replies come back through
-  // it so that rendering JSON happens on a network thread, not on the WAL or a shard thread.
-  std::function<void(std::function<void()>)> run_on_io;
+  void respond(http_reply&& answer) const { channel->respond(std::move(answer)); }
+  void run_on_io(std::function<void()> work) const { channel->run_on_io(std::move(work)); }
 };
 
 using request_ptr = std::shared_ptr<request_context>;
