@@ -2,12 +2,15 @@
 // Producers (network threads, other shards, the WAL thread) never wait: try_push fails when
 // the mailbox holds depth_max items, and the caller answers 503 OVERLOADED. The consumer takes
 // everything queued at once (one lock per batch, not per message).
+// Two ways to consume: a thread of its own that sleeps in pop_all(), or a driver (an event
+// loop) told through the wake hook that items arrived, which then calls take_all().
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -23,11 +26,7 @@ class mailbox {
     std::unique_lock lock(mutex_);
     if (closed_ || items_.size() >= depth_max_) return false;
     items_.push_back(std::move(item));
-    depth_.store(items_.size(), std::memory_order_relaxed);
-    bool wake = consumer_waiting_;
-    lock.unlock();
-    if (wake) ready_.notify_one();
-    return true;
+    return pushed(lock);
   }
 
   // Ignores depth_max: for the few control messages whose count is bounded elsewhere (an
@@ -36,11 +35,27 @@ class mailbox {
     std::unique_lock lock(mutex_);
     if (closed_) return false;
     items_.push_back(std::move(item));
-    depth_.store(items_.size(), std::memory_order_relaxed);
-    bool wake = consumer_waiting_;
-    lock.unlock();
-    if (wake) ready_.notify_one();
-    return true;
+    return pushed(lock);
+  }
+
+  // Before the first push: instead of a thread in pop_all(), `wake` is called (on the pushing
+  // thread, outside the lock) whenever items arrive and no take_all() is due yet. It must only
+  // schedule the consumer, never run it inline.
+  void drive(std::function<void()> wake) {
+    std::lock_guard lock(mutex_);
+    wake_ = std::move(wake);
+  }
+
+  // Driven mode: moves everything queued into `out` (cleared first) without waiting; the next
+  // push wakes the driver again. Returns false once closed and drained.
+  bool take_all(std::vector<T>& out) {
+    out.clear();
+    std::lock_guard lock(mutex_);
+    wake_due_ = false;
+    out.swap(items_);
+    items_.reserve(depth_max_);
+    depth_.store(0, std::memory_order_relaxed);
+    return !(closed_ && out.empty());
   }
 
   // Waits up to `wait` for items, then moves all of them into `out` (cleared first).
@@ -71,12 +86,26 @@ class mailbox {
   std::size_t depth_max() const { return depth_max_; }
 
  private:
+  // After an item went in, under the lock: wake whoever consumes, then unlock.
+  bool pushed(std::unique_lock<std::mutex>& lock) {
+    depth_.store(items_.size(), std::memory_order_relaxed);
+    const bool notify = consumer_waiting_;
+    const bool wake = wake_ && !wake_due_;
+    if (wake) wake_due_ = true;
+    lock.unlock();
+    if (notify) ready_.notify_one();
+    if (wake) wake_();
+    return true;
+  }
+
   const std::size_t depth_max_;
   std::mutex mutex_;
   std::condition_variable ready_;
   std::vector<T> items_;
   std::atomic<std::size_t> depth_{0};
   bool consumer_waiting_ = false;
+  std::function<void()> wake_;  // driven mode; set once before use
+  bool wake_due_ = false;       // driven mode: a take_all() is already scheduled
   bool closed_ = false;
 };
 

@@ -37,9 +37,37 @@ void shard::start() {
   thread_ = std::thread([this] { run(); });
 }
 
+void shard::start_driven(shard_driver driver) {
+  assert(!thread_.joinable() && !driver_);
+  driver_ = std::move(driver);
+  batch_.reserve(mailbox_.depth_max());
+  mailbox_.drive([this] { driver_(std::chrono::milliseconds(0), [this] { drain(); }); });
+  driver_(std::chrono::milliseconds(0), [this] { tick_driven(); });  // at once, then periodic
+}
+
 void shard::stop() {
   mailbox_.close();
   if (thread_.joinable()) thread_.join();
+  if (driver_) {
+    // The driver's thread has stopped: this thread owns the shard now. Run what is left.
+    while (mailbox_.take_all(batch_)) {
+      time_ms now = clock_();
+      for (command& item : batch_) execute(item, now);
+    }
+  }
+}
+
+void shard::drain() {
+  if (!mailbox_.take_all(batch_)) return;
+  time_ms now = clock_();  // one reading per batch, as in run()
+  for (command& item : batch_) execute(item, now);
+  batch_.clear();  // callbacks and their captures go now, not at the next batch
+}
+
+void shard::tick_driven() {
+  time_ms now = clock_();
+  tick(now);
+  driver_(std::chrono::milliseconds(options_.sweep_interval_ms), [this] { tick_driven(); });
 }
 
 void shard::run() {

@@ -2,11 +2,15 @@
 // catalog, campaigns, ...). Commands arrive by message; records go to the journal; a reply is
 // released only when everything it could depend on is durable.
 //
-// Which core: a shard exists once per shard index and runs on its own std::thread. Nothing
-// outside run() may read or write its books; other threads only try_push() into the mailbox.
+// Which thread: a shard exists once per shard index and runs either on its own std::thread
+// (start()) or on one thread of an event loop the caller owns (start_driven(): in ecomd, the
+// io thread that also serves its connections, so a hop to a busy shard costs no wake-up).
+// Nothing outside that thread may read or write its books; others only try_push() into the
+// mailbox.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -24,6 +28,9 @@
 namespace ecom::engine {
 
 using clock_fn = std::function<time_ms()>;
+// Runs `work` once, after `delay`, on the one thread that drives a shard; never inline.
+using shard_driver =
+    std::function<void(std::chrono::milliseconds delay, std::function<void()> work)>;
 
 struct shard_options {
   shard_index index = 0;
@@ -44,11 +51,14 @@ class shard {
   bool replay(record_type type, std::string_view payload, lsn_t lsn);
 
   void start();
+  // Instead of start(): the shard runs on the driver's thread (see shard_driver).
+  void start_driven(shard_driver driver);
   // Any thread. False when the mailbox is full or the shard is stopping: answer OVERLOADED.
   bool post(command& item) { return mailbox_.try_push(item); }
   // Past the mailbox bound: only for messages whose number is bounded by their sender.
   bool post_always(command& item) { return mailbox_.push_always(item); }
-  // Drains what is queued, then joins the thread.
+  // Drains what is queued, then joins the thread. Driven: call it once the driver's thread has
+  // stopped; the rest of the mailbox is then executed on the calling thread.
   void stop();
 
   // Recovery, before start(): the coupon takes of this shard's campaigns, and whether this
@@ -64,6 +74,8 @@ class shard {
 
  private:
   void run();
+  void drain();        // driven: one batch from the mailbox, and the tick when due
+  void tick_driven();  // driven: the periodic tick, rescheduled every sweep interval
   void execute(command& item, time_ms now);
   // Hands the reply over once durable; returns the LSN of this command's records (0: none).
   lsn_t release(reply&& answer, reply_callback& done);
@@ -82,6 +94,8 @@ class shard {
   std::vector<record> records_;     // reused per command: no allocation once warm
   std::atomic<lsn_t> last_lsn_{0};  // the last LSN this shard's records got (or replayed)
   std::thread thread_;
+  shard_driver driver_;         // driven mode only
+  std::vector<command> batch_;  // driven mode: reused per drain
 };
 
 }  // namespace ecom::engine

@@ -51,6 +51,10 @@ void shard_set::start() {
   for (auto& s : shards_) s->start();
 }
 
+void shard_set::start_driven(const std::function<shard_driver(shard_index)>& driver_of) {
+  for (shard_index i = 0; i < shards_.size(); ++i) shards_[i]->start_driven(driver_of(i));
+}
+
 void shard_set::stop() {
   for (auto& s : shards_) s->stop();
 }

@@ -30,7 +30,9 @@ class shard_set {
   std::vector<deliver_coupon> undelivered_coupons() const;
 
   void start();
-  void stop();  // drains every mailbox and joins; idempotent
+  // Instead of start(): shard i runs on the thread driver_of(i) drives (see shard_driver).
+  void start_driven(const std::function<shard_driver(shard_index)>& driver_of);
+  void stop();  // drains every mailbox and joins; idempotent (driven: after the drivers stop)
 
  private:
   std::vector<std::unique_ptr<shard>> shards_;

@@ -450,6 +450,16 @@ void http_server::stop_accepting() {
   });
 }
 
+void http_server::run_on_thread(std::size_t thread, std::chrono::milliseconds delay,
+                                std::function<void()> work) {
+  asio::io_context& context = *impl_->contexts[thread % impl_->contexts.size()];
+  if (delay.count() <= 0) return asio::post(context, std::move(work));
+  auto timer = std::make_shared<asio::steady_timer>(context, delay);
+  timer->async_wait([timer, work = std::move(work)](beast::error_code ec) {
+    if (!ec) work();
+  });
+}
+
 std::size_t http_server::in_flight() const {
   return impl_->in_flight.load(std::memory_order_relaxed);
 }

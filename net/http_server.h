@@ -1,9 +1,11 @@
-// http_server: Boost.Beast HTTP/1.1 listener and sessions on --io-threads threads sharing one
-// io_context. Keep-alive, header/body limits, read and idle timeouts, a connection cap, and an
-// orderly drain on shutdown. The only place in the project that includes Beast; everything
-// else sees request_context and http_reply.
+// http_server: Boost.Beast HTTP/1.1 listener and sessions on --io-threads threads, each with
+// an event loop of its own (connections are spread round-robin). Other work can live on those
+// threads too (run_on_thread: ecomd's shards do). Keep-alive, header/body limits, read and idle
+// timeouts, a connection cap, and an orderly drain on shutdown. The only place in the project that
+// includes Beast; everything else sees request_context and http_reply.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +43,10 @@ class http_server {
   void start(std::function<void(int)> on_signal);
   // Stops accepting; idle keep-alive connections close; in-flight requests finish.
   void stop_accepting();
+  // Runs `work` once on io thread `thread % io_threads`, after `delay` (0: as soon as that
+  // thread is free; never inline). Before start() it waits for the threads to start.
+  void run_on_thread(std::size_t thread, std::chrono::milliseconds delay,
+                     std::function<void()> work);
   std::size_t in_flight() const;
   std::size_t connections() const;
   void stop();  // stops and joins the io threads; idempotent

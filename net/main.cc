@@ -1,9 +1,10 @@
 // ecomd: flags, data directory, recovery, the shard set, the WAL, the HTTP front, shutdown.
 //
 // Start-up order: listen first (so /healthz answers and /readyz says 503 NOT_READY while the
-// WAL replays), replay into the shards, open a fresh WAL segment, start the shards, seed demo
-// data once, then turn ready. Shutdown (SIGINT/SIGTERM): stop accepting, let in-flight
-// requests finish, drain the shards, flush and fsync the WAL, exit 0.
+// WAL replays), replay into the shards, open a fresh WAL segment, start the shards on the io
+// threads, seed demo data once, then turn ready. Shutdown (SIGINT/SIGTERM): stop accepting,
+// let in-flight requests finish, stop the io threads, drain the shards, flush and fsync the
+// WAL, exit 0.
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/program_options.hpp>
@@ -41,6 +42,7 @@ struct settings {
   std::string log_level = "info";
   bool seed_demo = false;
   std::size_t mailbox_depth_max = 4096;
+  std::uint32_t wal_zero_fill_kib = 4096;
   std::int64_t clock_offset_ms = 0;
   net::api_options api;
 };
@@ -79,11 +81,11 @@ int parse_flags(int argc, char** argv, settings& s) {
       "data-dir", po::value(&s.data_dir)->default_value("./data"),
       "data directory (WAL, secret, meta)")(
       "shards", po::value(&s.shards)->default_value(0),
-      "shard threads; 0 = the stored count, or the core count for a new data dir")(
-      "io-threads", po::value(&s.server.io_threads)->default_value(std::max(1u, hardware / 2)),
-      "network threads (default: half the cores; shards, the WAL and the network share them)")(
-      "fsync", po::value(&s.fsync)->default_value("always"),
-      "always | batch | off (see docs/operations.md)")(
+      "shards (state partitions); 0 = the stored count, or the core count for a new data dir")(
+      "io-threads", po::value(&s.server.io_threads)->default_value(hardware),
+      "network threads, which also run the shards (shard i on thread i mod io-threads); "
+      "default: the core count")("fsync", po::value(&s.fsync)->default_value("always"),
+                                 "always | batch | off (see docs/operations.md)")(
       "admin-token", po::value(&s.api.admin_token)->default_value(""),
       "bearer token with admin rights; empty disables admin routes")(
       "seed-demo", po::bool_switch(&s.seed_demo), "seed demo data once into an empty data dir")(
@@ -98,9 +100,12 @@ int parse_flags(int argc, char** argv, settings& s) {
       "read-timeout-ms", po::value(&s.server.read_timeout_ms)->default_value(15000),
       "time allowed to read one request")(
       "idle-timeout-ms", po::value(&s.server.idle_timeout_ms)->default_value(60000),
-      "keep-alive connection idle limit")("mailbox-depth-max",
-                                          po::value(&s.mailbox_depth_max)->default_value(4096),
-                                          "commands queued per shard before 503 OVERLOADED")(
+      "keep-alive connection idle limit")(
+      "wal-zero-fill-kib", po::value(&s.wal_zero_fill_kib)->default_value(4096),
+      "zeros kept ahead of the WAL's frames so a group commit overwrites existing blocks "
+      "(0: plain appends; see docs/operations.md)")(
+      "mailbox-depth-max", po::value(&s.mailbox_depth_max)->default_value(4096),
+      "commands queued per shard before 503 OVERLOADED")(
       "clock-offset-ms", po::value(&s.clock_offset_ms)->default_value(0),
       "testing only: add this to the wall clock (e.g. to pass coupon expiries across a restart)");
   po::variables_map values;
@@ -130,7 +135,8 @@ int parse_flags(int argc, char** argv, settings& s) {
     return 2;
   }
   if (s.shards > engine::shard_count_max || s.server.io_threads == 0 || s.server.io_threads > 256 ||
-      s.mailbox_depth_max == 0 || s.api.access_token_ttl_s <= 0 || s.api.kdf_iterations == 0 ||
+      s.mailbox_depth_max == 0 || s.wal_zero_fill_kib > (1u << 20) ||
+      s.api.access_token_ttl_s <= 0 || s.api.kdf_iterations == 0 ||
       s.api.kdf_iterations > 10'000'000) {
     std::cerr << "ecomd: a numeric flag is out of range (see --help)\n";
     return 2;
@@ -286,13 +292,20 @@ int serve(settings& s) {
   persistence::wal_options wal_options;
   wal_options.dir = dir.wal_path();
   wal_options.mode = fsync_mode_of(s.fsync);
+  wal_options.zero_fill_bytes = std::uint64_t{s.wal_zero_fill_kib} << 10;
   wal_options.next_lsn = recovered.last_lsn + 1;
   wal_options.next_segment_number = recovered.next_segment_number;
   wal_owner = std::make_unique<persistence::wal_writer>(wal_options);
   journal.attach(wal_owner.get());
   wal.store(wal_owner.get(), std::memory_order_release);
   std::vector<engine::deliver_coupon> undelivered = shards.undelivered_coupons();
-  shards.start();
+  // Each shard lives on an io thread: a hop between a connection and its shard, or between two
+  // shards on one thread, is a queued call there instead of a thread wake-up.
+  shards.start_driven([&server](engine::shard_index index) -> engine::shard_driver {
+    return [&server, index](std::chrono::milliseconds delay, std::function<void()> work) {
+      server.run_on_thread(index, delay, std::move(work));
+    };
+  });
   redeliver_coupons(shards, std::move(undelivered));
   if (s.seed_demo && recovered.last_lsn == 0) net::seed_demo(shards, s.api.kdf_iterations);
   ready.store(true, std::memory_order_release);
@@ -308,9 +321,9 @@ int serve(settings& s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   slow_work.join();
-  shards.stop();
+  server.stop();  // the io threads end; the shards they ran are now this thread's
+  shards.stop();  // what is still queued runs here
   wal_owner->stop();
-  server.stop();
   net::log_line(net::log_level::info, "stopped cleanly at lsn %llu",
                 static_cast<unsigned long long>(wal_owner->durable_lsn()));
   return 0;

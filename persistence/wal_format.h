@@ -31,6 +31,10 @@
 //   (crc32c::mask; see crc32c.h for why). payload_size above frame_payload_bytes_max is never
 //   written, so the reader treats it as corruption rather than trying to read 4 GiB.
 //
+// After the last frame a segment may hold zero bytes up to its end: the writer writes zeros
+// ahead of its frames so that a group commit overwrites blocks that exist (see wal_writer.h).
+// A frame never starts with 20 zero bytes (its LSN is at least 1), so zeros mark the end.
+//
 // There is no block structure (unlike leveldb's 32 KiB blocks): we never resync past a bad
 // frame. A bad frame is either the torn tail of the last segment, or corruption that stops
 // recovery (see wal_reader.h).

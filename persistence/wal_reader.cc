@@ -99,12 +99,13 @@ struct cursor {
 };
 
 // A bad spot at `offset`: a torn tail when it is in the last segment and either reaches the end
-// of the file or is followed only by zeros (an extent allocated but never written before the
-// crash); corruption otherwise.
+// of the file or everything from `zeros_from` on is zero (the writer's zero fill, or an extent
+// allocated but never written before the crash); corruption otherwise.
 torn_tail tail_or_throw(const fs::path& path, std::string_view bytes, std::size_t offset,
-                        bool is_last, bool reaches_end, std::string reason) {
-  assert(offset <= bytes.size());
-  if (is_last && (reaches_end || all_zero(bytes.substr(offset)))) {
+                        bool is_last, bool reaches_end, std::size_t zeros_from,
+                        std::string reason) {
+  assert(offset <= bytes.size() && zeros_from <= bytes.size());
+  if (is_last && (reaches_end || all_zero(bytes.substr(zeros_from)))) {
     return torn_tail{offset, std::move(reason)};
   }
   reason += is_last ? ", with more data after it" : ", in a segment that is not the last";
@@ -116,7 +117,7 @@ std::variant<std::size_t, torn_tail> read_frame(const fs::path& path, std::strin
                                                 std::size_t offset, bool is_last, cursor& c) {
   const std::size_t left = bytes.size() - offset;
   if (left < wal_format::frame_header_size) {
-    return tail_or_throw(path, bytes, offset, is_last, true,
+    return tail_or_throw(path, bytes, offset, is_last, true, offset,
                          "incomplete frame header (" + std::to_string(left) + " bytes)");
   }
   const wal_format::frame_header h = wal_format::decode_frame_header(bytes.data() + offset);
@@ -124,18 +125,19 @@ std::variant<std::size_t, torn_tail> read_frame(const fs::path& path, std::strin
     // Garbage where a torn write left a header: a tail if it would run past the end.
     const bool past_end = h.payload_size > left - wal_format::frame_header_size;
     return tail_or_throw(path, bytes, offset, is_last, past_end,
+                         offset + wal_format::frame_header_size,
                          "frame payload_size " + std::to_string(h.payload_size) + " above limit");
   }
   const std::size_t end = offset + wal_format::frame_header_size + h.payload_size;
   if (end > bytes.size()) {
     return tail_or_throw(
-        path, bytes, offset, is_last, true,
+        path, bytes, offset, is_last, true, offset,
         "incomplete frame payload (" + std::to_string(h.payload_size) + " bytes announced)");
   }
   const std::string_view payload =
       bytes.substr(offset + wal_format::frame_header_size, h.payload_size);
   if (crc32c::unmask(h.masked_crc) != wal_format::frame_crc(bytes.data() + offset, payload)) {
-    return tail_or_throw(path, bytes, offset, is_last, end == bytes.size(),
+    return tail_or_throw(path, bytes, offset, is_last, end == bytes.size(), end,
                          "frame checksum mismatch");
   }
   // From here the frame is exactly what some writer wrote: a wrong LSN is never a torn write.
@@ -162,10 +164,10 @@ std::optional<torn_tail> read_segment_frames(const fs::path& path, std::string_v
   // recovery truncated a partial header to this), so it is accepted anywhere.
   if (bytes.empty()) return std::nullopt;
   if (bytes.size() < wal_format::segment_header_size) {
-    return tail_or_throw(path, bytes, 0, is_last, true, "incomplete segment header");
+    return tail_or_throw(path, bytes, 0, is_last, true, 0, "incomplete segment header");
   }
   const std::optional<engine::lsn_t> first_lsn = wal_format::decode_segment_header(bytes.data());
-  if (!first_lsn) return tail_or_throw(path, bytes, 0, is_last, false, "bad segment magic");
+  if (!first_lsn) return tail_or_throw(path, bytes, 0, is_last, false, 0, "bad segment magic");
   if (*first_lsn != 0) {
     if (c.expected_lsn != 0 && *first_lsn != c.expected_lsn) {
       throw wal_corruption(path, 0,
@@ -180,6 +182,9 @@ std::optional<torn_tail> read_segment_frames(const fs::path& path, std::string_v
   }
   std::size_t offset = wal_format::segment_header_size;
   while (offset < bytes.size()) {
+    // The writer keeps zeros ahead of its frames; where only zeros are left, the segment
+    // ends cleanly (no frame starts with zeros only: its LSN is never 0).
+    if (bytes[offset] == '\0' && all_zero(bytes.substr(offset))) return std::nullopt;
     auto next = read_frame(path, bytes, offset, is_last, c);
     if (auto* torn = std::get_if<torn_tail>(&next)) return std::move(*torn);
     assert(std::get<std::size_t>(next) > offset);

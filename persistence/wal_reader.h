@@ -1,12 +1,16 @@
 // wal_reader: replays the WAL segments of a folder in order, for recovery and tools.
 //
 // Outcome policy (see wal_format.h for the frame):
+// - zero bytes where a frame would start, up to the end of the file, are a clean end in any
+//   segment (the writer's zero fill ahead of its frames); nothing is truncated. Frames a
+//   zero-filled gap would hide in an earlier segment show up as an LSN gap at the next one;
 // - a torn tail (incomplete header or payload, or a bad CRC on a frame that reaches the end of
 //   the LAST segment) is normal after a crash: the segment is truncated to the last good
 //   frame (and fdatasync'd), and the result says so. A bad frame followed only by zero bytes
-//   up to the end of the last segment counts as torn too: file systems may extend a file with
-//   zeros for an append that never reached the disk (an empty or partial segment header at
-//   the tail likewise; it is truncated to 0 bytes, and a 0-byte segment is accepted anywhere);
+//   up to the end of the last segment counts as torn too: the writer's zero fill, or a file
+//   system extending a file with zeros for an append that never reached the disk (an empty or
+//   partial segment header at the tail likewise; it is truncated to 0 bytes, and a 0-byte segment
+//   is accepted anywhere);
 // - anything else that does not check out (bad CRC with more data after it, a bad frame in an
 //   earlier segment, an LSN that does not follow the previous one) is corruption in the
 //   middle of the log: replay_wal throws wal_corruption naming the segment and byte offset.

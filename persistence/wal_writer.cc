@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cerrno>
 #include <cstdio>
@@ -20,10 +21,12 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// Writes all of data, riding out partial writes and EINTR. False (errno set) on failure.
-bool write_all(int fd, const char* data, std::size_t size) {
+// Writes all of data at `offset`, riding out partial writes and EINTR (the segment is written
+// with pwrite, not O_APPEND, because its tail is zero-filled ahead of the frames). False (errno
+// set) on failure.
+bool pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset) {
   while (size > 0) {
-    const ssize_t written = ::write(fd, data, size);
+    const ssize_t written = ::pwrite(fd, data, size, static_cast<off_t>(offset));
     if (written < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -34,6 +37,19 @@ bool write_all(int fd, const char* data, std::size_t size) {
     }
     data += written;
     size -= static_cast<std::size_t>(written);
+    offset += static_cast<std::uint64_t>(written);
+  }
+  return true;
+}
+
+// Writes `size` zero bytes at `offset`.
+bool write_zeros(int fd, std::uint64_t offset, std::uint64_t size) {
+  static const std::array<char, 64 << 10> zeros{};
+  while (size > 0) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, zeros.size()));
+    if (!pwrite_all(fd, zeros.data(), n, offset)) return false;
+    offset += n;
+    size -= n;
   }
   return true;
 }
@@ -137,11 +153,12 @@ void wal_writer::open_segment(engine::lsn_t first_lsn) {
   assert(first_lsn >= 1);
   segment_path_ = options_.dir / wal_format::segment_file_name(segment_number_);
   // O_EXCL: a segment is never reopened; finding one means the caller's numbering is wrong.
-  const int fd =
-      ::open(segment_path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(segment_path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) throw path_error(errno, "cannot create segment", segment_path_);
   const std::string header = wal_format::encode_segment_header(first_lsn);
-  if (!write_all(fd, header.data(), header.size()) || !datasync(fd)) {
+  const std::uint64_t zeros = std::min(options_.zero_fill_bytes, options_.segment_bytes_max);
+  if (!pwrite_all(fd, header.data(), header.size(), 0) || !write_zeros(fd, header.size(), zeros) ||
+      !datasync(fd)) {
     const int error = errno;
     ::close(fd);
     throw path_error(error, "cannot write segment header of", segment_path_);
@@ -154,6 +171,7 @@ void wal_writer::open_segment(engine::lsn_t first_lsn) {
   }
   segment_fd_ = fd;
   segment_bytes_ = header.size();
+  zeroed_bytes_ = header.size() + zeros;
 }
 
 engine::lsn_t wal_writer::append(std::span<const engine::record> records,
@@ -220,6 +238,7 @@ void wal_writer::stop() {
   thread_.join();
   assert(written_lsn_ == appended_lsn_);
   assert(synced_lsn_ == written_lsn_);
+  trim_zero_tail();
   ::close(segment_fd_);
   ::close(dir_fd_);
   segment_fd_ = -1;
@@ -268,8 +287,20 @@ bool wal_writer::take_batch(batch& out) {
 void wal_writer::write_batch(const batch& b) {
   assert(b.records > 0);
   assert(b.last_lsn == written_lsn_ + b.records);
-  if (!write_all(segment_fd_, b.bytes.data(), b.bytes.size())) die("write", segment_path_, errno);
+  if (!pwrite_all(segment_fd_, b.bytes.data(), b.bytes.size(), segment_bytes_)) {
+    die("write", segment_path_, errno);
+  }
   segment_bytes_ += b.bytes.size();
+  // Keep zeros ahead of the frames: an fdatasync of blocks that already exist writes only
+  // data, while one that grows the file also writes its inode (measured here: ~130 vs ~200 us
+  // per 4 KiB write + fdatasync). The next sync covers these zeros with the frames.
+  const std::uint64_t fill = options_.zero_fill_bytes;
+  if (fill > 0 && zeroed_bytes_ < segment_bytes_ + fill / 2 &&
+      segment_bytes_ < options_.segment_bytes_max) {
+    const std::uint64_t from = std::max(zeroed_bytes_, segment_bytes_);
+    if (!write_zeros(segment_fd_, from, fill)) die("write", segment_path_, errno);
+    zeroed_bytes_ = from + fill;
+  }
   written_lsn_ = b.last_lsn;
   std::lock_guard lock(mutex_);
   stats_.bytes_total += b.bytes.size();
@@ -313,11 +344,21 @@ void wal_writer::publish_durable() {
   stats_.durable_lsn = lsn;
 }
 
+// A segment that is done gives its unused zeros back. Nothing needs syncing: the reader takes
+// a zero tail and a trimmed file alike as a clean end.
+void wal_writer::trim_zero_tail() {
+  if (zeroed_bytes_ > segment_bytes_ &&
+      ::ftruncate(segment_fd_, static_cast<off_t>(segment_bytes_)) == 0) {
+    zeroed_bytes_ = segment_bytes_;
+  }
+}
+
 void wal_writer::roll_segment() {
   // The reader truncates a torn tail only in the last segment, so a segment must be complete
   // on disk before a later one exists.
   if (synced_lsn_ < written_lsn_) sync_segment();
   publish_durable();
+  trim_zero_tail();
   ::close(segment_fd_);
   segment_fd_ = -1;
   segment_number_ += 1;

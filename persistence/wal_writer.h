@@ -9,11 +9,12 @@
 // publishes the durable LSN and then runs the batch's callbacks on its own thread.
 // Concurrency: append() is thread-safe and never touches the disk.
 // Limits: a segment rolls over to the next number once it passes segment_bytes_max (checked
-// between batches, so one batch never spans two files). The pending buffer has no cap of its
-// own, since append() must not block: it is bounded upstream by the shard mailboxes and the
-// records one command may emit.
-// Failure: a write or fdatasync error prints to stderr and aborts the process. After a failed
-// fsync the kernel may have dropped the dirty pages and a retry can "succeed" with the data lost
+// between batches, so one batch never spans two files). Zeros are kept up to zero_fill_bytes
+// ahead of the last frame so that a group commit's fdatasync writes data only. The pending buffer
+// has no cap of its own, since append() must not block: it is bounded upstream by the shard
+// mailboxes and the records one command may emit. Failure: a write or fdatasync error prints to
+// stderr and aborts the process. After a failed fsync the kernel may have dropped the dirty pages
+// and a retry can "succeed" with the data lost
 // ("fsyncgate", PostgreSQL 2018), so nothing can be acknowledged any more; recovery replays
 // what really reached the disk.
 // Callbacks run on the writer thread (or inline in append()); they must not throw, block for
@@ -57,6 +58,9 @@ struct wal_options {
   fsync_mode mode = fsync_mode::always;
   std::uint64_t segment_bytes_max = 64ULL << 20;
   std::uint32_t batch_interval_ms = 5;
+  // Zeros written ahead of the frames (and topped up by this much when half used), so group
+  // commits overwrite existing blocks; 0 appends instead. Trimmed at roll-over and stop().
+  std::uint64_t zero_fill_bytes = 4ULL << 20;
   engine::lsn_t next_lsn = 1;             // first LSN to assign (recovery's last LSN + 1)
   std::uint64_t next_segment_number = 1;  // first segment file to create
 };
@@ -111,6 +115,7 @@ class wal_writer final : public engine::journal {
   void sync_segment();
   void publish_durable();
   void roll_segment();
+  void trim_zero_tail();
 
   const wal_options options_;
   int dir_fd_ = -1;
@@ -126,7 +131,8 @@ class wal_writer final : public engine::journal {
   // Writer thread only (and the constructor, before the thread starts).
   int segment_fd_ = -1;
   std::uint64_t segment_number_ = 0;
-  std::uint64_t segment_bytes_ = 0;
+  std::uint64_t segment_bytes_ = 0;  // frames end here (the next frame's offset)
+  std::uint64_t zeroed_bytes_ = 0;   // the file holds frames or zeros up to here
   std::filesystem::path segment_path_;
   engine::lsn_t written_lsn_ = 0;  // last LSN handed to write()
   engine::lsn_t synced_lsn_ = 0;   // last LSN covered by an fdatasync

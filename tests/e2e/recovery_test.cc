@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "tests/support/api.h"
@@ -26,11 +29,28 @@ std::vector<fs::path> segments(const std::string& data_dir) {
   return out;
 }
 
-// The newest segment that holds more than its 16-byte header.
+// Where a segment's frames end: the writer keeps zeros after them (a frame's LSN is never 0),
+// and the file may end there too.
+std::uint64_t frames_end(const fs::path& segment) {
+  std::ifstream in(segment, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::uint64_t offset = 16;
+  while (offset + 20 <= bytes.size()) {
+    std::uint32_t payload_size = 0;
+    std::uint64_t lsn = 0;
+    std::memcpy(&payload_size, bytes.data() + offset + 4, 4);
+    std::memcpy(&lsn, bytes.data() + offset + 12, 8);
+    if (lsn == 0) break;
+    offset += 20 + payload_size;
+  }
+  return offset;
+}
+
+// The newest segment that holds a frame.
 fs::path segment_with_records(const std::string& data_dir) {
   auto all = segments(data_dir);
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
-    if (fs::file_size(*it) > 16) return *it;
+    if (frames_end(*it) > 16) return *it;
   }
   throw std::runtime_error("no segment with records");
 }
@@ -42,16 +62,18 @@ TEST(recovery, torn_tail_is_truncated_and_acknowledged_charges_survive) {
   for (int i = 1; i <= 5; ++i)
     ASSERT_EQ(charge(client, user.user_id, user.access_token, i).status, 200);
   server.kill_hard();
-  // A crash in the middle of an append: half a frame header at the end of the live segment.
+  // A crash in the middle of an append: half a frame header right after the last frame of the
+  // live segment, where the writer's zero fill was.
   fs::path live = segment_with_records(server.data_dir());
-  auto size_before = fs::file_size(live);
+  const std::uint64_t good_end = frames_end(live);
   {
-    std::ofstream out(live, std::ios::binary | std::ios::app);
+    std::fstream out(live, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(good_end));
     out.write("\x12\x34\x56\x78\x09\x00\x00", 7);
   }
   server.restart();
   EXPECT_NE(server.stderr_text().find("torn"), std::string::npos) << server.stderr_text();
-  EXPECT_EQ(fs::file_size(live), size_before) << "the torn bytes are cut off";
+  EXPECT_EQ(fs::file_size(live), good_end) << "the torn bytes are cut off";
   client.set_port(server.port());
   EXPECT_EQ(fetch_balance(client, user.user_id, user.access_token), 15);
   auto history = fetch_history(client, user.user_id, user.access_token);

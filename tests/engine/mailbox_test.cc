@@ -22,6 +22,29 @@ TEST(mailbox_test, FullMailboxRefusesAndLeavesTheItem) {
   EXPECT_EQ(box.depth(), 0u);
 }
 
+// Driven mode: the wake hook fires once per burst (not per item) and again only after the
+// driver has taken what was there; take_all never waits; closed and empty ends it.
+TEST(mailbox_test, DrivenWakeFiresOncePerTake) {
+  mailbox<int> box(8);
+  int wakes = 0;
+  box.drive([&] { wakes += 1; });
+  int a = 1, b = 2, c = 3;
+  EXPECT_TRUE(box.try_push(a));
+  EXPECT_TRUE(box.push_always(b));
+  EXPECT_EQ(wakes, 1) << "one wake is enough until the driver takes";
+  std::vector<int> out;
+  ASSERT_TRUE(box.take_all(out));
+  EXPECT_EQ(out, (std::vector<int>{1, 2}));
+  ASSERT_TRUE(box.take_all(out));
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(box.try_push(c));
+  EXPECT_EQ(wakes, 2);
+  box.close();
+  ASSERT_TRUE(box.take_all(out)) << "closed, but an item is still there";
+  EXPECT_EQ(out, (std::vector<int>{3}));
+  EXPECT_FALSE(box.take_all(out));
+}
+
 TEST(mailbox_test, ManyProducersOneConsumerLoseNothing) {
   constexpr int producers = 8, per_producer = 20000;
   mailbox<int> box(64);

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -85,6 +89,94 @@ TEST(shard_test, ReplyWaitsForDurabilityEvenForARejection) {
   auto read = send(s, get_user{1});
   EXPECT_EQ(read.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   s.stop();
+}
+
+// A one-thread event loop, as ecomd's io threads are: runs posted work in order, delayed work
+// when due.
+class event_loop {
+ public:
+  event_loop() : thread_([this] { run(); }) {}
+  ~event_loop() { stop(); }
+  shard_driver driver() {
+    return [this](std::chrono::milliseconds delay, std::function<void()> work) {
+      std::lock_guard lock(mutex_);
+      work_.push_back({std::chrono::steady_clock::now() + delay, std::move(work)});
+      ready_.notify_one();
+    };
+  }
+  std::thread::id id() const { return thread_.get_id(); }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    ready_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct item {
+    std::chrono::steady_clock::time_point due;
+    std::function<void()> work;
+  };
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      auto due = std::find_if(work_.begin(), work_.end(), [](const item& i) {
+        return i.due <= std::chrono::steady_clock::now();
+      });
+      if (due == work_.end()) {
+        ready_.wait_for(lock, std::chrono::milliseconds(1));
+        continue;
+      }
+      auto work = std::move(due->work);
+      work_.erase(due);
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::vector<item> work_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Driven by an event loop instead of a thread of its own, a shard answers the same way (after
+// durability), runs on the loop's thread, keeps ticking, and after the loop stops, stop()
+// executes what was still queued on the calling thread.
+TEST(shard_test, DrivenByAnEventLoopAnswersOnItsThreadAndDrainsAtStop) {
+  held_journal wal;
+  event_loop loop;
+  std::atomic<int> clock_reads{0};
+  std::atomic<bool> off_loop{false};
+  std::thread::id loop_id = loop.id();
+  shard s({0, 1, 16, 10}, wal, [&] {
+    clock_reads += 1;
+    if (std::this_thread::get_id() != loop_id) off_loop = true;
+    return time_ms{1'800'000'000'000};
+  });
+  s.start_driven(loop.driver());
+  auto created = send(s, create_user{"a", "a@b.c", "h"});
+  wal.wait_for_held(1);
+  EXPECT_EQ(created.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  wal.make_durable();
+  EXPECT_EQ(created.get().code, errc::ok);
+  EXPECT_FALSE(off_loop) << "the shard ran on a thread other than the loop's";
+  // The periodic tick (every 10 ms here) reads the clock without any request.
+  int before = clock_reads;
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_GT(clock_reads.load(), before + 2);
+  loop.stop();
+  // Queued after the loop stopped: only stop() can run it, here.
+  auto late = send(s, get_user{1});
+  EXPECT_EQ(late.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);
+  loop_id = std::this_thread::get_id();
+  s.stop();
+  ASSERT_EQ(late.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(late.get().code, errc::ok);
+  EXPECT_FALSE(off_loop);
 }
 
 TEST(shard_test, FullMailboxRefusesCommands) {

@@ -253,9 +253,10 @@ TEST(wal, flipped_bit_in_last_record_reaching_eof_is_torn_tail) {
   EXPECT_EQ(fs::file_size(path), frame_offset(records, 9));
 }
 
-// Goal: zeros after the last good frame (an extent allocated but never written) are a torn
-// tail, not corruption. Method: append 100 zero bytes to a good segment.
-TEST(wal, zero_filled_tail_is_torn_tail) {
+// Goal: zeros after the last good frame (the writer's zero fill, or an extent allocated but
+// never written) are a clean end, in the last segment and in earlier ones. Method: append 100
+// zero bytes to a good segment; then the same with a later segment after it.
+TEST(wal, zero_filled_tail_is_a_clean_end) {
   temp_dir tmp;
   const std::vector<record> records = make_records(3);
   write_records(options_for(tmp.path()), records);
@@ -265,8 +266,43 @@ TEST(wal, zero_filled_tail_is_torn_tail) {
 
   const replay_output out = replay(tmp.path());
   expect_records(out.entries, records);
-  EXPECT_TRUE(out.result.tail_truncated);
-  EXPECT_EQ(fs::file_size(path), good_size);
+  EXPECT_FALSE(out.result.tail_truncated);
+  EXPECT_EQ(fs::file_size(path), good_size + 100) << "nothing to truncate";
+
+  wal_options next = options_for(tmp.path());
+  next.next_lsn = out.result.last_lsn + 1;
+  next.next_segment_number = out.result.next_segment_number;
+  const std::vector<record> more = make_records(2);
+  write_records(next, more);
+  const replay_output both = replay(tmp.path());
+  EXPECT_EQ(both.entries.size(), records.size() + more.size());
+}
+
+// Goal: the writer's zero fill is what a crash leaves after the frames, and replay takes it as
+// the end. Method: append records without stop() (as a kill would leave them: the segment is
+// not trimmed), copy the folder while the writer is alive, replay the copy.
+TEST(wal, segment_left_by_a_crash_ends_at_its_zero_fill) {
+  temp_dir tmp;
+  const std::vector<record> records = make_records(5);
+  wal_options options = options_for(tmp.path());
+  options.zero_fill_bytes = 64 << 10;
+  auto writer = std::make_unique<wal_writer>(options);
+  std::atomic<int> durable{0};
+  writer->append(records, [&] { durable = 1; });
+  for (int i = 0; i < 500 && durable == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(durable, 1);
+  temp_dir copy;
+  fs::copy(tmp.path(), copy.path(),
+           fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  writer->stop();
+  const fs::path crashed = segment(copy.path(), 1);
+  ASSERT_GE(fs::file_size(crashed), 64u << 10) << "the zero fill is on disk";
+  EXPECT_LT(fs::file_size(segment(tmp.path(), 1)), 64u << 10) << "stop() trims it";
+
+  const replay_output out = replay(copy.path());
+  expect_records(out.entries, records);
+  EXPECT_FALSE(out.result.tail_truncated);
 }
 
 // Goal: a segment whose creation crashed is harmless. Method: a missing folder, a 0-byte
