@@ -18,7 +18,7 @@ enum class http_method : std::uint8_t { get, post, put, patch, del, head, option
 
 struct http_reply {
   std::uint16_t status = 200;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // always a string literal
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 

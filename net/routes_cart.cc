@@ -162,7 +162,7 @@ void api::delete_cart_item(const request_ptr& request, const params& path) {
          if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
          http_reply done;
          done.status = 204;
-         done.content_type.clear();
+         done.content_type = {};
          reply(request, std::move(done));
        });
 }

@@ -184,7 +184,7 @@ void api::post_logout(const request_ptr& request, const params&) {
          }
          http_reply done;
          done.status = 204;
-         done.content_type.clear();
+         done.content_type = {};
          reply(request, std::move(done));
        });
 }
