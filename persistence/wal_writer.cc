@@ -42,6 +42,9 @@ bool pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset
   return true;
 }
 
+// How much zero fill one batch may add (see write_batch).
+constexpr std::uint64_t zero_fill_step_bytes = 256 << 10;
+
 // Writes `size` zero bytes at `offset`.
 bool write_zeros(int fd, std::uint64_t offset, std::uint64_t size) {
   static const std::array<char, 64 << 10> zeros{};
@@ -295,11 +298,14 @@ void wal_writer::write_batch(const batch& b) {
   // data, while one that grows the file also writes its inode (measured here: ~130 vs ~200 us
   // per 4 KiB write + fdatasync). The next sync covers these zeros with the frames.
   const std::uint64_t fill = options_.zero_fill_bytes;
-  if (fill > 0 && zeroed_bytes_ < segment_bytes_ + fill / 2 &&
+  if (fill > 0 && zeroed_bytes_ < segment_bytes_ + fill &&
       segment_bytes_ < options_.segment_bytes_max) {
+    // Topped up in small steps: one large step makes one group commit flush megabytes of
+    // zeros and every reply in it waits (a p99 spike); small steps spread that thin.
     const std::uint64_t from = std::max(zeroed_bytes_, segment_bytes_);
-    if (!write_zeros(segment_fd_, from, fill)) die("write", segment_path_, errno);
-    zeroed_bytes_ = from + fill;
+    const std::uint64_t step = std::min<std::uint64_t>(fill, zero_fill_step_bytes);
+    if (!write_zeros(segment_fd_, from, step)) die("write", segment_path_, errno);
+    zeroed_bytes_ = from + step;
   }
   written_lsn_ = b.last_lsn;
   std::lock_guard lock(mutex_);

@@ -58,8 +58,8 @@ struct wal_options {
   fsync_mode mode = fsync_mode::always;
   std::uint64_t segment_bytes_max = 64ULL << 20;
   std::uint32_t batch_interval_ms = 5;
-  // Zeros written ahead of the frames (and topped up by this much when half used), so group
-  // commits overwrite existing blocks; 0 appends instead. Trimmed at roll-over and stop().
+  // Zeros kept written ahead of the frames (topped up 256 KiB at a time), so group commits
+  // overwrite existing blocks; 0 appends instead. Trimmed at roll-over and stop().
   std::uint64_t zero_fill_bytes = 4ULL << 20;
   engine::lsn_t next_lsn = 1;             // first LSN to assign (recovery's last LSN + 1)
   std::uint64_t next_segment_number = 1;  // first segment file to create
