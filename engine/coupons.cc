@@ -351,6 +351,22 @@ bool coupon_book::apply_coupon_created(payload_reader& in) {
   return true;
 }
 
+void coupon_book::size_for_users(std::size_t local_users) {
+  if (local_users <= sized_for_users_) return;
+  sized_for_users_ = std::max<std::size_t>(local_users * 2, 1024);
+  wallets_.reserve(sized_for_users_);
+  for (auto& [id, c] : campaigns_) {
+    if (c.remaining_quantity > 0) c.issued.reserve(issued_size_for(c.total_quantity));
+  }
+}
+
+std::size_t coupon_book::issued_size_for(std::int64_t total_quantity) const {
+  // A campaign issues at most one unit per user, and users are spread evenly over shards.
+  const std::size_t users_everywhere = sized_for_users_ * shard_count_;
+  return static_cast<std::size_t>(
+      std::min<std::int64_t>(total_quantity, static_cast<std::int64_t>(users_everywhere)));
+}
+
 bool coupon_book::apply_campaign_created(payload_reader& in) {
   campaign c;
   c.id = in.get<entity_id>();
@@ -360,6 +376,7 @@ bool coupon_book::apply_campaign_created(payload_reader& in) {
   c.end_at = in.get<time_ms>();
   if (in.failed() || !templates_.contains(c.coupon_id) || campaigns_.contains(c.id)) return false;
   campaign_sequence_ = std::max(campaign_sequence_, sequence_of(c.id, shard_count_));
+  c.issued.reserve(issued_size_for(c.total_quantity));
   campaigns_.emplace(c.id, std::move(c));
   return true;
 }

@@ -54,6 +54,13 @@ class coupon_book {
   bool holds(entity_id user_id, entity_id campaign_id) const;
 
   std::uint64_t campaign_count() const { return campaigns_.size(); }
+
+  // Sizes the wallets and the open campaigns' issued sets for this many users on this shard
+  // (about that many times the shard count in all), ahead of need: an unordered_map that
+  // rehashes during a flash sale stops the shard for tens of milliseconds (measured: p99 at
+  // 256 connections went from 12 to 31 ms once 500k wallets existed). Called after each batch;
+  // it does work only when the user count has doubled, i.e. while users are created.
+  void size_for_users(std::size_t local_users);
   std::uint64_t wallet_count() const;
 
  private:
@@ -79,6 +86,7 @@ class coupon_book {
   campaign_view view_of(const campaign& c, time_ms now) const;
   user_coupon_view as_seen(const user_coupon_view& coupon, time_ms now) const;
   void emit(record_type type, std::string payload, std::vector<record>& out);
+  std::size_t issued_size_for(std::int64_t total_quantity) const;
   bool apply_coupon_created(payload_reader& in);
   bool apply_campaign_created(payload_reader& in);
   bool apply_campaign_taken(payload_reader& in);
@@ -97,6 +105,7 @@ class coupon_book {
   std::uint64_t campaign_sequence_ = 0;
   std::uint64_t user_coupon_sequence_ = 0;
   std::uint64_t history_sequence_ = 0;
+  std::size_t sized_for_users_ = 0;  // size_for_users() has sized the maps for this many
 };
 
 }  // namespace ecom::engine

@@ -34,11 +34,13 @@ bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
 
 void shard::start() {
   assert(!thread_.joinable());
+  coupons_.size_for_users(users_.user_count());
   thread_ = std::thread([this] { run(); });
 }
 
 void shard::start_driven(shard_driver driver) {
   assert(!thread_.joinable() && !driver_);
+  coupons_.size_for_users(users_.user_count());
   driver_ = std::move(driver);
   batch_.reserve(mailbox_.depth_max());
   mailbox_.drive([this] { driver_(std::chrono::milliseconds(0), [this] { drain(); }); });
@@ -62,6 +64,7 @@ void shard::drain() {
   time_ms now = clock_();  // one reading per batch, as in run()
   for (command& item : batch_) execute(item, now);
   batch_.clear();  // callbacks and their captures go now, not at the next batch
+  coupons_.size_for_users(users_.user_count());
 }
 
 void shard::tick_driven() {
@@ -79,6 +82,7 @@ void shard::run() {
   while (mailbox_.pop_all(batch, wait)) {
     time_ms now = clock_();  // one reading per batch: the domain sees time as an input
     for (command& item : batch) execute(item, now);
+    coupons_.size_for_users(users_.user_count());
     if (now - last_sweep >= options_.sweep_interval_ms) {
       tick(now);
       last_sweep = now;

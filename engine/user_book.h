@@ -48,6 +48,7 @@ class user_book {
   void store_rejection(entity_id user_id, const idempotency_request& request, const reply& answer,
                        time_ms now, std::vector<record>& out);
   void fill(shard_figures& figures) const;
+  std::size_t user_count() const { return users_.size(); }
 
   static constexpr std::uint32_t bulk_users_per_record_max = 1000;
 
