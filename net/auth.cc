@@ -6,8 +6,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <array>
+#include <array>
 #include <charconv>
-#include <cstdlib>
 #include <cstring>
 
 namespace ecom::net {
@@ -46,32 +47,51 @@ std::string base64url_encode(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> base64url_decode(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-  };
+namespace {
+
+// base64url digit values; -1 for bytes outside the alphabet.
+constexpr std::array<std::int8_t, 256> base64url_values = [] {
+  std::array<std::int8_t, 256> table{};
+  table.fill(-1);
+  for (int i = 0; i < 26; ++i) {
+    table['A' + i] = static_cast<std::int8_t>(i);
+    table['a' + i] = static_cast<std::int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) table['0' + i] = static_cast<std::int8_t>(52 + i);
+  table['-'] = 62;
+  table['_'] = 63;
+  return table;
+}();
+
+// Decodes into `out` (at least text.size() * 3 / 4 bytes); the decoded size, or nothing for
+// text that is not canonical unpadded base64url.
+std::optional<std::size_t> base64url_decode_into(std::string_view text, char* out) {
   if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
+  std::size_t size = 0;
   std::uint32_t buffer = 0;
   int bits = 0;
   for (char c : text) {
-    int v = value(c);
+    const int v = base64url_values[static_cast<unsigned char>(c)];
     if (v < 0) return std::nullopt;
     buffer = buffer << 6 | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>(buffer >> bits & 0xff));
+      out[size++] = static_cast<char>(buffer >> bits & 0xff);
     }
   }
   // Non-canonical trailing bits mean a tampered or mangled token.
   if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return size;
+}
+
+}  // namespace
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  std::string out(text.size() * 3 / 4, '\0');
+  auto size = base64url_decode_into(text, out.data());
+  if (!size) return std::nullopt;
+  out.resize(*size);
   return out;
 }
 
@@ -201,19 +221,22 @@ std::optional<access_claims> token_signer::verify(std::string_view token,
   auto dot = token.rfind('.');
   if (dot <= 3) return std::nullopt;
   std::string_view signed_part = token.substr(0, dot);
-  auto signature = base64url_decode(token.substr(dot + 1));
+  // Decoded on the stack: this runs for every authenticated request.
+  char signature[256];
+  auto signature_size = base64url_decode_into(token.substr(dot + 1), signature);
   unsigned char digest[32];
   mac(signed_part, digest);
-  if (!signature ||
+  if (!signature_size ||
       !constant_time_equal(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest),
-                           *signature)) {
+                           std::string_view(signature, *signature_size))) {
     return std::nullopt;
   }
-  auto raw = base64url_decode(signed_part.substr(3));
-  if (!raw || raw->size() != 16) return std::nullopt;
+  char raw[256];
+  auto raw_size = base64url_decode_into(signed_part.substr(3), raw);
+  if (!raw_size || *raw_size != 16) return std::nullopt;
   access_claims claims;
-  std::memcpy(&claims.user_id, raw->data(), 8);
-  std::memcpy(&claims.expires_at_s, raw->data() + 8, 8);
+  std::memcpy(&claims.user_id, raw, 8);
+  std::memcpy(&claims.expires_at_s, raw + 8, 8);
   if (claims.user_id <= 0 || claims.expires_at_s <= now_s) return std::nullopt;
   return claims;
 }

@@ -293,13 +293,12 @@ class session final : public std::enable_shared_from_this<session>, public reply
     keep_alive_ = message.keep_alive();
     head_request_ = request->method == http_method::head;
     version_ = message.version();
-    method_text_ = request->method_text;
-    target_ = request->target;
     started_ = request->started;
     // Counted in before draining is checked (both seq_cst), so shutdown either sees this
     // request in flight or this request sees the drain: it is never dispatched unseen.
     server_.in_flight.fetch_add(1);
     counted_ = true;
+    current_ = request;
     if (server_.draining.load()) {
       keep_alive_ = false;
       http_reply closing =
@@ -308,26 +307,28 @@ class session final : public std::enable_shared_from_this<session>, public reply
       return write(std::move(closing), false);
     }
     request->channel = shared_from_this();
-    current_ = request;
     try {
       server_.on_request(request);
     } catch (const std::exception& e) {
-      log_line(log_level::error, "request %s %s failed: %s (request id %s)", method_text_.c_str(),
-               target_.c_str(), e.what(), request_id_.c_str());
+      log_line(log_level::error, "request %s %s failed: %s (request id %s)",
+               request->method_text.c_str(), request->target.c_str(), e.what(),
+               request_id_.c_str());
       request->respond(internal_error(request_id_));
     }
   }
 
   void write(http_reply&& answer, bool drain_after) {
     std::size_t route_index = current_ ? current_->route_index : 0;
-    current_.reset();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     server_.counters.observe(route_index, answer.status, seconds);
     if (server_.options.access_log && log_enabled(log_level::info)) {
-      log_line(log_level::info, "access %s %s %u %.3fms rid=%s", method_text_.c_str(),
-               target_.c_str(), answer.status, seconds * 1e3, request_id_.c_str());
+      log_line(log_level::info, "access %s %s %u %.3fms rid=%s",
+               current_ ? current_->method_text.c_str() : "-",
+               current_ ? current_->target.c_str() : "-", answer.status, seconds * 1e3,
+               request_id_.c_str());
     }
+    current_.reset();
     bool keep = keep_alive_ && !drain_after && !server_.draining.load(std::memory_order_acquire);
     render_reply(out_, version_, answer, request_id_, keep, head_request_);
     stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
@@ -375,8 +376,6 @@ class session final : public std::enable_shared_from_this<session>, public reply
   http_server::impl& server_;
   request_ptr current_;
   std::string request_id_;
-  std::string method_text_;
-  std::string target_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   unsigned version_ = 11;
   bool keep_alive_ = true;
