@@ -230,7 +230,10 @@ void api::send(const request_ptr& request, engine::shard& owner, engine::command
 
 engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done) {
   return [request, done = std::move(done)](engine::reply&& answer) mutable {
-    request->run_on_io([done, answer = std::move(answer)]() mutable { done(std::move(answer)); });
+    // Called once: the callback moves on (a copy would copy everything it captured).
+    request->run_on_io([done = std::move(done), answer = std::move(answer)]() mutable {
+      done(std::move(answer));
+    });
   };
 }
 
