@@ -79,8 +79,10 @@ reply cart_book::handle(const add_cart_item& command, time_ms now, std::vector<r
   return answer;
 }
 
-reply cart_book::handle(const get_cart& command, time_ms, std::vector<record>&) {
+reply cart_book::handle(const get_cart& command, time_ms now, std::vector<record>&) {
   if (!users_.exists(command.user_id)) return error(errc::user_not_found);
+  if (auto early = idempotency_.screen(command.user_id, command.checkout_key, now))
+    return std::move(*early);
   cart_view view;
   if (auto it = carts_.find(command.user_id); it != carts_.end()) view.lines = it->second.lines;
   return reply{errc::ok, std::move(view), false};
@@ -212,6 +214,15 @@ bool cart_book::apply_item_removed(payload_reader& in) {
   auto before = lines.size();
   std::erase_if(lines, [&](const cart_line& l) { return l.id == item_id; });
   return lines.size() + 1 == before;
+}
+
+void cart_book::remove_lines(entity_id user_id, const std::vector<entity_id>& item_ids) {
+  if (item_ids.empty()) return;
+  auto it = carts_.find(user_id);
+  if (it == carts_.end()) return;
+  std::erase_if(it->second.lines, [&](const cart_line& l) {
+    return std::find(item_ids.begin(), item_ids.end(), l.id) != item_ids.end();
+  });
 }
 
 }  // namespace ecom::engine

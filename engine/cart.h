@@ -32,6 +32,11 @@ class cart_book {
   static bool owns(record_type type);
   bool apply(record_type type, std::string_view payload);
   std::uint64_t line_count() const;
+  bool has_line(entity_id user_id, entity_id item_id) const {
+    return find_line(user_id, item_id) != nullptr;
+  }
+  // An order of these lines was paid: they leave the cart (those still there).
+  void remove_lines(entity_id user_id, const std::vector<entity_id>& item_ids);
 
  private:
   struct cart {

@@ -325,4 +325,18 @@ bool catalog_book::apply_stock_adjusted(payload_reader& in) {
   return false;
 }
 
+const product_view* catalog_book::product(entity_id product_id) const {
+  auto it = products_.find(product_id);
+  return it == products_.end() ? nullptr : &it->second;
+}
+
+std::int64_t* catalog_book::stock_slot(entity_id product_id, entity_id combination_id) {
+  auto it = products_.find(product_id);
+  if (it == products_.end()) return nullptr;
+  for (auto& c : it->second.combinations) {
+    if (c.id == combination_id) return &c.stock;
+  }
+  return nullptr;
+}
+
 }  // namespace ecom::engine

@@ -31,6 +31,11 @@ class catalog_book {
   bool apply(record_type type, std::string_view payload);
   std::uint64_t product_count() const { return products_.size(); }
 
+  // For sales_book on this shard: a product, and the stock of one of its combinations to
+  // change from a sales record's apply (null when either does not exist).
+  const product_view* product(entity_id product_id) const;
+  std::int64_t* stock_slot(entity_id product_id, entity_id combination_id);
+
  private:
   const combination_view* find_combination(const product_view& product, entity_id id) const;
   void emit(record_type type, std::string payload, std::vector<record>& out);

@@ -59,6 +59,7 @@ class payload_reader {
     return value;
   }
   bool at_end() const { return pos_ == in_.size(); }
+  void fail() { failed_ = true; }  // a decoded field is out of its bounds
   bool failed() const { return failed_; }
 
  private:

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -14,6 +16,7 @@
 #include "engine/catalog_types.h"
 #include "engine/coupon_types.h"
 #include "engine/errc.h"
+#include "engine/order_types.h"
 #include "engine/types.h"
 
 namespace ecom::engine {
@@ -130,11 +133,33 @@ struct coupon_history_page {
   entity_id next_before_id = 0;
 };
 
+struct order_page {
+  std::vector<order_view> items;  // newest first
+  entity_id next_before_id = 0;   // 0: no more pages
+};
+
+// What the user's shard answers when a payment may start: the order, and whether the balance
+// already falls short (then the product shards only check, and take nothing).
+struct payment_plan {
+  order_view order;
+  bool check_only = false;
+};
+
+struct popular_page {
+  std::vector<popular_item> items;  // more_popular order, at most the limit asked
+};
+
+struct event_page {
+  std::vector<order_event> items;  // ascending seq
+  std::uint64_t last_seq = 0;      // of the last item, or `after` when there is none
+};
+
 using reply_body =
     std::variant<std::monostate, user_view, credentials_view, balance_view, history_page, bulk_page,
                  stored_reply, shard_figures, product_view, product_page, stock_view, sale_facts,
                  cart_item_view, cart_view, cart_line, coupon_template, campaign_view,
-                 campaign_list, user_coupon_view, user_coupon_page, coupon_history_page>;
+                 campaign_list, user_coupon_view, user_coupon_page, coupon_history_page, order_view,
+                 order_page, payment_plan, popular_page, event_page>;
 
 struct reply {
   errc code = errc::ok;
@@ -262,6 +287,8 @@ struct add_cart_item {
 
 struct get_cart {
   entity_id user_id = 0;
+  // Checkout reads the cart first: a stored answer under its key is replayed from here.
+  idempotency_request checkout_key;
 };
 
 struct get_cart_line {
@@ -355,14 +382,117 @@ struct list_coupon_history {
   std::uint32_t limit = 20;
 };
 
-using command_body =
-    std::variant<create_user, find_credentials, open_session, rotate_session, close_session,
-                 get_user, bulk_create_users, get_balance, charge_balance, list_balance_history,
-                 get_shard_figures, create_product, update_product, adjust_stock, get_product,
-                 list_products, get_sale_facts, add_cart_item, get_cart, get_cart_line,
-                 set_cart_quantity, remove_cart_item, create_coupon, install_coupon,
-                 create_campaign, get_campaign, list_campaigns, take_coupon, deliver_coupon,
-                 claim_key, settle_key, list_user_coupons, list_coupon_history>;
+// ---- orders (owner: user_id % N; an order's id is allocated there) ---------------------------
+
+struct order_item_input {
+  entity_id product_id = 0;
+  entity_id combination_id = 0;
+  std::int64_t quantity = 0;  // merged per combination at the edge
+  sale_fact fact;             // read from the product's owner just before
+};
+
+// Create (or check out): the contract's checks in order, then the order and the coupon USE.
+struct create_order {
+  entity_id user_id = 0;
+  std::vector<order_item_input> items;
+  entity_id user_coupon_id = 0;          // 0: none
+  std::vector<entity_id> cart_item_ids;  // checkout: must still be in the cart
+  time_ms ttl_ms = order_ttl_ms_default;
+  idempotency_request idempotency;
+};
+
+struct get_order {
+  entity_id user_id = 0;
+  entity_id order_id = 0;
+};
+
+struct list_orders {
+  entity_id user_id = 0;
+  std::uint8_t status = 0;  // 0: any; else an order_status
+  entity_id before_id = 0;
+  std::uint32_t limit = 20;
+};
+
+// Payment, step 1 on the user's shard: the order must be PENDING_PAYMENT and not already being
+// paid; it is then marked as being paid (in memory: what a crash leaves behind is found by the
+// stock holds it took, see order_flow) and the key is held until step 3.
+struct begin_payment {
+  entity_id user_id = 0;
+  entity_id order_id = 0;
+  idempotency_request idempotency;
+};
+
+// Payment, step 3 on the user's shard: what the product shards said (ok, PRODUCT_INACTIVE or
+// OUT_OF_STOCK), then the balance: PAID with the debit, or PAYMENT_FAILED with the coupon back.
+struct finish_payment {
+  entity_id user_id = 0;
+  entity_id order_id = 0;
+  errc stock_outcome = errc::ok;
+  bool check_only = false;  // the balance was short at step 1: fail with INSUFFICIENT_BALANCE
+  idempotency_request idempotency;
+};
+
+// PENDING_PAYMENT → CANCELLED; PAID → REFUNDED (balance, coupon here; stock, popularity and the
+// event are the next hop's).
+struct cancel_order {
+  entity_id user_id = 0;
+  entity_id order_id = 0;
+  idempotency_request idempotency;
+};
+
+// On the product's owner, keyed by order id (each applies at most once):
+struct take_stock {  // payment step 2: all lines of this shard, or none
+  entity_id order_id = 0;
+  entity_id user_id = 0;
+  std::vector<stock_line> lines;
+  bool check_only = false;  // only the checks: nothing is taken or written
+};
+struct release_stock {  // the payment failed: give back what step 2 took
+  entity_id order_id = 0;
+};
+struct commit_sale {  // the payment succeeded: count the sale for popularity at paid_at
+  entity_id order_id = 0;
+  time_ms paid_at = 0;
+};
+struct refund_sale {  // the order was refunded: stock back, popularity reduced
+  entity_id order_id = 0;
+};
+struct top_products {  // this shard's most popular products paid at or after `since`
+  time_ms since = 0;
+  std::uint32_t limit = 5;
+};
+
+// ---- order events (owner: the event shard, shard 0) -------------------------------------------
+
+struct record_event {  // at most once per (order, type)
+  order_event_type type = order_event_type::paid;
+  time_ms at = 0;
+  order_view order;
+};
+
+struct list_events {
+  std::uint64_t after = 0;
+  std::uint32_t limit = 100;
+};
+
+// A long poll: answered at once when there are events after `after`, else held by the shard
+// until one is recorded. `answered` is set by whoever answers first (the shard or the
+// requester's timer); the shard drops a held poll whose flag is set.
+struct watch_events {
+  std::uint64_t after = 0;
+  std::uint32_t limit = 100;
+  std::shared_ptr<std::atomic<bool>> answered;
+};
+
+using command_body = std::variant<
+    create_user, find_credentials, open_session, rotate_session, close_session, get_user,
+    bulk_create_users, get_balance, charge_balance, list_balance_history, get_shard_figures,
+    create_product, update_product, adjust_stock, get_product, list_products, get_sale_facts,
+    add_cart_item, get_cart, get_cart_line, set_cart_quantity, remove_cart_item, create_coupon,
+    install_coupon, create_campaign, get_campaign, list_campaigns, take_coupon, deliver_coupon,
+    claim_key, settle_key, list_user_coupons, list_coupon_history, create_order, get_order,
+    list_orders, begin_payment, finish_payment, cancel_order, take_stock, release_stock,
+    commit_sale, refund_sale, top_products, record_event, list_events, watch_events>;
 
 // Runs once with the reply, on the WAL thread or the shard thread, after every change the
 // reply could depend on is durable. It must not block.

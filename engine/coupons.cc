@@ -448,4 +448,57 @@ bool coupon_book::apply_coupon_expired(payload_reader& in) {
   return false;
 }
 
+// ---- orders --------------------------------------------------------------------------------
+
+user_coupon_view* coupon_book::find_held(entity_id user_id, entity_id user_coupon_id) {
+  auto it = wallets_.find(user_id);
+  if (it == wallets_.end()) return nullptr;
+  for (auto& c : it->second.coupons) {
+    if (c.id == user_coupon_id) return &c;
+  }
+  return nullptr;
+}
+
+const user_coupon_view* coupon_book::usable(entity_id user_id, entity_id user_coupon_id,
+                                            time_ms now) const {
+  auto* held = const_cast<coupon_book*>(this)->find_held(user_id, user_coupon_id);
+  if (held == nullptr || held->status != user_coupon_status::available || now >= held->expires_at)
+    return nullptr;
+  return held;
+}
+
+entity_id coupon_book::next_history_id() const {
+  return make_id(history_sequence_ + 1, index_, shard_count_);
+}
+
+void coupon_book::note_history_id(entity_id id) {
+  history_sequence_ = std::max(history_sequence_, sequence_of(id, shard_count_));
+}
+
+bool coupon_book::apply_use(entity_id user_id, entity_id user_coupon_id, entity_id order_id,
+                            entity_id history_id, time_ms at) {
+  user_coupon_view* held = find_held(user_id, user_coupon_id);
+  if (held == nullptr || held->status != user_coupon_status::available) return false;
+  held->status = user_coupon_status::used;
+  held->used_at = at;
+  note_history_id(history_id);
+  wallets_[user_id].history.push_back(coupon_history_entry{
+      history_id, user_coupon_id, held->coupon.id, coupon_action::use, order_id, at});
+  return true;
+}
+
+bool coupon_book::apply_restore(entity_id user_id, entity_id user_coupon_id, entity_id order_id,
+                                entity_id history_id, time_ms at) {
+  user_coupon_view* held = find_held(user_id, user_coupon_id);
+  if (held == nullptr || held->status != user_coupon_status::used) return false;
+  held->status = user_coupon_status::available;
+  held->used_at = 0;
+  note_history_id(history_id);
+  wallets_[user_id].history.push_back(coupon_history_entry{
+      history_id, user_coupon_id, held->coupon.id, coupon_action::restore, order_id, at});
+  // Its expiry may have been swept while it was used: the sweep sees it again.
+  expiries_.emplace(held->expires_at, std::make_pair(user_id, user_coupon_id));
+  return true;
+}
+
 }  // namespace ecom::engine

@@ -63,6 +63,17 @@ class coupon_book {
   void size_for_users(std::size_t local_users);
   std::uint64_t wallet_count() const;
 
+  // For orders on this shard (called from order_book's handle and apply):
+  // The user's coupon if it is AVAILABLE and unexpired at `now`, else null.
+  const user_coupon_view* usable(entity_id user_id, entity_id user_coupon_id, time_ms now) const;
+  entity_id next_history_id() const;
+  // USE for an order: AVAILABLE → USED. RESTORE: USED → AVAILABLE (the sweep then expires it
+  // if it is past its own expiry). False when the coupon is not in that state.
+  bool apply_use(entity_id user_id, entity_id user_coupon_id, entity_id order_id,
+                 entity_id history_id, time_ms at);
+  bool apply_restore(entity_id user_id, entity_id user_coupon_id, entity_id order_id,
+                     entity_id history_id, time_ms at);
+
  private:
   struct taken {
     time_ms issued_at = 0;
@@ -92,6 +103,8 @@ class coupon_book {
   bool apply_campaign_taken(payload_reader& in);
   bool apply_coupon_delivered(payload_reader& in);
   bool apply_coupon_expired(payload_reader& in);
+  user_coupon_view* find_held(entity_id user_id, entity_id user_coupon_id);
+  void note_history_id(entity_id id);
 
   shard_index index_;
   std::uint32_t shard_count_;

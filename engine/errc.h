@@ -28,6 +28,12 @@ enum class errc : std::uint8_t {
   coupon_not_active,
   coupon_sold_out,
   coupon_already_issued,
+  coupon_not_usable,
+  min_order_amount_not_met,
+  insufficient_balance,
+  order_not_found,
+  order_not_payable,
+  order_not_cancellable,
   overloaded,  // a shard mailbox is full
   not_ready,   // recovery has not finished
   internal,

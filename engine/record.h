@@ -30,6 +30,17 @@ enum class record_type : std::uint16_t {
   campaign_taken = 42,    // the outbox entry: one unit taken for a user
   coupon_delivered = 43,  // the wallet entry on the user's shard
   coupon_expired = 44,
+  order_created = 50,  // with the coupon USE and the key's answer
+  order_paid = 51,     // balance USE, cart lines out
+  order_payment_failed = 52,
+  order_cancelled = 53,
+  order_expired = 54,
+  order_refunded = 55,  // balance REFUND
+  stock_taken = 60,     // a payment's hold on this shard's lines (keyed by order id)
+  stock_released = 61,
+  sale_committed = 62,  // counted for popularity
+  sale_refunded = 63,
+  event_recorded = 70,
 };
 
 // A record a book just encoded must apply to the state that produced it; if it does not, live

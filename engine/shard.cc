@@ -13,7 +13,10 @@ shard::shard(shard_options options, journal& wal, clock_fn clock)
       users_(options.index, options.shard_count, idempotency_),
       carts_(options.index, options.shard_count, users_, idempotency_),
       catalog_(options.index, options.shard_count),
-      coupons_(options.index, options.shard_count, users_, idempotency_) {
+      coupons_(options.index, options.shard_count, users_, idempotency_),
+      orders_(options.index, options.shard_count, users_, coupons_, carts_, idempotency_),
+      sales_(options.index, catalog_),
+      events_(options.index) {
   assert(options_.shard_count > 0 && options_.shard_count <= shard_count_max);
   records_.reserve(16);
 }
@@ -29,6 +32,9 @@ bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
   if (cart_book::owns(type)) return carts_.apply(type, payload);
   if (catalog_book::owns(type)) return catalog_.apply(type, payload);
   if (coupon_book::owns(type)) return coupons_.apply(type, payload);
+  if (order_book::owns(type)) return orders_.apply(type, payload);
+  if (sales_book::owns(type)) return sales_.apply(type, payload);
+  if (event_book::owns(type)) return events_.apply(type, payload);
   return false;
 }
 
@@ -90,11 +96,15 @@ void shard::run() {
   }
 }
 
-// Periodic work that needs no request: forget old idempotency entries, expire coupons.
+// Periodic work that needs no request: forget old idempotency entries and old popularity,
+// expire coupons and pending orders, drop long polls their requester has answered.
 void shard::tick(time_ms now) {
   users_.sweep(now);
+  sales_.prune(now);
+  std::erase_if(watches_, [](const held_watch& w) { return w.watch.answered->load(); });
   records_.clear();
   coupons_.expire(now, records_);
+  orders_.expire(now, records_);
   if (!records_.empty()) {
     last_lsn_.store(wal_.append(records_, {}), std::memory_order_relaxed);
   }
@@ -126,11 +136,21 @@ void shard::execute(command& item, time_ms now) {
           return catalog_.handle(body, now, records_);
         } else if constexpr (requires { coupons_.handle(body, now, records_); }) {
           return coupons_.handle(body, now, records_);
+        } else if constexpr (requires { orders_.handle(body, now, records_); }) {
+          return orders_.handle(body, now, records_);
+        } else if constexpr (requires { sales_.handle(body, now, records_); }) {
+          return sales_.handle(body, now, records_);
+        } else if constexpr (requires { events_.handle(body, now, records_); }) {
+          return events_.handle(body, now, records_);
         } else {
           return handle(body, now, records_);
         }
       },
       item.body);
+  if (auto* watch = std::get_if<watch_events>(&item.body);
+      watch != nullptr && std::get<event_page>(answer.body).items.empty()) {
+    return hold_watch(*watch, item.done);
+  }
   lsn_t lsn = 0;
   if (item.applied && answer.code == errc::ok && !records_.empty()) {
     // The next hop starts now; whoever answers the client waits for that hop's records,
@@ -141,6 +161,8 @@ void shard::execute(command& item, time_ms now) {
   } else {
     lsn = release(std::move(answer), item.done);
   }
+  if (lsn != 0 && !watches_.empty() && std::holds_alternative<record_event>(item.body))
+    wake_watches();
   // A keyed change stays "in use" for its key until durable (and so answered).
   if (lsn == 0) return;
   std::visit(
@@ -158,6 +180,27 @@ void shard::execute(command& item, time_ms now) {
         }
       },
       item.body);
+}
+
+void shard::hold_watch(const watch_events& watch, reply_callback& done) {
+  constexpr std::size_t watches_max = 10'000;
+  if (watches_.size() >= watches_max || watch.answered->load()) {
+    // Past the bound: answered at once, empty (the poller asks again).
+    return static_cast<void>(release(reply{errc::ok, events_.page(watch.after, 0), false}, done));
+  }
+  watches_.push_back(held_watch{watch, std::move(done)});
+}
+
+// An event was just appended: every held poll gets its page once that record is durable.
+void shard::wake_watches() {
+  for (auto& held : watches_) {
+    if (held.watch.answered->load()) continue;
+    reply answer{errc::ok, events_.page(held.watch.after, held.watch.limit), false};
+    wal_.append({}, [done = std::move(held.done), answer = std::move(answer)]() mutable {
+      done(std::move(answer));
+    });
+  }
+  watches_.clear();
 }
 
 // The reply waits for the last record this shard emitted, even when this command emitted

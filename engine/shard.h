@@ -19,10 +19,13 @@
 #include "engine/catalog.h"
 #include "engine/commands.h"
 #include "engine/coupons.h"
+#include "engine/events.h"
 #include "engine/idempotency.h"
 #include "engine/journal.h"
 #include "engine/mailbox.h"
+#include "engine/orders.h"
 #include "engine/record.h"
+#include "engine/sales.h"
 #include "engine/user_book.h"
 
 namespace ecom::engine {
@@ -68,6 +71,16 @@ class shard {
     return coupons_.holds(user_id, campaign_id);
   }
 
+  // Recovery, before start(): the orders of this shard's users, the hold an order has on this
+  // shard's stock, and whether the event feed (event shard only) has an order's event.
+  void for_each_order(const std::function<void(const order_view&)>& visit) const {
+    orders_.for_each_order(visit);
+  }
+  hold_state hold_of(entity_id order_id) const { return sales_.state_of(order_id); }
+  bool has_event(entity_id order_id, order_event_type type) const {
+    return events_.has(order_id, type);
+  }
+
   std::size_t mailbox_depth() const { return mailbox_.depth(); }
   std::size_t mailbox_depth_max() const { return mailbox_.depth_max(); }
   lsn_t last_lsn() const { return last_lsn_.load(std::memory_order_relaxed); }
@@ -81,6 +94,9 @@ class shard {
   lsn_t release(reply&& answer, reply_callback& done);
   void tick(time_ms now);
   reply handle(const get_shard_figures&, time_ms now, std::vector<record>& out);
+  // Long polls of the event feed wait here until an event is recorded (event shard only).
+  void hold_watch(const watch_events& watch, reply_callback& done);
+  void wake_watches();
 
   shard_options options_;
   journal& wal_;
@@ -91,6 +107,14 @@ class shard {
   cart_book carts_;
   catalog_book catalog_;
   coupon_book coupons_;
+  order_book orders_;
+  sales_book sales_;
+  event_book events_;
+  struct held_watch {
+    watch_events watch;
+    reply_callback done;
+  };
+  std::vector<held_watch> watches_;
   std::vector<record> records_;     // reused per command: no allocation once warm
   std::atomic<lsn_t> last_lsn_{0};  // the last LSN this shard's records got (or replayed)
   std::thread thread_;

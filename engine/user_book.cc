@@ -244,8 +244,9 @@ bool user_book::owns(record_type type) {
     case record_type::balance_charged:
     case record_type::idempotent_reply_stored:
       return true;
+    default:
+      return false;
   }
-  return false;
 }
 
 bool user_book::apply(record_type type, std::string_view payload) {
@@ -273,6 +274,8 @@ bool user_book::apply(record_type type, std::string_view payload) {
     case record_type::idempotent_reply_stored:
       ok = apply_idempotent_reply(in);
       break;
+    default:
+      return false;
   }
   return ok && !in.failed() && in.at_end();
 }
@@ -380,6 +383,31 @@ bool user_book::apply_idempotent_reply(payload_reader& in) {
   auto stored = idempotency_table::decode(in);
   if (!stored) return false;
   idempotency_.insert(std::move(*stored));
+  return true;
+}
+
+std::optional<std::int64_t> user_book::balance(entity_id user_id) const {
+  const user_state* user = find(user_id);
+  if (user == nullptr) return std::nullopt;
+  return user->balance;
+}
+
+entity_id user_book::next_entry_id() const {
+  return make_id(entry_sequence_ + 1, index_, shard_count_);
+}
+
+bool user_book::apply_order_entry(entity_id user_id, const balance_entry& entry) {
+  user_state* user = find(user_id);
+  if (user == nullptr || entry.kind == balance_entry_kind::charge) return false;
+  if (entry.balance_before != user->balance ||
+      entry.balance_after != entry.balance_before + entry.amount || entry.balance_after < 0) {
+    return false;
+  }
+  note_entry_id(entry.id);
+  user->balance = entry.balance_after;
+  user->balance_updated_at = entry.created_at;
+  user->history.push_back(entry);
+  ++entry_count_;
   return true;
 }
 

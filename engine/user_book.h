@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -48,6 +49,12 @@ class user_book {
   void store_rejection(entity_id user_id, const idempotency_request& request, const reply& answer,
                        time_ms now, std::vector<record>& out);
   void fill(shard_figures& figures) const;
+
+  // For orders on this shard: the balance (nullopt: no such user), the id the next balance
+  // entry gets, and applying a USE or REFUND entry (false when it breaks the history chain).
+  std::optional<std::int64_t> balance(entity_id user_id) const;
+  entity_id next_entry_id() const;
+  bool apply_order_entry(entity_id user_id, const balance_entry& entry);
   std::size_t user_count() const { return users_.size(); }
 
   static constexpr std::uint32_t bulk_users_per_record_max = 1000;

@@ -39,6 +39,7 @@ const std::vector<api::route>& api::routes() {
       {m::patch, "/admin/products/{id}", &api::patch_admin_product, true},
       {m::post, "/admin/products/{id}/combinations/{id}/stock", &api::post_admin_stock, true},
       {m::get, "/products", &api::get_products, true},
+      {m::get, "/products/popular", &api::get_popular, true},
       {m::get, "/products/{id}", &api::get_product, true},
       {m::post, "/admin/coupons", &api::post_admin_coupons, true},
       {m::post, "/admin/fcfs-coupons", &api::post_admin_campaigns, true},
@@ -51,6 +52,13 @@ const std::vector<api::route>& api::routes() {
       {m::post, "/users/{id}/cart/items", &api::post_cart_item, true},
       {m::patch, "/users/{id}/cart/items/{id}", &api::patch_cart_item, true},
       {m::del, "/users/{id}/cart/items/{id}", &api::delete_cart_item, true},
+      {m::post, "/users/{id}/cart/checkout", &api::post_checkout, true},
+      {m::post, "/users/{id}/orders", &api::post_order, true},
+      {m::get, "/users/{id}/orders", &api::get_orders, true},
+      {m::get, "/users/{id}/orders/{id}", &api::get_order, true},
+      {m::post, "/users/{id}/orders/{id}/payment", &api::post_payment, true},
+      {m::post, "/users/{id}/orders/{id}/cancel", &api::post_cancel, true},
+      {m::get, "/admin/events", &api::get_events, true},
   };
   return table;
 }

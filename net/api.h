@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <iterator>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "engine/commands.h"
+#include "engine/order_flow.h"
 #include "engine/shard_set.h"
 #include "net/auth.h"
 #include "net/http_types.h"
@@ -27,10 +29,12 @@ struct api_options {
   std::int64_t refresh_token_ttl_s = 30LL * 24 * 3600;
   std::int64_t bulk_token_ttl_s = 48LL * 3600;  // the contract asks for >= 24 h
   std::uint32_t kdf_iterations = 100'000;
+  std::int64_t order_ttl_s = 900;  // a pending order expires this long after it was made
 };
 
 struct api_services {
   engine::shard_set& shards;
+  engine::order_flow& orders;
   const token_signer& signer;
   // Runs slow work (password hashing) off the network threads.
   std::function<void(std::function<void()>)> offload;
@@ -41,6 +45,8 @@ struct api_services {
   std::function<void(std::string&)> render_http_metrics;
   const std::atomic<bool>& ready;
   std::function<std::int64_t()> clock_ms;
+  // Runs `work` once after `delay` on a network thread (long-poll timeouts).
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
 };
 
 class api {
@@ -145,6 +151,19 @@ class api {
   void get_user_coupon_history(const request_ptr&, const params&);
   void take_and_deliver(const request_ptr& request, std::int64_t campaign_id, std::int64_t user_id,
                         std::optional<engine::idempotency_request> key);
+
+  // ---- orders (routes_orders.cc) -------------------------------------------------------------
+  void post_order(const request_ptr&, const params&);
+  void post_checkout(const request_ptr&, const params&);
+  void post_payment(const request_ptr&, const params&);
+  void post_cancel(const request_ptr&, const params&);
+  void get_orders(const request_ptr&, const params&);
+  void get_order(const request_ptr&, const params&);
+  void get_popular(const request_ptr&, const params&);
+  void get_events(const request_ptr&, const params&);
+  // Reads the lines' facts, then the user's shard decides and records the order.
+  void create_order_from(const request_ptr& request, engine::create_order order);
+  void reply_order_created(const request_ptr& request, engine::reply&& answer);
 
   api_options options_;
   api_services services_;

@@ -104,6 +104,8 @@ int parse_flags(int argc, char** argv, settings& s) {
       "wal-zero-fill-kib", po::value(&s.wal_zero_fill_kib)->default_value(4096),
       "zeros kept ahead of the WAL's frames so a group commit overwrites existing blocks "
       "(0: plain appends; see docs/operations.md)")(
+      "order-ttl", po::value(&s.api.order_ttl_s)->default_value(900),
+      "seconds a pending order waits for payment before it expires (1..2592000)")(
       "mailbox-depth-max", po::value(&s.mailbox_depth_max)->default_value(4096),
       "commands queued per shard before 503 OVERLOADED")(
       "clock-offset-ms", po::value(&s.clock_offset_ms)->default_value(0),
@@ -136,8 +138,8 @@ int parse_flags(int argc, char** argv, settings& s) {
   }
   if (s.shards > engine::shard_count_max || s.server.io_threads == 0 || s.server.io_threads > 256 ||
       s.mailbox_depth_max == 0 || s.wal_zero_fill_kib > (1u << 20) ||
-      s.api.access_token_ttl_s <= 0 || s.api.kdf_iterations == 0 ||
-      s.api.kdf_iterations > 10'000'000) {
+      s.api.access_token_ttl_s <= 0 || s.api.kdf_iterations == 0 || s.api.order_ttl_s < 1 ||
+      s.api.order_ttl_s > 30LL * 24 * 3600 || s.api.kdf_iterations > 10'000'000) {
     std::cerr << "ecomd: a numeric flag is out of range (see --help)\n";
     return 2;
   }
@@ -247,6 +249,9 @@ int serve(settings& s) {
   std::atomic<bool> ready{false};
   deferred_journal journal;
   engine::shard_set shards(dir.shard_count(), s.mailbox_depth_max, journal, wall_clock_ms);
+  engine::order_flow orders(shards, journal);
+  // Set once the server exists (long-poll timers run on its threads).
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
   std::unique_ptr<persistence::wal_writer> wal_owner;
   // Read by /metrics and /admin/stats from io threads while recovery is still opening it.
   std::atomic<persistence::wal_writer*> wal{nullptr};
@@ -255,6 +260,7 @@ int serve(settings& s) {
   net::metrics counters(net::api::route_labels());
   net::api_services services{
       shards,
+      orders,
       signer,
       [&](std::function<void()> work) { boost::asio::post(slow_work, std::move(work)); },
       [&](std::string& out) {
@@ -276,10 +282,16 @@ int serve(settings& s) {
       },
       [&](std::string& out) { counters.render(out); },
       ready,
-      wall_clock_ms};
+      wall_clock_ms,
+      [&](std::chrono::milliseconds delay, std::function<void()> work) {
+        run_later(delay, std::move(work));
+      }};
   net::api routes(s.api, services);
   net::http_server server(
       s.server, [&](const net::request_ptr& r) { routes.handle(r); }, counters);
+  run_later = [&server](std::chrono::milliseconds delay, std::function<void()> work) {
+    server.run_on_thread(0, delay, std::move(work));
+  };
   std::uint16_t port = server.listen();
   stop_signal stop;
   server.start([&](int signal) { stop.raise(signal); });
@@ -299,6 +311,7 @@ int serve(settings& s) {
   journal.attach(wal_owner.get());
   wal.store(wal_owner.get(), std::memory_order_release);
   std::vector<engine::deliver_coupon> undelivered = shards.undelivered_coupons();
+  engine::order_flow::redrive_plan order_steps = orders.plan_redrive();
   // Each shard lives on an io thread: a hop between a connection and its shard, or between two
   // shards on one thread, is a queued call there instead of a thread wake-up.
   shards.start_driven([&server](engine::shard_index index) -> engine::shard_driver {
@@ -307,6 +320,12 @@ int serve(settings& s) {
     };
   });
   redeliver_coupons(shards, std::move(undelivered));
+  if (std::size_t steps = order_steps.size(); steps > 0) {
+    // Payments and refunds a crash cut between shards: finished, or rolled back (see order_flow).
+    orders.redrive(std::move(order_steps));
+    net::log_line(net::log_level::warn, "recovery: %zu order steps a crash had cut off, redone",
+                  steps);
+  }
   if (s.seed_demo && recovered.last_lsn == 0) net::seed_demo(shards, s.api.kdf_iterations);
   ready.store(true, std::memory_order_release);
   net::log_line(net::log_level::info, "ready: replayed %llu records up to lsn %llu",

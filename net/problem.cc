@@ -30,6 +30,12 @@ std::string_view title_of(std::string_view code) {
       {"COUPON_NOT_ACTIVE", "Coupon not active"},
       {"COUPON_SOLD_OUT", "Coupon sold out"},
       {"COUPON_ALREADY_ISSUED", "Coupon already issued"},
+      {"COUPON_NOT_USABLE", "Coupon not usable"},
+      {"MIN_ORDER_AMOUNT_NOT_MET", "Minimum order amount not met"},
+      {"INSUFFICIENT_BALANCE", "Insufficient balance"},
+      {"ORDER_NOT_FOUND", "Order not found"},
+      {"ORDER_NOT_PAYABLE", "Order not payable"},
+      {"ORDER_NOT_CANCELLABLE", "Order not cancellable"},
       {"METHOD_NOT_ALLOWED", "Method not allowed"},
       {"EMAIL_TAKEN", "Email taken"},
       {"BALANCE_LIMIT_EXCEEDED", "Balance limit exceeded"},
@@ -127,6 +133,26 @@ problem problem_of(engine::errc code) {
     case errc::coupon_already_issued:
       return {
           409, "COUPON_ALREADY_ISSUED", "this user already holds a coupon from this campaign", {}};
+    case errc::coupon_not_usable:
+      return {409, "COUPON_NOT_USABLE",
+              "user_coupon_id is not an AVAILABLE, unexpired coupon of this user",
+              "user_coupon_id"};
+    case errc::min_order_amount_not_met:
+      return {409, "MIN_ORDER_AMOUNT_NOT_MET", "the order total is below the coupon's minimum", {}};
+    case errc::insufficient_balance:
+      return {409, "INSUFFICIENT_BALANCE", "the balance is smaller than the amount to pay", {}};
+    case errc::order_not_found:
+      return {404, "ORDER_NOT_FOUND", "the order does not exist", {}};
+    case errc::order_not_payable:
+      return {409,
+              "ORDER_NOT_PAYABLE",
+              "the order is not PENDING_PAYMENT (or a payment of it is in progress)",
+              {}};
+    case errc::order_not_cancellable:
+      return {409,
+              "ORDER_NOT_CANCELLABLE",
+              "the order is not PENDING_PAYMENT or PAID (or a payment of it is in progress)",
+              {}};
     case errc::overloaded:
       return {503, "OVERLOADED", "a shard queue is full; retry later", {}};
     case errc::not_ready:

@@ -1,0 +1,44 @@
+// event_book: the order-event feed (ORDER_PAID, ORDER_REFUNDED) for the data platform, owned by
+// one shard (the event shard, shard 0) so that `seq` is gap-free without any lock: the next
+// event gets the next number, in the record that stores it, so a restart keeps every seq.
+// Each (order, type) is recorded at most once, so a step sent again after a crash is harmless.
+#pragma once
+
+#include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/codec.h"
+#include "engine/commands.h"
+#include "engine/order_types.h"
+#include "engine/record.h"
+
+namespace ecom::engine {
+
+inline constexpr shard_index event_shard = 0;
+
+class event_book {
+ public:
+  explicit event_book(shard_index index) : index_(index) {}
+
+  reply handle(const record_event& command, time_ms now, std::vector<record>& out);
+  reply handle(const list_events& command, time_ms now, std::vector<record>& out);
+  reply handle(const watch_events& command, time_ms now, std::vector<record>& out);
+
+  static bool owns(record_type type) { return type == record_type::event_recorded; }
+  bool apply(record_type type, std::string_view payload);
+
+  event_page page(std::uint64_t after, std::uint32_t limit) const;
+  std::uint64_t last_seq() const { return events_.size(); }
+  bool has(entity_id order_id, order_event_type type) const {
+    return recorded_.contains({order_id, type});
+  }
+
+ private:
+  shard_index index_;
+  std::vector<order_event> events_;  // events_[i].seq == i + 1
+  std::set<std::pair<entity_id, order_event_type>> recorded_;
+};
+
+}  // namespace ecom::engine

@@ -1,0 +1,87 @@
+// order_book: one shard's orders (owner: the user's shard, user_id % N; order ids are allocated
+// here). It decides creation, the user's side of payment (balance USE, coupon), cancellation,
+// refund (balance REFUND, coupon RESTORE) and expiry; the products' side (stock, popularity)
+// and the event feed are other shards', reached by order_flow. Like the other books, handle()
+// decides and emits a record and apply() alone changes state, live and on replay.
+//
+// A payment in progress is a mark in memory only: the durable trace of a payment a crash cut
+// off is the stock holds its product shards recorded under the order id, which recovery
+// releases (order_flow::redrive) while the order is still PENDING_PAYMENT here.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/cart.h"
+#include "engine/codec.h"
+#include "engine/commands.h"
+#include "engine/coupons.h"
+#include "engine/idempotency.h"
+#include "engine/order_types.h"
+#include "engine/record.h"
+#include "engine/user_book.h"
+
+namespace ecom::engine {
+
+// Order payloads are shared with the event feed, which keeps the order as it was.
+void write_order(payload_writer& w, const order_view& order);
+order_view read_order(payload_reader& in);
+
+class order_book {
+ public:
+  order_book(shard_index index, std::uint32_t shard_count, user_book& users, coupon_book& coupons,
+             cart_book& carts, idempotency_table& idempotency);
+
+  reply handle(const create_order& command, time_ms now, std::vector<record>& out);
+  reply handle(const get_order& command, time_ms now, std::vector<record>& out);
+  reply handle(const list_orders& command, time_ms now, std::vector<record>& out);
+  reply handle(const begin_payment& command, time_ms now, std::vector<record>& out);
+  reply handle(const finish_payment& command, time_ms now, std::vector<record>& out);
+  reply handle(const cancel_order& command, time_ms now, std::vector<record>& out);
+
+  // Records EXPIRED for pending orders past expires_at that no payment is working on (also
+  // those that expired while the server was down). Runs from the shard's periodic tick.
+  void expire(time_ms now, std::vector<record>& out);
+
+  static bool owns(record_type type);
+  bool apply(record_type type, std::string_view payload);
+
+  // Recovery, before start: every order of this shard.
+  void for_each_order(const std::function<void(const order_view&)>& visit) const;
+  std::uint64_t order_count() const { return order_count_; }
+
+ private:
+  order_view* find(entity_id user_id, entity_id order_id);
+  static bool expired_at(const order_view& order, time_ms now);
+  order_view as_seen(const order_view& order, time_ms now) const;
+  void emit(record_type type, std::string payload, std::vector<record>& out);
+  // Writes a status change with its coupon RESTORE (when the order used one) and key entry.
+  void emit_closing(record_type type, const order_view& order, time_ms at,
+                    const idempotency_entry* stored, std::vector<record>& out);
+  reply refuse(errc code, entity_id user_id, const idempotency_request& key, time_ms now,
+               std::vector<record>& out);
+  bool apply_created(payload_reader& in);
+  bool apply_paid(payload_reader& in);
+  bool apply_closing(record_type type, payload_reader& in);
+  bool apply_refunded(payload_reader& in);
+  void leave_pending(const order_view& order);
+
+  shard_index index_;
+  std::uint32_t shard_count_;
+  user_book& users_;
+  coupon_book& coupons_;
+  cart_book& carts_;
+  idempotency_table& idempotency_;
+  std::unordered_map<entity_id, std::vector<order_view>> orders_;  // per user, ascending id
+  std::set<std::tuple<time_ms, entity_id, entity_id>> expiries_;   // (expires_at, order, user)
+  std::unordered_set<entity_id> paying_;  // orders between begin_payment and finish_payment
+  std::uint64_t order_sequence_ = 0;
+  std::uint64_t order_count_ = 0;
+};
+
+}  // namespace ecom::engine

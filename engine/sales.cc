@@ -1,0 +1,219 @@
+#include "engine/sales.h"
+
+#include <algorithm>
+
+namespace ecom::engine {
+
+namespace {
+
+reply error(errc code) {
+  return reply{code, {}, false};
+}
+
+}  // namespace
+
+sales_book::sales_book(shard_index index, catalog_book& catalog)
+    : index_(index), catalog_(catalog) {}
+
+void sales_book::emit(record_type type, std::string payload, std::vector<record>& out) {
+  check_applied(apply(type, payload), type);
+  out.push_back(record{type, index_, std::move(payload)});
+}
+
+hold_state sales_book::state_of(entity_id order_id) const {
+  auto it = holds_.find(order_id);
+  return it == holds_.end() ? hold_state::none : it->second.state;
+}
+
+reply sales_book::handle(const take_stock& command, time_ms, std::vector<record>& out) {
+  if (!command.check_only && holds_.contains(command.order_id)) return reply{};  // sent again
+  // The contract's order across all lines: on sale first, then stock. A product cannot vanish
+  // after an order named it; a missing one reads as not on sale.
+  for (const auto& line : command.lines) {
+    const product_view* product = catalog_.product(line.product_id);
+    if (product == nullptr || !product->is_active) return error(errc::product_inactive);
+  }
+  for (const auto& line : command.lines) {
+    const std::int64_t* stock = catalog_.stock_slot(line.product_id, line.combination_id);
+    if (stock == nullptr) return error(errc::product_inactive);
+    if (*stock < line.quantity) return error(errc::out_of_stock);
+  }
+  if (command.check_only) return reply{};
+  std::string payload;
+  payload_writer w(payload);
+  w.put(command.order_id);
+  w.put(static_cast<std::uint32_t>(command.lines.size()));
+  for (const auto& line : command.lines) {
+    w.put(line.product_id);
+    w.put(line.combination_id);
+    w.put(line.quantity);
+    w.put(*catalog_.stock_slot(line.product_id, line.combination_id) - line.quantity);
+  }
+  emit(record_type::stock_taken, std::move(payload), out);
+  return reply{};
+}
+
+reply sales_book::handle(const release_stock& command, time_ms, std::vector<record>& out) {
+  if (state_of(command.order_id) != hold_state::taken) return reply{};
+  std::string payload;
+  payload_writer w(payload);
+  w.put(command.order_id);
+  emit(record_type::stock_released, std::move(payload), out);
+  return reply{};
+}
+
+reply sales_book::handle(const commit_sale& command, time_ms, std::vector<record>& out) {
+  if (state_of(command.order_id) != hold_state::taken) return reply{};
+  std::string payload;
+  payload_writer w(payload);
+  w.put(command.order_id);
+  w.put(command.paid_at);
+  emit(record_type::sale_committed, std::move(payload), out);
+  return reply{};
+}
+
+reply sales_book::handle(const refund_sale& command, time_ms, std::vector<record>& out) {
+  if (state_of(command.order_id) == hold_state::none) return reply{};
+  std::string payload;
+  payload_writer w(payload);
+  w.put(command.order_id);
+  emit(record_type::sale_refunded, std::move(payload), out);
+  return reply{};
+}
+
+reply sales_book::handle(const top_products& command, time_ms, std::vector<record>&) {
+  popular_page page;
+  for (const auto& [product_id, by_time] : sold_) {
+    std::int64_t quantity = 0;
+    for (auto it = by_time.lower_bound(command.since); it != by_time.end(); ++it)
+      quantity += it->second;
+    if (quantity <= 0) continue;
+    const product_view* product = catalog_.product(product_id);
+    page.items.push_back(popular_item{product_id, product ? product->name : "", quantity});
+  }
+  std::size_t keep = std::min<std::size_t>(page.items.size(), command.limit);
+  std::partial_sort(page.items.begin(), page.items.begin() + static_cast<std::ptrdiff_t>(keep),
+                    page.items.end(), more_popular);
+  page.items.resize(keep);
+  return reply{errc::ok, std::move(page), false};
+}
+
+void sales_book::prune(time_ms now) {
+  time_ms horizon = now - static_cast<time_ms>(popular_days_max + 1) * day_ms;
+  for (auto it = sold_.begin(); it != sold_.end();) {
+    auto& by_time = it->second;
+    by_time.erase(by_time.begin(), by_time.lower_bound(horizon));
+    it = by_time.empty() ? sold_.erase(it) : std::next(it);
+  }
+}
+
+// ---- apply ----------------------------------------------------------------------------------
+
+bool sales_book::owns(record_type type) {
+  return type == record_type::stock_taken || type == record_type::stock_released ||
+         type == record_type::sale_committed || type == record_type::sale_refunded;
+}
+
+bool sales_book::apply(record_type type, std::string_view payload) {
+  payload_reader in(payload);
+  bool ok = false;
+  switch (type) {
+    case record_type::stock_taken:
+      ok = apply_taken(in);
+      break;
+    case record_type::stock_released:
+      ok = apply_released(in);
+      break;
+    case record_type::sale_committed:
+      ok = apply_committed(in);
+      break;
+    case record_type::sale_refunded:
+      ok = apply_refunded(in);
+      break;
+    default:
+      return false;
+  }
+  return ok && !in.failed() && in.at_end();
+}
+
+bool sales_book::apply_taken(payload_reader& in) {
+  auto order_id = in.get<entity_id>();
+  auto count = in.get<std::uint32_t>();
+  if (in.failed() || count == 0 || count > checkout_lines_max || holds_.contains(order_id))
+    return false;
+  hold h;
+  std::vector<std::int64_t> after(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    stock_line line;
+    line.product_id = in.get<entity_id>();
+    line.combination_id = in.get<entity_id>();
+    line.quantity = in.get<std::int64_t>();
+    after[i] = in.get<std::int64_t>();
+    h.lines.push_back(line);
+  }
+  if (in.failed()) return false;
+  // Check every line before changing any: the chain must hold on replay as it did live.
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const auto& line = h.lines[i];
+    std::int64_t* stock = catalog_.stock_slot(line.product_id, line.combination_id);
+    if (stock == nullptr || line.quantity <= 0 || *stock - line.quantity != after[i] ||
+        after[i] < 0) {
+      return false;
+    }
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    *catalog_.stock_slot(h.lines[i].product_id, h.lines[i].combination_id) = after[i];
+  }
+  holds_.emplace(order_id, std::move(h));
+  return true;
+}
+
+bool sales_book::give_back(const hold& h) {
+  for (const auto& line : h.lines) {
+    std::int64_t* stock = catalog_.stock_slot(line.product_id, line.combination_id);
+    if (stock == nullptr) return false;
+    *stock += line.quantity;
+  }
+  return true;
+}
+
+void sales_book::count_sold(const hold& h, std::int64_t sign) {
+  for (const auto& line : h.lines) {
+    auto& by_time = sold_[line.product_id];
+    std::int64_t& quantity = by_time[h.paid_at];
+    quantity += sign * line.quantity;
+    if (quantity == 0) by_time.erase(h.paid_at);
+  }
+}
+
+bool sales_book::apply_released(payload_reader& in) {
+  auto order_id = in.get<entity_id>();
+  auto it = holds_.find(order_id);
+  if (in.failed() || it == holds_.end() || it->second.state != hold_state::taken) return false;
+  if (!give_back(it->second)) return false;
+  holds_.erase(it);
+  return true;
+}
+
+bool sales_book::apply_committed(payload_reader& in) {
+  auto order_id = in.get<entity_id>();
+  auto paid_at = in.get<time_ms>();
+  auto it = holds_.find(order_id);
+  if (in.failed() || it == holds_.end() || it->second.state != hold_state::taken) return false;
+  it->second.state = hold_state::committed;
+  it->second.paid_at = paid_at;
+  count_sold(it->second, +1);
+  return true;
+}
+
+bool sales_book::apply_refunded(payload_reader& in) {
+  auto order_id = in.get<entity_id>();
+  auto it = holds_.find(order_id);
+  if (in.failed() || it == holds_.end()) return false;
+  if (!give_back(it->second)) return false;
+  if (it->second.state == hold_state::committed) count_sold(it->second, -1);
+  holds_.erase(it);
+  return true;
+}
+
+}  // namespace ecom::engine

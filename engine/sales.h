@@ -1,0 +1,63 @@
+// sales_book: the products' side of payments on one shard (owner: product_id % N). A payment
+// takes stock for its lines on this shard (all or none) under its order id; the hold is then
+// released (payment failed or cut off by a crash), committed (paid: counted for popularity at
+// paid_at) or refunded (stock back, popularity reduced). Each step applies at most once per
+// order, so a step sent again after a crash is harmless.
+#pragma once
+
+#include <map>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/catalog.h"
+#include "engine/codec.h"
+#include "engine/commands.h"
+#include "engine/order_types.h"
+#include "engine/record.h"
+
+namespace ecom::engine {
+
+enum class hold_state : std::uint8_t { none, taken, committed };
+
+class sales_book {
+ public:
+  sales_book(shard_index index, catalog_book& catalog);
+
+  reply handle(const take_stock& command, time_ms now, std::vector<record>& out);
+  reply handle(const release_stock& command, time_ms now, std::vector<record>& out);
+  reply handle(const commit_sale& command, time_ms now, std::vector<record>& out);
+  reply handle(const refund_sale& command, time_ms now, std::vector<record>& out);
+  reply handle(const top_products& command, time_ms now, std::vector<record>& out);
+
+  static bool owns(record_type type);
+  bool apply(record_type type, std::string_view payload);
+
+  // Recovery: where an order's hold on this shard stands (none: never taken, or given back).
+  hold_state state_of(entity_id order_id) const;
+  // Forgets popularity older than the longest window (from the shard's periodic tick).
+  void prune(time_ms now);
+  std::uint64_t hold_count() const { return holds_.size(); }
+
+ private:
+  struct hold {
+    hold_state state = hold_state::taken;
+    time_ms paid_at = 0;
+    std::vector<stock_line> lines;
+  };
+  void emit(record_type type, std::string payload, std::vector<record>& out);
+  bool apply_taken(payload_reader& in);
+  bool apply_released(payload_reader& in);
+  bool apply_committed(payload_reader& in);
+  bool apply_refunded(payload_reader& in);
+  bool give_back(const hold& h);
+  void count_sold(const hold& h, std::int64_t sign);
+
+  shard_index index_;
+  catalog_book& catalog_;
+  std::unordered_map<entity_id, hold> holds_;  // order id → its hold on this shard
+  // product → paid_at → quantity paid then and not refunded
+  std::unordered_map<entity_id, std::map<time_ms, std::int64_t>> sold_;
+};
+
+}  // namespace ecom::engine

@@ -1,0 +1,2 @@
+// Orders and payment end to end (being written).
+#include <gtest/gtest.h>
