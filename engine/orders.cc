@@ -327,7 +327,8 @@ reply order_book::handle(const cancel_order& command, time_ms now, std::vector<r
   w.put(command.user_id);
   w.put(command.order_id);
   w.put(now);
-  w.put(users_.next_entry_id());
+  // REFUND entries have amount > 0 (API.md): a free order gives nothing back, so it writes none.
+  w.put(order->final_amount > 0 ? users_.next_entry_id() : entity_id{0});
   w.put(balance);
   w.put(balance + order->final_amount);
   w.put(order->user_coupon_id != 0 ? coupons_.next_history_id() : entity_id{0});
@@ -493,7 +494,8 @@ bool order_book::apply_refunded(payload_reader& in) {
   entry.amount = order->final_amount;
   entry.order_id = order_id;
   entry.created_at = at;
-  if (!users_.apply_order_entry(user_id, entry)) return false;
+  if ((entry.id == 0) != (entry.amount == 0)) return false;
+  if (entry.id != 0 && !users_.apply_order_entry(user_id, entry)) return false;
   if (order->user_coupon_id != 0 &&
       !coupons_.apply_restore(user_id, order->user_coupon_id, order_id, history_id, at)) {
     return false;

@@ -396,6 +396,22 @@ TEST(order_test, ARestoredCouponPastItsExpiryEndsExpired) {
   EXPECT_EQ(out.size(), 1u) << "the sweep records the EXPIRE once restored";
 }
 
+TEST(order_test, RefundingAFreeOrderWritesNoRefundEntry) {
+  books b;
+  entity_id u = b.user(1'000);
+  product_view p = b.product(500, 5);
+  entity_id c = b.coupon(u, coupon_kind::fixed, 1'000);
+  entity_id o = b.order_id(u, p, 1, c);
+  ASSERT_EQ(b.get(u, o).final_amount, 0);
+  ASSERT_EQ(b.pay(u, o).code, errc::ok);  // a USE entry of 0 (the contract asks for it)
+  ASSERT_EQ(b.run(cancel_order{u, o, {}}).code, errc::ok);
+  auto history = std::get<history_page>(b.run(list_balance_history{u, 0, 10}).body).items;
+  ASSERT_EQ(history.size(), 2u) << "CHARGE and USE 0; a REFUND must have amount > 0";
+  EXPECT_EQ(history[0].kind, balance_entry_kind::use);
+  EXPECT_EQ(history[0].amount, 0);
+  EXPECT_EQ(b.balance(u), 1'000);
+}
+
 // ---- expiry ------------------------------------------------------------------------------------
 
 TEST(order_test, PendingOrdersExpireAtTheirInstantAlsoAfterDowntime) {
