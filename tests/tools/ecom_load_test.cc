@@ -292,6 +292,72 @@ TEST_F(ecom_load, json_summary_and_html_report) {
   EXPECT_NE(page.find("invariants: PASS"), std::string::npos);
 }
 
+std::vector<std::string> mixed_args(const std::string& url, int users, int connections) {
+  return {"mixed",
+          "--url",
+          url,
+          "--admin-token",
+          std::string(k_admin_token),
+          "--users",
+          std::to_string(users),
+          "--products",
+          "6",
+          "--connections",
+          std::to_string(connections),
+          "--duration",
+          "4",
+          "--no-progress"};
+}
+
+int64_t number_in(const std::string& text, const std::string& pattern) {
+  std::smatch match;
+  if (!std::regex_search(text, match, std::regex(pattern))) return -1;
+  std::string digits;
+  for (char c : match[1].str()) {
+    if (c != ',') digits += c;
+  }
+  return std::stoll(digits);
+}
+
+// Goal: a correct server passes the mixed audit, and every kind of request was sent. Method:
+// 60 users shop for 4 s on 8 connections; the summary's per-operation table has traffic for
+// each operation, and its payments answered 200 match the run's ORDER_PAID events.
+TEST_F(ecom_load, mixed_run_passes_the_audit) {
+  auto run = run_ecom_load(mixed_args(url(), 60, 8));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_EQ(last_line(run.out), "invariants: PASS") << run.describe();
+  for (const char* op :
+       {"browse", "add_to_cart", "checkout", "create_order", "pay", "cancel", "remove_from_cart"}) {
+    EXPECT_GT(number_in(run.out, std::string("\n") + op + " +([0-9,]+) "), 0) << op << run.out;
+  }
+  int64_t paid =
+      number_in(run.out, "\npay +[0-9,]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +200:([0-9,]+)");
+  EXPECT_GT(paid, 0) << run.out;
+  EXPECT_EQ(number_in(run.out, "this run: ORDER_PAID ([0-9]+)"), paid) << run.out;
+  EXPECT_TRUE(has_line_starting(run.out, "orders: ")) << run.out;
+  EXPECT_TRUE(has_line_starting(run.out, "audit: 60 users")) << run.out;
+}
+
+// Goal: --json for mixed is one object with per-operation figures and the verdict.
+TEST_F(ecom_load, mixed_json_summary) {
+  auto args = mixed_args(url(), 30, 4);
+  args.push_back("--json");
+  auto run = run_ecom_load(args);
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  auto summary = parse_json(run.out);
+  EXPECT_EQ(summary["scenario"].as_string(), "mixed");
+  EXPECT_EQ(summary["users"].as_int(), 30);
+  EXPECT_GT(summary["requests"].as_int(), 0);
+  for (const char* op : {"browse", "add_to_cart", "checkout", "create_order", "pay", "cancel",
+                         "popular", "remove_from_cart"}) {
+    EXPECT_TRUE(summary["operations"].has(op)) << op;
+    EXPECT_TRUE(summary["operations"][op].has("latency_us")) << op;
+  }
+  EXPECT_GT(summary["operations"]["pay"]["requests"].as_int(), 0);
+  EXPECT_TRUE(summary["invariants"]["pass"].as_bool()) << run.out;
+  EXPECT_EQ(last_line(run.err), "invariants: PASS") << run.err;
+}
+
 // Goal: misuse exits 2 with a message naming the problem, before any request is sent.
 TEST_F(ecom_load, bad_arguments_exit_2_with_a_message) {
   struct misuse {
@@ -305,6 +371,12 @@ TEST_F(ecom_load, bad_arguments_exit_2_with_a_message) {
       {{"fcfs", "--url", "http://192.0.2.1:8080", "--admin-token", "t"}, "not loopback"},
       {{"fcfs", "--url", "https://127.0.0.1:1", "--admin-token", "t"}, "TLS"},
       {{"--url", url(), "--admin-token", "t"}, "missing scenario"},
+      {{"mixed", "--url", url(), "--admin-token", "t", "--quantity", "3"},
+       "--quantity belongs to the fcfs scenario"},
+      {{"fcfs", "--url", url(), "--admin-token", "t", "--products", "3"},
+       "--products belongs to the mixed scenario"},
+      {{"mixed", "--url", url(), "--admin-token", "t", "--coupon-share", "2"},
+       "--coupon-share must be in"},
   };
   for (const auto& c : cases) {
     auto run = run_ecom_load(c.args, std::chrono::seconds(20));

@@ -82,5 +82,98 @@ TEST(load_options, misuse_is_a_usage_error) {
       usage_error);
 }
 
+TEST(load_options, mixed_command_line) {
+  auto o = parse({"mixed",
+                  "--url",
+                  "http://127.0.0.1:1234",
+                  "--admin-token",
+                  "t",
+                  "--users",
+                  "500",
+                  "--products",
+                  "40",
+                  "--connections",
+                  "32",
+                  "--duration",
+                  "20",
+                  "--coupon-share",
+                  "0.5",
+                  "--cancel-share",
+                  "0.2",
+                  "--direct-share",
+                  "0.4",
+                  "--popular-share",
+                  "0",
+                  "--abandon-share",
+                  "0.1",
+                  "--seed",
+                  "42"});
+  EXPECT_EQ(o.scenario, "mixed");
+  EXPECT_EQ(o.user_count, 500);
+  EXPECT_EQ(o.connection_count, 32);
+  EXPECT_DOUBLE_EQ(o.duration_s, 20);
+  EXPECT_EQ(o.mixed.product_count, 40);
+  EXPECT_DOUBLE_EQ(o.mixed.coupon_share, 0.5);
+  EXPECT_DOUBLE_EQ(o.mixed.cancel_share, 0.2);
+  EXPECT_DOUBLE_EQ(o.mixed.direct_share, 0.4);
+  EXPECT_DOUBLE_EQ(o.mixed.popular_share, 0);
+  EXPECT_DOUBLE_EQ(o.mixed.abandon_share, 0.1);
+  EXPECT_EQ(o.mixed.seed, 42u);
+}
+
+TEST(load_options, mixed_defaults) {
+  auto o = parse({"mixed", "--url", "http://127.0.0.1:1", "--admin-token", "t"});
+  mixed_options defaults;
+  EXPECT_EQ(o.mixed.product_count, defaults.product_count);
+  EXPECT_DOUBLE_EQ(o.mixed.coupon_share, 0.3);
+  EXPECT_DOUBLE_EQ(o.mixed.cancel_share, 0.1);
+  EXPECT_EQ(o.mixed.seed, 1u);
+}
+
+TEST(load_options, mixed_misuse_is_a_usage_error) {
+  std::vector<std::string> base{"mixed", "--url", "http://127.0.0.1:1", "--admin-token", "t"};
+  std::vector<std::vector<std::string>> extras{
+      {"--products", "0"},       {"--products", "10001"},
+      {"--coupon-share", "1.5"}, {"--coupon-share", "-0.1"},
+      {"--cancel-share", "2"},   {"--direct-share", "nan"},
+      {"--popular-share", "x"},  {"--cancel-share", "0.8", "--abandon-share", "0.5"},
+      {"--seed", "-1x"},         {"--quantity", "5"},
+      {"--campaign", "3"},       {"--wallet-check-max", "3"}};
+  for (const auto& extra : extras) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    EXPECT_THROW(parse_load_options(args, nullptr), usage_error) << extra[0] << " " << extra[1];
+  }
+}
+
+TEST(load_options, options_of_the_other_scenario_are_named) {
+  try {
+    parse_load_options(
+        {"fcfs", "--url", "http://127.0.0.1:1", "--admin-token", "t", "--products", "5"}, nullptr);
+    FAIL() << "no usage_error";
+  } catch (const usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--products belongs to the mixed scenario"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    parse_load_options(
+        {"mixed", "--url", "http://127.0.0.1:1", "--admin-token", "t", "--quantity", "5"}, nullptr);
+    FAIL() << "no usage_error";
+  } catch (const usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--quantity belongs to the fcfs scenario"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(load_options, help_lists_both_scenarios) {
+  auto result = parse_load_options({"--help"}, nullptr);
+  EXPECT_FALSE(result.options);
+  EXPECT_NE(result.help_text.find("--quantity"), std::string::npos);
+  EXPECT_NE(result.help_text.find("--coupon-share"), std::string::npos);
+  EXPECT_NE(result.help_text.find("mixed"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ecom::load

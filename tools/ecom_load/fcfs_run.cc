@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "tools/ecom_load/request_stats.h"
+
 namespace ecom::load {
 
 namespace {
@@ -41,11 +43,6 @@ bool parse_body(simdjson::dom::parser& parser, std::string& body, simdjson::dom:
 milliseconds overloaded_pause(const http_reply& reply) {
   if (reply.retry_after_s < 0) return overloaded_pause_default;
   return std::min<milliseconds>(milliseconds(1000LL * reply.retry_after_s), retry_after_pause_max);
-}
-
-void bump_slot(std::vector<std::uint64_t>& slots, std::size_t slot) {
-  if (slots.size() <= slot) slots.resize(slot + 1, 0);
-  ++slots[slot];
 }
 
 struct issue_shared {
@@ -148,11 +145,6 @@ class issue_script final : public request_script {
   bool transport_failed_ = false;
 };
 
-void add_slots(std::vector<std::uint64_t>& into, const std::vector<std::uint64_t>& from) {
-  if (into.size() < from.size()) into.resize(from.size(), 0);
-  for (std::size_t i = 0; i < from.size(); ++i) into[i] += from[i];
-}
-
 void merge_stats(const std::vector<worker_stats>& stats, issue_measurements& out) {
   for (const auto& s : stats) {
     out.request_count += s.request_count;
@@ -164,15 +156,6 @@ void merge_stats(const std::vector<worker_stats>& stats, issue_measurements& out
     add_slots(out.issued_per_slot, s.issued_per_slot);
   }
   out.issued_per_slot.resize(out.requests_per_slot.size(), 0);
-}
-
-// Slot width for the throughput series: 100 ms for short runs, coarser for long ones so the
-// series stays below about 2,000 points.
-double slot_width_s(double duration_s) {
-  for (double width : {0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0}) {
-    if (duration_s / width <= 2000) return width;
-  }
-  return 60.0;
 }
 
 }  // namespace

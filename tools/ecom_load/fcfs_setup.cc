@@ -16,6 +16,8 @@ namespace {
 // A bulk answer holds up to 100,000 users with signed tokens: a few tens of MB.
 constexpr std::size_t bulk_body_bytes_max = std::size_t{512} << 20;
 
+}  // namespace
+
 std::string json_quote(const std::string& text) {
   std::string out = "\"";
   for (char c : text) {
@@ -25,7 +27,6 @@ std::string json_quote(const std::string& text) {
   return out + "\"";
 }
 
-// "404 NOT_FOUND: detail" from a problem+json answer, or the status and a body prefix.
 std::string describe_answer(const http_reply& reply) {
   if (reply.status == 0) return reply.transport_error;
   std::string text = std::to_string(reply.status);
@@ -33,12 +34,14 @@ std::string describe_answer(const http_reply& reply) {
   simdjson::dom::element root;
   if (parser.parse(reply.body).get(root) == simdjson::SUCCESS) {
     std::string_view code, detail;
-    if (root["code"].get(code) == simdjson::SUCCESS) text += " " + std::string(code);
-    if (root["detail"].get(detail) == simdjson::SUCCESS) text += ": " + std::string(detail);
+    if (root["code"].get(code) == simdjson::SUCCESS) text.append(" ").append(code);
+    if (root["detail"].get(detail) == simdjson::SUCCESS) text.append(": ").append(detail);
     return text;
   }
   return text + ": " + reply.body.substr(0, 200);
 }
+
+namespace {
 
 std::int64_t int_field(simdjson::dom::element object, const char* key) {
   std::int64_t value = 0;
@@ -79,7 +82,7 @@ admin_api::admin_api(blocking_client& client, std::string url_text, std::string 
 
 http_reply admin_api::call(http_method method, const std::string& target, const std::string& body,
                            std::size_t body_limit_bytes) {
-  http_request request{method, target, body, admin_token_, body_limit_bytes};
+  http_request request{method, target, body, admin_token_, body_limit_bytes, {}};
   return client_.send(request);
 }
 
@@ -128,10 +131,13 @@ std::vector<load_user> admin_api::create_users(std::int64_t count, const std::st
   return users;
 }
 
-campaign_info admin_api::create_campaign(std::int64_t quantity, double open_s) {
+campaign_info admin_api::create_campaign(std::int64_t quantity, double open_s,
+                                         const std::string& coupon_body_in) {
   std::string coupon_body =
-      "{\"name\":\"ecom-load " + rfc3339_from_now(0) +
-      "\",\"type\":\"FIXED\",\"amount\":1000,\"min_order_amount\":0,\"valid_days\":30}";
+      !coupon_body_in.empty()
+          ? coupon_body_in
+          : "{\"name\":\"ecom-load " + rfc3339_from_now(0) +
+                "\",\"type\":\"FIXED\",\"amount\":1000,\"min_order_amount\":0,\"valid_days\":30}";
   http_reply coupon = call(http_method::post, "/admin/coupons", coupon_body);
   if (coupon.status != 201) fail("POST /admin/coupons", coupon);
   simdjson::dom::parser parser;

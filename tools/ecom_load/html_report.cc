@@ -118,40 +118,70 @@ std::string polyline(const std::vector<std::uint64_t>& slots, double slot_s, dou
          "\" stroke-width=\"2\" points=\"" + points + "\"/>";
 }
 
-std::string throughput_svg(const issue_measurements& m) {
+// Two series over time: requests (blue) and the scenario's successes (orange).
+struct throughput_series {
+  const std::vector<std::uint64_t>& requests;
+  const std::vector<std::uint64_t>& successes;
+  double slot_s;
+  const char* legend;
+};
+
+std::string throughput_svg(const throughput_series& m) {
   std::string svg = svg_frame("Throughput over time", "time (s)", "per second");
-  if (m.requests_per_slot.empty()) return svg + "</svg>";
-  std::uint64_t busiest = *std::max_element(m.requests_per_slot.begin(), m.requests_per_slot.end());
+  if (m.requests.empty()) return svg + "</svg>";
+  std::uint64_t busiest = *std::max_element(m.requests.begin(), m.requests.end());
   double top_rate = std::max(1.0, static_cast<double>(busiest) / m.slot_s);
-  svg += polyline(m.requests_per_slot, m.slot_s, top_rate, "#4a7ebb");
-  svg += polyline(m.issued_per_slot, m.slot_s, top_rate, "#d9822b");
+  svg += polyline(m.requests, m.slot_s, top_rate, "#4a7ebb");
+  svg += polyline(m.successes, m.slot_s, top_rate, "#d9822b");
   double plot_w = chart_width - margin_left - 10;
-  double span_s = m.slot_s * static_cast<double>(m.requests_per_slot.size());
+  double span_s = m.slot_s * static_cast<double>(m.requests.size());
   for (int tick = 0; tick <= 4; ++tick) {
     svg += axis_label(margin_left + plot_w * tick / 4.0, chart_height - margin_bottom + 14,
                       num(span_s * tick / 4.0, 1), "middle");
   }
   svg += axis_label(margin_left - 4, margin_top + 8, num(top_rate, 0), "end");
-  svg += axis_label(chart_width - 12, margin_top + 8, "blue: requests/s, orange: issued/s", "end");
+  svg += axis_label(chart_width - 12, margin_top + 8, m.legend, "end");
   return svg + "</svg>";
+}
+
+// The page: verdict line, the human summary as text, the latency histogram and throughput.
+std::string report_page(const std::string& title, const std::string& verdict_line, bool pass,
+                        const std::string& summary_text, const latency_histogram& latency,
+                        const throughput_series& series) {
+  std::string page =
+      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>ecom-load report</title>"
+      "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}"
+      ".pass{color:#2a7d2a}.fail{color:#b22}</style></head><body>\n<h1>" +
+      escape_html(title) + "</h1>\n";
+  page += std::string("<p class=\"") + (pass ? "pass" : "fail") + "\"><b>" +
+          escape_html(verdict_line) + "</b></p>\n";
+  page += "<pre>" + escape_html(summary_text) + "</pre>\n";
+  page += latency_svg(latency) + "\n<br>\n";
+  page += throughput_svg(series) + "\n</body></html>\n";
+  return page;
 }
 
 }  // namespace
 
 std::string summary_html(const fcfs_summary& summary) {
-  std::string page =
-      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>ecom-load report</title>"
-      "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}"
-      ".pass{color:#2a7d2a}.fail{color:#b22}</style></head><body>\n<h1>ecom-load fcfs</h1>\n";
-  std::string line = invariants_line(summary.result);
-  page += std::string("<p class=\"") + (summary.result.pass() ? "pass" : "fail") + "\"><b>" +
-          escape_html(line) + "</b></p>\n";
   std::ostringstream text;
   write_human_summary(text, summary);
-  page += "<pre>" + escape_html(text.str()) + "</pre>\n";
-  page += latency_svg(summary.measurements.latency) + "\n<br>\n";
-  page += throughput_svg(summary.measurements) + "\n</body></html>\n";
-  return page;
+  const issue_measurements& m = summary.measurements;
+  return report_page(
+      "ecom-load fcfs", invariants_line(summary.result), summary.result.pass(), text.str(),
+      m.latency,
+      {m.requests_per_slot, m.issued_per_slot, m.slot_s, "blue: requests/s, orange: issued/s"});
+}
+
+std::string summary_html(const mixed_summary& summary) {
+  std::ostringstream text;
+  write_human_summary(text, summary);
+  const mixed_measurements& m = summary.measurements;
+  latency_histogram all;
+  for (const auto& op : m.ops) all.merge(op.latency);
+  return report_page(
+      "ecom-load mixed", invariants_line(summary.result), summary.result.pass(), text.str(), all,
+      {m.requests_per_slot, m.paid_per_slot, m.slot_s, "blue: requests/s, orange: paid orders/s"});
 }
 
 }  // namespace ecom::load

@@ -36,13 +36,16 @@ constexpr std::uint32_t response_header_bytes_max = 16 * 1024;
 
 http::request<http::string_body> make_beast_request(const http_request& request,
                                                     const std::string& host_header) {
-  auto verb = request.method == http_method::get ? http::verb::get : http::verb::post;
+  auto verb = request.method == http_method::get    ? http::verb::get
+              : request.method == http_method::post ? http::verb::post
+                                                    : http::verb::delete_;
   http::request<http::string_body> out{verb, request.target, 11};
   out.set(http::field::host, host_header);
   out.set(http::field::user_agent, "ecom-load");
   if (!request.bearer_token.empty()) {
     out.set(http::field::authorization, "Bearer " + request.bearer_token);
   }
+  if (!request.idempotency_key.empty()) out.set("Idempotency-Key", request.idempotency_key);
   if (!request.body.empty()) {
     out.set(http::field::content_type, "application/json");
     out.body() = request.body;

@@ -13,7 +13,7 @@
 
 namespace ecom::load {
 
-enum class http_method { get, post };
+enum class http_method { get, post, del };
 
 struct http_request {
   http_method method = http_method::get;
@@ -21,6 +21,7 @@ struct http_request {
   std::string body;  // sent as application/json when not empty
   std::string bearer_token;
   std::size_t body_limit_bytes = 1 << 20;  // largest response body accepted
+  std::string idempotency_key;             // sent as Idempotency-Key when not empty
 };
 
 struct http_reply {

@@ -78,23 +78,39 @@ server_url parse_server_url(const std::string& text, bool allow_remote) {
 namespace {
 
 po::options_description option_descriptions(load_options& o) {
-  po::options_description d("ecom-load fcfs [options]");
-  d.add_options()("help,h", "show this help")(
+  po::options_description common("common options");
+  common.add_options()("help,h", "show this help")(
       "url", po::value<std::string>(), "server, http://HOST:PORT (loopback unless --allow-remote)")(
       "admin-token", po::value<std::string>(), "admin bearer token (default: $ECOM_ADMIN_TOKEN)")(
-      "users", po::value(&o.user_count), "users to create (bulk) and let ask for a coupon")(
-      "quantity", po::value<std::int64_t>(), "coupons in the new campaign (default 100)")(
-      "campaign", po::value<std::int64_t>(), "reuse this FCFS campaign instead (quantity read)")(
+      "users", po::value(&o.user_count), "users to create (bulk, default 1000)")(
       "connections", po::value(&o.connection_count), "keep-alive connections (default 64)")(
-      "duration", po::value(&o.duration_s), "seconds at most for the issue phase (default 30)")(
+      "duration", po::value(&o.duration_s), "seconds at most for the load phase (default 30)")(
       "threads", po::value(&o.thread_count), "I/O threads (default 2)")(
       "request-timeout", po::value(&o.request_timeout_s), "seconds per request (default 30)")(
-      "wallet-check-max", po::value<std::int64_t>(), "wallets to check (default: all who asked)")(
       "json", po::bool_switch(&o.json), "print a JSON summary on stdout")(
       "report", po::value(&o.report_path), "write an HTML report to this file")(
       "allow-remote", po::bool_switch(&o.allow_remote), "allow a non-loopback host")(
       "no-progress", "no live progress on stderr");
-  return d;
+  po::options_description fcfs("fcfs: users race for the coupons of one FCFS campaign");
+  fcfs.add_options()("quantity", po::value<std::int64_t>(),
+                     "coupons in the new campaign (default 100)")(
+      "campaign", po::value<std::int64_t>(), "reuse this FCFS campaign instead (quantity read)")(
+      "wallet-check-max", po::value<std::int64_t>(), "wallets to check (default: all who asked)");
+  po::options_description mixed(
+      "mixed: user sessions browse, fill carts, order, pay and cancel; an audit follows");
+  mixed.add_options()("products", po::value<std::int64_t>(),
+                      "products to create (default 20; some with option combinations)")(
+      "coupon-share", po::value<double>(), "share of users given a coupon (default 0.3)")(
+      "cancel-share", po::value<double>(), "share of orders cancelled or refunded (default 0.1)")(
+      "direct-share", po::value<double>(),
+      "share of orders made with POST /users/{id}/orders, not the cart (default 0.2)")(
+      "popular-share", po::value<double>(),
+      "share of sessions that read /products/popular (default 0.1)")(
+      "abandon-share", po::value<double>(), "share of orders left unpaid (default 0.05)")(
+      "seed", po::value<std::uint64_t>(), "random seed of setup and sessions (default 1)");
+  po::options_description all("ecom-load fcfs|mixed [options]");
+  all.add(common).add(fcfs).add(mixed);
+  return all;
 }
 
 template <typename T>
@@ -119,14 +135,54 @@ void check_ranges(const load_options& o) {
   if (o.wallet_check_max && *o.wallet_check_max < 0) {
     throw usage_error("--wallet-check-max must be >= 0");
   }
+  const mixed_options& m = o.mixed;
+  check_range<std::int64_t>("products", m.product_count, 1, product_count_max);
+  check_range("coupon-share", m.coupon_share, 0.0, 1.0);
+  check_range("cancel-share", m.cancel_share, 0.0, 1.0);
+  check_range("direct-share", m.direct_share, 0.0, 1.0);
+  check_range("popular-share", m.popular_share, 0.0, 1.0);
+  check_range("abandon-share", m.abandon_share, 0.0, 1.0);
+  if (m.cancel_share + m.abandon_share > 1.0) {
+    throw usage_error("--cancel-share + --abandon-share must be <= 1");
+  }
+}
+
+constexpr const char* fcfs_only[] = {"quantity", "campaign", "wallet-check-max"};
+constexpr const char* mixed_only[] = {"products",     "coupon-share",  "cancel-share",
+                                      "direct-share", "popular-share", "abandon-share",
+                                      "seed"};
+
+// An option of the other scenario is a mistake, not something to ignore silently.
+void reject_foreign_options(const po::variables_map& vm, const std::string& scenario) {
+  auto reject = [&](const auto& names, const char* owner) {
+    for (const char* name : names) {
+      if (vm.count(name)) {
+        throw usage_error(std::string("--") + name + " belongs to the " + owner +
+                          " scenario, not " + scenario);
+      }
+    }
+  };
+  if (scenario == "fcfs") reject(mixed_only, "mixed");
+  if (scenario == "mixed") reject(fcfs_only, "fcfs");
+}
+
+void apply_mixed(const po::variables_map& vm, mixed_options& m) {
+  if (vm.count("products")) m.product_count = vm["products"].as<std::int64_t>();
+  if (vm.count("coupon-share")) m.coupon_share = vm["coupon-share"].as<double>();
+  if (vm.count("cancel-share")) m.cancel_share = vm["cancel-share"].as<double>();
+  if (vm.count("direct-share")) m.direct_share = vm["direct-share"].as<double>();
+  if (vm.count("popular-share")) m.popular_share = vm["popular-share"].as<double>();
+  if (vm.count("abandon-share")) m.abandon_share = vm["abandon-share"].as<double>();
+  if (vm.count("seed")) m.seed = vm["seed"].as<std::uint64_t>();
 }
 
 // Copies the optional values and cross-checks them.
 void apply_parsed(const po::variables_map& vm, const char* admin_token_env, load_options& o) {
-  if (vm.count("scenario") == 0) throw usage_error("missing scenario (expected: fcfs)");
+  if (vm.count("scenario") == 0) throw usage_error("missing scenario (expected: fcfs or mixed)");
   o.scenario = vm["scenario"].as<std::string>();
-  if (o.scenario != "fcfs")
-    throw usage_error("unknown scenario '" + o.scenario + "' (expected: fcfs)");
+  if (o.scenario != "fcfs" && o.scenario != "mixed")
+    throw usage_error("unknown scenario '" + o.scenario + "' (expected: fcfs or mixed)");
+  reject_foreign_options(vm, o.scenario);
   if (vm.count("url") == 0) throw usage_error("missing --url http://HOST:PORT");
   o.url = parse_server_url(vm["url"].as<std::string>(), o.allow_remote);
   if (vm.count("admin-token")) {
@@ -141,6 +197,7 @@ void apply_parsed(const po::variables_map& vm, const char* admin_token_env, load
   if (vm.count("quantity")) o.quantity = vm["quantity"].as<std::int64_t>();
   if (vm.count("campaign")) o.campaign_id = vm["campaign"].as<std::int64_t>();
   if (vm.count("wallet-check-max")) o.wallet_check_max = vm["wallet-check-max"].as<std::int64_t>();
+  apply_mixed(vm, o.mixed);
   o.progress = vm.count("no-progress") == 0;
   check_ranges(o);
 }

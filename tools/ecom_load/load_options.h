@@ -21,13 +21,25 @@ struct server_url {
   std::string text() const;  // http://host:port
 };
 
+// Knobs of the mixed scenario (shares are probabilities in 0..1).
+struct mixed_options {
+  std::int64_t product_count = 20;
+  double coupon_share = 0.3;    // users who get a coupon of the run's campaign
+  double cancel_share = 0.1;    // orders cancelled (half before payment, half refunded after)
+  double direct_share = 0.2;    // orders made with POST /users/{id}/orders instead of the cart
+  double popular_share = 0.1;   // sessions that also read GET /products/popular
+  double abandon_share = 0.05;  // orders left PENDING_PAYMENT
+  std::uint64_t seed = 1;
+};
+
 struct load_options {
-  std::string scenario;  // only "fcfs"
+  std::string scenario;  // "fcfs" or "mixed"
   server_url url;
   std::string admin_token;
   std::int64_t user_count = 1000;
   std::int64_t quantity = 100;
   std::optional<std::int64_t> campaign_id;
+  mixed_options mixed;
   int connection_count = 64;
   double duration_s = 30;
   int thread_count = 2;
@@ -41,6 +53,7 @@ struct load_options {
 
 inline constexpr std::int64_t user_count_max = 10'000'000;
 inline constexpr std::int64_t quantity_max = 10'000'000;
+inline constexpr std::int64_t product_count_max = 10'000;
 inline constexpr int connection_count_max = 10'000;
 inline constexpr int thread_count_max = 64;
 inline constexpr double duration_s_max = 86'400;

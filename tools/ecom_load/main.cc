@@ -1,6 +1,8 @@
 // ecom-load: HTTP load generator for ecomd. `ecom-load fcfs` creates users and an FCFS coupon
 // campaign, lets every user ask for a coupon over keep-alive connections, then checks through
-// the API that exactly min(quantity, users who asked) were issued.
+// the API that exactly min(quantity, users who asked) were issued. `ecom-load mixed` creates
+// products, users with balances and coupons, runs shopping sessions (browse, cart, checkout,
+// order, pay, cancel, popular) and then audits balances, stock, orders, coupons and events.
 //
 // Output: the human summary on stdout, ending with "invariants: PASS" or "invariants: FAIL
 // <what>". With --json, stdout holds only the JSON object and the invariants line is the last
@@ -13,10 +15,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <random>
 
 #include "tools/ecom_load/fcfs_run.h"
 #include "tools/ecom_load/fcfs_setup.h"
 #include "tools/ecom_load/load_options.h"
+#include "tools/ecom_load/mixed_run.h"
+#include "tools/ecom_load/mixed_setup.h"
 #include "tools/ecom_load/progress_display.h"
 #include "tools/ecom_load/summary_output.h"
 
@@ -60,8 +65,13 @@ issue_phase_result issue(const load_options& o, const campaign_info& campaign,
   phase.connection_count = o.connection_count;
   phase.duration = std::chrono::duration<double>(o.duration_s);
   phase.campaign_id = campaign.id;
-  progress_display progress(live, campaign.total_quantity, o.user_count, phase.duration,
-                            o.progress);
+  auto detail = [&live, quantity = campaign.total_quantity, users = o.user_count] {
+    return "issued " + with_thousands(live.issued_count.load(std::memory_order_relaxed)) + "/" +
+           with_thousands(static_cast<std::uint64_t>(quantity)) + ", users answered " +
+           with_thousands(live.answered_user_count.load(std::memory_order_relaxed)) + "/" +
+           with_thousands(static_cast<std::uint64_t>(users));
+  };
+  progress_display progress(live.request_count, detail, phase.duration, o.progress);
   auto tick = [&] {
     if (interrupted) live.stop_requested = true;
     progress.tick();
@@ -75,7 +85,8 @@ issue_phase_result issue(const load_options& o, const campaign_info& campaign,
   return result;
 }
 
-void write_outputs(const load_options& o, const fcfs_summary& summary) {
+template <typename summary_type>
+void write_outputs(const load_options& o, const summary_type& summary) {
   if (!o.report_path.empty()) {
     std::ofstream report(o.report_path, std::ios::binary | std::ios::trunc);
     report << summary_html(summary);
@@ -128,6 +139,80 @@ int run_fcfs(const load_options& o) {
   return summary.result.pass() ? exit_pass : exit_fail;
 }
 
+// A prefix for the run's Idempotency-Keys that no earlier run on the same server used.
+std::string run_key_prefix() {
+  std::random_device device;
+  std::uint64_t nonce =
+      (std::uint64_t{device()} << 32) ^ device() ^
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  char text[32];
+  std::snprintf(text, sizeof text, "el-%016llx", static_cast<unsigned long long>(nonce));
+  return text;
+}
+
+mixed_phase_result run_mixed_load(const load_options& o, mixed_catalog& catalog,
+                                  std::vector<user_record>& users, const std::string& key_prefix) {
+  mixed_live live;
+  mixed_phase_options phase;
+  phase.pool = make_pool_options(o);
+  phase.connection_count = o.connection_count;
+  phase.duration = std::chrono::duration<double>(o.duration_s);
+  phase.knobs = o.mixed;
+  phase.key_prefix = key_prefix;
+  phase.admin_token = o.admin_token;
+  auto detail = [&live] {
+    return "sessions " + with_thousands(live.session_count.load(std::memory_order_relaxed)) +
+           ", paid " + with_thousands(live.paid_count.load(std::memory_order_relaxed)) +
+           ", payments failed " +
+           with_thousands(live.payment_failed_count.load(std::memory_order_relaxed));
+  };
+  progress_display progress(live.request_count, detail, phase.duration, o.progress);
+  auto tick = [&] {
+    if (interrupted) live.stop_requested = true;
+    progress.tick();
+  };
+  mixed_phase_result result = run_mixed_phase(phase, catalog, users, live, tick);
+  progress.finish();
+  if (result.connections_gave_up > 0) {
+    std::fprintf(stderr, "ecom-load: %zu connections could not connect to %s and gave up\n",
+                 result.connections_gave_up, o.url.text().c_str());
+  }
+  return result;
+}
+
+int run_mixed(const load_options& o) {
+  blocking_client client(o.url.host, o.url.port,
+                         std::chrono::milliseconds(static_cast<std::int64_t>(
+                             std::max(o.request_timeout_s, 120.0) * 1000)));
+  admin_api api(client, o.url.text(), o.admin_token);
+  api.check_reachable();
+  std::string key_prefix = run_key_prefix();
+  mixed_setup_result setup = run_mixed_setup(api, o, make_pool_options(o), key_prefix);
+  mixed_phase_result load = run_mixed_load(o, setup.catalog, setup.users, key_prefix);
+  std::fprintf(stderr, "audit: reading %zu users, %zu products and the event log\n",
+               setup.users.size(), setup.catalog.products.size());
+  mixed_server_state state = read_server_state(make_pool_options(o), o.connection_count,
+                                               o.admin_token, setup.catalog, setup.users);
+  mixed_summary summary;
+  summary.url = o.url.text();
+  summary.user_count = o.user_count;
+  summary.product_count = static_cast<std::int64_t>(setup.catalog.products.size());
+  for (const auto& p : setup.catalog.products) {
+    summary.combination_count += static_cast<std::int64_t>(p.combinations.size());
+  }
+  summary.campaign_id = setup.catalog.campaign_id;
+  summary.connection_count = o.connection_count;
+  summary.thread_count = o.thread_count;
+  summary.measurements = std::move(load.measurements);
+  summary.result = judge_mixed(setup.catalog, setup.users, state, summary.measurements.ops);
+  if (load.connections_gave_up > 0) {
+    summary.result.failures.push_back(std::to_string(load.connections_gave_up) +
+                                      " connections gave up (server unreachable)");
+  }
+  write_outputs(o, summary);
+  return summary.result.pass() ? exit_pass : exit_fail;
+}
+
 // Raises the open-file limit to its hard maximum: every connection is a descriptor. Warns when
 // even that is too few for the connections asked for.
 void raise_file_limit(int connection_count) {
@@ -171,7 +256,7 @@ int main_with_args(const std::vector<std::string>& args) {
   std::signal(SIGINT, on_interrupt);
   raise_file_limit(options.connection_count);
   try {
-    return run_fcfs(options);
+    return options.scenario == "mixed" ? run_mixed(options) : run_fcfs(options);
   } catch (const setup_error& e) {
     std::fprintf(stderr, "ecom-load: %s\n", e.what());
     return exit_setup;

@@ -1,4 +1,4 @@
-// Live progress of the issue phase: rate over the last interval, issued so far, time left.
+// Live progress of a load phase: rate over the last interval, the scenario's figures, time left.
 #include "tools/ecom_load/progress_display.h"
 
 #include <unistd.h>
@@ -26,12 +26,11 @@ std::string rate_text(double per_s) {
 
 }  // namespace
 
-progress_display::progress_display(const live_counters& live, std::int64_t quantity,
-                                   std::int64_t user_count, std::chrono::duration<double> duration,
-                                   bool enabled)
-    : live_(live),
-      quantity_(quantity),
-      user_count_(user_count),
+progress_display::progress_display(const std::atomic<std::uint64_t>& request_count,
+                                   std::function<std::string()> detail,
+                                   std::chrono::duration<double> duration, bool enabled)
+    : request_count_(request_count),
+      detail_(std::move(detail)),
       enabled_(enabled),
       terminal_(::isatty(STDERR_FILENO) == 1),
       interval_(terminal_ ? std::chrono::seconds(1) : std::chrono::seconds(5)),
@@ -49,14 +48,10 @@ void progress_display::tick() {
 void progress_display::print_line() {
   auto now = std::chrono::steady_clock::now();
   double elapsed_s = std::chrono::duration<double>(now - last_print_).count();
-  std::uint64_t requests = live_.request_count.load(std::memory_order_relaxed);
+  std::uint64_t requests = request_count_.load(std::memory_order_relaxed);
   double rate = elapsed_s > 0 ? static_cast<double>(requests - last_request_count_) / elapsed_s : 0;
   double left_s = std::max(0.0, std::chrono::duration<double>(deadline_ - now).count());
-  std::string line = rate_text(rate) + " req/s, issued " +
-                     with_thousands(live_.issued_count.load(std::memory_order_relaxed)) + "/" +
-                     with_thousands(static_cast<std::uint64_t>(quantity_)) + ", users answered " +
-                     with_thousands(live_.answered_user_count.load(std::memory_order_relaxed)) +
-                     "/" + with_thousands(static_cast<std::uint64_t>(user_count_)) + ", " +
+  std::string line = rate_text(rate) + " req/s, " + (detail_ ? detail_() : std::string()) + ", " +
                      std::to_string(static_cast<long>(left_s + 0.5)) + " s left";
   if (terminal_) {
     std::fprintf(stderr, "\r\033[K%s", line.c_str());

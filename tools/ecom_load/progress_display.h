@@ -1,18 +1,21 @@
-// Live progress of the issue phase on stderr: one overwritten line a second on a terminal,
-// otherwise a plain line every 5 s.
+// Live progress of a load phase on stderr: one overwritten line a second on a terminal,
+// otherwise a plain line every 5 s: "<rate> req/s, <scenario's detail>, <n> s left".
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-
-#include "tools/ecom_load/fcfs_run.h"
+#include <functional>
+#include <string>
 
 namespace ecom::load {
 
 class progress_display {
  public:
-  progress_display(const live_counters& live, std::int64_t quantity, std::int64_t user_count,
-                   std::chrono::duration<double> duration, bool enabled);
+  // request_count is read at every print; detail() gives the scenario's own figures.
+  progress_display(const std::atomic<std::uint64_t>& request_count,
+                   std::function<std::string()> detail, std::chrono::duration<double> duration,
+                   bool enabled);
   // Called about every 100 ms; prints when the interval has passed.
   void tick();
   // Ends the overwritten line on a terminal.
@@ -21,9 +24,8 @@ class progress_display {
  private:
   void print_line();
 
-  const live_counters& live_;
-  std::int64_t quantity_;
-  std::int64_t user_count_;
+  const std::atomic<std::uint64_t>& request_count_;
+  std::function<std::string()> detail_;
   bool enabled_;
   bool terminal_;
   std::chrono::steady_clock::duration interval_;

@@ -69,14 +69,22 @@ std::string with_thousands(std::uint64_t value) {
   return out;
 }
 
-std::string invariants_line(const verdict& result) {
-  if (result.pass()) return "invariants: PASS";
+std::string invariants_line(const std::vector<std::string>& failures) {
+  if (failures.empty()) return "invariants: PASS";
   std::string line = "invariants: FAIL ";
-  for (std::size_t i = 0; i < result.failures.size(); ++i) {
+  for (std::size_t i = 0; i < failures.size(); ++i) {
     if (i > 0) line += "; ";
-    line += result.failures[i];
+    line += failures[i];
   }
   return line;
+}
+
+std::string invariants_line(const verdict& result) {
+  return invariants_line(result.failures);
+}
+
+std::string invariants_line(const mixed_verdict& result) {
+  return invariants_line(result.failures);
 }
 
 void write_human_summary(std::ostream& out, const fcfs_summary& s) {
@@ -130,6 +138,133 @@ std::string summary_json(const fcfs_summary& s) {
     << "},\"issued\":" << v.issued << ",\"users_asked\":" << v.users_asked
     << ",\"quantity\":" << v.quantity << ",\"remaining_quantity\":" << v.remaining_quantity
     << ",\"wallets_checked\":" << v.wallets_checked
+    << ",\"invariants\":{\"pass\":" << (v.pass() ? "true" : "false") << ",\"failures\":["
+    << failures << "]}}";
+  return j.str();
+}
+
+namespace {
+
+std::uint64_t total_requests(const mixed_measurements& m) {
+  std::uint64_t total = 0;
+  for (const auto& op : m.ops) total += op.request_count;
+  return total;
+}
+
+double per_s(std::uint64_t count, double duration_s) {
+  return duration_s > 0 ? static_cast<double>(count) / duration_s : 0.0;
+}
+
+// "200:1,234 409 OUT_OF_STOCK:12 transport:1" (409s by code).
+std::string answers_text(const request_stats& s) {
+  std::string text;
+  for (const auto& [status, count] : s.status_counts) {
+    if (status == 409 && !s.problem_codes.empty()) continue;
+    std::string label = status == 0 ? "transport" : std::to_string(status);
+    text += (text.empty() ? "" : " ") + label + ":" + with_thousands(count);
+  }
+  for (const auto& [code, count] : s.problem_codes) {
+    if (code.rfind("409 ", 0) != 0) continue;
+    text += (text.empty() ? "" : " ") + code + ":" + with_thousands(count);
+  }
+  return text;
+}
+
+std::string pad(std::string text, std::size_t width, bool right) {
+  if (text.size() >= width) return text;
+  std::string fill(width - text.size(), ' ');
+  return right ? fill + text : text + fill;
+}
+
+std::string latency_json(const latency_histogram& h) {
+  return "{\"p50\":" + std::to_string(h.percentile_us(50)) +
+         ",\"p90\":" + std::to_string(h.percentile_us(90)) +
+         ",\"p99\":" + std::to_string(h.percentile_us(99)) +
+         ",\"p999\":" + std::to_string(h.percentile_us(99.9)) +
+         ",\"max\":" + std::to_string(h.max_us()) + "}";
+}
+
+}  // namespace
+
+void write_human_summary(std::ostream& out, const mixed_summary& s) {
+  const mixed_measurements& m = s.measurements;
+  const mixed_verdict& v = s.result;
+  std::uint64_t requests = total_requests(m);
+  out << "ecom-load mixed " << s.url << ": "
+      << with_thousands(static_cast<std::uint64_t>(s.user_count)) << " users, " << s.product_count
+      << " products (" << s.combination_count << " combinations), campaign " << s.campaign_id
+      << ", " << s.connection_count << " connections, " << s.thread_count << " threads\n";
+  out << "sessions: " << with_thousands(m.session_count) << " = "
+      << fixed(per_s(m.session_count, m.duration_s), 1)
+      << "/s; requests: " << with_thousands(requests) << " in " << fixed(m.duration_s, 3)
+      << " s = " << fixed(per_s(requests, m.duration_s), 1) << " req/s\n";
+  out << pad("operation", 17, false) << pad("requests", 10, true) << pad("req/s", 10, true)
+      << pad("p50 ms", 10, true) << pad("p99 ms", 10, true) << pad("max ms", 10, true)
+      << "  answers\n";
+  for (std::size_t i = 0; i < m.ops.size(); ++i) {
+    const request_stats& op = m.ops[i];
+    out << pad(op_name(static_cast<mixed_op>(i)), 17, false)
+        << pad(with_thousands(op.request_count), 10, true)
+        << pad(fixed(per_s(op.request_count, m.duration_s), 1), 10, true)
+        << pad(ms_text(op.latency.percentile_us(50)), 10, true)
+        << pad(ms_text(op.latency.percentile_us(99)), 10, true)
+        << pad(ms_text(op.latency.max_us()), 10, true);
+    std::string answers = answers_text(op);
+    out << (answers.empty() ? "" : "  " + answers) << "\n";
+  }
+  out << "orders: " << with_thousands(static_cast<std::uint64_t>(v.orders_seen));
+  std::string statuses;
+  for (const auto& [status, count] : v.order_status_counts) {
+    statuses += (statuses.empty() ? "" : ", ") + status + " " +
+                with_thousands(static_cast<std::uint64_t>(count));
+  }
+  out << (statuses.empty() ? "" : " (" + statuses + ")") << "\n";
+  out << "audit: " << with_thousands(static_cast<std::uint64_t>(v.users_audited)) << " users, "
+      << v.combinations_checked << " combinations (" << v.sold_out_combinations << " sold out), "
+      << v.coupons_used << " coupons USED, events "
+      << with_thousands(static_cast<std::uint64_t>(v.events_read)) << " read (this run: ORDER_PAID "
+      << v.run_paid_events << ", ORDER_REFUNDED " << v.run_refunded_events << ")\n";
+  out << invariants_line(v) << "\n";
+}
+
+std::string summary_json(const mixed_summary& s) {
+  const mixed_measurements& m = s.measurements;
+  const mixed_verdict& v = s.result;
+  std::uint64_t requests = total_requests(m);
+  std::ostringstream j;
+  j << "{\"scenario\":\"mixed\",\"url\":" << json_string(s.url) << ",\"users\":" << s.user_count
+    << ",\"products\":" << s.product_count << ",\"combinations\":" << s.combination_count
+    << ",\"campaign_id\":" << s.campaign_id << ",\"connections\":" << s.connection_count
+    << ",\"threads\":" << s.thread_count << ",\"duration_s\":" << fixed(m.duration_s, 6)
+    << ",\"sessions\":" << m.session_count << ",\"requests\":" << requests
+    << ",\"requests_per_s\":" << fixed(per_s(requests, m.duration_s), 3) << ",\"operations\":{";
+  for (std::size_t i = 0; i < m.ops.size(); ++i) {
+    const request_stats& op = m.ops[i];
+    std::string statuses, codes;
+    for (const auto& [status, count] : op.status_counts) {
+      append_item(statuses, json_string(std::to_string(status)) + ":" + std::to_string(count));
+    }
+    for (const auto& [code, count] : op.problem_codes) {
+      append_item(codes, json_string(code) + ":" + std::to_string(count));
+    }
+    j << (i ? "," : "") << json_string(op_name(static_cast<mixed_op>(i)))
+      << ":{\"requests\":" << op.request_count
+      << ",\"requests_per_s\":" << fixed(per_s(op.request_count, m.duration_s), 3)
+      << ",\"transport_errors\":" << op.transport_error_count
+      << ",\"latency_us\":" << latency_json(op.latency) << ",\"status_counts\":{" << statuses
+      << "},\"problem_codes\":{" << codes << "}}";
+  }
+  std::string orders, failures;
+  for (const auto& [status, count] : v.order_status_counts) {
+    append_item(orders, json_string(status) + ":" + std::to_string(count));
+  }
+  for (const auto& failure : v.failures) append_item(failures, json_string(failure));
+  j << "},\"orders\":{" << orders << "},\"users_audited\":" << v.users_audited
+    << ",\"combinations_checked\":" << v.combinations_checked
+    << ",\"sold_out_combinations\":" << v.sold_out_combinations
+    << ",\"coupons_used\":" << v.coupons_used << ",\"events_read\":" << v.events_read
+    << ",\"run_paid_events\":" << v.run_paid_events
+    << ",\"run_refunded_events\":" << v.run_refunded_events
     << ",\"invariants\":{\"pass\":" << (v.pass() ? "true" : "false") << ",\"failures\":["
     << failures << "]}}";
   return j.str();

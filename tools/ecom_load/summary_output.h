@@ -5,18 +5,27 @@
 #include <string>
 
 #include "tools/ecom_load/fcfs_types.h"
+#include "tools/ecom_load/mixed_types.h"
 
 namespace ecom::load {
 
 // The human summary, ending with the "invariants: PASS" or "invariants: FAIL <what>" line.
 void write_human_summary(std::ostream& out, const fcfs_summary& summary);
 // "invariants: PASS" or "invariants: FAIL <failure>; <failure>...".
+std::string invariants_line(const std::vector<std::string>& failures);
 std::string invariants_line(const verdict& result);
+std::string invariants_line(const mixed_verdict& result);
 // One JSON object (no trailing newline).
 std::string summary_json(const fcfs_summary& summary);
 // A self-contained HTML page: summary table, latency histogram and throughput chart as
 // inline SVG.
 std::string summary_html(const fcfs_summary& summary);
+
+// The same three for the mixed scenario: per-operation throughput and latency, the audit's
+// figures and failures.
+void write_human_summary(std::ostream& out, const mixed_summary& summary);
+std::string summary_json(const mixed_summary& summary);
+std::string summary_html(const mixed_summary& summary);
 
 // 1234567 → "1,234,567".
 std::string with_thousands(std::uint64_t value);

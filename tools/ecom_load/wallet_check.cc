@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "tools/ecom_load/fcfs_run.h"
+#include "tools/ecom_load/mixed_types.h"
 
 namespace ecom::load {
 
@@ -17,22 +18,6 @@ constexpr std::size_t wallet_body_bytes_max = 4 << 20;
 constexpr int transport_attempts_max = 3;
 constexpr int overloaded_attempts_max = 100;
 constexpr milliseconds overloaded_pause{100};
-
-// Percent-encodes everything but RFC 3986 unreserved characters.
-std::string url_encode(std::string_view text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 struct wallet_shared {
   const std::vector<user_result>& users;
