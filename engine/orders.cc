@@ -204,26 +204,24 @@ reply order_book::handle(const create_order& command, time_ms now, std::vector<r
   return answer;
 }
 
-// A pending order past expires_at reads EXPIRED in every answer, swept or not (the sweep runs
-// once a second), and can no longer be paid or cancelled.
+// Past expires_at a pending order can no longer be paid or cancelled, even in the moment
+// before the sweep (which the shard runs before every batch) has recorded it EXPIRED.
 bool order_book::expired_at(const order_view& order, time_ms now) {
   return order.status == order_status::pending_payment && now >= order.expires_at;
 }
 
-order_view order_book::as_seen(const order_view& order, time_ms now) const {
-  order_view seen = order;
-  if (expired_at(order, now) && !paying_.contains(order.id)) seen.status = order_status::expired;
-  return seen;
+bool order_book::has_due(time_ms now) const {
+  return !expiries_.empty() && std::get<0>(*expiries_.begin()) <= now;
 }
 
-reply order_book::handle(const get_order& command, time_ms now, std::vector<record>&) {
+reply order_book::handle(const get_order& command, time_ms, std::vector<record>&) {
   if (!users_.exists(command.user_id)) return error(errc::user_not_found);
   order_view* order = find(command.user_id, command.order_id);
   if (order == nullptr) return error(errc::order_not_found);
-  return reply{errc::ok, as_seen(*order, now), false};
+  return reply{errc::ok, *order, false};
 }
 
-reply order_book::handle(const list_orders& command, time_ms now, std::vector<record>&) {
+reply order_book::handle(const list_orders& command, time_ms, std::vector<record>&) {
   if (!users_.exists(command.user_id)) return error(errc::user_not_found);
   order_page page;
   auto it = orders_.find(command.user_id);
@@ -235,13 +233,12 @@ reply order_book::handle(const list_orders& command, time_ms now, std::vector<re
                                     [](const order_view& o, entity_id id) { return o.id < id; });
   for (auto at = end; at != orders.begin();) {
     --at;
-    order_view seen = as_seen(*at, now);
-    if (command.status != 0 && static_cast<std::uint8_t>(seen.status) != command.status) continue;
+    if (command.status != 0 && static_cast<std::uint8_t>(at->status) != command.status) continue;
     if (page.items.size() == command.limit) {
       page.next_before_id = page.items.back().id;
       break;
     }
-    page.items.push_back(std::move(seen));
+    page.items.push_back(*at);
   }
   return reply{errc::ok, std::move(page), false};
 }

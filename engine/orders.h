@@ -44,9 +44,12 @@ class order_book {
   reply handle(const finish_payment& command, time_ms now, std::vector<record>& out);
   reply handle(const cancel_order& command, time_ms now, std::vector<record>& out);
 
-  // Records EXPIRED for pending orders past expires_at that no payment is working on (also
-  // those that expired while the server was down). Runs from the shard's periodic tick.
+  // Records EXPIRED (coupon RESTORE) for pending orders past expires_at that no payment is
+  // working on (also those that expired while the server was down). The shard runs it before
+  // each batch when has_due() and from its periodic tick, so no answer shows an order that
+  // should have expired as pending, nor its coupon as still used.
   void expire(time_ms now, std::vector<record>& out);
+  bool has_due(time_ms now) const;
 
   static bool owns(record_type type);
   bool apply(record_type type, std::string_view payload);
@@ -58,7 +61,6 @@ class order_book {
  private:
   order_view* find(entity_id user_id, entity_id order_id);
   static bool expired_at(const order_view& order, time_ms now);
-  order_view as_seen(const order_view& order, time_ms now) const;
   void emit(record_type type, std::string payload, std::vector<record>& out);
   // Writes a status change with its coupon RESTORE (when the order used one) and key entry.
   void emit_closing(record_type type, const order_view& order, time_ms at,

@@ -68,6 +68,7 @@ void shard::stop() {
 void shard::drain() {
   if (!mailbox_.take_all(batch_)) return;
   time_ms now = clock_();  // one reading per batch, as in run()
+  expire_due(now);
   for (command& item : batch_) execute(item, now);
   batch_.clear();  // callbacks and their captures go now, not at the next batch
   coupons_.size_for_users(users_.user_count());
@@ -87,6 +88,7 @@ void shard::run() {
   auto wait = std::chrono::milliseconds(options_.sweep_interval_ms);
   while (mailbox_.pop_all(batch, wait)) {
     time_ms now = clock_();  // one reading per batch: the domain sees time as an input
+    expire_due(now);
     for (command& item : batch) execute(item, now);
     coupons_.size_for_users(users_.user_count());
     if (now - last_sweep >= options_.sweep_interval_ms) {
@@ -108,6 +110,14 @@ void shard::tick(time_ms now) {
   if (!records_.empty()) {
     last_lsn_.store(wal_.append(records_, {}), std::memory_order_relaxed);
   }
+}
+
+// Pending orders whose time is up expire before the batch that could read them runs.
+void shard::expire_due(time_ms now) {
+  if (!orders_.has_due(now)) return;
+  records_.clear();
+  orders_.expire(now, records_);
+  if (!records_.empty()) last_lsn_.store(wal_.append(records_, {}), std::memory_order_relaxed);
 }
 
 reply shard::handle(const get_shard_figures&, time_ms, std::vector<record>&) {

@@ -93,6 +93,7 @@ class shard {
   // Hands the reply over once durable; returns the LSN of this command's records (0: none).
   lsn_t release(reply&& answer, reply_callback& done);
   void tick(time_ms now);
+  void expire_due(time_ms now);
   reply handle(const get_shard_figures&, time_ms now, std::vector<record>& out);
   // Long polls of the event feed wait here until an event is recorded (event shard only).
   void hold_watch(const watch_events& watch, reply_callback& done);

@@ -434,15 +434,18 @@ TEST(order_test, PendingOrdersExpireAtTheirInstantAlsoAfterDowntime) {
   EXPECT_EQ(history[0].created_at, t0 + ttl) << "recorded at the expiry instant";
 }
 
-TEST(order_test, AnOrderPastItsExpiryReadsExpiredAndCannotBePaidOrCancelledBeforeTheSweep) {
+TEST(order_test, AnOrderPastItsExpiryCannotBePaidOrCancelledEvenBeforeTheSweep) {
   books b;
   entity_id u = b.user(10'000);
   product_view p = b.product(1'000, 5);
   entity_id o = b.order_id(u, p, 1);
-  EXPECT_EQ(b.get(u, o, t0 + ttl - 1).status, order_status::pending_payment);
-  EXPECT_EQ(b.get(u, o, t0 + ttl).status, order_status::expired);
+  EXPECT_FALSE(b.orders.has_due(t0 + ttl - 1));
+  EXPECT_TRUE(b.orders.has_due(t0 + ttl));
   EXPECT_EQ(b.run(begin_payment{u, o, {}}, t0 + ttl).code, errc::order_not_payable);
   EXPECT_EQ(b.run(cancel_order{u, o, {}}, t0 + ttl).code, errc::order_not_cancellable);
+  std::vector<record> out;
+  b.orders.expire(t0 + ttl, out);
+  EXPECT_FALSE(b.orders.has_due(t0 + ttl + day_ms));
   auto page = std::get<order_page>(b.run(list_orders{u, 5, 0, 10}, t0 + ttl).body);  // EXPIRED
   ASSERT_EQ(page.items.size(), 1u);
   EXPECT_EQ(page.items[0].id, o);
