@@ -14,43 +14,12 @@
 #include <thread>
 
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/commerce.h"
 
 namespace ecom::test {
 namespace {
 
 constexpr int64_t k_missing_id = 9223372036854775807;
-
-// A product as the tests need it: id, combination ids and their prices.
-struct product_ref {
-  int64_t id = 0;
-  std::vector<int64_t> cids;
-  std::vector<int64_t> prices;
-  int64_t cid() const { return cids.at(0); }
-};
-
-product_ref create_product_from(http_client& client, const std::string& body) {
-  auto response = client.post_json("/admin/products", body, bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("create product: " + describe(response));
-  auto doc = parse_json(response.body);
-  product_ref ref;
-  ref.id = doc["id"].as_int();
-  for (const auto& c : doc["combinations"].elements()) {
-    ref.cids.push_back(c["id"].as_int());
-    ref.prices.push_back(c["price"].as_int());
-  }
-  return ref;
-}
-
-// A product with one "default" combination.
-product_ref simple_product(http_client& client, std::string_view name, int64_t price, int64_t stock,
-                           bool active = true) {
-  return create_product_from(client, json_object()
-                                         .add("name", name)
-                                         .add("base_price", price)
-                                         .add("stock", stock)
-                                         .add("is_active", active)
-                                         .str());
-}
 
 // A product with options a (na values) × b (nb values), every combination with that stock.
 product_ref grid_product(http_client& client, std::string_view name, int na, int nb,
@@ -70,41 +39,6 @@ product_ref grid_product(http_client& client, std::string_view name, int na, int
     }
   }
   return create_product_from(client, body + "]}");
-}
-
-http_response patch_product(http_client& client, int64_t id, std::string_view body) {
-  return client.request("PATCH", "/admin/products/" + std::to_string(id), body,
-                        json_bearer(k_admin_token));
-}
-
-http_response adjust_stock(http_client& client, int64_t product_id, int64_t combination_id,
-                           int64_t delta) {
-  return client.post_json("/admin/products/" + std::to_string(product_id) + "/combinations/" +
-                              std::to_string(combination_id) + "/stock",
-                          json_object().add("delta", delta).str(), bearer(k_admin_token));
-}
-
-int64_t stock_of(http_client& client, int64_t product_id, size_t index = 0) {
-  auto response = client.get("/products/" + std::to_string(product_id));
-  if (response.status != 200) throw std::runtime_error("GET product: " + describe(response));
-  return parse_json(response.body)["combinations"][index]["stock"].as_int();
-}
-
-std::string item_body(int64_t product_id, int64_t combination_id, int64_t quantity) {
-  return json_object()
-      .add("product_id", product_id)
-      .add("combination_id", combination_id)
-      .add("quantity", quantity)
-      .str();
-}
-
-http_response add_item(http_client& client, int64_t user_id, std::string_view token,
-                       int64_t product_id, int64_t combination_id, int64_t quantity,
-                       const header_list& extra = {}) {
-  header_list headers = json_bearer(token);
-  headers.insert(headers.end(), extra.begin(), extra.end());
-  return client.request("POST", user_path(user_id, "/cart/items"),
-                        item_body(product_id, combination_id, quantity), headers);
 }
 
 std::string item_path(int64_t user_id, int64_t item_id) {
@@ -138,8 +72,8 @@ class cart : public shared_server_test {
   std::string cart_of(const session& s) { return cart_body(client(), s.user_id, s.access_token); }
   http_response add(const session& s, const product_ref& p, int64_t quantity,
                     size_t combination = 0, const header_list& extra = {}) {
-    return add_item(client(), s.user_id, s.access_token, p.id, p.cids.at(combination), quantity,
-                    extra);
+    return add_to_cart(client(), s.user_id, s.access_token, p.id, p.cids.at(combination), quantity,
+                       extra);
   }
   // Adds and returns the 201 item; throws otherwise.
   json_doc add_ok(const session& s, const product_ref& p, int64_t quantity,
@@ -336,11 +270,11 @@ TEST_F(cart, add_refusals_have_their_codes_and_change_nothing) {
   add_ok(s, q, 600);
   const std::string before = cart_of(s);
 
-  expect_problem(add_item(client(), s.user_id, s.access_token, k_missing_id, p.cid(), 1), 404,
+  expect_problem(add_to_cart(client(), s.user_id, s.access_token, k_missing_id, p.cid(), 1), 404,
                  "PRODUCT_NOT_FOUND");
-  expect_problem(add_item(client(), s.user_id, s.access_token, p.id, q.cid(), 1), 404,
+  expect_problem(add_to_cart(client(), s.user_id, s.access_token, p.id, q.cid(), 1), 404,
                  "COMBINATION_NOT_FOUND");
-  expect_problem(add_item(client(), s.user_id, s.access_token, p.id, k_missing_id, 1), 404,
+  expect_problem(add_to_cart(client(), s.user_id, s.access_token, p.id, k_missing_id, 1), 404,
                  "COMBINATION_NOT_FOUND");
   expect_problem(add(s, off, 1), 409, "PRODUCT_INACTIVE");
   expect_problem(add(s, empty, 1), 409, "OUT_OF_STOCK");
@@ -411,7 +345,7 @@ TEST_F(cart, add_checks_run_in_the_documented_order) {
   auto big = simple_product(client(), "Big", 100, 5000);
   auto off = simple_product(client(), "Off", 100, 0, false);
   const std::string missing_user = "/users/9223372036854775807/cart/items";
-  const std::string good = item_body(p.id, p.cid(), 1);
+  const std::string good = cart_item_body(p.id, p.cid(), 1);
   header_list plain_admin{{"Content-Type", "text/plain"}, {"Authorization", "Bearer " + admin()}};
   header_list plain_a{{"Content-Type", "text/plain"},
                       {"Authorization", "Bearer " + a.access_token}};
@@ -424,23 +358,24 @@ TEST_F(cart, add_checks_run_in_the_documented_order) {
   // another user's token + wrong media type / bad body → 403
   expect_problem(client().request("POST", user_path(b.user_id, "/cart/items"), good, plain_a), 403,
                  "FORBIDDEN");
-  expect_problem(add_item(client(), b.user_id, a.access_token, p.id, p.cid(), 0), 403, "FORBIDDEN");
+  expect_problem(add_to_cart(client(), b.user_id, a.access_token, p.id, p.cid(), 0), 403,
+                 "FORBIDDEN");
   // unknown user + wrong media type / bad body → 415 / 400
   expect_problem(client().request("POST", missing_user, good, plain_admin), 415,
                  "UNSUPPORTED_MEDIA_TYPE");
   expect_validation_failed(
-      client().post_json(missing_user, item_body(p.id, p.cid(), 1000), bearer(admin())),
+      client().post_json(missing_user, cart_item_body(p.id, p.cid(), 1000), bearer(admin())),
       "quantity");
   expect_problem(client().post_json(missing_user, "{", bearer(admin())), 400, "MALFORMED_JSON");
   // unknown user + unknown product → 404 USER_NOT_FOUND
-  expect_problem(
-      client().post_json(missing_user, item_body(k_missing_id, k_missing_id, 1), bearer(admin())),
-      404, "USER_NOT_FOUND");
+  expect_problem(client().post_json(missing_user, cart_item_body(k_missing_id, k_missing_id, 1),
+                                    bearer(admin())),
+                 404, "USER_NOT_FOUND");
   // unknown product + foreign combination → PRODUCT_NOT_FOUND
-  expect_problem(add_item(client(), a.user_id, a.access_token, k_missing_id, p.cid(), 1), 404,
+  expect_problem(add_to_cart(client(), a.user_id, a.access_token, k_missing_id, p.cid(), 1), 404,
                  "PRODUCT_NOT_FOUND");
   // inactive product with a combination of another product → COMBINATION_NOT_FOUND
-  expect_problem(add_item(client(), a.user_id, a.access_token, off.id, p.cid(), 1), 404,
+  expect_problem(add_to_cart(client(), a.user_id, a.access_token, off.id, p.cid(), 1), 404,
                  "COMBINATION_NOT_FOUND");
   // merged quantity over 999 on a product that went inactive and lacks stock → 400 quantity
   ASSERT_EQ(add(a, big, 600).status, 201);
@@ -616,7 +551,7 @@ TEST_F(cart, cart_routes_need_the_users_or_the_admin_token) {
   auto p = simple_product(client(), "Guarded", 10, 100);
   const int64_t item = add_ok(s, p, 2)["id"].as_int();
   const std::string before = cart_of(s);
-  const std::string body = item_body(p.id, p.cid(), 1);
+  const std::string body = cart_item_body(p.id, p.cid(), 1);
   header_list json_only{{"Content-Type", "application/json"}};
 
   expect_unauthenticated(client().get(user_path(s.user_id, "/cart")));
@@ -628,7 +563,7 @@ TEST_F(cart, cart_routes_need_the_users_or_the_admin_token) {
 
   expect_problem(client().get(user_path(s.user_id, "/cart"), bearer(intruder.access_token)), 403,
                  "FORBIDDEN");
-  expect_problem(add_item(client(), s.user_id, intruder.access_token, p.id, p.cid(), 1), 403,
+  expect_problem(add_to_cart(client(), s.user_id, intruder.access_token, p.id, p.cid(), 1), 403,
                  "FORBIDDEN");
   expect_problem(set_quantity(client(), s.user_id, intruder.access_token, item, 5), 403,
                  "FORBIDDEN");
@@ -648,7 +583,7 @@ TEST_F(cart, cart_routes_need_the_users_or_the_admin_token) {
 
   // The admin token manages anyone's cart.
   EXPECT_EQ(cart_body(client(), s.user_id, admin()), before);
-  EXPECT_EQ(add_item(client(), s.user_id, admin(), p.id, p.cid(), 1).status, 201);
+  EXPECT_EQ(add_to_cart(client(), s.user_id, admin(), p.id, p.cid(), 1).status, 201);
   EXPECT_EQ(set_quantity(client(), s.user_id, admin(), item, 9).status, 200);
   EXPECT_EQ(lines_of(s), (std::vector<std::pair<int64_t, int64_t>>{{p.cid(), 9}}));
   EXPECT_EQ(delete_item(client(), s.user_id, admin(), item).status, 204);
@@ -661,7 +596,7 @@ TEST_F(cart, unknown_user_is_404_user_not_found) {
   auto p = simple_product(client(), "Nobody's", 10, 100);
   expect_problem(client().get(user_path(k_missing_id, "/cart"), bearer(admin())), 404,
                  "USER_NOT_FOUND");
-  expect_problem(add_item(client(), k_missing_id, admin(), p.id, p.cid(), 1), 404,
+  expect_problem(add_to_cart(client(), k_missing_id, admin(), p.id, p.cid(), 1), 404,
                  "USER_NOT_FOUND");
   expect_problem(set_quantity(client(), k_missing_id, admin(), 1, 1), 404, "USER_NOT_FOUND");
   expect_problem(delete_item(client(), k_missing_id, admin(), 1), 404, "USER_NOT_FOUND");
@@ -694,8 +629,8 @@ TEST_F(cart, idempotent_add_replays_and_merges_once) {
 
   expect_problem(add(s, p, 4, 0, key), 422, "IDEMPOTENCY_KEY_REUSED");
   // The stored key is checked before the product: another body naming an unknown product is 422.
-  expect_problem(add_item(client(), s.user_id, s.access_token, k_missing_id, p.cid(), 3, key), 422,
-                 "IDEMPOTENCY_KEY_REUSED");
+  expect_problem(add_to_cart(client(), s.user_id, s.access_token, k_missing_id, p.cid(), 3, key),
+                 422, "IDEMPOTENCY_KEY_REUSED");
   // A malformed key is 400 and adds nothing.
   expect_validation_failed(add(s, p, 1, 0, {{"Idempotency-Key", "has space"}}), "Idempotency-Key");
   EXPECT_EQ(lines_of(s), (std::vector<std::pair<int64_t, int64_t>>{{p.cid(), 3}}));
@@ -738,13 +673,13 @@ TEST_F(cart, conflict_is_stored_and_404_is_not) {
   header_list l = json_bearer(s.access_token);
   l.emplace_back("Idempotency-Key", "cart-404");
   expect_problem(client().request("POST", user_path(s.user_id, "/cart/items"),
-                                  item_body(k_missing_id, p.cid(), 2), l),
+                                  cart_item_body(k_missing_id, p.cid(), 2), l),
                  404, "PRODUCT_NOT_FOUND");
-  expect_validation_failed(
-      client().request("POST", user_path(s.user_id, "/cart/items"), item_body(p.id, p.cid(), 0), l),
-      "quantity");
-  auto ok =
-      client().request("POST", user_path(s.user_id, "/cart/items"), item_body(p.id, p.cid(), 2), l);
+  expect_validation_failed(client().request("POST", user_path(s.user_id, "/cart/items"),
+                                            cart_item_body(p.id, p.cid(), 0), l),
+                           "quantity");
+  auto ok = client().request("POST", user_path(s.user_id, "/cart/items"),
+                             cart_item_body(p.id, p.cid(), 2), l);
   ASSERT_EQ(ok.status, 201) << describe(ok);
   EXPECT_NE(ok.header_or("Idempotent-Replayed"), "true");
   EXPECT_EQ(lines_of(s), (std::vector<std::pair<int64_t, int64_t>>{{p.cid(), 2}}));
@@ -765,8 +700,8 @@ TEST_F(cart, concurrent_same_key_adds_once) {
       own.get("/healthz");  // connect before the race
       ready.fetch_add(1);
       while (ready.load() < 8) std::this_thread::yield();
-      answers[t] = add_item(own, s.user_id, s.access_token, p.id, p.cid(), 7,
-                            {{"Idempotency-Key", "race-key"}});
+      answers[t] = add_to_cart(own, s.user_id, s.access_token, p.id, p.cid(), 7,
+                               {{"Idempotency-Key", "race-key"}});
     });
   }
   for (auto& thread : threads) thread.join();
@@ -788,17 +723,6 @@ TEST_F(cart, concurrent_same_key_adds_once) {
 // --- concurrency: stock deltas against cart checks -----------------------------------------
 
 class cart_concurrency : public shared_server_test {};
-
-// Sends until the answer is not 503 OVERLOADED (which changed nothing), for up to 10 s.
-template <class Send>
-http_response until_answered(Send send) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (;;) {
-    auto response = send();
-    if (response.status != 503 || std::chrono::steady_clock::now() > deadline) return response;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
 
 // Goal: admins adjusting one combination's stock from 8 connections while 4 users add and change
 // cart lines of it never lose or invent stock and never let it go below 0; carts reserve
@@ -873,7 +797,7 @@ TEST_F(cart_concurrency, stock_deltas_and_cart_checks_stay_consistent) {
       try {
         for (int r = 0; r < k_rounds; ++r) {
           record(until_answered(
-                     [&] { return add_item(own, s.user_id, s.access_token, p.id, p.cid(), 1); }),
+                     [&] { return add_to_cart(own, s.user_id, s.access_token, p.id, p.cid(), 1); }),
                  201, "add");
           if (item != 0) {
             const int64_t quantity = 1 + (r * 7 + u) % 20;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/commerce.h"
 
 namespace ecom::test {
 namespace {
@@ -20,33 +21,11 @@ class concurrency : public shared_server_test {};
 constexpr int k_connections = 8;
 constexpr int k_charges_per_connection = 200;
 
-struct bulk_user {
-  int64_t id;
-  std::string token;
-};
-
-std::vector<bulk_user> bulk_users(http_client& client, int count) {
-  auto response = client.post_json(
-      "/admin/users/bulk", json_object().add("count", count).add("name_prefix", "conc").str(),
-      bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("bulk: " + describe(response));
-  std::vector<bulk_user> out;
-  for (const auto& item : parse_json(response.body)["items"].elements()) {
-    out.push_back({item["id"].as_int(), item["access_token"].as_string()});
-  }
-  return out;
-}
-
 // Sends a charge, retrying for up to 10 s after 503 OVERLOADED (which changed nothing). Returns
 // the last response.
 http_response charge_until_answered(http_client& client, int64_t user_id, const std::string& token,
                                     int64_t amount) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (;;) {
-    auto response = charge(client, user_id, token, amount);
-    if (response.status != 503 || std::chrono::steady_clock::now() > deadline) return response;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return until_answered([&] { return charge(client, user_id, token, amount); });
 }
 
 // Goal: 8 connections × 200 charges on one user serialize correctly. Method: distinct amounts
@@ -104,7 +83,7 @@ TEST_F(concurrency, eight_connections_charging_one_user_keep_history_consistent)
 // sum of history = sum of that user's 2xx amounts and the chain holds.
 TEST_F(concurrency, charges_spread_over_many_users_keep_each_history_consistent) {
   constexpr int k_users = 64;
-  auto users = bulk_users(client(), k_users);
+  auto users = bulk_users(client(), k_users, "conc");
   ASSERT_EQ(users.size(), size_t(k_users));
   std::mutex mutex;
   std::map<int64_t, int64_t> acknowledged_sum;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/support/api.h"
+#include "tests/support/commerce.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/server_process.h"
@@ -26,83 +27,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string rfc3339(int64_t unix_ms) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm parts{};
-  ::gmtime_r(&seconds, &parts);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
-                parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
-}
-
-struct bulk_user {
-  int64_t id = 0;
-  std::string token;
-};
-
-std::vector<bulk_user> bulk_users(http_client& client, int count) {
-  auto response = client.post_json(
-      "/admin/users/bulk", json_object().add("count", count).add("name_prefix", "crash").str(),
-      bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("bulk users: " + describe(response));
-  std::vector<bulk_user> out;
-  for (const auto& item : parse_json(response.body)["items"].elements())
-    out.push_back({item["id"].as_int(), item["access_token"].as_string()});
-  if (out.size() != size_t(count)) throw std::runtime_error("bulk users: wrong count");
-  return out;
-}
+constexpr std::string_view k_bulk_prefix = "crash";
 
 // A new FIXED coupon (7 days) and a campaign of it open from a minute ago for two hours.
 int64_t open_campaign(http_client& client, int64_t quantity) {
-  auto coupon = client.post_json("/admin/coupons",
-                                 R"({"name":"Crash","type":"FIXED","amount":3000,"valid_days":7})",
-                                 bearer(k_admin_token));
-  if (coupon.status != 201) throw std::runtime_error("create coupon: " + describe(coupon));
-  const int64_t now = now_ms();
-  auto campaign = client.post_json("/admin/fcfs-coupons",
-                                   json_object()
-                                       .add("coupon_id", parse_json(coupon.body)["id"].as_int())
-                                       .add("total_quantity", quantity)
-                                       .add("start_at", rfc3339(now - 60'000))
-                                       .add("end_at", rfc3339(now + 7'200'000))
-                                       .str(),
-                                   bearer(k_admin_token));
-  if (campaign.status != 201) throw std::runtime_error("create campaign: " + describe(campaign));
-  return parse_json(campaign.body)["id"].as_int();
-}
-
-std::string campaign_path(int64_t campaign_id, std::string_view suffix = "") {
-  return "/coupons/fcfs/" + std::to_string(campaign_id) + std::string(suffix);
-}
-
-http_response issue(http_client& client, int64_t campaign_id, std::string_view token,
-                    const header_list& extra = {}) {
-  header_list headers = bearer(token);
-  headers.insert(headers.end(), extra.begin(), extra.end());
-  return client.request("POST", campaign_path(campaign_id, "/issue"), {}, headers);
-}
-
-json_doc campaign_of(http_client& client, int64_t campaign_id) {
-  auto response = client.get(campaign_path(campaign_id));
-  if (response.status != 200) throw std::runtime_error("GET campaign: " + describe(response));
-  return parse_json(response.body);
-}
-
-std::string code_of(const http_response& response) {
-  try {
-    auto doc = parse_json(response.body);
-    return doc.has("code") ? doc["code"].as_string() : "";
-  } catch (const std::exception&) {
-    return "";
-  }
+  return open_campaign_for(
+      client, create_coupon_template(client, "Crash", "FIXED", 3000, std::nullopt, 7), quantity);
 }
 
 // Every page of a list route read with the admin token, as the raw page bodies.
@@ -334,7 +264,7 @@ TEST(coupon_crash, kill_9_mid_issue_flood_keeps_every_acknowledged_coupon_and_ov
   constexpr int k_users = 2000, k_quantity = 600, k_connections = 32;
   server_process server;
   http_client client(server.port());
-  auto users = bulk_users(client, k_users);
+  auto users = bulk_users(client, k_users, k_bulk_prefix);
   const unsigned seed = std::random_device{}();
   std::mt19937 random(seed);
   // The whole flood takes ~150 ms on a 2-core box, so the timed kills are early ones.
@@ -398,7 +328,7 @@ TEST(coupon_crash, keyed_issue_flood_replays_and_retries_exactly_once_after_kill
   constexpr int k_users = 1000, k_quantity = 300, k_connections = 32;
   server_process server;
   http_client client(server.port());
-  auto users = bulk_users(client, k_users);
+  auto users = bulk_users(client, k_users, k_bulk_prefix);
   const int64_t campaign = open_campaign(client, k_quantity);
   auto asks = flood_and_kill(server, k_connections, campaign, users,
                              {"after 200 answers", 0ms, 0, 200}, "k-");
@@ -503,7 +433,7 @@ std::map<std::string, std::vector<std::string>> coupon_state(http_client& client
 TEST(coupon_crash, restart_keeps_campaigns_wallets_and_history_byte_identical) {
   server_process server;
   http_client client(server.port());
-  auto users = bulk_users(client, 7);
+  auto users = bulk_users(client, 7, k_bulk_prefix);
   std::vector<bulk_user> holders(users.begin(), users.begin() + 6);
   const std::vector<int64_t> campaigns = {open_campaign(client, 2), open_campaign(client, 50),
                                           open_campaign(client, 50)};

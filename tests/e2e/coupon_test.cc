@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/commerce.h"
 
 namespace ecom::test {
 namespace {
@@ -25,54 +26,7 @@ using namespace std::chrono_literals;
 
 constexpr int64_t k_missing_id = 9223372036854775807;
 constexpr int64_t k_day_ms = 86'400'000;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// 2026-11-24T04:28:33.123Z
-std::string rfc3339(int64_t unix_ms) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm parts{};
-  ::gmtime_r(&seconds, &parts);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
-                parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
-}
-
-// Inverse of rfc3339 for the server's own output; throws on anything else.
-int64_t parse_utc_millis(const std::string& text) {
-  if (!is_rfc3339_utc_millis(text)) throw std::runtime_error("not RFC 3339 UTC millis: " + text);
-  std::tm parts{};
-  parts.tm_year = std::stoi(text.substr(0, 4)) - 1900;
-  parts.tm_mon = std::stoi(text.substr(5, 2)) - 1;
-  parts.tm_mday = std::stoi(text.substr(8, 2));
-  parts.tm_hour = std::stoi(text.substr(11, 2));
-  parts.tm_min = std::stoi(text.substr(14, 2));
-  parts.tm_sec = std::stoi(text.substr(17, 2));
-  return static_cast<int64_t>(::timegm(&parts)) * 1000 + std::stoi(text.substr(20, 3));
-}
-
-struct bulk_user {
-  int64_t id = 0;
-  std::string token;
-};
-
-std::vector<bulk_user> bulk_users(http_client& client, int count) {
-  auto response = client.post_json(
-      "/admin/users/bulk", json_object().add("count", count).add("name_prefix", "fcfs").str(),
-      bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("bulk users: " + describe(response));
-  std::vector<bulk_user> out;
-  for (const auto& item : parse_json(response.body)["items"].elements())
-    out.push_back({item["id"].as_int(), item["access_token"].as_string()});
-  if (out.size() != size_t(count)) throw std::runtime_error("bulk users: wrong count");
-  return out;
-}
+constexpr std::string_view k_bulk_prefix = "fcfs";
 
 std::string coupon_body(std::string_view name, std::string_view type, int64_t amount,
                         int64_t valid_days) {
@@ -134,56 +88,16 @@ int64_t open_campaign(http_client& client, int64_t quantity, int64_t valid_days 
       .as_int();
 }
 
-std::string campaign_path(int64_t campaign_id, std::string_view suffix = "") {
-  return "/coupons/fcfs/" + std::to_string(campaign_id) + std::string(suffix);
-}
-
-http_response issue(http_client& client, int64_t campaign_id, std::string_view token,
-                    const header_list& extra = {}) {
-  header_list headers = bearer(token);
-  headers.insert(headers.end(), extra.begin(), extra.end());
-  return client.request("POST", campaign_path(campaign_id, "/issue"), {}, headers);
-}
-
 http_response issue_with_key(http_client& client, int64_t campaign_id, std::string_view token,
                              std::string_view key) {
   return issue(client, campaign_id, token, {{"Idempotency-Key", std::string(key)}});
-}
-
-// GET /coupons/fcfs/{id}; throws unless 200.
-json_doc campaign_of(http_client& client, int64_t campaign_id) {
-  auto response = client.get(campaign_path(campaign_id));
-  if (response.status != 200) throw std::runtime_error("GET campaign: " + describe(response));
-  return parse_json(response.body);
-}
-
-// Every page of a user list route (wallet or history), newest first, as minified items.
-std::vector<json_value> fetch_all(http_client& client, const std::string& path_and_query,
-                                  std::string_view token, int limit = 100) {
-  std::vector<json_value> out;
-  std::string cursor;
-  const char joiner = path_and_query.find('?') == std::string::npos ? '?' : '&';
-  for (int page = 0; page < 10000; ++page) {
-    std::string target = path_and_query + joiner + "limit=" + std::to_string(limit);
-    if (!cursor.empty()) target += "&cursor=" + cursor;
-    auto response = client.get(target, bearer(token));
-    if (response.status != 200)
-      throw std::runtime_error("GET " + target + ": " + describe(response));
-    auto doc = parse_json(response.body);
-    for (const auto& item : doc["items"].elements()) out.push_back(item);
-    auto next = doc["next_cursor"];
-    if (next.is_null()) return out;
-    cursor = next.as_string();
-    if (cursor.empty()) throw std::runtime_error("empty next_cursor: " + response.body);
-  }
-  throw std::runtime_error("pagination of " + path_and_query + " does not end");
 }
 
 std::vector<json_value> wallet_of(http_client& client, int64_t user_id, std::string_view token,
                                   std::string_view query = "") {
   std::string path = user_path(user_id, "/coupons");
   if (!query.empty()) path += "?" + std::string(query);
-  return fetch_all(client, path, token);
+  return list_all(client, path, 100, token);
 }
 
 // The user's coupons from that campaign.
@@ -192,15 +106,6 @@ std::vector<json_value> held_from(http_client& client, int64_t user_id, int64_t 
   for (const auto& c : wallet_of(client, user_id, k_admin_token))
     if (c["fcfs_coupon_id"].as_int() == campaign_id) out.push_back(c);
   return out;
-}
-
-std::string code_of(const http_response& response) {
-  try {
-    auto doc = parse_json(response.body);
-    return doc.has("code") ? doc["code"].as_string() : "";
-  } catch (const std::exception&) {
-    return "";
-  }
 }
 
 // "201", "409 COUPON_SOLD_OUT", "0 <transport error>", ... for counting outcomes.
@@ -573,7 +478,7 @@ TEST_F(coupons, campaign_status_is_upcoming_open_sold_out_or_closed) {
   EXPECT_EQ(status_of(closed), "CLOSED");
   EXPECT_EQ(status_of(open), "OPEN");
   EXPECT_EQ(status_of(single), "OPEN");
-  auto users = bulk_users(client(), 1);
+  auto users = bulk_users(client(), 1, k_bulk_prefix);
   ASSERT_EQ(issue(client(), single, users[0].token).status, 201);
   auto sold = campaign_of(client(), single);
   EXPECT_EQ(sold["status"].as_string(), "SOLD_OUT");
@@ -626,7 +531,7 @@ TEST_F(coupons, issue_returns_201_user_coupon_listed_in_wallet_and_history) {
     ASSERT_EQ(wallet.size(), 1u);
     EXPECT_EQ(wallet[0].dump(), response.body);
   }
-  auto history = fetch_all(client(), user_path(s.user_id, "/coupons/history"), s.access_token);
+  auto history = list_all(client(), user_path(s.user_id, "/coupons/history"), 100, s.access_token);
   ASSERT_EQ(history.size(), 1u);
   EXPECT_EQ(history[0].keys(), (std::vector<std::string>{"id", "user_coupon_id", "coupon_id",
                                                          "action", "order_id", "created_at"}));
@@ -652,7 +557,7 @@ TEST_F(coupons, issue_needs_a_user_token_and_refuses_the_admin_token) {
 // Goal: a malformed campaign id is 400 naming id; an unknown one is 404 COUPON_NOT_FOUND.
 // Method: a user's token on 0, -1, abc, 1.5, a 20-digit id, then the max id.
 TEST_F(coupons, issue_with_malformed_id_is_400_and_unknown_campaign_is_404) {
-  auto users = bulk_users(client(), 1);
+  auto users = bulk_users(client(), 1, k_bulk_prefix);
   for (const char* id : {"0", "-1", "abc", "1.5", "99999999999999999999"}) {
     SCOPED_TRACE(id);
     expect_validation_failed(client().request("POST", std::string("/coupons/fcfs/") + id + "/issue",
@@ -676,7 +581,7 @@ TEST_F(coupons, issue_outside_the_window_is_409_coupon_not_active) {
   const int64_t ended =
       parse_json(create_campaign_ok(client(), coupon, 4, now - 2 * hour, now - hour))["id"]
           .as_int();
-  auto users = bulk_users(client(), 1);
+  auto users = bulk_users(client(), 1, k_bulk_prefix);
   for (int64_t id : {upcoming, ended}) {
     SCOPED_TRACE("campaign " + std::to_string(id));
     expect_problem(issue(client(), id, users[0].token), 409, "COUPON_NOT_ACTIVE");
@@ -692,7 +597,7 @@ TEST_F(coupons, issue_outside_the_window_is_409_coupon_not_active) {
 // 409 COUPON_SOLD_OUT; A still holds exactly one, B none, remaining 0.
 TEST_F(coupons, second_issue_is_already_issued_before_sold_out_is_considered) {
   const int64_t campaign = open_campaign(client(), 1);
-  auto users = bulk_users(client(), 2);
+  auto users = bulk_users(client(), 2, k_bulk_prefix);
   ASSERT_EQ(issue(client(), campaign, users[0].token).status, 201);
   expect_problem(issue(client(), campaign, users[0].token), 409, "COUPON_ALREADY_ISSUED");
   expect_problem(issue(client(), campaign, users[1].token), 409, "COUPON_SOLD_OUT");
@@ -714,7 +619,7 @@ TEST_F(coupons, one_coupon_per_campaign_but_one_per_each_campaign) {
   const int64_t second =
       parse_json(create_campaign_ok(client(), coupon, 5, now - 1000, now + 3'600'000))["id"]
           .as_int();
-  auto users = bulk_users(client(), 1);
+  auto users = bulk_users(client(), 1, k_bulk_prefix);
   ASSERT_EQ(issue(client(), first, users[0].token).status, 201);
   expect_problem(issue(client(), first, users[0].token), 409, "COUPON_ALREADY_ISSUED");
   EXPECT_EQ(campaign_of(client(), first)["remaining_quantity"].as_int(), 4);
@@ -738,7 +643,7 @@ TEST_F(coupons, window_opens_and_closes_on_time) {
       parse_json(create_campaign_ok(client(), coupon, 3, edge, edge + 3'600'000))["id"].as_int();
   const int64_t b =
       parse_json(create_campaign_ok(client(), coupon, 1, edge - 3'600'000, edge))["id"].as_int();
-  auto users = bulk_users(client(), 2);
+  auto users = bulk_users(client(), 2, k_bulk_prefix);
   ASSERT_LT(now_ms(), edge - 300) << "setup took too long to test before the edge";
   EXPECT_EQ(campaign_of(client(), a)["status"].as_string(), "UPCOMING");
   expect_problem(issue(client(), a, users[0].token), 409, "COUPON_NOT_ACTIVE");
@@ -776,7 +681,7 @@ TEST_F(coupons, window_opens_and_closes_on_time) {
 // Method: one user takes coupons from 5 campaigns (on both shards); read with limit 2 with and
 // without status=AVAILABLE; status USED, EXPIRED empty; available, FOO and "" are 400 status.
 TEST_F(coupons, wallet_lists_newest_first_pages_and_filters_by_status) {
-  auto users = bulk_users(client(), 1);
+  auto users = bulk_users(client(), 1, k_bulk_prefix);
   const auto& u = users[0];
   std::vector<int64_t> issued_ids;  // in issue order
   for (int i = 0; i < 5; ++i) {
@@ -864,7 +769,7 @@ TEST_F(coupons, wallet_and_history_follow_user_access_rules) {
 // coupons from 3 campaigns; history with limit 2: 3 ISSUE entries whose user_coupon_ids are the
 // wallet ids in the same order, coupon_id matching, order_id null; rejections add nothing.
 TEST_F(coupons, history_records_one_issue_per_coupon_newest_first) {
-  auto users = bulk_users(client(), 1);
+  auto users = bulk_users(client(), 1, k_bulk_prefix);
   const auto& u = users[0];
   std::vector<int64_t> campaigns;
   for (int i = 0; i < 3; ++i) {
@@ -873,7 +778,7 @@ TEST_F(coupons, history_records_one_issue_per_coupon_newest_first) {
   }
   expect_problem(issue(client(), campaigns[0], u.token), 409, "COUPON_ALREADY_ISSUED");
   auto wallet = wallet_of(client(), u.id, u.token);
-  auto history = fetch_all(client(), user_path(u.id, "/coupons/history"), u.token, 2);
+  auto history = list_all(client(), user_path(u.id, "/coupons/history"), 2, u.token);
   ASSERT_EQ(wallet.size(), 3u);
   ASSERT_EQ(history.size(), 3u);
   std::set<int64_t> entry_ids;
@@ -896,7 +801,7 @@ TEST_F(coupons, history_records_one_issue_per_coupon_newest_first) {
 TEST_F(coupons, admin_stats_count_campaigns_and_user_coupons_per_shard) {
   const int64_t first = open_campaign(client(), 10);
   const int64_t second = open_campaign(client(), 10);
-  auto users = bulk_users(client(), 6);
+  auto users = bulk_users(client(), 6, k_bulk_prefix);
   for (const auto& u : users) {
     ASSERT_EQ(issue(client(), first, u.token).status, 201);
     ASSERT_EQ(issue(client(), second, u.token).status, 201);
@@ -927,7 +832,7 @@ TEST_F(coupons, admin_stats_count_campaigns_and_user_coupons_per_shard) {
 TEST_F(coupons, same_key_twice_replays_identical_201_and_issues_once) {
   const int64_t campaign = open_campaign(client(), 5);
   const int64_t other = open_campaign(client(), 5);
-  auto users = bulk_users(client(), 2);
+  auto users = bulk_users(client(), 2, k_bulk_prefix);
   auto first = issue_with_key(client(), campaign, users[0].token, "issue-key-1");
   ASSERT_EQ(first.status, 201) << describe(first);
   EXPECT_NE(first.header_or("Idempotent-Replayed"), "true");
@@ -937,7 +842,7 @@ TEST_F(coupons, same_key_twice_replays_identical_201_and_issues_once) {
   EXPECT_EQ(replay.body, first.body);
   EXPECT_EQ(campaign_of(client(), campaign)["remaining_quantity"].as_int(), 4);
   EXPECT_EQ(held_from(client(), users[0].id, campaign).size(), 1u);
-  auto history = fetch_all(client(), user_path(users[0].id, "/coupons/history"), admin());
+  auto history = list_all(client(), user_path(users[0].id, "/coupons/history"), 100, admin());
   EXPECT_EQ(history.size(), 1u);
 
   auto elsewhere = issue_with_key(client(), other, users[0].token, "issue-key-1");
@@ -957,7 +862,7 @@ TEST_F(coupons, same_key_twice_replays_identical_201_and_issues_once) {
 // changed (remaining 0, A holds one, B none).
 TEST_F(coupons, same_key_after_a_409_replays_the_stored_409) {
   const int64_t campaign = open_campaign(client(), 1);
-  auto users = bulk_users(client(), 2);
+  auto users = bulk_users(client(), 2, k_bulk_prefix);
   ASSERT_EQ(issue(client(), campaign, users[0].token).status, 201);
   auto sold = issue_with_key(client(), campaign, users[1].token, "kb");
   expect_problem(sold, 409, "COUPON_SOLD_OUT");
@@ -985,7 +890,7 @@ TEST_F(coupons, same_key_after_a_409_replays_the_stored_409) {
 // replayed); bad keys on an open campaign; then a 255-char key issues 201.
 TEST_F(coupons, malformed_idempotency_key_is_400_and_404_is_not_stored) {
   const int64_t campaign = open_campaign(client(), 2);
-  auto users = bulk_users(client(), 1);
+  auto users = bulk_users(client(), 1, k_bulk_prefix);
   for (int i = 0; i < 2; ++i) {
     auto missing = issue_with_key(client(), k_missing_id, users[0].token, "k404");
     expect_problem(missing, 404, "COUPON_NOT_FOUND");
@@ -1010,7 +915,7 @@ TEST_F(coupons, malformed_idempotency_key_is_400_and_404_is_not_stored) {
 TEST_F(coupons, same_key_from_eight_connections_at_once_issues_exactly_once) {
   constexpr int k_rounds = 10, k_connections = 8;
   const int64_t campaign = open_campaign(client(), 100);
-  auto users = bulk_users(client(), k_rounds);
+  auto users = bulk_users(client(), k_rounds, k_bulk_prefix);
   int in_use_seen = 0, replays_seen = 0;
   for (int round = 0; round < k_rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
@@ -1060,7 +965,7 @@ TEST_F(coupons, same_key_from_eight_connections_at_once_issues_exactly_once) {
 TEST_F(coupons, same_user_fifty_connections_at_once_gets_exactly_one_coupon) {
   constexpr int k_connections = 50;
   const int64_t campaign = open_campaign(client(), 10);
-  auto users = bulk_users(client(), 1);
+  auto users = bulk_users(client(), 1, k_bulk_prefix);
   std::vector<http_response> answers(k_connections);
   race(server().port(), k_connections,
        [&](int t, http_client& own) { answers[t] = issue(own, campaign, users[0].token); });
@@ -1074,7 +979,8 @@ TEST_F(coupons, same_user_fifty_connections_at_once_gets_exactly_one_coupon) {
   auto held = held_from(client(), users[0].id, campaign);
   ASSERT_EQ(held.size(), 1u);
   EXPECT_EQ(held[0].dump(), issued_body);
-  EXPECT_EQ(fetch_all(client(), user_path(users[0].id, "/coupons/history"), admin()).size(), 1u);
+  EXPECT_EQ(list_all(client(), user_path(users[0].id, "/coupons/history"), 100, admin()).size(),
+            1u);
   EXPECT_EQ(campaign_of(client(), campaign)["remaining_quantity"].as_int(), 9);
 }
 
@@ -1130,7 +1036,7 @@ void expect_exactly_quantity_issued(http_client& client, int64_t campaign, int64
 // wallet read with the admin token.
 TEST_F(coupons, thousand_users_for_thirty_coupons_issue_exactly_thirty) {
   const int64_t campaign = open_campaign(client(), 30);
-  auto users = bulk_users(client(), 1000);
+  auto users = bulk_users(client(), 1000, k_bulk_prefix);
   auto answers = everyone_asks(server().port(), 64, campaign, users);
   expect_exactly_quantity_issued(client(), campaign, 30, users, answers);
 }
@@ -1152,7 +1058,7 @@ TEST_F(coupons, two_campaigns_on_different_shards_each_issue_exactly_their_quant
   ASSERT_NE(first % 2, second % 2)
       << "campaigns " << first << " and " << second << " are on the same shard";
   constexpr int k_connections = 32;
-  auto users = bulk_users(client(), 500);
+  auto users = bulk_users(client(), 500, k_bulk_prefix);
   std::vector<http_response> to_first(users.size()), to_second(users.size());
   race(server().port(), k_connections, [&](int t, http_client& own) {
     for (size_t i = t; i < users.size(); i += k_connections) {

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "tests/support/api.h"
+#include "tests/support/commerce.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/server_process.h"
@@ -35,31 +36,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string rfc3339(int64_t unix_ms) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm parts{};
-  ::gmtime_r(&seconds, &parts);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
-                parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
-}
-
-std::string code_of(const http_response& response) {
-  try {
-    auto doc = parse_json(response.body);
-    return doc.has("code") && doc["code"].is_string() ? doc["code"].as_string() : "";
-  } catch (const std::exception&) {
-    return "";
-  }
-}
+constexpr std::string_view k_bulk_prefix = "ocrash";
 
 // Status plus code, for logs: "200", "409 OUT_OF_STOCK", "0".
 std::string outcome_of(const http_response& response) {
@@ -68,224 +45,30 @@ std::string outcome_of(const http_response& response) {
   return out;
 }
 
-struct bulk_user {
-  int64_t id = 0;
-  std::string token;
-};
-
-std::vector<bulk_user> bulk_users(http_client& client, int count) {
-  auto response = client.post_json(
-      "/admin/users/bulk", json_object().add("count", count).add("name_prefix", "ocrash").str(),
-      bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("bulk users: " + describe(response));
-  std::vector<bulk_user> out;
-  for (const auto& item : parse_json(response.body)["items"].elements())
-    out.push_back({item["id"].as_int(), item["access_token"].as_string()});
-  if (out.size() != size_t(count)) throw std::runtime_error("bulk users: wrong count");
-  return out;
-}
-
-struct product_ref {
-  int64_t id = 0;
-  std::vector<int64_t> cids;
-  std::vector<int64_t> prices;
-  std::vector<int64_t> initial;  // stock at creation
-};
-
 // A product with one option of `sizes` values (additional price 100 × i), every combination
 // with that stock, whose id has that parity (with 2 shards: odd and even ids live on different
 // shards).
 product_ref product_with_parity(http_client& client, int parity, std::string_view name,
                                 int64_t base_price, int sizes, int64_t stock) {
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    std::string body = R"({"name":)" + json_quote(name) + R"(,"base_price":)" +
-                       std::to_string(base_price) + R"(,"options":[{"name":"size","values":[)";
-    for (int i = 0; i < sizes; ++i) body += (i ? "," : "") + json_quote("s" + std::to_string(i));
-    body += R"(]}],"combinations":[)";
-    for (int i = 0; i < sizes; ++i) {
-      body += (i ? "," : "");
-      body += R"({"options":{"size":"s)" + std::to_string(i) + R"("},"additional_price":)" +
-              std::to_string(100 * i) + R"(,"stock":)" + std::to_string(stock) + "}";
-    }
-    body += "]}";
-    auto response = client.post_json("/admin/products", body, bearer(k_admin_token));
-    if (response.status != 201) throw std::runtime_error("create product: " + describe(response));
-    auto doc = parse_json(response.body);
-    product_ref ref;
-    ref.id = doc["id"].as_int();
-    if (ref.id % 2 != parity) continue;
-    for (const auto& c : doc["combinations"].elements()) {
-      ref.cids.push_back(c["id"].as_int());
-      ref.prices.push_back(c["price"].as_int());
-      ref.initial.push_back(c["stock"].as_int());
-    }
-    return ref;
-  }
-  throw std::runtime_error("no product id of parity " + std::to_string(parity));
+  std::vector<int64_t> additional;
+  for (int i = 0; i < sizes; ++i) additional.push_back(100 * i);
+  return product_with_parity(client, parity,
+                             sized_product_body(name, base_price, additional, stock));
 }
 
 // A campaign of a new coupon template (FIXED or PERCENT), open from a minute ago for two hours.
 int64_t open_campaign(http_client& client, std::string_view type, int64_t amount,
                       int64_t min_order_amount) {
-  auto coupon = client.post_json("/admin/coupons",
-                                 json_object()
-                                     .add("name", "Crash " + std::string(type))
-                                     .add("type", type)
-                                     .add("amount", amount)
-                                     .add("min_order_amount", min_order_amount)
-                                     .add("valid_days", 7)
-                                     .str(),
-                                 bearer(k_admin_token));
-  if (coupon.status != 201) throw std::runtime_error("create coupon: " + describe(coupon));
-  const int64_t now = now_ms();
-  auto campaign = client.post_json("/admin/fcfs-coupons",
-                                   json_object()
-                                       .add("coupon_id", parse_json(coupon.body)["id"].as_int())
-                                       .add("total_quantity", 100000)
-                                       .add("start_at", rfc3339(now - 60'000))
-                                       .add("end_at", rfc3339(now + 7'200'000))
-                                       .str(),
-                                   bearer(k_admin_token));
-  if (campaign.status != 201) throw std::runtime_error("create campaign: " + describe(campaign));
-  return parse_json(campaign.body)["id"].as_int();
+  return open_campaign_for(client, create_coupon_template(client, "Crash " + std::string(type),
+                                                          type, amount, min_order_amount, 7));
 }
 
-int64_t issue_coupon(http_client& client, int64_t campaign_id, std::string_view token) {
-  auto response = client.request("POST", "/coupons/fcfs/" + std::to_string(campaign_id) + "/issue",
-                                 {}, bearer(token));
-  if (response.status != 201) throw std::runtime_error("issue coupon: " + describe(response));
-  return parse_json(response.body)["id"].as_int();
-}
-
-struct line {
-  int64_t product_id = 0;
-  int64_t combination_id = 0;
-  int64_t quantity = 0;
-};
-
-std::string order_body(const std::vector<line>& lines, std::optional<int64_t> coupon = {}) {
-  std::string items = "[";
-  for (size_t i = 0; i < lines.size(); ++i) {
-    items += (i ? "," : "") + json_object()
-                                  .add("product_id", lines[i].product_id)
-                                  .add("combination_id", lines[i].combination_id)
-                                  .add("quantity", lines[i].quantity)
-                                  .str();
-  }
-  json_object body;
-  body.add_raw("items", items + "]");
-  if (coupon) body.add("user_coupon_id", *coupon);
-  return body.str();
-}
-
-std::string order_path(int64_t user_id, int64_t order_id, std::string_view suffix = "") {
-  return user_path(user_id, "/orders/" + std::to_string(order_id) + std::string(suffix));
-}
-
-header_list with(header_list headers, const header_list& extra) {
-  headers.insert(headers.end(), extra.begin(), extra.end());
-  return headers;
-}
-
-http_response create_order(http_client& client, int64_t user_id, std::string_view token,
-                           std::string_view body, const header_list& extra = {}) {
-  return client.request("POST", user_path(user_id, "/orders"), body,
-                        with(json_bearer(token), extra));
-}
-
-http_response pay(http_client& client, int64_t user_id, std::string_view token, int64_t order_id,
-                  const header_list& extra = {}) {
-  return client.request("POST", order_path(user_id, order_id, "/payment"), {},
-                        with(bearer(token), extra));
-}
-
-http_response cancel(http_client& client, int64_t user_id, std::string_view token, int64_t order_id,
-                     const header_list& extra = {}) {
-  return client.request("POST", order_path(user_id, order_id, "/cancel"), {},
-                        with(bearer(token), extra));
-}
-
-http_response adjust_stock(http_client& client, int64_t product_id, int64_t combination_id,
-                           int64_t delta) {
-  return client.post_json("/admin/products/" + std::to_string(product_id) + "/combinations/" +
-                              std::to_string(combination_id) + "/stock",
-                          json_object().add("delta", delta).str(), bearer(k_admin_token));
-}
-
-// Every page of a list route read with the admin token, items in order.
-std::vector<json_value> list_all(http_client& client, const std::string& path, int limit = 100) {
-  std::vector<json_value> out;
-  std::string cursor;
-  const char joiner = path.find('?') == std::string::npos ? '?' : '&';
-  for (int page = 0; page < 10000; ++page) {
-    std::string target = path + joiner + "limit=" + std::to_string(limit);
-    if (!cursor.empty()) target += "&cursor=" + cursor;
-    auto response = client.get(target, bearer(k_admin_token));
-    if (response.status != 200)
-      throw std::runtime_error("GET " + target + ": " + describe(response));
-    auto doc = parse_json(response.body);
-    for (const auto& item : doc["items"].elements()) out.push_back(item);
-    auto next = doc["next_cursor"];
-    if (next.is_null()) return out;
-    cursor = next.as_string();
-  }
-  throw std::runtime_error("pagination of " + path + " does not end");
-}
-
-json_doc order_of(http_client& client, int64_t user_id, int64_t order_id) {
-  auto response = client.get(order_path(user_id, order_id), bearer(k_admin_token));
-  if (response.status != 200) throw std::runtime_error("GET order: " + describe(response));
-  return parse_json(response.body);
-}
-
-int64_t stock_of(http_client& client, int64_t product_id, int64_t combination_id) {
+int64_t stock_of_combination(http_client& client, int64_t product_id, int64_t combination_id) {
   auto response = client.get("/products/" + std::to_string(product_id));
   if (response.status != 200) throw std::runtime_error("GET product: " + describe(response));
   for (const auto& c : parse_json(response.body)["combinations"].elements())
     if (c["id"].as_int() == combination_id) return c["stock"].as_int();
   throw std::runtime_error("combination not found");
-}
-
-struct money_entry {
-  std::string type;
-  int64_t amount = 0;
-  int64_t order_id = 0;  // 0 when null
-};
-
-std::vector<money_entry> money_history(http_client& client, int64_t user_id) {
-  std::vector<money_entry> out;
-  for (const auto& item : list_all(client, user_path(user_id, "/balance/history"))) {
-    out.push_back({item["type"].as_string(), item["amount"].as_int(),
-                   item["order_id"].is_null() ? 0 : item["order_id"].as_int()});
-  }
-  return out;
-}
-
-struct event {
-  int64_t seq = 0;
-  std::string type;
-  int64_t order_id = 0;
-  std::string order_status;
-  std::string order;
-};
-
-std::vector<event> all_events(http_client& client) {
-  std::vector<event> out;
-  int64_t after = 0;
-  for (int page = 0; page < 100000; ++page) {
-    auto response = client.get("/admin/events?limit=1000&after=" + std::to_string(after),
-                               bearer(k_admin_token));
-    if (response.status != 200) throw std::runtime_error("GET events: " + describe(response));
-    auto doc = parse_json(response.body);
-    auto items = doc["items"].elements();
-    if (items.empty()) return out;
-    for (const auto& item : items) {
-      out.push_back({item["seq"].as_int(), item["type"].as_string(), item["order"]["id"].as_int(),
-                     item["order"]["status"].as_string(), item["order"].dump()});
-    }
-    after = doc["last_seq"].as_int();
-  }
-  throw std::runtime_error("event paging does not end");
 }
 
 // product id → sold_quantity in /products/popular?days=30&limit=100.
@@ -296,12 +79,6 @@ std::map<int64_t, int64_t> popular(http_client& client) {
   for (const auto& item : parse_json(response.body)["items"].elements())
     out[item["product_id"].as_int()] = item["sold_quantity"].as_int();
   return out;
-}
-
-std::string user_coupon_status(http_client& client, int64_t user_id, int64_t user_coupon_id) {
-  for (const auto& item : list_all(client, user_path(user_id, "/coupons")))
-    if (item["id"].as_int() == user_coupon_id) return item["status"].as_string();
-  return "";
 }
 
 // --- deterministic: kill -9 right after the acknowledgement ---------------------------------
@@ -317,7 +94,7 @@ TEST(order_crash, payment_and_refund_acknowledged_right_before_kill_9_are_durabl
   http_client client(server.port());
   auto odd = product_with_parity(client, 1, "Crash odd", 1000, 2, 50);
   auto even = product_with_parity(client, 0, "Crash even", 700, 1, 50);
-  auto user = bulk_users(client, 1).at(0);
+  auto user = bulk_users(client, 1, k_bulk_prefix).at(0);
   ASSERT_EQ(charge(client, user.id, user.token, 100'000).status, 200);
   const int64_t coupon = issue_coupon(client, open_campaign(client, "FIXED", 1500, 0), user.token);
   auto created = create_order(
@@ -336,9 +113,9 @@ TEST(order_crash, payment_and_refund_acknowledged_right_before_kill_9_are_durabl
   client.set_port(server.port());
 
   EXPECT_EQ(order_of(client, user.id, id).root().dump(), parse_json(paid.body).root().dump());
-  EXPECT_EQ(stock_of(client, odd.id, odd.cids[0]), 48);
-  EXPECT_EQ(stock_of(client, odd.id, odd.cids[1]), 49);
-  EXPECT_EQ(stock_of(client, even.id, even.cids[0]), 47);
+  EXPECT_EQ(stock_of_combination(client, odd.id, odd.cids[0]), 48);
+  EXPECT_EQ(stock_of_combination(client, odd.id, odd.cids[1]), 49);
+  EXPECT_EQ(stock_of_combination(client, even.id, even.cids[0]), 47);
   EXPECT_EQ(fetch_balance(client, user.id, user.token), 100'000 - final_amount);
   auto history = money_history(client, user.id);
   ASSERT_EQ(history.size(), 2u);
@@ -347,7 +124,7 @@ TEST(order_crash, payment_and_refund_acknowledged_right_before_kill_9_are_durabl
   EXPECT_EQ(history[0].order_id, id);
   EXPECT_TRUE(history_consistent(fetch_history(client, user.id, user.token),
                                  fetch_balance(client, user.id, user.token)));
-  EXPECT_EQ(user_coupon_status(client, user.id, coupon), "USED");
+  EXPECT_EQ(coupon_status(client, user.id, coupon), "USED");
   auto events = all_events(client);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].seq, 1);
@@ -368,16 +145,16 @@ TEST(order_crash, payment_and_refund_acknowledged_right_before_kill_9_are_durabl
   client.set_port(server.port());
 
   EXPECT_EQ(order_of(client, user.id, id).root().dump(), parse_json(refunded.body).root().dump());
-  EXPECT_EQ(stock_of(client, odd.id, odd.cids[0]), 50);
-  EXPECT_EQ(stock_of(client, odd.id, odd.cids[1]), 50);
-  EXPECT_EQ(stock_of(client, even.id, even.cids[0]), 50);
+  EXPECT_EQ(stock_of_combination(client, odd.id, odd.cids[0]), 50);
+  EXPECT_EQ(stock_of_combination(client, odd.id, odd.cids[1]), 50);
+  EXPECT_EQ(stock_of_combination(client, even.id, even.cids[0]), 50);
   EXPECT_EQ(fetch_balance(client, user.id, user.token), 100'000);
   history = money_history(client, user.id);
   ASSERT_EQ(history.size(), 3u);
   EXPECT_EQ(history[0].type, "REFUND");
   EXPECT_EQ(history[0].amount, final_amount);
   EXPECT_EQ(history[0].order_id, id);
-  EXPECT_EQ(user_coupon_status(client, user.id, coupon), "AVAILABLE");
+  EXPECT_EQ(coupon_status(client, user.id, coupon), "AVAILABLE");
   events = all_events(client);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].seq, 2);
@@ -400,7 +177,7 @@ TEST(order_crash, order_that_expired_while_down_is_expired_after_restart) {
   server_process server(options);
   http_client client(server.port());
   auto p = product_with_parity(client, 1, "Expire", 1000, 1, 10);
-  auto user = bulk_users(client, 1).at(0);
+  auto user = bulk_users(client, 1, k_bulk_prefix).at(0);
   const int64_t coupon = issue_coupon(client, open_campaign(client, "FIXED", 100, 0), user.token);
   auto created =
       create_order(client, user.id, user.token, order_body({{p.id, p.cids[0], 1}}, coupon));
@@ -418,14 +195,14 @@ TEST(order_crash, order_that_expired_while_down_is_expired_after_restart) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(status, "EXPIRED");
-  EXPECT_EQ(user_coupon_status(client, user.id, coupon), "AVAILABLE");
+  EXPECT_EQ(coupon_status(client, user.id, coupon), "AVAILABLE");
   bool restored = false;
   for (const auto& item : list_all(client, user_path(user.id, "/coupons/history"))) {
     restored = restored || (item["action"].as_string() == "RESTORE" &&
                             !item["order_id"].is_null() && item["order_id"].as_int() == id);
   }
   EXPECT_TRUE(restored);
-  EXPECT_EQ(stock_of(client, p.id, p.cids[0]), 10);
+  EXPECT_EQ(stock_of_combination(client, p.id, p.cids[0]), 10);
 }
 
 // --- the mixed workload ---------------------------------------------------------------------
@@ -567,13 +344,13 @@ TEST(order_crash, mixed_workload_killed_at_random_moments_stays_consistent) {
       combination_track c;
       c.product_id = p.id;
       c.combination_id = p.cids[i];
-      c.initial = p.initial[i];
+      c.initial = p.stocks[i];
       combos.push_back(c);
     }
   const int64_t fixed_campaign = open_campaign(client, "FIXED", 300, 0);
   const int64_t percent_campaign = open_campaign(client, "PERCENT", 10, 3000);
   std::vector<user_track> users;
-  for (const auto& u : bulk_users(client, k_users)) {
+  for (const auto& u : bulk_users(client, k_users, k_bulk_prefix)) {
     user_track t;
     t.id = u.id;
     t.token = u.token;
@@ -639,7 +416,7 @@ TEST(order_crash, mixed_workload_killed_at_random_moments_stays_consistent) {
               fail("charge: " + describe(r));
             }
           } else if (dice < 45 || u.orders.empty()) {
-            std::vector<line> lines;
+            std::vector<order_line> lines;
             const int n = 1 + pick(3);
             for (int i = 0; i < n; ++i) {
               const auto& c = combos[pick(int(combos.size()))];
@@ -893,7 +670,7 @@ TEST(order_crash, mixed_workload_killed_at_random_moments_stays_consistent) {
   // Stock: initial + restocks - paid quantities, up to restocks whose answer the kill cut off.
   for (const auto& c : combos) {
     SCOPED_TRACE("combination " + std::to_string(c.combination_id));
-    const int64_t stock = stock_of(client, c.product_id, c.combination_id);
+    const int64_t stock = stock_of_combination(client, c.product_id, c.combination_id);
     EXPECT_GE(stock, 0);
     const int64_t expected = c.initial + c.acked_restock - paid_quantity[c.combination_id];
     EXPECT_TRUE(subset_sum(c.unanswered_restocks, stock - expected))

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/commerce.h"
 
 namespace ecom::test {
 namespace {
@@ -29,6 +30,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int64_t k_missing_id = 9223372036854775807;
+constexpr std::string_view k_bulk_prefix = "order";
 
 const std::vector<std::string> k_order_keys = {
     "cancelled_at", "discount_amount", "expires_at",     "final_amount",
@@ -38,160 +40,27 @@ const std::vector<std::string> k_order_item_keys = {
     "combination_id", "combination_name", "line_total", "product_id",
     "product_name",   "quantity",         "unit_price"};
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string rfc3339(int64_t unix_ms) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm parts{};
-  ::gmtime_r(&seconds, &parts);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
-                parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
-}
-
-// Inverse of rfc3339 for the server's own output; throws on anything else.
-int64_t parse_utc_millis(const std::string& text) {
-  if (!is_rfc3339_utc_millis(text)) throw std::runtime_error("not RFC 3339 UTC millis: " + text);
-  std::tm parts{};
-  parts.tm_year = std::stoi(text.substr(0, 4)) - 1900;
-  parts.tm_mon = std::stoi(text.substr(5, 2)) - 1;
-  parts.tm_mday = std::stoi(text.substr(8, 2));
-  parts.tm_hour = std::stoi(text.substr(11, 2));
-  parts.tm_min = std::stoi(text.substr(14, 2));
-  parts.tm_sec = std::stoi(text.substr(17, 2));
-  return static_cast<int64_t>(::timegm(&parts)) * 1000 + std::stoi(text.substr(20, 3));
-}
-
 std::vector<std::string> sorted_keys(const json_value& object) {
   auto keys = object.keys();
   std::sort(keys.begin(), keys.end());
   return keys;
 }
 
-// Sends until the answer is not 503 OVERLOADED (which changed nothing), for up to 10 s.
-template <class Send>
-http_response until_answered(Send send) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  for (;;) {
-    auto response = send();
-    if (response.status != 503 || std::chrono::steady_clock::now() > deadline) return response;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 // --- products -------------------------------------------------------------------------------
-
-struct product_ref {
-  int64_t id = 0;
-  std::string name;
-  std::vector<int64_t> cids;
-  std::vector<int64_t> prices;
-  std::vector<std::string> cnames;
-  int64_t cid(size_t i = 0) const { return cids.at(i); }
-  int64_t price(size_t i = 0) const { return prices.at(i); }
-};
-
-product_ref create_product_from(http_client& client, const std::string& body) {
-  auto response = client.post_json("/admin/products", body, bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("create product: " + describe(response));
-  auto doc = parse_json(response.body);
-  product_ref ref;
-  ref.id = doc["id"].as_int();
-  ref.name = doc["name"].as_string();
-  for (const auto& c : doc["combinations"].elements()) {
-    ref.cids.push_back(c["id"].as_int());
-    ref.prices.push_back(c["price"].as_int());
-    ref.cnames.push_back(c["name"].as_string());
-  }
-  return ref;
-}
-
-// A product with one "default" combination.
-product_ref simple_product(http_client& client, std::string_view name, int64_t price, int64_t stock,
-                           bool active = true) {
-  return create_product_from(client, json_object()
-                                         .add("name", name)
-                                         .add("base_price", price)
-                                         .add("stock", stock)
-                                         .add("is_active", active)
-                                         .str());
-}
-
-// A product with one option "size" whose value i costs additional[i] extra; every combination
-// gets that stock.
-product_ref sized_product(http_client& client, std::string_view name, int64_t base_price,
-                          const std::vector<int64_t>& additional, int64_t stock) {
-  std::string body = R"({"name":)" + json_quote(name) + R"(,"base_price":)" +
-                     std::to_string(base_price) + R"(,"options":[{"name":"size","values":[)";
-  for (size_t i = 0; i < additional.size(); ++i)
-    body += (i ? "," : "") + json_quote("s" + std::to_string(i));
-  body += R"(]}],"combinations":[)";
-  for (size_t i = 0; i < additional.size(); ++i) {
-    body += (i ? "," : "");
-    body += R"({"options":{"size":"s)" + std::to_string(i) + R"("},"additional_price":)" +
-            std::to_string(additional[i]) + R"(,"stock":)" + std::to_string(stock) + "}";
-  }
-  return create_product_from(client, body + "]}");
-}
 
 // A product with n combinations (price 10 each) of that stock.
 product_ref many_combinations(http_client& client, std::string_view name, int n, int64_t stock) {
   return sized_product(client, name, 10, std::vector<int64_t>(n, 0), stock);
 }
 
-// A product whose id is odd (parity 1) or even (parity 0): with 2 shards these live on
-// different shards. Products of the other parity made on the way are harmless.
+// A simple product whose id is odd (parity 1) or even (parity 0): with 2 shards these live on
+// different shards.
 product_ref product_with_parity(http_client& client, int parity, std::string_view name,
                                 int64_t price, int64_t stock) {
-  for (int i = 0; i < 16; ++i) {
-    auto p = simple_product(client, name, price, stock);
-    if (p.id % 2 == parity) return p;
-  }
-  throw std::runtime_error("no product id of parity " + std::to_string(parity));
-}
-
-http_response patch_product(http_client& client, int64_t id, std::string_view body) {
-  return client.request("PATCH", "/admin/products/" + std::to_string(id), body,
-                        json_bearer(k_admin_token));
-}
-
-http_response adjust_stock(http_client& client, int64_t product_id, int64_t combination_id,
-                           int64_t delta) {
-  return client.post_json("/admin/products/" + std::to_string(product_id) + "/combinations/" +
-                              std::to_string(combination_id) + "/stock",
-                          json_object().add("delta", delta).str(), bearer(k_admin_token));
-}
-
-int64_t stock_of(http_client& client, int64_t product_id, size_t index = 0) {
-  auto response = client.get("/products/" + std::to_string(product_id));
-  if (response.status != 200) throw std::runtime_error("GET product: " + describe(response));
-  return parse_json(response.body)["combinations"][index]["stock"].as_int();
+  return product_with_parity(client, parity, simple_product_body(name, price, stock));
 }
 
 // --- users, coupons, balance ----------------------------------------------------------------
-
-struct bulk_user {
-  int64_t id = 0;
-  std::string token;
-};
-
-std::vector<bulk_user> bulk_users(http_client& client, int count) {
-  auto response = client.post_json(
-      "/admin/users/bulk", json_object().add("count", count).add("name_prefix", "order").str(),
-      bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("bulk users: " + describe(response));
-  std::vector<bulk_user> out;
-  for (const auto& item : parse_json(response.body)["items"].elements())
-    out.push_back({item["id"].as_int(), item["access_token"].as_string()});
-  if (out.size() != size_t(count)) throw std::runtime_error("bulk users: wrong count");
-  return out;
-}
 
 // Charges amount (any size, in steps of at most 10,000,000); throws unless every step is 200.
 void fund(http_client& client, int64_t user_id, int64_t amount) {
@@ -207,76 +76,12 @@ int64_t balance_of(http_client& client, int64_t user_id) {
   return fetch_balance(client, user_id, k_admin_token);
 }
 
-// A coupon template; returns its id.
-int64_t create_coupon(http_client& client, std::string_view type, int64_t amount,
-                      int64_t min_order_amount = 0, int64_t valid_days = 7) {
-  auto response = client.post_json("/admin/coupons",
-                                   json_object()
-                                       .add("name", std::string(type) + " coupon")
-                                       .add("type", type)
-                                       .add("amount", amount)
-                                       .add("min_order_amount", min_order_amount)
-                                       .add("valid_days", valid_days)
-                                       .str(),
-                                   bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("create coupon: " + describe(response));
-  return parse_json(response.body)["id"].as_int();
-}
-
-// A campaign of that coupon open from a minute ago for two hours; returns its id.
-int64_t open_campaign(http_client& client, int64_t coupon_id, int64_t quantity = 100000) {
-  const int64_t now = now_ms();
-  auto response = client.post_json("/admin/fcfs-coupons",
-                                   json_object()
-                                       .add("coupon_id", coupon_id)
-                                       .add("total_quantity", quantity)
-                                       .add("start_at", rfc3339(now - 60'000))
-                                       .add("end_at", rfc3339(now + 7'200'000))
-                                       .str(),
-                                   bearer(k_admin_token));
-  if (response.status != 201) throw std::runtime_error("create campaign: " + describe(response));
-  return parse_json(response.body)["id"].as_int();
-}
-
-int64_t issue_coupon(http_client& client, int64_t campaign_id, std::string_view token) {
-  auto response = client.request("POST", "/coupons/fcfs/" + std::to_string(campaign_id) + "/issue",
-                                 {}, bearer(token));
-  if (response.status != 201) throw std::runtime_error("issue coupon: " + describe(response));
-  return parse_json(response.body)["id"].as_int();
-}
-
 // A user coupon of a new template, issued to the token's user; returns the user coupon id.
 int64_t give_coupon(http_client& client, std::string_view token, std::string_view type,
                     int64_t amount, int64_t min_order_amount = 0) {
-  return issue_coupon(
-      client, open_campaign(client, create_coupon(client, type, amount, min_order_amount)), token);
-}
-
-// Every page of a list route read with the admin token, items in order.
-std::vector<json_value> list_all(http_client& client, const std::string& path, int limit = 100) {
-  std::vector<json_value> out;
-  std::string cursor;
-  const char joiner = path.find('?') == std::string::npos ? '?' : '&';
-  for (int page = 0; page < 10000; ++page) {
-    std::string target = path + joiner + "limit=" + std::to_string(limit);
-    if (!cursor.empty()) target += "&cursor=" + cursor;
-    auto response = client.get(target, bearer(k_admin_token));
-    if (response.status != 200)
-      throw std::runtime_error("GET " + target + ": " + describe(response));
-    auto doc = parse_json(response.body);
-    for (const auto& item : doc["items"].elements()) out.push_back(item);
-    auto next = doc["next_cursor"];
-    if (next.is_null()) return out;
-    cursor = next.as_string();
-  }
-  throw std::runtime_error("pagination of " + path + " does not end");
-}
-
-// The status of one user coupon as its wallet shows it ("" when it is not there).
-std::string coupon_status(http_client& client, int64_t user_id, int64_t user_coupon_id) {
-  for (const auto& item : list_all(client, user_path(user_id, "/coupons")))
-    if (item["id"].as_int() == user_coupon_id) return item["status"].as_string();
-  return "";
+  const int64_t coupon_id = create_coupon_template(client, std::string(type) + " coupon", type,
+                                                   amount, min_order_amount, 7);
+  return issue_coupon(client, open_campaign_for(client, coupon_id), token);
 }
 
 struct coupon_action {
@@ -310,26 +115,6 @@ std::string act(std::string_view action, int64_t order_id) {
   return std::string(action) + ":" + std::to_string(order_id);
 }
 
-struct money_entry {
-  int64_t id = 0;
-  std::string type;
-  int64_t amount = 0;
-  int64_t before = 0;
-  int64_t after = 0;
-  int64_t order_id = 0;  // 0 when null
-};
-
-// Balance history, newest first.
-std::vector<money_entry> money_history(http_client& client, int64_t user_id) {
-  std::vector<money_entry> out;
-  for (const auto& item : list_all(client, user_path(user_id, "/balance/history"))) {
-    out.push_back({item["id"].as_int(), item["type"].as_string(), item["amount"].as_int(),
-                   item["balance_before"].as_int(), item["balance_after"].as_int(),
-                   item["order_id"].is_null() ? 0 : item["order_id"].as_int()});
-  }
-  return out;
-}
-
 // balance = sum of history and the balance_before/after chain holds.
 ::testing::AssertionResult balance_consistent(http_client& client, int64_t user_id) {
   const int64_t balance = balance_of(client, user_id);
@@ -339,77 +124,8 @@ std::vector<money_entry> money_history(http_client& client, int64_t user_id) {
 
 // --- orders ---------------------------------------------------------------------------------
 
-struct line {
-  int64_t product_id = 0;
-  int64_t combination_id = 0;
-  int64_t quantity = 0;
-};
-
-std::string lines_json(const std::vector<line>& lines) {
-  std::string out = "[";
-  for (size_t i = 0; i < lines.size(); ++i) {
-    out += (i ? "," : "") + json_object()
-                                .add("product_id", lines[i].product_id)
-                                .add("combination_id", lines[i].combination_id)
-                                .add("quantity", lines[i].quantity)
-                                .str();
-  }
-  return out + "]";
-}
-
-std::string order_body(const std::vector<line>& lines, std::optional<int64_t> coupon = {}) {
-  json_object body;
-  body.add_raw("items", lines_json(lines));
-  if (coupon) body.add("user_coupon_id", *coupon);
-  return body.str();
-}
-
-std::string order_path(int64_t user_id, int64_t order_id, std::string_view suffix = "") {
-  return user_path(user_id, "/orders/" + std::to_string(order_id) + std::string(suffix));
-}
-
-header_list with(header_list headers, const header_list& extra) {
-  headers.insert(headers.end(), extra.begin(), extra.end());
-  return headers;
-}
-
 header_list key(std::string_view value) {
   return {{"Idempotency-Key", std::string(value)}};
-}
-
-http_response create_order(http_client& client, int64_t user_id, std::string_view token,
-                           std::string_view body, const header_list& extra = {}) {
-  return client.request("POST", user_path(user_id, "/orders"), body,
-                        with(json_bearer(token), extra));
-}
-
-http_response checkout(http_client& client, int64_t user_id, std::string_view token,
-                       std::string_view body, const header_list& extra = {}) {
-  return client.request("POST", user_path(user_id, "/cart/checkout"), body,
-                        with(json_bearer(token), extra));
-}
-
-http_response pay(http_client& client, int64_t user_id, std::string_view token, int64_t order_id,
-                  const header_list& extra = {}) {
-  return client.request("POST", order_path(user_id, order_id, "/payment"), {},
-                        with(bearer(token), extra));
-}
-
-http_response cancel(http_client& client, int64_t user_id, std::string_view token, int64_t order_id,
-                     const header_list& extra = {}) {
-  return client.request("POST", order_path(user_id, order_id, "/cancel"), {},
-                        with(bearer(token), extra));
-}
-
-// GET order with the admin token; throws unless 200.
-json_doc order_of(http_client& client, int64_t user_id, int64_t order_id) {
-  auto response = client.get(order_path(user_id, order_id), bearer(k_admin_token));
-  if (response.status != 200) throw std::runtime_error("GET order: " + describe(response));
-  return parse_json(response.body);
-}
-
-std::string status_of(http_client& client, int64_t user_id, int64_t order_id) {
-  return order_of(client, user_id, order_id)["status"].as_string();
 }
 
 // Ids of the user's orders (optionally with that status), as listed (newest first).
@@ -431,18 +147,6 @@ std::vector<std::pair<int64_t, int64_t>> items_of(const json_value& order) {
 }
 
 using pairs = std::vector<std::pair<int64_t, int64_t>>;
-
-// Cart helpers.
-http_response add_to_cart(http_client& client, int64_t user_id, std::string_view token,
-                          int64_t product_id, int64_t combination_id, int64_t quantity) {
-  return client.request("POST", user_path(user_id, "/cart/items"),
-                        json_object()
-                            .add("product_id", product_id)
-                            .add("combination_id", combination_id)
-                            .add("quantity", quantity)
-                            .str(),
-                        json_bearer(token));
-}
 
 int64_t cart_add_ok(http_client& client, int64_t user_id, std::string_view token,
                     int64_t product_id, int64_t combination_id, int64_t quantity) {
@@ -493,49 +197,6 @@ int64_t sold_of(http_client& client, int64_t product_id) {
   return 0;
 }
 
-struct event {
-  int64_t seq = 0;
-  std::string type;
-  std::string at;
-  int64_t order_id = 0;
-  std::string order_status;
-  std::string order;  // minified
-};
-
-struct event_page {
-  std::vector<event> items;
-  int64_t last_seq = 0;
-};
-
-event_page events_after(http_client& client, int64_t after, int limit = 1000, int wait_ms = -1) {
-  std::string target =
-      "/admin/events?after=" + std::to_string(after) + "&limit=" + std::to_string(limit);
-  if (wait_ms >= 0) target += "&wait_ms=" + std::to_string(wait_ms);
-  auto response = client.get(target, bearer(k_admin_token));
-  if (response.status != 200) throw std::runtime_error("GET events: " + describe(response));
-  auto doc = parse_json(response.body);
-  event_page page;
-  for (const auto& item : doc["items"].elements()) {
-    page.items.push_back({item["seq"].as_int(), item["type"].as_string(), item["at"].as_string(),
-                          item["order"]["id"].as_int(), item["order"]["status"].as_string(),
-                          item["order"].dump()});
-  }
-  page.last_seq = doc["last_seq"].as_int();
-  return page;
-}
-
-// Every event after `after`, following pages of `limit`.
-std::vector<event> all_events(http_client& client, int64_t after = 0, int limit = 1000) {
-  std::vector<event> out;
-  for (int page = 0; page < 100000; ++page) {
-    auto p = events_after(client, after, limit);
-    if (p.items.empty()) return out;
-    out.insert(out.end(), p.items.begin(), p.items.end());
-    after = p.last_seq;
-  }
-  throw std::runtime_error("event paging does not end");
-}
-
 int64_t last_event_seq(http_client& client) {
   auto events = all_events(client);
   return events.empty() ? 0 : events.back().seq;
@@ -547,12 +208,12 @@ class orders : public shared_server_test {
  protected:
   session user(std::string_view tag) { return sign_up_and_login(client(), tag); }
 
-  http_response create(const session& s, const std::vector<line>& lines,
+  http_response create(const session& s, const std::vector<order_line>& lines,
                        std::optional<int64_t> coupon = {}, const header_list& extra = {}) {
     return create_order(client(), s.user_id, s.access_token, order_body(lines, coupon), extra);
   }
   // Creates and returns the 201 order; throws otherwise.
-  json_doc create_ok(const session& s, const std::vector<line>& lines,
+  json_doc create_ok(const session& s, const std::vector<order_line>& lines,
                      std::optional<int64_t> coupon = {}) {
     auto response = create(s, lines, coupon);
     if (response.status != 201) throw std::runtime_error("create order: " + describe(response));
@@ -1489,7 +1150,7 @@ TEST_F(orders, idempotent_payment_charges_once) {
   EXPECT_EQ(stock_of(client(), p.id), 8);
   EXPECT_EQ(money_history(client(), s.user_id).size(), 2u);
   expect_problem(client().request("POST", order_path(s.user_id, a, "/payment"), "{}",
-                                  with(json_bearer(s.access_token), key("pay-1"))),
+                                  with_headers(json_bearer(s.access_token), key("pay-1"))),
                  422, "IDEMPOTENCY_KEY_REUSED");
   auto other = pay(s, b, key("pay-1"));
   ASSERT_EQ(other.status, 200) << describe(other);
@@ -1531,7 +1192,7 @@ TEST_F(orders, idempotent_cancel_refunds_once) {
             1);
   // Another body with the key is 422.
   expect_problem(client().request("POST", order_path(s.user_id, a, "/cancel"), "{}",
-                                  with(json_bearer(s.access_token), key("cancel-1"))),
+                                  with_headers(json_bearer(s.access_token), key("cancel-1"))),
                  422, "IDEMPOTENCY_KEY_REUSED");
   // A stored 409 replays too.
   auto again = cancel(s, a, key("cancel-2"));
@@ -1697,7 +1358,7 @@ class popular_products : public ::testing::Test {
     fund(*client_, buyer_.user_id, 100'000'000);
   }
   // Creates and pays one order; returns its id.
-  int64_t buy(const std::vector<line>& lines) {
+  int64_t buy(const std::vector<order_line>& lines) {
     auto created = create_order(*client_, buyer_.user_id, buyer_.access_token, order_body(lines));
     if (created.status != 201) throw std::runtime_error("create: " + describe(created));
     const int64_t id = parse_json(created.body)["id"].as_int();
@@ -1816,7 +1477,7 @@ TEST_F(popular_products, paid_orders_count_immediately_under_load) {
   http_client& c = *client_;
   auto p = product_with_parity(c, 1, "Hot", 10, 10'000);
   constexpr int k_threads = 8, k_each = 10;
-  auto users = bulk_users(c, k_threads);
+  auto users = bulk_users(c, k_threads, k_bulk_prefix);
   for (const auto& u : users) fund(c, u.id, 100'000);
   std::vector<std::string> errors(k_threads);
   std::vector<std::thread> threads;
@@ -2180,7 +1841,7 @@ TEST_F(orders_concurrency, parallel_payments_on_one_balance_never_overdraw) {
 // PAID, 5 OUT_OF_STOCK (PAYMENT_FAILED, balance untouched), stock 0.
 TEST_F(orders_concurrency, fifteen_orders_for_stock_ten) {
   auto p = simple_product(client(), "Ten", 500, 10);
-  auto users = bulk_users(client(), 15);
+  auto users = bulk_users(client(), 15, k_bulk_prefix);
   std::vector<int64_t> ids;
   for (const auto& u : users) {
     fund(client(), u.id, 1000);
@@ -2214,7 +1875,7 @@ TEST_F(orders_concurrency, fifteen_orders_for_stock_ten) {
 TEST_F(orders_concurrency, two_hundred_users_on_64_connections_for_stock_fifty) {
   constexpr int k_users = 200, k_connections = 64;
   auto p = product_with_parity(client(), 0, "Fifty", 700, 50);
-  auto users = bulk_users(client(), k_users);
+  auto users = bulk_users(client(), k_users, k_bulk_prefix);
   std::vector<int64_t> ids(k_users);
   expect_no_errors(parallel(8, [&](int t, http_client& own) {
     for (int i = t; i < k_users; i += 8) {
@@ -2267,7 +1928,7 @@ TEST_F(orders_concurrency, two_hundred_users_on_64_connections_for_stock_fifty) 
 TEST_F(orders_concurrency, cross_shard_orders_in_parallel_are_all_or_nothing) {
   auto odd = product_with_parity(client(), 1, "X odd", 100, 100);
   auto even = product_with_parity(client(), 0, "X even", 100, 10);
-  auto users = bulk_users(client(), 24);
+  auto users = bulk_users(client(), 24, k_bulk_prefix);
   std::vector<int64_t> ids;
   for (const auto& u : users) {
     fund(client(), u.id, 1000);
