@@ -506,6 +506,11 @@ struct command {
   // cross-shard operation can start at once. Its records precede, in the one log, anything the
   // next hop writes, so a reply that waits for the last hop's records covers them too.
   reply_callback applied;
+  // The reply only feeds a later step that always writes, in the same log, and whose own reply
+  // waits for that write: `done` then runs on the shard thread at once, whatever the outcome,
+  // without waiting for durability (the later write's LSN is after everything this step saw
+  // or wrote). Used by order_flow for the payment's begin and stock steps.
+  bool feeds_a_write = false;
 };
 
 }  // namespace ecom::engine

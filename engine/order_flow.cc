@@ -52,8 +52,13 @@ bool order_flow::pay(begin_payment request, reply_callback done) {
   entity_id user_id = request.user_id;
   command item{std::move(request),
                [this, state](reply&& answer) {
-                 if (answer.code != errc::ok || answer.replayed)
-                   return state->done(std::move(answer));
+                 if (answer.code != errc::ok || answer.replayed) {
+                   // Answered before durability (below): a refusal or a stored answer goes out
+                   // only once everything it could rest on is durable.
+                   auto shared = std::make_shared<reply>(std::move(answer));
+                   wal_.append({}, [state, shared] { state->done(std::move(*shared)); });
+                   return;
+                 }
                  state->plan = std::move(std::get<payment_plan>(answer.body));
                  auto groups = lines_by_shard(state->plan.order);
                  state->pending = groups.size();
@@ -70,11 +75,13 @@ bool order_flow::pay(begin_payment request, reply_callback done) {
                                   lock.unlock();
                                   finish(state);
                                 },
-                                {}};
+                                {},
+                                true};
                    [[maybe_unused]] bool posted = shards_.at(shard).post_always(take);
                  }
                },
-               {}};
+               {},
+               true};  // begin and take only feed finish_payment, which always writes
   return shards_.owner_of_id(user_id).post(item);
 }
 

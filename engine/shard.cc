@@ -162,7 +162,13 @@ void shard::execute(command& item, time_ms now) {
     return hold_watch(*watch, item.done);
   }
   lsn_t lsn = 0;
-  if (item.applied && answer.code == errc::ok && !records_.empty()) {
+  if (item.feeds_a_write) {
+    if (!records_.empty()) {
+      lsn = wal_.append(records_, {});
+      last_lsn_.store(lsn, std::memory_order_relaxed);
+    }
+    item.done(std::move(answer));
+  } else if (item.applied && answer.code == errc::ok && !records_.empty()) {
     // The next hop starts now; whoever answers the client waits for that hop's records,
     // which come after these in the log.
     lsn = wal_.append(records_, {});

@@ -64,7 +64,7 @@ void api::read_sale_facts(const request_ptr& request,
 void api::get_cart(const request_ptr& request, const params& path) {
   auto user_id = authorize_user_path(request, path[0]);
   if (!user_id) return;
-  send(request, services_.shards.owner_of_id(*user_id), engine::get_cart{*user_id},
+  send(request, services_.shards.owner_of_id(*user_id), engine::get_cart{*user_id, {}},
        [this, request](engine::reply&& answer) {
          if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
          auto lines = std::make_shared<std::vector<engine::cart_line>>(

@@ -91,6 +91,28 @@ TEST(shard_test, ReplyWaitsForDurabilityEvenForARejection) {
   s.stop();
 }
 
+TEST(shard_test, AStepThatFeedsALaterWriteIsAnsweredBeforeDurability) {
+  held_journal wal;
+  shard s({0, 1, 16, 1000}, wal, [] { return time_ms{1'800'000'000'000}; });
+  s.start();
+  auto created = send(s, create_user{"a", "a@b.c", "h"});
+  wal.wait_for_held(1);
+  // An ordinary read waits for the user's record; one marked feeds_a_write does not (and its
+  // own records, if any, are still appended).
+  auto waiting = send(s, get_user{1});
+  auto promise = std::make_shared<std::promise<reply>>();
+  auto at_once = promise->get_future();
+  command item{get_user{1}, [promise](reply&& r) { promise->set_value(std::move(r)); }, {}, true};
+  ASSERT_TRUE(s.post(item));
+  ASSERT_EQ(at_once.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(at_once.get().code, errc::ok);
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  wal.make_durable();
+  EXPECT_EQ(created.get().code, errc::ok);
+  EXPECT_EQ(waiting.get().code, errc::ok);
+  s.stop();
+}
+
 // A one-thread event loop, as ecomd's io threads are: runs posted work in order, delayed work
 // when due.
 class event_loop {
