@@ -83,6 +83,9 @@ struct shard_figures {
   std::uint64_t cart_lines = 0;
   std::uint64_t campaigns = 0;
   std::uint64_t user_coupons = 0;
+  std::uint64_t orders = 0;       // of this shard's users
+  std::uint64_t stock_holds = 0;  // payments' holds on this shard's stock (paid, not refunded)
+  std::uint64_t events = 0;       // the order-event feed's length (event shard; 0 elsewhere)
   lsn_t last_lsn = 0;
 };
 

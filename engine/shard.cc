@@ -129,6 +129,9 @@ reply shard::handle(const get_shard_figures&, time_ms, std::vector<record>&) {
   figures.cart_lines = carts_.line_count();
   figures.campaigns = coupons_.campaign_count();
   figures.user_coupons = coupons_.wallet_count();
+  figures.orders = orders_.order_count();
+  figures.stock_holds = sales_.hold_count();
+  figures.events = events_.last_seq();
   return reply{errc::ok, figures, false};
 }
 

@@ -444,6 +444,9 @@ void api::get_admin_stats(const request_ptr& request, const params&) {
       w.key("cart_lines").value(f.cart_lines);
       w.key("campaigns").value(f.campaigns);
       w.key("user_coupons").value(f.user_coupons);
+      w.key("orders").value(f.orders);
+      w.key("stock_holds").value(f.stock_holds);
+      w.key("events").value(f.events);
       w.key("last_applied_lsn").value(f.last_lsn);
       w.end_object();
     }

@@ -1581,6 +1581,31 @@ TEST_F(order_events, feed_is_gap_free_from_one_with_paid_and_refunded) {
 // Goal: after/limit page through the feed: each page holds the next `limit` events, last_seq is
 // the last one's seq, past the end items are [] and last_seq = after. Bad parameters are 400
 // naming them; a user token is 403; no token is 401.
+// Goal: /admin/stats counts orders on their user's shard, one stock hold per paid order and
+// product shard (gone after a refund), and the feed's length on the event shard only.
+TEST_F(order_events, admin_stats_count_orders_holds_and_events) {
+  http_client& c = *client_;
+  auto odd = product_with_parity(c, 1, "StatOdd", 100, 100);
+  auto even = product_with_parity(c, 0, "StatEven", 100, 100);
+  const int64_t both = buy({{odd.id, odd.cid(), 1}, {even.id, even.cid(), 1}});
+  buy({{odd.id, odd.cid(), 1}});
+  ASSERT_EQ(cancel(c, buyer_.user_id, buyer_.access_token, both).status, 200);
+  ASSERT_EQ(
+      create_order(c, buyer_.user_id, buyer_.access_token, order_body({{odd.id, odd.cid(), 1}}))
+          .status,
+      201);
+  auto stats = c.get("/admin/stats", bearer(k_admin_token));
+  ASSERT_EQ(stats.status, 200) << describe(stats);
+  int64_t orders = 0, holds = 0;
+  for (const auto& shard : parse_json(stats.body)["shards"].elements()) {
+    orders += shard["orders"].as_int();
+    holds += shard["stock_holds"].as_int();
+    EXPECT_EQ(shard["events"].as_int(), shard["shard"].as_int() == 0 ? 3 : 0) << shard.dump();
+  }
+  EXPECT_EQ(orders, 3);
+  EXPECT_EQ(holds, 1) << "the refunded order's two holds are gone; the other paid order's stays";
+}
+
 TEST_F(order_events, after_and_limit_page_the_feed) {
   http_client& c = *client_;
   auto p = simple_product(c, "Paged", 10, 1000);
