@@ -496,8 +496,10 @@ bool coupon_book::apply_restore(entity_id user_id, entity_id user_coupon_id, ent
   note_history_id(history_id);
   wallets_[user_id].history.push_back(coupon_history_entry{
       history_id, user_coupon_id, held->coupon.id, coupon_action::restore, order_id, at});
-  // Its expiry may have been swept while it was used: the sweep sees it again.
-  expiries_.emplace(held->expires_at, std::make_pair(user_id, user_coupon_id));
+  // Its expiry may have been swept while it was used: the sweep sees it again. (Before its
+  // expiry the sweep has not reached it yet, and its entry is still there.)
+  if (at >= held->expires_at)
+    expiries_.emplace(held->expires_at, std::make_pair(user_id, user_coupon_id));
   return true;
 }
 

@@ -45,6 +45,17 @@ void order_flow::post_all(std::vector<step> steps, std::function<void()> all_don
   }
 }
 
+// A stored answer is replayed once the first request's later steps are durable too: they were
+// queued on their shards (from the user shard's thread) before this replay was even decided,
+// so one ordinary read per shard, which waits for that shard's last record, comes after them.
+void order_flow::after_every_shard(reply&& answer, reply_callback done) {
+  std::vector<step> reads;
+  for (shard_index i = 0; i < shards_.size(); ++i) reads.push_back(step{i, get_shard_figures{}});
+  auto shared = std::make_shared<reply>(std::move(answer));
+  post_all(std::move(reads),
+           [shared, done = std::move(done)]() mutable { done(std::move(*shared)); });
+}
+
 bool order_flow::pay(begin_payment request, reply_callback done) {
   auto state = std::make_shared<payment_state>();
   state->command = request;  // the key goes on to finish_payment
@@ -52,9 +63,10 @@ bool order_flow::pay(begin_payment request, reply_callback done) {
   entity_id user_id = request.user_id;
   command item{std::move(request),
                [this, state](reply&& answer) {
-                 if (answer.code != errc::ok || answer.replayed) {
-                   // Answered before durability (below): a refusal or a stored answer goes out
-                   // only once everything it could rest on is durable.
+                 if (answer.replayed) return after_every_shard(std::move(answer), state->done);
+                 if (answer.code != errc::ok) {
+                   // Answered before durability (below): a refusal goes out only once
+                   // everything it could rest on is durable.
                    auto shared = std::make_shared<reply>(std::move(answer));
                    wal_.append({}, [state, shared] { state->done(std::move(*shared)); });
                    return;
@@ -118,8 +130,11 @@ bool order_flow::cancel(cancel_order request, reply_callback done) {
   auto shared_done = std::make_shared<reply_callback>(std::move(done));
   entity_id user_id = request.user_id;
   command item{std::move(request),
-               // Refused, or replayed (after the shard's last record is durable).
-               [shared_done](reply&& answer) { (*shared_done)(std::move(answer)); },
+               // Refused (after the shard's last record is durable), or replayed.
+               [this, shared_done](reply&& answer) {
+                 if (answer.replayed) return after_every_shard(std::move(answer), *shared_done);
+                 (*shared_done)(std::move(answer));
+               },
                // Written: CANCELLED needs only its own record durable; REFUNDED also gives the
                // stock back, reduces popularity and records the event first.
                [this, shared_done](reply&& answer) {

@@ -58,6 +58,7 @@ class order_flow {
   // `all_done` once all have answered, i.e. all are durable.
   void post_all(std::vector<step> steps, std::function<void()> all_done);
   void finish(std::shared_ptr<payment_state> state);
+  void after_every_shard(reply&& answer, reply_callback done);
 
   shard_set& shards_;
   journal& wal_;

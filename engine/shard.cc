@@ -211,15 +211,17 @@ void shard::hold_watch(const watch_events& watch, reply_callback& done) {
 }
 
 // An event was just appended: every held poll gets its page once that record is durable.
+// A poll whose `after` is still at or past the last seq keeps waiting.
 void shard::wake_watches() {
-  for (auto& held : watches_) {
-    if (held.watch.answered->load()) continue;
+  std::erase_if(watches_, [this](held_watch& held) {
+    if (held.watch.answered->load()) return true;
+    if (held.watch.after >= events_.last_seq()) return false;
     reply answer{errc::ok, events_.page(held.watch.after, held.watch.limit), false};
     wal_.append({}, [done = std::move(held.done), answer = std::move(answer)]() mutable {
       done(std::move(answer));
     });
-  }
-  watches_.clear();
+    return true;
+  });
 }
 
 // The reply waits for the last record this shard emitted, even when this command emitted

@@ -179,6 +179,29 @@ TEST(order_flow_test, ParallelPaymentsOfOneOrderSucceedOnce) {
   c.shards.stop();
 }
 
+TEST(order_flow_test, ALongPollWaitsUntilAnEventAfterItsPositionExists) {
+  cluster c;
+  c.shards.start();
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto promise = std::make_shared<std::promise<reply>>();
+  auto polled = promise->get_future();
+  command watch{watch_events{1, 10, answered},
+                [promise](reply&& r) { promise->set_value(std::move(r)); },
+                {}};
+  ASSERT_TRUE(c.shards.at(event_shard).post(watch));
+  order_view o;
+  o.id = 5;
+  c.ask(event_shard, record_event{order_event_type::paid, t0, o});  // seq 1: not after 1
+  EXPECT_EQ(polled.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  c.ask(event_shard, record_event{order_event_type::refunded, t0, o});  // seq 2
+  ASSERT_EQ(polled.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto page = std::get<event_page>(polled.get().body);
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].seq, 2u);
+  EXPECT_EQ(page.last_seq, 2u);
+  c.shards.stop();
+}
+
 // Runs a scenario on one cluster, then for every prefix of its log that ends at a record of
 // `cut_after`, replays the prefix into a fresh cluster, redrives, and checks it.
 template <class Check>
