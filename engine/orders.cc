@@ -285,12 +285,7 @@ reply order_book::handle(const finish_payment& command, time_ms now, std::vector
   auto stored = make_idempotency_entry(command.user_id, command.idempotency, answer, now);
   std::string payload;
   payload_writer w(payload);
-  w.put(command.user_id);
-  w.put(command.order_id);
-  w.put(now);
-  w.put(users_.next_entry_id());
-  w.put(balance);
-  w.put(balance - order->final_amount);
+  write_money_move(w, *order, now, users_.next_entry_id(), balance, -order->final_amount);
   idempotency_table::encode(w, stored ? &*stored : nullptr);
   emit(record_type::order_paid, std::move(payload), out);
   return answer;
@@ -321,13 +316,9 @@ reply order_book::handle(const cancel_order& command, time_ms now, std::vector<r
   std::int64_t balance = *users_.balance(command.user_id);
   std::string payload;
   payload_writer w(payload);
-  w.put(command.user_id);
-  w.put(command.order_id);
-  w.put(now);
   // REFUND entries have amount > 0 (API.md): a free order gives nothing back, so it writes none.
-  w.put(order->final_amount > 0 ? users_.next_entry_id() : entity_id{0});
-  w.put(balance);
-  w.put(balance + order->final_amount);
+  write_money_move(w, *order, now, order->final_amount > 0 ? users_.next_entry_id() : 0, balance,
+                   order->final_amount);
   w.put(order->user_coupon_id != 0 ? coupons_.next_history_id() : entity_id{0});
   idempotency_table::encode(w, stored ? &*stored : nullptr);
   emit(record_type::order_refunded, std::move(payload), out);
@@ -425,24 +416,40 @@ bool order_book::apply_created(payload_reader& in) {
   return true;
 }
 
-bool order_book::apply_paid(payload_reader& in) {
+// The head of order_paid and order_refunded: the order, when, and the balance entry (id 0: none).
+void order_book::write_money_move(payload_writer& w, const order_view& order, time_ms at,
+                                  entity_id entry_id, std::int64_t balance, std::int64_t amount) {
+  w.put(order.user_id);
+  w.put(order.id);
+  w.put(at);
+  w.put(entry_id);
+  w.put(balance);
+  w.put(balance + amount);
+}
+
+order_view* order_book::read_money_move(payload_reader& in, order_status to, balance_entry& entry) {
   auto user_id = in.get<entity_id>();
   auto order_id = in.get<entity_id>();
-  auto at = in.get<time_ms>();
-  balance_entry entry;
+  entry.created_at = in.get<time_ms>();
   entry.id = in.get<entity_id>();
   entry.balance_before = in.get<std::int64_t>();
   entry.balance_after = in.get<std::int64_t>();
-  auto stored = idempotency_table::decode(in);
   order_view* order = find(user_id, order_id);
-  if (in.failed() || order == nullptr ||
-      !order_transition_allowed(order->status, order_status::paid)) {
-    return false;
-  }
+  if (in.failed() || order == nullptr || !order_transition_allowed(order->status, to))
+    return nullptr;
+  entry.order_id = order_id;
+  return order;
+}
+
+bool order_book::apply_paid(payload_reader& in) {
+  balance_entry entry;
+  order_view* order = read_money_move(in, order_status::paid, entry);
+  auto stored = idempotency_table::decode(in);
+  if (order == nullptr || in.failed()) return false;
+  entity_id user_id = order->user_id;
+  time_ms at = entry.created_at;
   entry.kind = balance_entry_kind::use;
   entry.amount = -order->final_amount;
-  entry.order_id = order_id;
-  entry.created_at = at;
   if (!users_.apply_order_entry(user_id, entry)) return false;
   carts_.remove_lines(user_id, order->cart_item_ids);
   leave_pending(*order);
@@ -473,24 +480,15 @@ bool order_book::apply_closing(record_type type, payload_reader& in) {
 }
 
 bool order_book::apply_refunded(payload_reader& in) {
-  auto user_id = in.get<entity_id>();
-  auto order_id = in.get<entity_id>();
-  auto at = in.get<time_ms>();
   balance_entry entry;
-  entry.id = in.get<entity_id>();
-  entry.balance_before = in.get<std::int64_t>();
-  entry.balance_after = in.get<std::int64_t>();
+  order_view* order = read_money_move(in, order_status::refunded, entry);
   auto history_id = in.get<entity_id>();
   auto stored = idempotency_table::decode(in);
-  order_view* order = find(user_id, order_id);
-  if (in.failed() || order == nullptr ||
-      !order_transition_allowed(order->status, order_status::refunded)) {
-    return false;
-  }
+  if (order == nullptr || in.failed()) return false;
+  entity_id user_id = order->user_id, order_id = order->id;
+  time_ms at = entry.created_at;
   entry.kind = balance_entry_kind::refund;
   entry.amount = order->final_amount;
-  entry.order_id = order_id;
-  entry.created_at = at;
   if ((entry.id == 0) != (entry.amount == 0)) return false;
   if (entry.id != 0 && !users_.apply_order_entry(user_id, entry)) return false;
   if (order->user_coupon_id != 0 &&

@@ -67,6 +67,9 @@ class order_book {
                     const idempotency_entry* stored, std::vector<record>& out);
   reply refuse(errc code, entity_id user_id, const idempotency_request& key, time_ms now,
                std::vector<record>& out);
+  static void write_money_move(payload_writer& w, const order_view& order, time_ms at,
+                               entity_id entry_id, std::int64_t balance, std::int64_t amount);
+  order_view* read_money_move(payload_reader& in, order_status to, balance_entry& entry);
   bool apply_created(payload_reader& in);
   bool apply_paid(payload_reader& in);
   bool apply_closing(record_type type, payload_reader& in);
