@@ -487,15 +487,21 @@ struct watch_events {
   std::shared_ptr<std::atomic<bool>> answered;
 };
 
-using command_body = std::variant<
-    create_user, find_credentials, open_session, rotate_session, close_session, get_user,
-    bulk_create_users, get_balance, charge_balance, list_balance_history, get_shard_figures,
-    create_product, update_product, adjust_stock, get_product, list_products, get_sale_facts,
-    add_cart_item, get_cart, get_cart_line, set_cart_quantity, remove_cart_item, create_coupon,
-    install_coupon, create_campaign, get_campaign, list_campaigns, take_coupon, deliver_coupon,
-    claim_key, settle_key, list_user_coupons, list_coupon_history, create_order, get_order,
-    list_orders, begin_payment, finish_payment, cancel_order, take_stock, release_stock,
-    commit_sale, refund_sale, top_products, record_event, list_events, watch_events>;
+// Shutdown: every parked long poll is answered now with what it has (usually nothing), so the
+// drain does not wait out their wait_ms.
+struct release_watches {};
+
+using command_body =
+    std::variant<create_user, find_credentials, open_session, rotate_session, close_session,
+                 get_user, bulk_create_users, get_balance, charge_balance, list_balance_history,
+                 get_shard_figures, create_product, update_product, adjust_stock, get_product,
+                 list_products, get_sale_facts, add_cart_item, get_cart, get_cart_line,
+                 set_cart_quantity, remove_cart_item, create_coupon, install_coupon,
+                 create_campaign, get_campaign, list_campaigns, take_coupon, deliver_coupon,
+                 claim_key, settle_key, list_user_coupons, list_coupon_history, create_order,
+                 get_order, list_orders, begin_payment, finish_payment, cancel_order, take_stock,
+                 release_stock, commit_sale, refund_sale, top_products, record_event, list_events,
+                 watch_events, release_watches>;
 
 // Runs once with the reply, on the WAL thread or the shard thread, after every change the
 // reply could depend on is durable. It must not block.

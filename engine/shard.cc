@@ -211,6 +211,15 @@ void shard::hold_watch(const watch_events& watch, reply_callback& done) {
 }
 
 // An event was just appended: every held poll gets its page once that record is durable.
+reply shard::handle(const release_watches&, time_ms, std::vector<record>&) {
+  for (auto& held : watches_) {
+    if (held.watch.answered->load()) continue;
+    release(reply{errc::ok, events_.page(held.watch.after, held.watch.limit), false}, held.done);
+  }
+  watches_.clear();
+  return reply{};
+}
+
 // A poll whose `after` is still at or past the last seq keeps waiting.
 void shard::wake_watches() {
   std::erase_if(watches_, [this](held_watch& held) {

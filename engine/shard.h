@@ -97,6 +97,7 @@ class shard {
   reply handle(const get_shard_figures&, time_ms now, std::vector<record>& out);
   // Long polls of the event feed wait here until an event is recorded (event shard only).
   void hold_watch(const watch_events& watch, reply_callback& done);
+  reply handle(const release_watches&, time_ms now, std::vector<record>& out);
   void wake_watches();
 
   shard_options options_;

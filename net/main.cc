@@ -335,6 +335,11 @@ int serve(settings& s) {
   int signal = stop.wait();
   net::log_line(net::log_level::info, "signal %d: draining", signal);
   server.stop_accepting();
+  {
+    // Parked long polls of the event feed are answered now rather than holding the drain.
+    engine::command release{engine::release_watches{}, [](engine::reply&&) {}, {}};
+    shards.at(engine::event_shard).post_always(release);
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (server.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -1,6 +1,9 @@
 // Operational routes: /healthz, /readyz, /metrics, /openapi.json, and SIGTERM shutdown.
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include <cstdlib>
 #include <regex>
 #include <sstream>
@@ -187,6 +190,27 @@ TEST(ops_shutdown, sigterm_exits_0_and_acknowledged_data_survives_restart) {
   auto login = client.post_json(
       "/auth/login", json_object().add("email", s.email).add("password", s.password).str());
   EXPECT_EQ(login.status, 200) << describe(login);
+}
+
+// A consumer parked on the event feed's long poll does not hold up a SIGTERM: the poll is
+// answered (200, no items) at once and the server exits well within the poll's wait_ms.
+TEST(ops_shutdown, sigterm_answers_parked_long_polls_at_once) {
+  server_process server;
+  std::promise<http_response> answered;
+  auto poll = answered.get_future();
+  std::thread poller([&] {
+    http_client client(server.port(), std::chrono::seconds(60));
+    answered.set_value(client.get("/admin/events?after=0&wait_ms=30000", bearer(k_admin_token)));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it park
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.terminate(), 0) << server.stderr_text();
+  auto took = std::chrono::steady_clock::now() - started;
+  poller.join();
+  http_response response = poll.get();
+  EXPECT_EQ(response.status, 200) << describe(response);
+  EXPECT_EQ(response.body, R"({"items":[],"last_seq":0})");
+  EXPECT_LT(took, std::chrono::seconds(5)) << "the drain waited for the parked poll";
 }
 
 }  // namespace
