@@ -172,6 +172,8 @@ void write_time_or_null(json_writer& w, std::int64_t at) {
   }
 }
 
+}  // namespace
+
 void write_order(json_writer& w, const engine::order_view& o) {
   w.begin_object();
   w.key("id").value(o.id);
@@ -202,8 +204,6 @@ void write_order(json_writer& w, const engine::order_view& o) {
   write_time_or_null(w, o.cancelled_at);
   w.end_object();
 }
-
-}  // namespace
 
 void render_order(std::string& out, const engine::order_view& order) {
   out.reserve(out.size() + 512 + 256 * order.lines.size());

@@ -34,7 +34,10 @@ std::optional<http_reply> parse_checkout_request(std::string_view body,
 std::string_view order_status_name(engine::order_status status);
 std::optional<engine::order_status> order_status_from(std::string_view name);
 
+class json_writer;
 void render_order(std::string& out, const engine::order_view& order);
+// The order as one value inside a document being written (list pages, events).
+void write_order(json_writer& w, const engine::order_view& order);
 void render_popular(std::string& out, std::uint32_t days,
                     const std::vector<engine::popular_item>& items);
 void render_events(std::string& out, const engine::event_page& page);

@@ -206,11 +206,7 @@ void api::get_orders(const request_ptr& request, const params& path) {
          std::string body;
          json_writer w(body);
          w.begin_object().key("items").begin_array();
-         for (const auto& order : orders.items) {
-           std::string one;
-           render_order(one, order);
-           w.raw(one);
-         }
+         for (const auto& order : orders.items) write_order(w, order);
          end_page(w, orders.next_before_id);
          reply(request, json_reply(200, std::move(body)));
        });
