@@ -44,12 +44,23 @@ bool require_string(element object, const char* key, std::string& out) {
 }
 
 // items array and next_cursor (null → empty) of a list page.
-std::string list_page(const std::string& body, element& root, array& items,
-                      std::string& next_cursor) {
+// A list page ({items, next_cursor}): each item read by `read` into `out` (an error string
+// when it does not fit), the cursor into next_cursor ("" when null).
+template <class T, class Read>
+std::string read_page(const std::string& body, std::vector<T>& out, std::string& next_cursor,
+                      Read read) {
+  element root;
+  array items;
   if (!parse_root(body, root)) return "answer is not JSON";
   if (root["items"].get(items) != simdjson::SUCCESS) return "answer has no items array";
   std::string_view cursor;
   next_cursor = root["next_cursor"].get(cursor) == simdjson::SUCCESS ? std::string(cursor) : "";
+  for (element item : items) {
+    T value;
+    std::string error = read(item, value);
+    if (!error.empty()) return error;
+    out.push_back(std::move(value));
+  }
   return "";
 }
 
@@ -114,17 +125,7 @@ std::string parse_order(const std::string& body, server_order& out) {
 
 std::string parse_orders_page(const std::string& body, std::vector<server_order>& out,
                               std::string& next_cursor) {
-  element root;
-  array items;
-  std::string error = list_page(body, root, items, next_cursor);
-  if (!error.empty()) return error;
-  for (element item : items) {
-    server_order order;
-    error = order_from(item, order);
-    if (!error.empty()) return error;
-    out.push_back(std::move(order));
-  }
-  return "";
+  return read_page(body, out, next_cursor, order_from);
 }
 
 std::string parse_balance(const std::string& body, std::int64_t& balance) {
@@ -137,39 +138,28 @@ std::string parse_balance(const std::string& body, std::int64_t& balance) {
 
 std::string parse_balance_page(const std::string& body, std::vector<balance_entry>& out,
                                std::string& next_cursor) {
-  element root;
-  array items;
-  std::string error = list_page(body, root, items, next_cursor);
-  if (!error.empty()) return error;
-  for (element item : items) {
-    balance_entry entry;
+  return read_page(body, out, next_cursor, [](element item, balance_entry& entry) {
     if (!require_int(item, "id", entry.id) || !require_string(item, "type", entry.type) ||
         !require_int(item, "amount", entry.amount) ||
         !require_int(item, "balance_before", entry.balance_before) ||
         !require_int(item, "balance_after", entry.balance_after) ||
         !int_or(item, "order_id", entry.order_id, 0)) {
-      return "balance history entry without id, type, amount, balance_before/after or order_id";
+      return std::string(
+          "balance history entry without id, type, amount, balance_before/after or order_id");
     }
-    out.push_back(std::move(entry));
-  }
-  return "";
+    return std::string();
+  });
 }
 
 std::string parse_coupons_page(const std::string& body, std::vector<server_coupon>& out,
                                std::string& next_cursor) {
-  element root;
-  array items;
-  std::string error = list_page(body, root, items, next_cursor);
-  if (!error.empty()) return error;
-  for (element item : items) {
-    server_coupon coupon;
+  return read_page(body, out, next_cursor, [](element item, server_coupon& coupon) {
     if (!require_int(item, "id", coupon.id) || !require_string(item, "status", coupon.status) ||
         !int_or(item, "fcfs_coupon_id", coupon.fcfs_coupon_id, 0)) {
-      return "user coupon without id, status or fcfs_coupon_id";
+      return std::string("user coupon without id, status or fcfs_coupon_id");
     }
-    out.push_back(std::move(coupon));
-  }
-  return "";
+    return std::string();
+  });
 }
 
 std::string parse_events_page(const std::string& body, std::vector<event_record>& out,
