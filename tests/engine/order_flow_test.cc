@@ -223,13 +223,25 @@ void for_each_crash(const std::vector<record>& log, record_type cut_after, Check
   EXPECT_GT(cuts, 0);
 }
 
+// The recovery tests' start: a user on shard 1 pays one order of a product on each shard
+// (stock 5 each, prices 1,000 and 2,000, balance 100,000). The shards keep running.
+struct paid_order_across_shards : cluster {
+  entity_id u = 0, o = 0;
+  product_view a, b;
+  paid_order_across_shards() {
+    shards.start();
+    u = user(1, 100'000);
+    a = product(0, 1'000, 5);
+    b = product(1, 2'000, 5);
+    o = order(u, {a, b});
+    EXPECT_EQ(pay(u, o).code, errc::ok);
+  }
+};
+
 TEST(order_flow_test, RecoveryRollsBackAPaymentCutBeforeItFinished) {
-  cluster c;
-  c.shards.start();
-  entity_id u = c.user(1, 100'000);
-  product_view a = c.product(0, 1'000, 5), b = c.product(1, 2'000, 5);
-  entity_id o = c.order(u, {a, b});
-  ASSERT_EQ(c.pay(u, o).code, errc::ok);
+  paid_order_across_shards c;
+  const entity_id u = c.u, o = c.o;
+  const product_view &a = c.a, &b = c.b;
   c.shards.stop();
   // Cut after the first and after the second stock hold: the order never reached PAID.
   for_each_crash(c.wal.log(), record_type::stock_taken, [&](cluster& after) {
@@ -244,12 +256,9 @@ TEST(order_flow_test, RecoveryRollsBackAPaymentCutBeforeItFinished) {
 }
 
 TEST(order_flow_test, RecoveryFinishesAPaidOrderWhoseSaleAndEventWereCut) {
-  cluster c;
-  c.shards.start();
-  entity_id u = c.user(1, 100'000);
-  product_view a = c.product(0, 1'000, 5), b = c.product(1, 2'000, 5);
-  entity_id o = c.order(u, {a, b});
-  ASSERT_EQ(c.pay(u, o).code, errc::ok);
+  paid_order_across_shards c;
+  const entity_id u = c.u, o = c.o;
+  const product_view &a = c.a, &b = c.b;
   c.shards.stop();
   auto check = [&](cluster& after) {
     EXPECT_EQ(after.status(u, o), order_status::paid);
@@ -267,12 +276,9 @@ TEST(order_flow_test, RecoveryFinishesAPaidOrderWhoseSaleAndEventWereCut) {
 }
 
 TEST(order_flow_test, RecoveryFinishesARefundWhoseStockAndEventWereCut) {
-  cluster c;
-  c.shards.start();
-  entity_id u = c.user(1, 100'000);
-  product_view a = c.product(0, 1'000, 5), b = c.product(1, 2'000, 5);
-  entity_id o = c.order(u, {a, b});
-  ASSERT_EQ(c.pay(u, o).code, errc::ok);
+  paid_order_across_shards c;
+  const entity_id u = c.u, o = c.o;
+  const product_view &a = c.a, &b = c.b;
   ASSERT_EQ(c.cancel(u, o).code, errc::ok);
   c.shards.stop();
   auto check = [&](cluster& after) {
