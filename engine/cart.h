@@ -15,9 +15,6 @@
 
 namespace ecom::engine {
 
-inline constexpr std::int64_t cart_line_quantity_max = 999;
-inline constexpr std::size_t cart_lines_max = 100;
-
 class cart_book {
  public:
   cart_book(shard_index index, std::uint32_t shard_count, user_book& users,

@@ -8,20 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "engine/limits.h"
 #include "engine/types.h"
 
 namespace ecom::engine {
-
-inline constexpr std::int64_t price_max = 1'000'000'000;  // won, base and combination price
-inline constexpr std::int64_t stock_max = 1'000'000'000;
-inline constexpr std::size_t product_name_length_max = 200;
-inline constexpr std::size_t product_description_length_max = 10'000;
-inline constexpr std::size_t product_options_max = 20;
-inline constexpr std::size_t option_values_max = 100;
-inline constexpr std::size_t product_combinations_max = 1000;
-inline constexpr std::size_t product_images_max = 20;
-inline constexpr std::size_t option_text_length_max = 50;
-inline constexpr std::size_t image_url_length_max = 2048;
 
 struct image_input {
   std::string url;

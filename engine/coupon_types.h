@@ -6,14 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/limits.h"
 #include "engine/types.h"
 
 namespace ecom::engine {
-
-inline constexpr std::int64_t fcfs_quantity_max = 10'000'000;
-inline constexpr std::int64_t coupon_valid_days_max = 3650;
-inline constexpr std::int64_t percent_max = 100;
-inline constexpr time_ms day_ms = 24LL * 3600 * 1000;
 
 enum class coupon_kind : std::uint8_t { fixed = 1, percent = 2 };
 

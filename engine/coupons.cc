@@ -14,8 +14,6 @@ reply error(errc code) {
   return reply{code, {}, false};
 }
 
-constexpr std::size_t expiries_per_tick_max = 1000;
-
 void write_template(payload_writer& w, const coupon_template& c) {
   w.put(c.id);
   w.put_bytes(c.name);

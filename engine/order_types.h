@@ -8,16 +8,10 @@
 #include <vector>
 
 #include "engine/coupon_types.h"
+#include "engine/limits.h"
 #include "engine/types.h"
 
 namespace ecom::engine {
-
-inline constexpr std::int64_t order_line_quantity_max = 999;
-inline constexpr std::size_t order_lines_max = 50;      // POST /users/{id}/orders
-inline constexpr std::size_t checkout_lines_max = 100;  // a whole cart (cart_lines_max)
-inline constexpr time_ms order_ttl_ms_default = 900'000;
-inline constexpr std::uint32_t popular_days_max = 30;
-inline constexpr std::uint32_t events_page_max = 1000;
 
 enum class order_status : std::uint8_t {
   pending_payment = 1,

@@ -13,8 +13,6 @@ reply error(errc code) {
   return reply{code, {}, false};
 }
 
-constexpr std::size_t expiries_per_tick_max = 1000;
-
 order_status closing_status(record_type type) {
   switch (type) {
     case record_type::order_payment_failed:

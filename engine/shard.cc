@@ -202,8 +202,7 @@ void shard::execute(command& item, time_ms now) {
 }
 
 void shard::hold_watch(const watch_events& watch, reply_callback& done) {
-  constexpr std::size_t watches_max = 10'000;
-  if (watches_.size() >= watches_max || watch.answered->load()) {
+  if (watches_.size() >= event_watches_max || watch.answered->load()) {
     // Past the bound: answered at once, empty (the poller asks again).
     return static_cast<void>(release(reply{errc::ok, events_.page(watch.after, 0), false}, done));
   }

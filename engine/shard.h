@@ -38,8 +38,8 @@ using shard_driver =
 struct shard_options {
   shard_index index = 0;
   std::uint32_t shard_count = 1;
-  std::size_t mailbox_depth_max = 4096;
-  std::uint32_t sweep_interval_ms = 1000;
+  std::size_t mailbox_depth_max = mailbox_depth_max_default;
+  std::uint32_t sweep_interval_ms = sweep_interval_ms_default;
 };
 
 class shard {

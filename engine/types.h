@@ -11,11 +11,10 @@ using time_ms = std::int64_t;    // milliseconds since the Unix epoch, UTC
 using entity_id = std::int64_t;  // 1..2^63-1; id % shard_count names the owner shard
 using shard_index = std::uint32_t;
 
-inline constexpr std::uint32_t shard_count_max = 64;
-inline constexpr std::int64_t balance_max = 1'000'000'000;     // won; charges may not pass it
-inline constexpr std::int64_t charge_amount_max = 10'000'000;  // won per charge
-inline constexpr time_ms idempotency_ttl_ms = 24LL * 3600 * 1000;
-inline constexpr std::uint32_t refresh_sessions_per_user_max = 64;
+inline constexpr time_ms second_ms = 1000;
+inline constexpr time_ms minute_ms = 60 * second_ms;
+inline constexpr time_ms hour_ms = 60 * minute_ms;
+inline constexpr time_ms day_ms = 24 * hour_ms;
 
 // The shard that owns an entity whose id was allocated by that shard.
 inline shard_index owner_of(entity_id id, std::uint32_t shard_count) {

@@ -57,8 +57,6 @@ class user_book {
   bool apply_order_entry(entity_id user_id, const balance_entry& entry);
   std::size_t user_count() const { return users_.size(); }
 
-  static constexpr std::uint32_t bulk_users_per_record_max = 1000;
-
  private:
   struct session {
     std::string token_sha256;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "net/json_writer.h"
+#include "net/limits.h"
 #include "net/log.h"
 #include "net/problem.h"
 
@@ -251,11 +252,12 @@ std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr
   engine::idempotency_request out;
   if (!request->has_idempotency_key) return out;
   const std::string& key = request->idempotency_key;
-  bool visible = !key.empty() && key.size() <= 255;
+  bool visible = !key.empty() && key.size() <= idempotency_key_length_max;
   for (char c : key) visible = visible && c >= 0x21 && c <= 0x7e;
   if (!visible) {
-    reply(request,
-          validation_failed("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+    reply(request, validation_failed("Idempotency-Key",
+                                     "must be 1 to " + std::to_string(idempotency_key_length_max) +
+                                         " visible ASCII characters"));
     return std::nullopt;
   }
   out.key = key;
@@ -319,8 +321,10 @@ std::string make_cursor(std::int64_t id) {
 std::optional<http_reply> parse_page(std::string_view query, page_request& out) {
   if (auto limit = query_param(query, "limit")) {
     auto value = parse_id(*limit);
-    if (!value || *value > 100)
-      return validation_failed("limit", "must be an integer from 1 to 100");
+    if (!value || *value > engine::page_items_max) {
+      return validation_failed(
+          "limit", "must be an integer from 1 to " + std::to_string(engine::page_items_max));
+    }
     out.limit = static_cast<std::uint32_t>(*value);
   }
   if (auto cursor = query_param(query, "cursor")) {

@@ -179,7 +179,7 @@ std::optional<std::int64_t> parse_id(std::string_view text);
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
 // limit (1..100, default 20) and an opaque cursor holding an id; a reply when either is bad.
 struct page_request {
-  std::uint32_t limit = 20;
+  std::uint32_t limit = engine::page_items_default;
   std::int64_t cursor_id = 0;
 };
 std::optional<http_reply> parse_page(std::string_view query, page_request& out);

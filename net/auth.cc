@@ -7,9 +7,10 @@
 #include <openssl/sha.h>
 
 #include <array>
-#include <array>
 #include <charconv>
 #include <cstring>
+
+#include "net/limits.h"
 
 namespace ecom::net {
 
@@ -17,7 +18,6 @@ namespace {
 constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::size_t password_salt_bytes = 16;
 constexpr std::size_t password_hash_bytes = 32;
-constexpr std::uint32_t password_iterations_max = 10'000'000;
 }  // namespace
 
 std::string base64url_encode(std::string_view bytes) {
@@ -146,7 +146,7 @@ bool verify_password(std::string_view password, std::string_view stored) {
   if (dollar2 == std::string_view::npos) return false;
   std::uint32_t iterations = 0;
   auto [ptr, ec] = std::from_chars(stored.data(), stored.data() + dollar1, iterations);
-  if (ec != std::errc() || iterations == 0 || iterations > password_iterations_max) return false;
+  if (ec != std::errc() || iterations == 0 || iterations > kdf_iterations_max) return false;
   auto salt = base64url_decode(stored.substr(dollar1 + 1, dollar2 - dollar1 - 1));
   auto expected = base64url_decode(stored.substr(dollar2 + 1));
   if (!salt || !expected) return false;

@@ -42,7 +42,8 @@ maybe_problem parse_image(od::value value, const std::string& field, engine::ima
     } else if (key == "is_main") {
       ECOM_TRY(get_boolean(inner, field + ".is_main", out.is_main));
     } else if (key == "sort_order") {
-      ECOM_TRY(get_integer(inner, field + ".sort_order", -1'000'000, 1'000'000, out.sort_order));
+      ECOM_TRY(get_integer(inner, field + ".sort_order", -engine::image_sort_order_max,
+                           engine::image_sort_order_max, out.sort_order));
     }
   }
   if (!has_url) return validation_failed(field + ".url", "is required");
@@ -65,7 +66,9 @@ maybe_problem parse_option(od::value value, const std::string& field, engine::op
       for (auto element : values) {
         std::string field_i = index_field(field + ".values", out.values.size());
         if (out.values.size() >= engine::option_values_max) {
-          return validation_failed(field + ".values", "at most 100 values");
+          return validation_failed(
+              field + ".values",
+              "at most " + std::to_string(engine::option_values_max) + " values");
         }
         std::string text;
         ECOM_TRY(

@@ -29,11 +29,12 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-// After a 413 or 431 the rest of the request is read and dropped (up to this much, for up to
-// drain_timeout) so that closing does not reset the connection before the client reads the reply.
-constexpr std::size_t drain_bytes_max = 64 << 20;
-constexpr auto drain_timeout = std::chrono::seconds(5);
-constexpr std::size_t request_id_length_max = 128;
+// "1 MiB", "16 KiB": a limit as the problem details print it.
+std::string size_text(std::size_t bytes) {
+  if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes % (1 << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
 
 bool valid_request_id(std::string_view id) {
   bool ok = !id.empty() && id.size() <= request_id_length_max;
@@ -194,7 +195,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
     if (buffer_.size() > 0) return read_header();
     // Idle keep-alive: wait for the first byte under the idle timeout, then the read timeout.
     stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-    stream_.async_read_some(buffer_.prepare(4096),
+    stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->do_close();
                               self->buffer_.commit(n);
@@ -247,13 +248,19 @@ class session final : public std::enable_shared_from_this<session>, public reply
     head_request_ = false;
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
-      return write(
-          make_problem_reply({413, "PAYLOAD_TOO_LARGE", "the body is larger than 1 MiB", {}}),
-          true);
+      return write(make_problem_reply(
+                       {413,
+                        "PAYLOAD_TOO_LARGE",
+                        "the body is larger than " + size_text(server_.options.body_bytes_max),
+                        {}}),
+                   true);
     }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      return write(make_problem_reply(
-                       {431, "HEADERS_TOO_LARGE", "the header block is larger than 16 KiB", {}}),
+      return write(make_problem_reply({431,
+                                       "HEADERS_TOO_LARGE",
+                                       "the header block is larger than " +
+                                           size_text(server_.options.header_bytes_max),
+                                       {}}),
                    true);
     }
     if (ec.category() == beast::error_code(http::error::end_of_stream).category() &&

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "net/http_types.h"
+#include "net/limits.h"
 
 namespace ecom::net {
 
@@ -22,10 +23,10 @@ struct server_options {
   std::uint16_t port = 8080;
   std::uint32_t io_threads = 2;
   std::uint32_t connections_max = 10'000;
-  std::uint32_t read_timeout_ms = 15'000;   // from the first byte of a request to its end
-  std::uint32_t idle_timeout_ms = 60'000;   // keep-alive connection with no request
-  std::size_t body_bytes_max = 1 << 20;     // 413 beyond
-  std::size_t header_bytes_max = 16 << 10;  // 431 beyond
+  std::uint32_t read_timeout_ms = 15'000;            // from the first byte of a request to its end
+  std::uint32_t idle_timeout_ms = 60'000;            // keep-alive connection with no request
+  std::size_t body_bytes_max = net::body_bytes_max;  // 413 beyond
+  std::size_t header_bytes_max = net::header_bytes_max;  // 431 beyond
   bool access_log = true;
 };
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "net/json_walk.h"
+#include "net/limits.h"
 #include "net/problem.h"
 
 namespace ecom::net {
@@ -13,8 +14,6 @@ namespace ecom::net {
 namespace od = simdjson::ondemand;
 
 namespace {
-
-constexpr std::size_t json_depth_max = 64;
 
 std::string_view trim_right(std::string_view text) {
   while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' ||

@@ -22,6 +22,7 @@
 #include "net/api.h"
 #include "net/auth.h"
 #include "net/http_server.h"
+#include "net/limits.h"
 #include "net/log.h"
 #include "net/metrics.h"
 #include "net/seed.h"
@@ -41,7 +42,7 @@ struct settings {
   std::string fsync = "always";
   std::string log_level = "info";
   bool seed_demo = false;
-  std::size_t mailbox_depth_max = 4096;
+  std::size_t mailbox_depth_max = engine::mailbox_depth_max_default;
   std::uint32_t wal_zero_fill_kib = 4096;
   std::int64_t clock_offset_ms = 0;
   net::api_options api;
@@ -106,7 +107,8 @@ int parse_flags(int argc, char** argv, settings& s) {
       "(0: plain appends; see docs/operations.md)")(
       "order-ttl", po::value(&s.api.order_ttl_s)->default_value(900),
       "seconds a pending order waits for payment before it expires (1..2592000)")(
-      "mailbox-depth-max", po::value(&s.mailbox_depth_max)->default_value(4096),
+      "mailbox-depth-max",
+      po::value(&s.mailbox_depth_max)->default_value(engine::mailbox_depth_max_default),
       "commands queued per shard before 503 OVERLOADED")(
       "clock-offset-ms", po::value(&s.clock_offset_ms)->default_value(0),
       "testing only: add this to the wall clock (e.g. to pass coupon expiries across a restart)");
@@ -136,10 +138,12 @@ int parse_flags(int argc, char** argv, settings& s) {
     std::cerr << "ecomd: --fsync must be always, batch or off\n";
     return 2;
   }
-  if (s.shards > engine::shard_count_max || s.server.io_threads == 0 || s.server.io_threads > 256 ||
-      s.mailbox_depth_max == 0 || s.wal_zero_fill_kib > (1u << 20) ||
-      s.api.access_token_ttl_s <= 0 || s.api.kdf_iterations == 0 || s.api.order_ttl_s < 1 ||
-      s.api.order_ttl_s > 30LL * 24 * 3600 || s.api.kdf_iterations > 10'000'000) {
+  if (s.shards > engine::shard_count_max || s.server.io_threads == 0 ||
+      s.server.io_threads > net::io_threads_max || s.mailbox_depth_max == 0 ||
+      s.wal_zero_fill_kib > net::wal_zero_fill_kib_max || s.api.access_token_ttl_s <= 0 ||
+      s.api.kdf_iterations == 0 || s.api.order_ttl_s < 1 ||
+      s.api.order_ttl_s > engine::order_ttl_ms_max / 1000 ||
+      s.api.kdf_iterations > net::kdf_iterations_max) {
     std::cerr << "ecomd: a numeric flag is out of range (see --help)\n";
     return 2;
   }
@@ -340,7 +344,7 @@ int serve(settings& s) {
     engine::command release{engine::release_watches{}, [](engine::reply&&) {}, {}};
     shards.at(engine::event_shard).post_always(release);
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto deadline = std::chrono::steady_clock::now() + net::shutdown_drain_timeout;
   while (server.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -77,7 +77,8 @@ maybe_problem parse_order_request(std::string_view body, std::vector<order_item_
       ECOM_TRY(json_walk::get_array(value, "items", array));
       for (auto element : array) {
         if (sent.size() >= engine::order_lines_max)
-          return validation_failed("items", "at most 50 lines");
+          return validation_failed("items",
+                                   "at most " + std::to_string(engine::order_lines_max) + " lines");
         order_item_request item;
         ECOM_TRY(
             read_item(element.value_unsafe(), "items[" + std::to_string(sent.size()) + "]", item));
@@ -89,7 +90,10 @@ maybe_problem parse_order_request(std::string_view body, std::vector<order_item_
     }
   }
   if (!has_items) return validation_failed("items", "is required");
-  if (sent.empty()) return validation_failed("items", "must hold 1 to 50 lines");
+  if (sent.empty()) {
+    return validation_failed(
+        "items", "must hold 1 to " + std::to_string(engine::order_lines_max) + " lines");
+  }
   // Lines for the same combination merge, in the order each first appeared.
   items.clear();
   for (const auto& line : sent) {
@@ -99,7 +103,8 @@ maybe_problem parse_order_request(std::string_view body, std::vector<order_item_
     if (same == items.end()) {
       items.push_back(line);
     } else if ((same->quantity += line.quantity) > engine::order_line_quantity_max) {
-      return validation_failed("items", "the merged quantity of one combination exceeds 999");
+      return validation_failed("items", "the merged quantity of one combination exceeds " +
+                                            std::to_string(engine::order_line_quantity_max));
     }
   }
   return std::nullopt;
@@ -120,7 +125,8 @@ maybe_problem parse_checkout_request(std::string_view body,
       std::vector<std::int64_t> ids;
       for (auto element : array) {
         if (ids.size() >= engine::checkout_lines_max)
-          return validation_failed("item_ids", "at most 100 ids");
+          return validation_failed(
+              "item_ids", "at most " + std::to_string(engine::checkout_lines_max) + " ids");
         std::int64_t id = 0;
         ECOM_TRY(json_walk::get_integer(
             element.value_unsafe(), "item_ids[" + std::to_string(ids.size()) + "]", 1, id_max, id));

@@ -2,6 +2,7 @@
 
 #include <cassert>
 
+#include "engine/limits.h"
 #include "net/json_writer.h"
 
 namespace ecom::net {
@@ -90,8 +91,10 @@ problem problem_of(engine::errc code) {
               "the refresh token is unknown, expired, revoked or already used",
               {}};
     case errc::balance_limit_exceeded:
-      return {
-          409, "BALANCE_LIMIT_EXCEEDED", "the charge would take the balance above 1000000000", {}};
+      return {409,
+              "BALANCE_LIMIT_EXCEEDED",
+              "the charge would take the balance above " + std::to_string(engine::balance_max),
+              {}};
     case errc::idempotency_key_reused:
       return {
           422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body", {}};
@@ -110,17 +113,24 @@ problem problem_of(engine::errc code) {
       return {409, "OUT_OF_STOCK", "the quantity exceeds the stock", {}};
     case errc::price_out_of_range:
       return {400, "VALIDATION_FAILED",
-              "base_price: base_price + additional_price must stay between 0 and 1000000000 for "
-              "every combination",
+              "base_price: base_price + additional_price must stay between 0 and " +
+                  std::to_string(engine::price_max) + " for every combination",
               "base_price"};
     case errc::stock_out_of_range:
-      return {400, "VALIDATION_FAILED", "delta: the stock would pass 1000000000", "delta"};
+      return {400, "VALIDATION_FAILED",
+              "delta: the stock would pass " + std::to_string(engine::stock_max), "delta"};
     case errc::cart_full:
-      return {409, "CART_FULL", "a cart holds at most 100 lines", {}};
+      return {409,
+              "CART_FULL",
+              "a cart holds at most " + std::to_string(engine::cart_lines_max) + " lines",
+              {}};
     case errc::cart_item_not_found:
       return {404, "CART_ITEM_NOT_FOUND", "the cart has no such item", {}};
     case errc::cart_quantity_too_large:
-      return {400, "VALIDATION_FAILED", "quantity: the line would hold more than 999", "quantity"};
+      return {400, "VALIDATION_FAILED",
+              "quantity: the line would hold more than " +
+                  std::to_string(engine::cart_line_quantity_max),
+              "quantity"};
     case errc::coupon_not_found:
       return {404, "COUPON_NOT_FOUND", "the coupon or campaign does not exist", {}};
     case errc::coupon_not_active:

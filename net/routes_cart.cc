@@ -7,6 +7,7 @@
 #include "net/catalog_json.h"
 #include "net/json_reader.h"
 #include "net/json_writer.h"
+#include "net/limits.h"
 #include "net/problem.h"
 
 namespace ecom::net {
@@ -93,10 +94,9 @@ void api::post_cart_item(const request_ptr& request, const params& path) {
   auto user_id = authorize_user_path(request, path[0]);
   if (!user_id || !check_content_type(request)) return;
   std::int64_t product_id = 0, combination_id = 0, quantity = 0;
-  constexpr std::int64_t id_max = INT64_MAX;
-  field_spec fields[] = {integer_field("product_id", product_id, 1, id_max),
-                         integer_field("combination_id", combination_id, 1, id_max),
-                         integer_field("quantity", quantity, 1, 999)};
+  field_spec fields[] = {integer_field("product_id", product_id, 1, path_id_max),
+                         integer_field("combination_id", combination_id, 1, path_id_max),
+                         integer_field("quantity", quantity, 1, engine::cart_line_quantity_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
   auto idempotency = idempotency_of(request, &render_added_item,
@@ -129,7 +129,7 @@ void api::patch_cart_item(const request_ptr& request, const params& path) {
   if (!item_id) return reply(request, validation_failed("item_id", id_rule));
   if (!check_content_type(request)) return;
   std::int64_t quantity = 0;
-  field_spec fields[] = {integer_field("quantity", quantity, 1, 999)};
+  field_spec fields[] = {integer_field("quantity", quantity, 1, engine::cart_line_quantity_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
   engine::shard& owner = services_.shards.owner_of_id(*user_id);

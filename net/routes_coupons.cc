@@ -12,6 +12,7 @@
 #include "net/api.h"
 #include "net/json_reader.h"
 #include "net/json_writer.h"
+#include "net/limits.h"
 #include "net/problem.h"
 #include "net/time_format.h"
 
@@ -146,9 +147,9 @@ void api::post_admin_coupons(const request_ptr& request, const params&) {
   engine::coupon_template c;
   std::string type;
   field_spec fields[] = {
-      text_field("name", c.name, 1, 100), text_field("type", type, 1, 16),
-      integer_field("amount", c.amount, 1, engine::price_max),
-      integer_field("min_order_amount", c.min_order_amount, 0, 1'000'000'000'000, false),
+      text_field("name", c.name, 1, engine::coupon_name_length_max),
+      text_field("type", type, 1, 16), integer_field("amount", c.amount, 1, engine::price_max),
+      integer_field("min_order_amount", c.min_order_amount, 0, engine::min_order_amount_max, false),
       integer_field("valid_days", c.valid_days, 1, engine::coupon_valid_days_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
@@ -191,7 +192,7 @@ void api::post_admin_campaigns(const request_ptr& request, const params&) {
   std::int64_t coupon_id = 0;
   std::int64_t quantity = 0;
   std::string start_text, end_text;
-  field_spec fields[] = {integer_field("coupon_id", coupon_id, 1, INT64_MAX),
+  field_spec fields[] = {integer_field("coupon_id", coupon_id, 1, path_id_max),
                          integer_field("total_quantity", quantity, 1, engine::fcfs_quantity_max),
                          text_field("start_at", start_text, 1, 64),
                          text_field("end_at", end_text, 1, 64)};

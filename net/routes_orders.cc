@@ -13,6 +13,7 @@
 #include "engine/order_flow.h"
 #include "net/api.h"
 #include "net/json_writer.h"
+#include "net/limits.h"
 #include "net/order_json.h"
 #include "net/problem.h"
 
@@ -225,7 +226,7 @@ void api::get_popular(const request_ptr& request, const params&) {
   std::int64_t days = 3, limit = 5;
   if (auto problem = integer_param(request->query, "days", 1, engine::popular_days_max, days))
     return reply(request, std::move(*problem));
-  if (auto problem = integer_param(request->query, "limit", 1, 100, limit))
+  if (auto problem = integer_param(request->query, "limit", 1, engine::popular_items_max, limit))
     return reply(request, std::move(*problem));
   engine::top_products ask{services_.clock_ms() - days * engine::day_ms,
                            static_cast<std::uint32_t>(limit)};
@@ -254,7 +255,8 @@ void api::get_events(const request_ptr& request, const params&) {
     return reply(request, std::move(*problem));
   if (auto problem = integer_param(request->query, "limit", 1, engine::events_page_max, limit))
     return reply(request, std::move(*problem));
-  if (auto problem = integer_param(request->query, "wait_ms", 0, 30'000, wait_ms))
+  if (auto problem =
+          integer_param(request->query, "wait_ms", 0, engine::event_wait_ms_max, wait_ms))
     return reply(request, std::move(*problem));
   engine::shard& owner = services_.shards.at(engine::event_shard);
   auto page_reply = [this, request](engine::reply&& answer) {

@@ -7,6 +7,7 @@
 #include "net/api.h"
 #include "net/json_reader.h"
 #include "net/json_writer.h"
+#include "net/limits.h"
 #include "net/problem.h"
 #include "net/time_format.h"
 
@@ -36,7 +37,7 @@ http_reply user_reply(std::uint16_t status, const engine::user_view& user) {
 
 // One '@', non-empty local part and domain, no spaces or control characters.
 bool email_is_valid(std::string_view email) {
-  if (email.size() > 254) return false;
+  if (email.size() > engine::email_length_max) return false;
   auto at = email.find('@');
   if (at == std::string_view::npos || at == 0 || at + 1 >= email.size()) return false;
   if (email.find('@', at + 1) != std::string_view::npos) return false;
@@ -72,8 +73,10 @@ http_reply api::tokens_reply(std::int64_t user_id, const std::string& refresh_to
 void api::post_users(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::string name, email, password;
-  field_spec fields[] = {text_field("name", name, 1, 100), text_field("email", email, 3, 254),
-                         text_field("password", password, 8, 128)};
+  field_spec fields[] = {
+      text_field("name", name, 1, engine::user_name_length_max),
+      text_field("email", email, 3, engine::email_length_max),
+      text_field("password", password, password_length_min, password_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
   if (has_control_characters(name))
@@ -114,8 +117,8 @@ void api::open_session_and_reply(const request_ptr& request, std::int64_t user_i
 void api::post_login(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::string email, password;
-  field_spec fields[] = {text_field("email", email, 1, 254),
-                         text_field("password", password, 1, 128)};
+  field_spec fields[] = {text_field("email", email, 1, engine::email_length_max),
+                         text_field("password", password, 1, password_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
   engine::shard& owner = services_.shards.owner_of_email(email);
@@ -144,7 +147,7 @@ void api::post_login(const request_ptr& request, const params&) {
 void api::post_refresh(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::string token;
-  field_spec fields[] = {text_field("refresh_token", token, 1, 512)};
+  field_spec fields[] = {text_field("refresh_token", token, 1, refresh_token_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
   auto user_id = refresh_token_user(token);
@@ -168,7 +171,7 @@ void api::post_logout(const request_ptr& request, const params&) {
   if (!who) return;
   if (!check_content_type(request)) return;
   std::string token;
-  field_spec fields[] = {text_field("refresh_token", token, 1, 512)};
+  field_spec fields[] = {text_field("refresh_token", token, 1, refresh_token_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
   auto user_id = refresh_token_user(token);
@@ -206,8 +209,8 @@ void api::post_admin_users_bulk(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::int64_t count = 0;
   std::string prefix;
-  field_spec fields[] = {integer_field("count", count, 1, 100'000),
-                         text_field("name_prefix", prefix, 1, 80)};
+  field_spec fields[] = {integer_field("count", count, 1, engine::bulk_users_per_request_max),
+                         text_field("name_prefix", prefix, 1, bulk_name_prefix_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
   if (has_control_characters(prefix))

@@ -15,7 +15,7 @@
 #include <system_error>
 #include <utility>
 
-#include "engine/types.h"
+#include "engine/limits.h"
 
 namespace ecom::persistence {
 namespace {

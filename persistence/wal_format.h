@@ -50,6 +50,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "engine/limits.h"
 #include "engine/record.h"
 #include "engine/types.h"
 #include "persistence/crc32c.h"

@@ -1,0 +1,91 @@
+// limits: every bound of the domain and of the shard runtime, in one place. Names end in their
+// unit or qualifier (`_max`, `_ms`, `_bytes`); relations between limits are checked at compile
+// time below, next to the limits they tie together. net/limits.h holds the HTTP edge's own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/types.h"
+
+namespace ecom::engine {
+
+// ---- shards ----------------------------------------------------------------------------------
+inline constexpr std::uint32_t shard_count_max = 64;
+inline constexpr std::size_t mailbox_depth_max_default = 4096;    // commands queued per shard
+inline constexpr std::uint32_t sweep_interval_ms_default = 1000;  // expiry, TTLs, popularity
+// Records one sweep may write per book and tick (coupons, orders): a backlog after downtime
+// is worked off over several ticks instead of stalling the shard.
+inline constexpr std::size_t expiries_per_tick_max = 1000;
+// Long polls of the event feed parked on the event shard; beyond this one is answered at once.
+inline constexpr std::size_t event_watches_max = 10'000;
+inline constexpr time_ms event_wait_ms_max = 30'000;
+
+// ---- users, sessions, balance ----------------------------------------------------------------
+inline constexpr std::size_t user_name_length_max = 100;       // code points
+inline constexpr std::size_t email_length_max = 254;           // bytes (RFC 5321 path limit)
+inline constexpr std::int64_t balance_max = 1'000'000'000;     // won; a charge may not pass it
+inline constexpr std::int64_t charge_amount_max = 10'000'000;  // won per charge
+inline constexpr std::uint32_t refresh_sessions_per_user_max = 64;
+inline constexpr std::uint32_t bulk_users_per_request_max = 100'000;
+inline constexpr std::uint32_t bulk_users_per_record_max = 1000;
+inline constexpr time_ms idempotency_ttl_ms = 24 * hour_ms;
+
+// ---- lists -----------------------------------------------------------------------------------
+inline constexpr std::uint32_t page_items_max = 100;
+inline constexpr std::uint32_t page_items_default = 20;
+inline constexpr std::uint32_t events_page_max = 1000;
+
+// ---- catalog ---------------------------------------------------------------------------------
+inline constexpr std::int64_t price_max = 1'000'000'000;  // won, base and combination price
+inline constexpr std::int64_t stock_max = 1'000'000'000;
+inline constexpr std::size_t product_name_length_max = 200;
+inline constexpr std::size_t product_description_length_max = 10'000;
+inline constexpr std::size_t product_options_max = 20;
+inline constexpr std::size_t option_values_max = 100;
+inline constexpr std::size_t product_combinations_max = 1000;
+inline constexpr std::size_t product_images_max = 20;
+inline constexpr std::size_t option_text_length_max = 50;
+inline constexpr std::size_t image_url_length_max = 2048;
+inline constexpr std::int64_t image_sort_order_max = 1'000'000;  // and -image_sort_order_max
+
+// ---- coupons ---------------------------------------------------------------------------------
+inline constexpr std::size_t coupon_name_length_max = 100;
+inline constexpr std::int64_t fcfs_quantity_max = 10'000'000;
+inline constexpr std::int64_t coupon_valid_days_max = 3650;
+inline constexpr std::int64_t percent_max = 100;
+inline constexpr std::int64_t min_order_amount_max = 1'000'000'000'000;  // won
+
+// ---- cart and orders -------------------------------------------------------------------------
+inline constexpr std::int64_t cart_line_quantity_max = 999;
+inline constexpr std::size_t cart_lines_max = 100;
+inline constexpr std::int64_t order_line_quantity_max = cart_line_quantity_max;
+inline constexpr std::size_t order_lines_max = 50;                 // POST /users/{id}/orders
+inline constexpr std::size_t checkout_lines_max = cart_lines_max;  // a whole cart
+inline constexpr time_ms order_ttl_ms_default = 15 * minute_ms;
+inline constexpr time_ms order_ttl_ms_max = 30 * day_ms;
+inline constexpr std::uint32_t popular_days_max = 30;
+inline constexpr std::uint32_t popular_items_max = 100;
+
+// ---- how the limits relate -------------------------------------------------------------------
+// An order holds at most a whole cart's lines: a checkout never makes an order too long to
+// record, and every decoder of order lines can use one bound.
+static_assert(order_lines_max <= checkout_lines_max);
+static_assert(checkout_lines_max == cart_lines_max);
+// An order's total cannot overflow: lines × quantity × unit price fits in int64.
+static_assert(static_cast<double>(checkout_lines_max) * order_line_quantity_max * price_max <
+              9.2e18);
+// A balance at the cap plus one more charge, or plus refunds of a cart's worth, still fits.
+static_assert(static_cast<double>(balance_max) + charge_amount_max +
+                  static_cast<double>(checkout_lines_max) * order_line_quantity_max * price_max <
+              9.2e18);
+static_assert(charge_amount_max <= balance_max);
+// A stock change of ±stock_max on a stock of at most stock_max cannot overflow.
+static_assert(2 * stock_max < INT64_MAX / 2);
+static_assert(page_items_default <= page_items_max);
+static_assert(popular_items_max <= page_items_max);
+static_assert(bulk_users_per_record_max <= bulk_users_per_request_max);
+static_assert(percent_max == 100, "PERCENT discounts are floor(total × amount / 100)");
+static_assert(event_wait_ms_max < idempotency_ttl_ms);
+
+}  // namespace ecom::engine
