@@ -7,19 +7,12 @@
 
 namespace ecom::engine {
 
-namespace {
-reply error(errc code) {
-  return reply{code, {}, false};
-}
-}  // namespace
+cart_book::cart_book(shard_index index, std::uint32_t shard_count, const user_book& users,
+                     idempotency_table& keys)
+    : index_(index), shard_count_(shard_count), users_(users), keys_(keys) {}
 
-cart_book::cart_book(shard_index index, std::uint32_t shard_count, user_book& users,
-                     idempotency_table& idempotency)
-    : index_(index), shard_count_(shard_count), users_(users), idempotency_(idempotency) {}
-
-void cart_book::emit(record_type type, std::string payload, std::vector<record>& out) {
-  check_applied(apply(type, payload), type);
-  out.push_back(record{type, index_, std::move(payload)});
+void cart_book::emit(record_type type, std::string payload, step_context& ctx) {
+  emit_record(*this, type, index_, std::move(payload), ctx.out);
 }
 
 const cart_line* cart_book::find_line(entity_id user_id, entity_id item_id) const {
@@ -39,10 +32,8 @@ errc cart_book::check_fact(const sale_fact& fact, std::int64_t quantity) {
   return errc::ok;
 }
 
-reply cart_book::handle(const add_cart_item& command, time_ms now, std::vector<record>& out) {
-  if (!users_.exists(command.user_id)) return error(errc::user_not_found);
-  if (auto early = idempotency_.screen(command.user_id, command.idempotency, now))
-    return std::move(*early);
+reply cart_book::handle(const add_cart_item& command, step_context& ctx) {
+  if (!users_.exists(command.user_id)) return refusal(errc::user_not_found);
   assert(command.quantity >= 1 && command.quantity <= cart_line_quantity_max);
   const cart_line* existing = nullptr;
   std::size_t line_count = 0;
@@ -57,15 +48,11 @@ reply cart_book::handle(const add_cart_item& command, time_ms now, std::vector<r
   errc verdict = check_fact(command.fact, quantity);
   if (verdict == errc::ok && !existing && line_count >= cart_lines_max) verdict = errc::cart_full;
   if (verdict == errc::ok && command.fact.stock < quantity) verdict = errc::out_of_stock;
-  if (verdict != errc::ok) {
-    reply answer = error(verdict);
-    users_.store_rejection(command.user_id, command.idempotency, answer, now, out);
-    return answer;
-  }
+  if (verdict != errc::ok) return refusal(verdict);
   cart_line line{existing ? existing->id : make_id(item_sequence_ + 1, index_, shard_count_),
                  command.product_id, command.combination_id, quantity};
   reply answer{errc::ok, cart_item_view{line, command.fact}, false};
-  auto stored = make_idempotency_entry(command.user_id, command.idempotency, answer, now);
+  auto stored = ctx.entry_for(answer);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
@@ -73,61 +60,59 @@ reply cart_book::handle(const add_cart_item& command, time_ms now, std::vector<r
   w.put(line.product_id);
   w.put(line.combination_id);
   w.put(line.quantity);
-  w.put(now);
+  w.put(ctx.now);
   idempotency_table::encode(w, stored ? &*stored : nullptr);
-  emit(record_type::cart_item_added, std::move(payload), out);
+  emit(record_type::cart_item_added, std::move(payload), ctx);
   return answer;
 }
 
-reply cart_book::handle(const get_cart& command, time_ms now, std::vector<record>&) {
-  if (!users_.exists(command.user_id)) return error(errc::user_not_found);
-  if (auto early = idempotency_.screen(command.user_id, command.checkout_key, now))
-    return std::move(*early);
+reply cart_book::handle(const get_cart& command, step_context&) {
+  if (!users_.exists(command.user_id)) return refusal(errc::user_not_found);
   cart_view view;
   if (auto it = carts_.find(command.user_id); it != carts_.end()) view.lines = it->second.lines;
   return reply{errc::ok, std::move(view), false};
 }
 
-reply cart_book::handle(const get_cart_line& command, time_ms, std::vector<record>&) {
-  if (!users_.exists(command.user_id)) return error(errc::user_not_found);
+reply cart_book::handle(const get_cart_line& command, step_context&) {
+  if (!users_.exists(command.user_id)) return refusal(errc::user_not_found);
   const cart_line* line = find_line(command.user_id, command.item_id);
-  if (line == nullptr) return error(errc::cart_item_not_found);
+  if (line == nullptr) return refusal(errc::cart_item_not_found);
   return reply{errc::ok, *line, false};
 }
 
-reply cart_book::handle(const set_cart_quantity& command, time_ms now, std::vector<record>& out) {
-  if (!users_.exists(command.user_id)) return error(errc::user_not_found);
+reply cart_book::handle(const set_cart_quantity& command, step_context& ctx) {
+  if (!users_.exists(command.user_id)) return refusal(errc::user_not_found);
   const cart_line* line = find_line(command.user_id, command.item_id);
-  if (line == nullptr) return error(errc::cart_item_not_found);
+  if (line == nullptr) return refusal(errc::cart_item_not_found);
   // The line may have been removed and re-added between the hops: check it is still the one
   // the fact was read for.
   if (line->product_id != command.fact.product_id ||
       line->combination_id != command.fact.combination_id) {
-    return error(errc::cart_item_not_found);
+    return refusal(errc::cart_item_not_found);
   }
   errc verdict = check_fact(command.fact, command.quantity);
   if (verdict == errc::ok && command.fact.stock < command.quantity) verdict = errc::out_of_stock;
-  if (verdict != errc::ok) return error(verdict);
+  if (verdict != errc::ok) return refusal(verdict);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
   w.put(command.item_id);
   w.put(command.quantity);
-  w.put(now);
-  emit(record_type::cart_item_quantity_set, std::move(payload), out);
+  w.put(ctx.now);
+  emit(record_type::cart_item_quantity_set, std::move(payload), ctx);
   return reply{errc::ok, cart_item_view{*find_line(command.user_id, command.item_id), command.fact},
                false};
 }
 
-reply cart_book::handle(const remove_cart_item& command, time_ms, std::vector<record>& out) {
-  if (!users_.exists(command.user_id)) return error(errc::user_not_found);
+reply cart_book::handle(const remove_cart_item& command, step_context& ctx) {
+  if (!users_.exists(command.user_id)) return refusal(errc::user_not_found);
   if (find_line(command.user_id, command.item_id) == nullptr)
-    return error(errc::cart_item_not_found);
+    return refusal(errc::cart_item_not_found);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
   w.put(command.item_id);
-  emit(record_type::cart_item_removed, std::move(payload), out);
+  emit(record_type::cart_item_removed, std::move(payload), ctx);
   return reply{};
 }
 
@@ -135,11 +120,6 @@ std::uint64_t cart_book::line_count() const {
   std::uint64_t count = 0;
   for (const auto& [user, c] : carts_) count += c.lines.size();
   return count;
-}
-
-bool cart_book::owns(record_type type) {
-  return type == record_type::cart_item_added || type == record_type::cart_item_quantity_set ||
-         type == record_type::cart_item_removed;
 }
 
 bool cart_book::apply(record_type type, std::string_view payload) {
@@ -184,7 +164,7 @@ bool cart_book::apply_item_added(payload_reader& in) {
     item_sequence_ = std::max(item_sequence_, sequence_of(line.id, shard_count_));
     lines.push_back(line);
   }
-  if (stored) idempotency_.insert(std::move(*stored));
+  if (stored) keys_.insert(std::move(*stored));
   return true;
 }
 

@@ -7,26 +7,28 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/cart_commands.h"
 #include "engine/codec.h"
-#include "engine/commands.h"
 #include "engine/idempotency.h"
 #include "engine/record.h"
+#include "engine/reply.h"
+#include "engine/step_context.h"
 #include "engine/user_book.h"
 
 namespace ecom::engine {
 
 class cart_book {
  public:
-  cart_book(shard_index index, std::uint32_t shard_count, user_book& users,
-            idempotency_table& idempotency);
+  // Reads users (does the user exist); entries written with an added line go into `keys`.
+  cart_book(shard_index index, std::uint32_t shard_count, const user_book& users,
+            idempotency_table& keys);
 
-  reply handle(const add_cart_item& command, time_ms now, std::vector<record>& out);
-  reply handle(const get_cart& command, time_ms now, std::vector<record>& out);
-  reply handle(const get_cart_line& command, time_ms now, std::vector<record>& out);
-  reply handle(const set_cart_quantity& command, time_ms now, std::vector<record>& out);
-  reply handle(const remove_cart_item& command, time_ms now, std::vector<record>& out);
+  reply handle(const add_cart_item& command, step_context& ctx);
+  reply handle(const get_cart& command, step_context& ctx);
+  reply handle(const get_cart_line& command, step_context& ctx);
+  reply handle(const set_cart_quantity& command, step_context& ctx);
+  reply handle(const remove_cart_item& command, step_context& ctx);
 
-  static bool owns(record_type type);
   bool apply(record_type type, std::string_view payload);
   std::uint64_t line_count() const;
   bool has_line(entity_id user_id, entity_id item_id) const {
@@ -42,15 +44,15 @@ class cart_book {
   const cart_line* find_line(entity_id user_id, entity_id item_id) const;
   // The product-side checks of a line with `quantity` against `fact`, in the contract's order.
   static errc check_fact(const sale_fact& fact, std::int64_t quantity);
-  void emit(record_type type, std::string payload, std::vector<record>& out);
+  void emit(record_type type, std::string payload, step_context& ctx);
   bool apply_item_added(payload_reader& in);
   bool apply_quantity_set(payload_reader& in);
   bool apply_item_removed(payload_reader& in);
 
   shard_index index_;
   std::uint32_t shard_count_;
-  user_book& users_;
-  idempotency_table& idempotency_;
+  const user_book& users_;
+  idempotency_table& keys_;
   std::unordered_map<entity_id, cart> carts_;
   std::uint64_t item_sequence_ = 0;
 };

@@ -7,10 +7,6 @@ namespace ecom::engine {
 
 namespace {
 
-reply error(errc code) {
-  return reply{code, {}, false};
-}
-
 enum update_field : std::uint8_t {
   field_name = 1,
   field_description = 2,
@@ -121,9 +117,8 @@ catalog_book::catalog_book(shard_index index, std::uint32_t shard_count)
   assert(index < shard_count);
 }
 
-void catalog_book::emit(record_type type, std::string payload, std::vector<record>& out) {
-  check_applied(apply(type, payload), type);
-  out.push_back(record{type, index_, std::move(payload)});
+void catalog_book::emit(record_type type, std::string payload, step_context& ctx) {
+  emit_record(*this, type, index_, std::move(payload), ctx.out);
 }
 
 const combination_view* catalog_book::find_combination(const product_view& product,
@@ -134,7 +129,7 @@ const combination_view* catalog_book::find_combination(const product_view& produ
   return nullptr;
 }
 
-reply catalog_book::handle(const create_product& command, time_ms now, std::vector<record>& out) {
+reply catalog_book::handle(const create_product& command, step_context& ctx) {
   const product_spec& spec = command.spec;
   assert(!spec.combinations.empty());
   product_view p;
@@ -143,7 +138,7 @@ reply catalog_book::handle(const create_product& command, time_ms now, std::vect
   p.description = spec.description;
   p.base_price = spec.base_price;
   p.is_active = spec.is_active;
-  p.created_at = p.updated_at = now;
+  p.created_at = p.updated_at = ctx.now;
   std::uint64_t part = part_sequence_;
   auto next_part = [&] { return make_id(++part, index_, shard_count_); };
   for (const auto& image : spec.images)
@@ -158,17 +153,17 @@ reply catalog_book::handle(const create_product& command, time_ms now, std::vect
   std::string payload;
   payload_writer w(payload);
   write_product(w, p);
-  emit(record_type::product_created, std::move(payload), out);
+  emit(record_type::product_created, std::move(payload), ctx);
   return reply{errc::ok, products_.at(p.id), false};
 }
 
-reply catalog_book::handle(const update_product& command, time_ms now, std::vector<record>& out) {
+reply catalog_book::handle(const update_product& command, step_context& ctx) {
   auto it = products_.find(command.product_id);
-  if (it == products_.end()) return error(errc::product_not_found);
+  if (it == products_.end()) return refusal(errc::product_not_found);
   if (command.base_price) {
     std::vector<std::int64_t> extras;
     for (const auto& c : it->second.combinations) extras.push_back(c.additional_price);
-    if (!prices_in_range(*command.base_price, extras)) return error(errc::price_out_of_range);
+    if (!prices_in_range(*command.base_price, extras)) return refusal(errc::price_out_of_range);
   }
   std::uint8_t fields =
       (command.name ? field_name : 0) | (command.description ? field_description : 0) |
@@ -176,43 +171,43 @@ reply catalog_book::handle(const update_product& command, time_ms now, std::vect
   std::string payload;
   payload_writer w(payload);
   w.put(command.product_id);
-  w.put(now);
+  w.put(ctx.now);
   w.put(fields);
   if (command.name) w.put_bytes(*command.name);
   if (command.description) w.put_bytes(*command.description);
   if (command.base_price) w.put(*command.base_price);
   if (command.is_active) w.put<std::uint8_t>(*command.is_active ? 1 : 0);
-  emit(record_type::product_updated, std::move(payload), out);
+  emit(record_type::product_updated, std::move(payload), ctx);
   return reply{errc::ok, it->second, false};
 }
 
-reply catalog_book::handle(const adjust_stock& command, time_ms now, std::vector<record>& out) {
+reply catalog_book::handle(const adjust_stock& command, step_context& ctx) {
   auto it = products_.find(command.product_id);
-  if (it == products_.end()) return error(errc::product_not_found);
+  if (it == products_.end()) return refusal(errc::product_not_found);
   const combination_view* combination = find_combination(it->second, command.combination_id);
-  if (combination == nullptr) return error(errc::combination_not_found);
+  if (combination == nullptr) return refusal(errc::combination_not_found);
   // Both are bounded (|delta| <= stock_max at the edge), so the sum cannot overflow.
   std::int64_t after = combination->stock + command.delta;
-  if (after < 0) return error(errc::out_of_stock);
-  if (after > stock_max) return error(errc::stock_out_of_range);
+  if (after < 0) return refusal(errc::out_of_stock);
+  if (after > stock_max) return refusal(errc::stock_out_of_range);
   std::string payload;
   payload_writer w(payload);
   w.put(command.product_id);
   w.put(command.combination_id);
   w.put(command.delta);
   w.put(after);
-  w.put(now);
-  emit(record_type::stock_adjusted, std::move(payload), out);
+  w.put(ctx.now);
+  emit(record_type::stock_adjusted, std::move(payload), ctx);
   return reply{errc::ok, stock_view{command.product_id, command.combination_id, after}, false};
 }
 
-reply catalog_book::handle(const get_product& command, time_ms, std::vector<record>&) {
+reply catalog_book::handle(const get_product& command, step_context&) {
   auto it = products_.find(command.product_id);
-  if (it == products_.end()) return error(errc::product_not_found);
+  if (it == products_.end()) return refusal(errc::product_not_found);
   return reply{errc::ok, it->second, false};
 }
 
-reply catalog_book::handle(const list_products& command, time_ms, std::vector<record>&) {
+reply catalog_book::handle(const list_products& command, step_context&) {
   product_page page;
   page.items.reserve(command.limit);
   for (auto it = products_.upper_bound(command.after_id); it != products_.end(); ++it) {
@@ -226,7 +221,7 @@ reply catalog_book::handle(const list_products& command, time_ms, std::vector<re
   return reply{errc::ok, std::move(page), false};
 }
 
-reply catalog_book::handle(const get_sale_facts& command, time_ms, std::vector<record>&) {
+reply catalog_book::handle(const get_sale_facts& command, step_context&) {
   sale_facts facts;
   facts.items.reserve(command.items.size());
   for (const auto& [product_id, combination_id] : command.items) {
@@ -248,11 +243,6 @@ reply catalog_book::handle(const get_sale_facts& command, time_ms, std::vector<r
     facts.items.push_back(std::move(fact));
   }
   return reply{errc::ok, std::move(facts), false};
-}
-
-bool catalog_book::owns(record_type type) {
-  return type == record_type::product_created || type == record_type::product_updated ||
-         type == record_type::stock_adjusted;
 }
 
 bool catalog_book::apply(record_type type, std::string_view payload) {
@@ -337,6 +327,17 @@ std::int64_t* catalog_book::stock_slot(entity_id product_id, entity_id combinati
     if (c.id == combination_id) return &c.stock;
   }
   return nullptr;
+}
+
+void catalog_book::check_invariants(std::vector<std::string>& broken) const {
+  for (const auto& [id, product] : products_) {
+    for (const auto& c : product.combinations) {
+      if (c.stock < 0 || c.stock > stock_max) {
+        broken.push_back("product " + std::to_string(id) + " combination " + std::to_string(c.id) +
+                         ": stock " + std::to_string(c.stock));
+      }
+    }
+  }
 }
 
 }  // namespace ecom::engine

@@ -4,15 +4,18 @@
 #pragma once
 
 #include <map>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/catalog_commands.h"
 #include "engine/catalog_types.h"
 #include "engine/codec.h"
-#include "engine/commands.h"
 #include "engine/product_rules.h"
 #include "engine/record.h"
+#include "engine/reply.h"
 #include "engine/sharding.h"
+#include "engine/step_context.h"
 
 namespace ecom::engine {
 
@@ -20,16 +23,17 @@ class catalog_book {
  public:
   catalog_book(shard_index index, std::uint32_t shard_count);
 
-  reply handle(const create_product& command, time_ms now, std::vector<record>& out);
-  reply handle(const update_product& command, time_ms now, std::vector<record>& out);
-  reply handle(const adjust_stock& command, time_ms now, std::vector<record>& out);
-  reply handle(const get_product& command, time_ms now, std::vector<record>& out);
-  reply handle(const list_products& command, time_ms now, std::vector<record>& out);
-  reply handle(const get_sale_facts& command, time_ms now, std::vector<record>& out);
+  reply handle(const create_product& command, step_context& ctx);
+  reply handle(const update_product& command, step_context& ctx);
+  reply handle(const adjust_stock& command, step_context& ctx);
+  reply handle(const get_product& command, step_context& ctx);
+  reply handle(const list_products& command, step_context& ctx);
+  reply handle(const get_sale_facts& command, step_context& ctx);
 
-  static bool owns(record_type type);
   bool apply(record_type type, std::string_view payload);
   std::uint64_t product_count() const { return products_.size(); }
+  // Invariants: every combination's stock is within 0..stock_max.
+  void check_invariants(std::vector<std::string>& broken) const;
 
   // For sales_book on this shard: a product, and the stock of one of its combinations to
   // change from a sales record's apply (null when either does not exist).
@@ -38,7 +42,7 @@ class catalog_book {
 
  private:
   const combination_view* find_combination(const product_view& product, entity_id id) const;
-  void emit(record_type type, std::string payload, std::vector<record>& out);
+  void emit(record_type type, std::string payload, step_context& ctx);
   bool apply_product_created(payload_reader& in);
   bool apply_product_updated(payload_reader& in);
   bool apply_stock_adjusted(payload_reader& in);

@@ -23,7 +23,8 @@ enum class errc : std::uint8_t {
   stock_out_of_range,  // a delta would take stock above stock_max
   cart_full,
   cart_item_not_found,
-  cart_quantity_too_large,  // a merged line would exceed 999
+  cart_quantity_too_large,  // a merged line would exceed cart_line_quantity_max
+  checkout_empty,           // checkout of an empty cart, or of a selection of no lines
   coupon_not_found,
   coupon_not_active,
   coupon_sold_out,

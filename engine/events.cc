@@ -2,28 +2,23 @@
 
 #include <algorithm>
 
-#include "engine/orders.h"
+#include "engine/value_codec.h"
 
 namespace ecom::engine {
 
-reply event_book::handle(const record_event& command, time_ms, std::vector<record>& out) {
+reply event_book::handle(const record_event& command, step_context& ctx) {
   if (has(command.order.id, command.type)) return reply{};  // sent again
   std::string payload;
   payload_writer w(payload);
   w.put(last_seq() + 1);
   w.put(command.type);
   w.put(command.at);
-  write_order(w, command.order);
-  check_applied(apply(record_type::event_recorded, payload), record_type::event_recorded);
-  out.push_back(record{record_type::event_recorded, index_, std::move(payload)});
+  write_value(w, command.order);
+  emit_record(*this, record_type::event_recorded, index_, std::move(payload), ctx.out);
   return reply{};
 }
 
-reply event_book::handle(const list_events& command, time_ms, std::vector<record>&) {
-  return reply{errc::ok, page(command.after, command.limit), false};
-}
-
-reply event_book::handle(const watch_events& command, time_ms, std::vector<record>&) {
+reply event_book::handle(const list_events& command, step_context&) {
   return reply{errc::ok, page(command.after, command.limit), false};
 }
 
@@ -44,13 +39,24 @@ bool event_book::apply(record_type type, std::string_view payload) {
   event.seq = in.get<std::uint64_t>();
   event.type = in.get<order_event_type>();
   event.at = in.get<time_ms>();
-  event.order = read_order(in);
+  read_value(in, event.order);
   if (in.failed() || !in.at_end() || event.seq != last_seq() + 1 ||
       !recorded_.emplace(event.order.id, event.type).second) {
     return false;
   }
   events_.push_back(std::move(event));
   return true;
+}
+
+void event_book::check_invariants(std::vector<std::string>& broken) const {
+  for (std::size_t i = 0; i < events_.size(); ++i) {
+    if (events_[i].seq != i + 1) {
+      broken.push_back("event feed: seq " + std::to_string(events_[i].seq) + " at position " +
+                       std::to_string(i + 1));
+    }
+  }
+  if (recorded_.size() != events_.size())
+    broken.push_back("event feed: an (order, type) is recorded twice");
 }
 
 }  // namespace ecom::engine

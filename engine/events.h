@@ -5,14 +5,16 @@
 #pragma once
 
 #include <set>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "engine/codec.h"
-#include "engine/commands.h"
-#include "engine/order_types.h"
+#include "engine/order_commands.h"
 #include "engine/record.h"
+#include "engine/reply.h"
+#include "engine/step_context.h"
 
 namespace ecom::engine {
 
@@ -22,11 +24,9 @@ class event_book {
  public:
   explicit event_book(shard_index index) : index_(index) {}
 
-  reply handle(const record_event& command, time_ms now, std::vector<record>& out);
-  reply handle(const list_events& command, time_ms now, std::vector<record>& out);
-  reply handle(const watch_events& command, time_ms now, std::vector<record>& out);
+  reply handle(const record_event& command, step_context& ctx);
+  reply handle(const list_events& command, step_context& ctx);
 
-  static bool owns(record_type type) { return type == record_type::event_recorded; }
   bool apply(record_type type, std::string_view payload);
 
   event_page page(std::uint64_t after, std::uint32_t limit) const;
@@ -34,6 +34,8 @@ class event_book {
   bool has(entity_id order_id, order_event_type type) const {
     return recorded_.contains({order_id, type});
   }
+  // Invariants: seq is 1, 2, 3, ... and each (order, type) appears once.
+  void check_invariants(std::vector<std::string>& broken) const;
 
  private:
   shard_index index_;

@@ -1,17 +1,26 @@
-// idempotency_table: the stored first answers to requests that carried an Idempotency-Key,
-// owned by the shard of the user in the request's scope. An entry is written in the same
-// record as the change it answers (never in a record of its own after it), so a crash can
-// never leave a change without the entry that stops its retry from applying it twice.
+// idempotency_table: the kept answers to requests that carried an Idempotency-Key, owned by the
+// shard of the key's user. An entry is written in the same record as the change it answers
+// (never in a record of its own after it), so a crash can never leave a change without the
+// entry that stops its retry from applying it twice; a kept refusal, which changes nothing
+// else, gets a record of its own (idempotent_reply_stored, applied here).
+//
+// The table also knows which keys are in use right now: a request whose change is appended but
+// not yet durable (so not yet answered), and a multi-step flow's claim. The shard kernel drives
+// all of it around each handler (shard_state::run); books only write entries into their records.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/codec.h"
-#include "engine/commands.h"
+#include "engine/idempotency_key.h"
+#include "engine/record.h"
+#include "engine/reply.h"
 #include "engine/types.h"
 
 namespace ecom::engine {
@@ -21,55 +30,58 @@ struct idempotency_entry {
   std::string scope;
   std::string key;
   std::array<std::uint8_t, 32> body_sha256{};
-  stored_reply answer;
   time_ms created_at = 0;
+  // The answer kept: its outcome and value (a stored_reply for an entry of the older format).
+  errc code = errc::ok;
+  reply_body body;
 };
 
 class idempotency_table {
  public:
-  enum class verdict : std::uint8_t { absent, replay, key_reused };
+  explicit idempotency_table(shard_index index) : index_(index) {}
 
-  // What a request with this key and body gets: to proceed, the stored answer, or 422.
-  verdict check(entity_id user_id, const idempotency_request& request, time_ms now,
-                stored_reply* answer) const;
+  // The answer a request gets before its handler runs, or nothing when it should proceed:
+  // 409 in use while the first request with the key is not yet durable (so not yet answered)
+  // or a flow holds the key, the kept answer (replayed), or 422 for another body.
+  std::optional<reply> screen(const idempotency_key& key, time_ms now);
 
-  // The answer a request gets before anything else is checked: 409 in use while the first
-  // request with the key is not yet durable (so not yet answered), the stored reply
-  // (replayed), a key_reused error, or nothing when the request should proceed.
-  std::optional<reply> screen(entity_id user_id, const idempotency_request& request, time_ms now);
-
-  // The shard tells the table, before each command, what the WAL has made durable, and after
-  // each command that stored an entry, the LSN the entry's record got.
+  // The shard tells the table what the WAL has made durable, before each command.
   void set_durable_lsn(lsn_t lsn) { durable_lsn_ = lsn; }
-  void mark_in_flight(entity_id user_id, const idempotency_request& request, lsn_t lsn);
-  // A multi-hop request holds its key from its first hop until its record is written
-  // (mark_in_flight) or it ends without one (release).
-  void claim(entity_id user_id, const idempotency_request& request);
-  void release(entity_id user_id, const idempotency_request& request);
+  // The key's change got `lsn`: in use until that is durable.
+  void mark_in_flight(const idempotency_key& key, lsn_t lsn);
+  // A flow holds the key from its first step until a later step settles it.
+  void claim(const idempotency_key& key);
+  void release(const idempotency_key& key);
+
+  // The entry to keep for `answer` to a request with `key`: success, or a refusal the key's
+  // kept_refusals name; nothing otherwise. A replayed answer is never kept again.
+  static std::optional<idempotency_entry> entry_for(const idempotency_key& key, const reply& answer,
+                                                    time_ms now);
 
   void insert(idempotency_entry entry);
-  // Forgets entries older than idempotency_ttl_ms. Entries expire in the order they were
-  // made, so the work is proportional to what expires, not to the table.
+  // Forgets entries older than idempotency_ttl_ms. Entries expire in the order they were made,
+  // so the work is proportional to what expires, not to the table.
   void sweep(time_ms now);
   std::size_t size() const { return entries_.size(); }
+
+  // A kept refusal's record of its own: encoded, applied, appended to `out`.
+  void emit(const idempotency_entry& entry, std::vector<record>& out);
+  bool apply(record_type type, std::string_view payload);
 
   // An optional entry at the end of a record payload: a flag byte, then the fields.
   static void encode(payload_writer& out, const idempotency_entry* entry);
   static std::optional<idempotency_entry> decode(payload_reader& in);
 
  private:
-  static std::string map_key(entity_id user_id, const std::string& scope, const std::string& key);
+  static std::string map_key(entity_id user_id, std::string_view scope, std::string_view key);
+  std::optional<reply> kept_answer(const idempotency_key& key, time_ms now) const;
+
+  shard_index index_;
   std::unordered_map<std::string, idempotency_entry> entries_;
   std::deque<std::pair<time_ms, std::string>> expiry_order_;  // (created_at, map key)
   std::unordered_map<std::string, lsn_t> in_flight_;          // answered only after this LSN
   lsn_t durable_lsn_ = 0;
   std::size_t prune_at_ = 1024;
 };
-
-// The entry to store for `reply` to `request`, or nothing when the contract says not to store
-// it (no key, or a status other than 2xx and 409).
-std::optional<idempotency_entry> make_idempotency_entry(entity_id user_id,
-                                                        const idempotency_request& request,
-                                                        const reply& answer, time_ms now);
 
 }  // namespace ecom::engine

@@ -1,5 +1,6 @@
-// The engine's view of the write-ahead log. persistence::wal_writer implements it; tests may
-// use the real one on a temp dir. Shards call it from their own threads concurrently.
+// journal: the engine's view of the write-ahead log. persistence::wal_writer implements it;
+// engine tests use tests/support/fake_journal.h. Shards call it from their own threads
+// concurrently.
 #pragma once
 
 #include <functional>
@@ -16,15 +17,27 @@ class journal {
 
   virtual ~journal() = default;
 
-  // Appends `records` (possibly none) in order as one unit and assigns consecutive LSNs.
-  // `on_durable` runs exactly once, on the WAL thread or inline, once every record appended
-  // before this call returns is durable as the fsync mode promises (`always`: fdatasync'd;
-  // `batch`/`off`: immediately). Returns the LSN of the last record appended by anyone so far.
-  // Thread-safe. Never blocks on disk I/O.
+  // Appends `records` (possibly none) in order as one unit and assigns consecutive LSNs; the
+  // one log's order is a causal order across shards. Returns the LSN of the last record
+  // appended by anyone so far (so, with records, this call's last). Thread-safe; never blocks
+  // on disk I/O.
+  //
+  // `on_durable` (may be empty) runs exactly once, when every record appended before this call
+  // returned is as durable as the fsync mode promises (persistence/wal_writer.h: `always`:
+  // fdatasync'd; `batch` and `off`: written to the file). It runs on the WAL writer's thread,
+  // or inline, before append() returns, when the call appends nothing and nothing appended
+  // earlier is still waiting. It must not block.
   virtual lsn_t append(std::span<const record> records, durable_callback on_durable) = 0;
 
-  // The highest LSN known to be durable.
+  // The highest LSN known to be durable (fdatasync'd; with `off`, written).
   virtual lsn_t durable_lsn() const = 0;
+
+  // Runs `on_durable` once everything up to `lsn` is durable: inline when it already is, else
+  // as a barrier (an append of nothing) on the WAL thread.
+  void when_durable(lsn_t lsn, durable_callback on_durable) {
+    if (durable_lsn() >= lsn) return on_durable();
+    append({}, std::move(on_durable));
+  }
 };
 
 }  // namespace ecom::engine

@@ -1,171 +1,219 @@
 #include "engine/order_flow.h"
 
-#include <atomic>
+#include <algorithm>
 #include <latch>
 #include <map>
 #include <memory>
-#include <mutex>
 
+#include "engine/answer.h"
 #include "engine/events.h"
+#include "engine/fan_out.h"
 
 namespace ecom::engine {
-
-struct payment_state {
-  begin_payment command;
-  reply_callback done;
-  payment_plan plan;
-  std::mutex mutex;
-  std::size_t pending = 0;
-  bool inactive = false;
-  bool short_stock = false;
-  std::vector<shard_index> taken;  // shards that took stock for the order
-};
 
 std::vector<std::pair<shard_index, std::vector<stock_line>>> order_flow::lines_by_shard(
     const order_view& order) const {
   std::map<shard_index, std::vector<stock_line>> grouped;
   for (const auto& line : order.lines) {
-    grouped[owner_of(line.product_id, shards_.size())].push_back(
+    grouped[shards_.owner_of_id(line.product_id)].push_back(
         stock_line{line.product_id, line.combination_id, line.quantity});
   }
   return {grouped.begin(), grouped.end()};
 }
 
-void order_flow::post_all(std::vector<step> steps, std::function<void()> all_done) {
-  if (steps.empty()) return all_done();
-  auto pending = std::make_shared<std::atomic<std::size_t>>(steps.size());
-  auto shared_done = std::make_shared<std::function<void()>>(std::move(all_done));
-  for (auto& s : steps) {
-    command item{std::move(s.body),
-                 [pending, shared_done](reply&&) {
-                   if (pending->fetch_sub(1) == 1) (*shared_done)();
-                 },
-                 {}};
-    [[maybe_unused]] bool posted = shards_.at(s.shard).post_always(item);
-  }
+// Ends the flow with `answer` (a refusal, or an answer with nothing after it) once what it
+// rests on is durable.
+void order_flow::end(reply&& answer, reply_callback& done) {
+  lsn_t rests_on = answer.rests_on;
+  answer_when_durable(shards_.wal(), rests_on, std::move(done), std::move(answer));
 }
 
 // A stored answer is replayed once the first request's later steps are durable too: they were
 // queued on their shards (from the user shard's thread) before this replay was even decided,
 // so one ordinary read per shard, which waits for that shard's last record, comes after them.
 void order_flow::after_every_shard(reply&& answer, reply_callback done) {
-  std::vector<step> reads;
-  for (shard_index i = 0; i < shards_.size(); ++i) reads.push_back(step{i, get_shard_figures{}});
+  std::vector<std::pair<shard_index, command_body>> reads;
+  for (shard_index i = 0; i < shards_.size(); ++i) reads.emplace_back(i, get_shard_figures{});
   auto shared = std::make_shared<reply>(std::move(answer));
-  post_all(std::move(reads),
-           [shared, done = std::move(done)]() mutable { done(std::move(*shared)); });
+  scatter(shards_, std::move(reads), reply_mode::durable, 0, false,
+          [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
+            end(std::move(*shared), done);
+          });
 }
 
-bool order_flow::pay(begin_payment request, reply_callback done) {
-  auto state = std::make_shared<payment_state>();
-  state->command = request;  // the key goes on to finish_payment
-  state->done = std::move(done);
-  entity_id user_id = request.user_id;
-  command item{std::move(request),
-               [this, state](reply&& answer) {
-                 if (answer.replayed) return after_every_shard(std::move(answer), state->done);
-                 if (answer.code != errc::ok) {
-                   // Answered before durability (below): a refusal goes out only once
-                   // everything it could rest on is durable.
-                   auto shared = std::make_shared<reply>(std::move(answer));
-                   wal_.append({}, [state, shared] { state->done(std::move(*shared)); });
-                   return;
-                 }
-                 state->plan = std::move(std::get<payment_plan>(answer.body));
-                 auto groups = lines_by_shard(state->plan.order);
-                 state->pending = groups.size();
-                 for (auto& [shard, lines] : groups) {
-                   command take{take_stock{state->plan.order.id, state->plan.order.user_id,
-                                           std::move(lines), state->plan.check_only},
-                                [this, state, shard = shard](reply&& taken) {
-                                  std::unique_lock lock(state->mutex);
-                                  if (taken.code == errc::product_inactive) state->inactive = true;
-                                  if (taken.code == errc::out_of_stock) state->short_stock = true;
-                                  if (taken.code == errc::ok && !state->plan.check_only)
-                                    state->taken.push_back(shard);
-                                  if (--state->pending > 0) return;
-                                  lock.unlock();
-                                  finish(state);
-                                },
-                                {},
-                                true};
-                   [[maybe_unused]] bool posted = shards_.at(shard).post_always(take);
-                 }
+// ---- create and checkout -----------------------------------------------------------------------
+
+bool order_flow::create_with_facts(create_order order, key_ptr key, lsn_t rests_on, bool bounded,
+                                   reply_callback done) {
+  std::vector<std::pair<entity_id, entity_id>> asks;
+  asks.reserve(order.items.size());
+  for (const auto& item : order.items) asks.emplace_back(item.product_id, item.combination_id);
+  return read_sale_facts(
+      shards_, asks, rests_on, bounded,
+      [this, order = std::move(order), key = std::move(key), done = std::move(done)](
+          std::vector<sale_fact>&& facts, lsn_t facts_rest_on) mutable {
+        for (std::size_t i = 0; i < facts.size(); ++i) order.items[i].fact = std::move(facts[i]);
+        shard& user_shard = shards_.at(shards_.owner_of_id(order.user_id));
+        command create{std::move(order),    std::move(done),
+                       reply_mode::durable, key ? key_step::check : key_step::none,
+                       std::move(key),      facts_rest_on};
+        [[maybe_unused]] bool posted = user_shard.post_always(create);
+      });
+}
+
+bool order_flow::create(create_order order, key_ptr key, reply_callback done) {
+  return create_with_facts(std::move(order), std::move(key), 0, true, std::move(done));
+}
+
+bool order_flow::checkout(checkout_request request, key_ptr key, reply_callback done) {
+  const entity_id user_id = request.user_id;
+  const key_step use = key ? key_step::check : key_step::none;
+  command cart{
+      get_cart{user_id},
+      [this, request = std::move(request), key, done = std::move(done)](reply&& got) mutable {
+        if (got.replayed || got.code != errc::ok) return end(std::move(got), done);
+        const auto& lines = std::get<cart_view>(got.body).lines;
+        if (lines.empty()) {
+          reply empty = refusal(errc::checkout_empty);
+          empty.rests_on = got.rests_on;
+          return end(std::move(empty), done);
+        }
+        create_order order;
+        order.user_id = request.user_id;
+        order.user_coupon_id = request.user_coupon_id;
+        order.ttl_ms = request.ttl_ms;
+        const auto& chosen = request.item_ids;
+        for (const auto& line : lines) {
+          if (chosen && std::find(chosen->begin(), chosen->end(), line.id) == chosen->end())
+            continue;
+          order.items.push_back(
+              order_item_input{line.product_id, line.combination_id, line.quantity, {}});
+          order.cart_item_ids.push_back(line.id);
+        }
+        if (chosen && order.cart_item_ids.size() != chosen->size()) {
+          reply missing = refusal(errc::cart_item_not_found);
+          missing.rests_on = got.rests_on;
+          return end(std::move(missing), done);
+        }
+        create_with_facts(std::move(order), std::move(key), got.rests_on, false, std::move(done));
+      },
+      reply_mode::feeds_next_step, use, key};
+  return shards_.at(shards_.owner_of_id(user_id)).post(cart);
+}
+
+// ---- pay ---------------------------------------------------------------------------------------
+
+bool order_flow::pay(entity_id user_id, entity_id order_id, key_ptr key, reply_callback done) {
+  const key_step use = key ? key_step::claim : key_step::none;
+  command begin{begin_payment{user_id, order_id},
+                [this, user_id, key, done = std::move(done)](reply&& begun) mutable {
+                  if (begun.replayed) return after_every_shard(std::move(begun), std::move(done));
+                  if (begun.code != errc::ok) return end(std::move(begun), done);
+                  take_stock_everywhere(user_id, std::move(key), std::move(begun), std::move(done));
+                },
+                reply_mode::feeds_next_step, use, key};
+  return shards_.at(shards_.owner_of_id(user_id)).post(begin);
+}
+
+// On the user's shard, right after begin_payment: every product shard takes (or checks) its
+// lines; the last answer goes on to finish.
+void order_flow::take_stock_everywhere(entity_id user_id, key_ptr key, reply&& begun,
+                                       reply_callback done) {
+  auto plan = std::get<payment_plan>(std::move(begun.body));
+  auto groups = lines_by_shard(plan.order);
+  std::vector<std::pair<shard_index, command_body>> takes;
+  for (const auto& [shard, lines] : groups)
+    takes.emplace_back(shard, take_stock{plan.order.id, user_id, lines, plan.check_only});
+  scatter(shards_, std::move(takes), reply_mode::feeds_next_step, begun.rests_on, false,
+          [this, user_id, key = std::move(key), plan = std::move(plan), groups = std::move(groups),
+           done = std::move(done)](std::vector<reply>&& answers) mutable {
+            finish(user_id, std::move(key), std::move(plan), std::move(groups), std::move(answers),
+                   std::move(done));
+          });
+}
+
+// On the last product shard to answer: the user's shard decides (off sale wins across shards,
+// then short stock, then the balance).
+void order_flow::finish(entity_id user_id, key_ptr key, payment_plan plan,
+                        std::vector<std::pair<shard_index, std::vector<stock_line>>> groups,
+                        std::vector<reply>&& takes, reply_callback done) {
+  bool inactive = false, short_stock = false;
+  std::vector<shard_index> taken;  // shards that took stock for the order
+  for (std::size_t i = 0; i < takes.size(); ++i) {
+    inactive = inactive || takes[i].code == errc::product_inactive;
+    short_stock = short_stock || takes[i].code == errc::out_of_stock;
+    if (takes[i].code == errc::ok && !plan.check_only) taken.push_back(groups[i].first);
+  }
+  errc outcome = inactive ? errc::product_inactive : short_stock ? errc::out_of_stock : errc::ok;
+  const key_step use = key ? key_step::settle : key_step::none;
+  command item{finish_payment{user_id, plan.order.id, outcome, plan.check_only},
+               [this, order_id = plan.order.id, taken = std::move(taken),
+                done = std::move(done)](reply&& finished) mutable {
+                 after_finish(order_id, std::move(taken), std::move(finished), std::move(done));
                },
-               {},
-               true};  // begin and take only feed finish_payment, which always writes
-  return shards_.owner_of_id(user_id).post(item);
+               reply_mode::feeds_next_step,
+               use,
+               std::move(key),
+               rests_on_all(takes)};
+  [[maybe_unused]] bool posted = shards_.at(shards_.owner_of_id(user_id)).post_always(item);
 }
 
-void order_flow::finish(std::shared_ptr<payment_state> state) {
-  errc outcome = state->inactive      ? errc::product_inactive
-                 : state->short_stock ? errc::out_of_stock
-                                      : errc::ok;
-  // Failed: give back what was taken, then answer (the order is PAYMENT_FAILED by now).
-  auto failed = [this, state](reply&& answer) {
-    std::vector<step> releases;
-    for (shard_index shard : state->taken)
-      releases.push_back(step{shard, release_stock{state->plan.order.id}});
-    auto shared = std::make_shared<reply>(std::move(answer));
-    post_all(std::move(releases), [state, shared] { state->done(std::move(*shared)); });
-  };
-  // Paid (on the user's shard, right after its record): count the sale and record the event;
-  // answer once those are durable (the order's record precedes them in the log).
-  auto paid = [this, state](reply&& answer) {
-    const auto& order = std::get<order_view>(answer.body);
-    std::vector<step> steps;
-    for (shard_index shard : state->taken)
-      steps.push_back(step{shard, commit_sale{order.id, order.paid_at}});
-    steps.push_back(step{event_shard, record_event{order_event_type::paid, order.paid_at, order}});
-    auto shared = std::make_shared<reply>(std::move(answer));
-    post_all(std::move(steps), [state, shared] { state->done(std::move(*shared)); });
-  };
-  command item{finish_payment{state->command.user_id, state->command.order_id, outcome,
-                              state->plan.check_only, std::move(state->command.idempotency)},
-               std::move(failed), std::move(paid)};
-  [[maybe_unused]] bool posted = shards_.owner_of_id(state->command.user_id).post_always(item);
+// On the user's shard, right after finish_payment: count the sale and record the event (paid),
+// or give back what was taken (failed); answer once those are durable.
+void order_flow::after_finish(entity_id order_id, std::vector<shard_index> taken, reply&& finished,
+                              reply_callback done) {
+  std::vector<std::pair<shard_index, command_body>> steps;
+  if (finished.code == errc::ok) {
+    const auto& order = std::get<order_view>(finished.body);
+    for (shard_index shard : taken) steps.emplace_back(shard, commit_sale{order.id, order.paid_at});
+    steps.emplace_back(event_shard, record_event{order_event_type::paid, order.paid_at, order});
+  } else {
+    for (shard_index shard : taken) steps.emplace_back(shard, release_stock{order_id});
+  }
+  auto shared = std::make_shared<reply>(std::move(finished));
+  scatter(shards_, std::move(steps), reply_mode::durable, 0, false,
+          [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
+            end(std::move(*shared), done);
+          });
 }
 
-bool order_flow::cancel(cancel_order request, reply_callback done) {
-  auto shared_done = std::make_shared<reply_callback>(std::move(done));
-  entity_id user_id = request.user_id;
-  command item{std::move(request),
-               // Refused (after the shard's last record is durable), or replayed.
-               [this, shared_done](reply&& answer) {
-                 if (answer.replayed) return after_every_shard(std::move(answer), *shared_done);
-                 (*shared_done)(std::move(answer));
-               },
-               // Written: CANCELLED needs only its own record durable; REFUNDED also gives the
-               // stock back, reduces popularity and records the event first.
-               [this, shared_done](reply&& answer) {
-                 auto shared = std::make_shared<reply>(std::move(answer));
-                 const auto& order = std::get<order_view>(shared->body);
-                 std::vector<step> steps;
+// ---- cancel ------------------------------------------------------------------------------------
+
+bool order_flow::cancel(entity_id user_id, entity_id order_id, key_ptr key, reply_callback done) {
+  const key_step use = key ? key_step::check : key_step::none;
+  command item{cancel_order{user_id, order_id},
+               [this, done = std::move(done)](reply&& answer) mutable {
+                 if (answer.replayed) return after_every_shard(std::move(answer), std::move(done));
+                 if (answer.code != errc::ok) return end(std::move(answer), done);
+                 const auto& order = std::get<order_view>(answer.body);
+                 std::vector<std::pair<shard_index, command_body>> steps;
                  if (order.status == order_status::refunded) {
                    for (auto& [shard, lines] : lines_by_shard(order))
-                     steps.push_back(step{shard, refund_sale{order.id}});
-                   steps.push_back(step{event_shard, record_event{order_event_type::refunded,
-                                                                  order.cancelled_at, order}});
+                     steps.emplace_back(shard, refund_sale{order.id});
+                   steps.emplace_back(event_shard, record_event{order_event_type::refunded,
+                                                                order.cancelled_at, order});
                  }
-                 auto answer_now = [shared_done, shared] { (*shared_done)(std::move(*shared)); };
-                 if (steps.empty()) {
-                   wal_.append({}, std::move(answer_now));
-                 } else {
-                   post_all(std::move(steps), std::move(answer_now));
-                 }
-               }};
-  return shards_.owner_of_id(user_id).post(item);
+                 auto shared = std::make_shared<reply>(std::move(answer));
+                 scatter(shards_, std::move(steps), reply_mode::durable, 0, false,
+                         [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
+                           end(std::move(*shared), done);
+                         });
+               },
+               reply_mode::feeds_next_step, use, key};
+  return shards_.at(shards_.owner_of_id(user_id)).post(item);
 }
+
+// ---- recovery ----------------------------------------------------------------------------------
 
 order_flow::redrive_plan order_flow::plan_redrive() const {
   redrive_plan plan;
-  const shard& events = shards_.at(event_shard);
+  const event_book& events = shards_.at(event_shard).state().events;
   for (shard_index i = 0; i < shards_.size(); ++i) {
-    shards_.at(i).for_each_order([&](const order_view& order) {
+    shards_.at(i).state().orders.for_each_order([&](const order_view& order) {
       bool paid = order.status == order_status::paid;
       bool refunded = order.status == order_status::refunded;
       for (auto& [shard, lines] : lines_by_shard(order)) {
-        hold_state hold = shards_.at(shard).hold_of(order.id);
+        hold_state hold = shards_.at(shard).state().sales.state_of(order.id);
         if (hold == hold_state::none) continue;
         if (paid && hold == hold_state::taken) {
           plan.first.push_back(step{shard, commit_sale{order.id, order.paid_at}});
@@ -176,14 +224,14 @@ order_flow::redrive_plan order_flow::plan_redrive() const {
           plan.first.push_back(step{shard, release_stock{order.id}});
         }
       }
-      if ((paid || refunded) && !events.has_event(order.id, order_event_type::paid)) {
+      if ((paid || refunded) && !events.has(order.id, order_event_type::paid)) {
         order_view as_paid = order;
         as_paid.status = order_status::paid;
         as_paid.cancelled_at = 0;
         plan.first.push_back(
             step{event_shard, record_event{order_event_type::paid, order.paid_at, as_paid}});
       }
-      if (refunded && !events.has_event(order.id, order_event_type::refunded)) {
+      if (refunded && !events.has(order.id, order_event_type::refunded)) {
         plan.second.push_back(
             step{event_shard, record_event{order_event_type::refunded, order.cancelled_at, order}});
       }
@@ -195,8 +243,11 @@ order_flow::redrive_plan order_flow::plan_redrive() const {
 void order_flow::redrive(redrive_plan plan) {
   for (auto* phase : {&plan.first, &plan.second}) {
     if (phase->empty()) continue;
+    std::vector<std::pair<shard_index, command_body>> steps;
+    for (auto& s : *phase) steps.emplace_back(s.shard, std::move(s.body));
     std::latch finished(1);
-    post_all(std::move(*phase), [&finished] { finished.count_down(); });
+    scatter(shards_, std::move(steps), reply_mode::durable, 0, false,
+            [&finished](std::vector<reply>&&) { finished.count_down(); });
     finished.wait();
   }
 }

@@ -1,41 +1,62 @@
-// order_flow: the steps of an order that cross shards, driven by messages (no locks):
+// order_flow: the order steps that cross shards. The user's order is the authority; every step
+// on another shard is keyed by order id and applies at most once, so a step sent again after a
+// crash is harmless.
 //
-//   pay:    user shard begin_payment → each product shard take_stock (all or none per shard)
-//           → user shard finish_payment → PAID: product shards commit_sale + event shard
-//           ORDER_PAID; PAYMENT_FAILED: product shards release_stock.
-//   cancel: user shard cancel_order → REFUNDED: product shards refund_sale + event shard
-//           ORDER_REFUNDED.
+// Create (create):
+//   each product shard involved  get_sale_facts (fan-out)                 (feeds the next step)
+//   → user's shard  create_order: exists → on sale → stock → coupon usable → minimum; records
+//                   order_created with the coupon USE and the key's answer (durable: answer)
+// Checkout (checkout):
+//   user's shard    get_cart: the key's stored answer replays from here   (feeds)
+//   → as create, with the cart's lines (or the chosen ones), which leave the cart when paid
+// Pay (pay):
+//   user's shard    begin_payment: PENDING_PAYMENT, not being paid; marks it (memory) and
+//                   claims the key                                        (feeds)
+//   → each product shard involved  take_stock: all or none per shard, records stock_taken
+//                   under the order id (only checks when the balance is short already) (feeds)
+//   → user's shard  finish_payment: off sale / short stock / balance decide; records
+//                   order_paid (balance USE, cart lines out) or order_payment_failed (coupon
+//                   RESTORE), with the key's answer                       (feeds)
+//   → paid: each product shard commit_sale (popularity) + the event shard ORDER_PAID;
+//     failed: each product shard that took stock release_stock        (durable: the answer
+//     goes out once the last of these is durable)
+// Cancel (cancel):
+//   user's shard    cancel_order: PENDING_PAYMENT → CANCELLED (coupon back), or PAID →
+//                   REFUNDED (balance REFUND, coupon back), with the key's answer (feeds)
+//   → refunded: each product shard refund_sale (stock back, popularity down) + the event shard
+//     ORDER_REFUNDED                                                       (durable: answer)
+// A replayed payment or cancel answer goes out after one ordinary read on every shard: the
+// first request's later steps were queued on those shards before the replay was decided, so
+// the reads come after them and the retry sees what the first answer promised.
 //
-// The answer goes out once every step it depends on is durable. A crash can cut a flow
-// between steps; each step is keyed by order id and applies at most once, and the user's
-// order is the authority, so redrive() finishes what the order's status says (or rolls back
-// a payment that never reached finish_payment) before the server serves again.
+// Recovery (plan_redrive before the shards start, redrive after): what a crash cut between
+// steps is found by comparing each order's status with its product shards' holds and the
+// event feed, and finished or rolled back: holds of an order that is not PAID are released
+// (its payment is rolled back; the client's retry pays again), a PAID order's holds are
+// committed and its ORDER_PAID recorded if missing, a REFUNDED order's holds are refunded and
+// its events recorded (paid before refunded: two phases).
 #pragma once
 
-#include <functional>
-#include <memory>
 #include <utility>
 #include <vector>
 
-#include "engine/commands.h"
-#include "engine/journal.h"
+#include "engine/command.h"
 #include "engine/shard_set.h"
 
 namespace ecom::engine {
 
-struct payment_state;
-
 class order_flow {
  public:
-  order_flow(shard_set& shards, journal& wal) : shards_(shards), wal_(wal) {}
+  explicit order_flow(shard_set& shards) : shards_(shards) {}
 
-  // `done` runs once, on any thread, with the order (PAID / CANCELLED / REFUNDED) or the
-  // refusal. False when the user's shard is full (OVERLOADED): nothing was started.
-  bool pay(begin_payment request, reply_callback done);
-  bool cancel(cancel_order request, reply_callback done);
+  // False when the first step's mailbox is full (OVERLOADED): nothing was started. `done` runs
+  // once, on any thread, with the order (PENDING_PAYMENT / PAID / CANCELLED / REFUNDED) or the
+  // refusal, when the answer may leave the engine.
+  bool create(create_order order, key_ptr key, reply_callback done);
+  bool checkout(checkout_request request, key_ptr key, reply_callback done);
+  bool pay(entity_id user_id, entity_id order_id, key_ptr key, reply_callback done);
+  bool cancel(entity_id user_id, entity_id order_id, key_ptr key, reply_callback done);
 
-  // Recovery, before the shards start: the steps that finish or roll back what a crash cut
-  // off, in two phases (a refund's steps come after the payment's).
   struct step {
     shard_index shard = 0;
     command_body body;
@@ -45,8 +66,9 @@ class order_flow {
     std::vector<step> second;
     std::size_t size() const { return first.size() + second.size(); }
   };
+  // Before the shards start (reads their state).
   redrive_plan plan_redrive() const;
-  // After start: runs the plan; returns once every step is durable.
+  // After they started: runs the plan; returns once every step is durable.
   void redrive(redrive_plan plan);
 
   // The stock lines of an order grouped by the shard that owns each product.
@@ -54,14 +76,20 @@ class order_flow {
       const order_view& order) const;
 
  private:
-  // Posts every step (past the mailbox bound: each flow has a bounded number of them) and runs
-  // `all_done` once all have answered, i.e. all are durable.
-  void post_all(std::vector<step> steps, std::function<void()> all_done);
-  void finish(std::shared_ptr<payment_state> state);
+  void take_stock_everywhere(entity_id user_id, key_ptr key, reply&& begun, reply_callback done);
+  void finish(entity_id user_id, key_ptr key, payment_plan plan,
+              std::vector<std::pair<shard_index, std::vector<stock_line>>> groups,
+              std::vector<reply>&& takes, reply_callback done);
+  void after_finish(entity_id order_id, std::vector<shard_index> taken, reply&& finished,
+                    reply_callback done);
+  // Reads the lines' facts, then the user's shard decides and records the order. `bounded`:
+  // the facts are the flow's first step (false: a mailbox was full, nothing started).
+  bool create_with_facts(create_order order, key_ptr key, lsn_t rests_on, bool bounded,
+                         reply_callback done);
   void after_every_shard(reply&& answer, reply_callback done);
+  void end(reply&& answer, reply_callback& done);
 
   shard_set& shards_;
-  journal& wal_;
 };
 
 }  // namespace ecom::engine

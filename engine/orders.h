@@ -19,39 +19,40 @@
 
 #include "engine/cart.h"
 #include "engine/codec.h"
-#include "engine/commands.h"
-#include "engine/coupons.h"
 #include "engine/idempotency.h"
-#include "engine/order_types.h"
+#include "engine/order_commands.h"
 #include "engine/record.h"
+#include "engine/reply.h"
+#include "engine/step_context.h"
 #include "engine/user_book.h"
+#include "engine/wallets.h"
 
 namespace ecom::engine {
 
-// Order payloads are shared with the event feed, which keeps the order as it was.
-void write_order(payload_writer& w, const order_view& order);
-order_view read_order(payload_reader& in);
-
 class order_book {
  public:
-  order_book(shard_index index, std::uint32_t shard_count, user_book& users, coupon_book& coupons,
-             cart_book& carts, idempotency_table& idempotency);
+  // An order's records change more than the order: order_created uses the coupon (wallets),
+  // order_paid debits the balance (users) and takes lines out of the cart (carts), closing
+  // records restore the coupon, order_refunded credits the balance. apply() makes those
+  // changes through the named apply_* methods of those books; handle() only reads them.
+  order_book(shard_index index, std::uint32_t shard_count, user_book& users, wallet_book& wallets,
+             cart_book& carts, idempotency_table& keys);
 
-  reply handle(const create_order& command, time_ms now, std::vector<record>& out);
-  reply handle(const get_order& command, time_ms now, std::vector<record>& out);
-  reply handle(const list_orders& command, time_ms now, std::vector<record>& out);
-  reply handle(const begin_payment& command, time_ms now, std::vector<record>& out);
-  reply handle(const finish_payment& command, time_ms now, std::vector<record>& out);
-  reply handle(const cancel_order& command, time_ms now, std::vector<record>& out);
+  reply handle(const create_order& command, step_context& ctx);
+  reply handle(const get_order& command, step_context& ctx);
+  reply handle(const list_orders& command, step_context& ctx);
+  reply handle(const begin_payment& command, step_context& ctx);
+  reply handle(const finish_payment& command, step_context& ctx);
+  reply handle(const cancel_order& command, step_context& ctx);
 
   // Records EXPIRED (coupon RESTORE) for pending orders past expires_at that no payment is
-  // working on (also those that expired while the server was down). The shard runs it before
-  // each batch when has_due() and from its periodic tick, so no answer shows an order that
-  // should have expired as pending, nor its coupon as still used.
-  void expire(time_ms now, std::vector<record>& out);
+  // working on (also those that expired while the server was down), at most
+  // expiries_per_tick_max; returns how many. The shard runs it before each batch when
+  // has_due() and from its periodic tick, so no answer shows an order that should have
+  // expired as pending, nor its coupon as still used.
+  std::size_t expire(time_ms now, std::vector<record>& out);
   bool has_due(time_ms now) const;
 
-  static bool owns(record_type type);
   bool apply(record_type type, std::string_view payload);
 
   // Recovery, before start: every order of this shard.
@@ -65,8 +66,6 @@ class order_book {
   // Writes a status change with its coupon RESTORE (when the order used one) and key entry.
   void emit_closing(record_type type, const order_view& order, time_ms at,
                     const idempotency_entry* stored, std::vector<record>& out);
-  reply refuse(errc code, entity_id user_id, const idempotency_request& key, time_ms now,
-               std::vector<record>& out);
   static void write_money_move(payload_writer& w, const order_view& order, time_ms at,
                                entity_id entry_id, std::int64_t balance, std::int64_t amount);
   order_view* read_money_move(payload_reader& in, order_status to, balance_entry& entry);
@@ -79,9 +78,9 @@ class order_book {
   shard_index index_;
   std::uint32_t shard_count_;
   user_book& users_;
-  coupon_book& coupons_;
+  wallet_book& wallets_;
   cart_book& carts_;
-  idempotency_table& idempotency_;
+  idempotency_table& keys_;
   std::unordered_map<entity_id, std::vector<order_view>> orders_;  // per user, ascending id
   std::set<std::tuple<time_ms, entity_id, entity_id>> expiries_;   // (expires_at, order, user)
   std::unordered_set<entity_id> paying_;  // orders between begin_payment and finish_payment

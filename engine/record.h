@@ -3,8 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "engine/types.h"
@@ -42,15 +40,6 @@ enum class record_type : std::uint16_t {
   sale_refunded = 63,
   event_recorded = 70,
 };
-
-// A record a book just encoded must apply to the state that produced it; if it does not, live
-// state and replay would part ways. That is a bug: stop (fail-stop) rather than write it.
-inline void check_applied(bool applied, record_type type) {
-  if (applied) return;
-  std::fprintf(stderr, "fatal: a freshly encoded record of type %u does not apply; stopping\n",
-               static_cast<unsigned>(type));
-  std::abort();
-}
 
 struct record {
   record_type type{};

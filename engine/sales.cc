@@ -4,20 +4,11 @@
 
 namespace ecom::engine {
 
-namespace {
-
-reply error(errc code) {
-  return reply{code, {}, false};
-}
-
-}  // namespace
-
 sales_book::sales_book(shard_index index, catalog_book& catalog)
     : index_(index), catalog_(catalog) {}
 
-void sales_book::emit(record_type type, std::string payload, std::vector<record>& out) {
-  check_applied(apply(type, payload), type);
-  out.push_back(record{type, index_, std::move(payload)});
+void sales_book::emit(record_type type, std::string payload, step_context& ctx) {
+  emit_record(*this, type, index_, std::move(payload), ctx.out);
 }
 
 hold_state sales_book::state_of(entity_id order_id) const {
@@ -25,18 +16,18 @@ hold_state sales_book::state_of(entity_id order_id) const {
   return it == holds_.end() ? hold_state::none : it->second.state;
 }
 
-reply sales_book::handle(const take_stock& command, time_ms, std::vector<record>& out) {
+reply sales_book::handle(const take_stock& command, step_context& ctx) {
   if (!command.check_only && holds_.contains(command.order_id)) return reply{};  // sent again
   // The contract's order across all lines: on sale first, then stock. A product cannot vanish
   // after an order named it; a missing one reads as not on sale.
   for (const auto& line : command.lines) {
     const product_view* product = catalog_.product(line.product_id);
-    if (product == nullptr || !product->is_active) return error(errc::product_inactive);
+    if (product == nullptr || !product->is_active) return refusal(errc::product_inactive);
   }
   for (const auto& line : command.lines) {
     const std::int64_t* stock = catalog_.stock_slot(line.product_id, line.combination_id);
-    if (stock == nullptr) return error(errc::product_inactive);
-    if (*stock < line.quantity) return error(errc::out_of_stock);
+    if (stock == nullptr) return refusal(errc::product_inactive);
+    if (*stock < line.quantity) return refusal(errc::out_of_stock);
   }
   if (command.check_only) return reply{};
   std::string payload;
@@ -49,39 +40,39 @@ reply sales_book::handle(const take_stock& command, time_ms, std::vector<record>
     w.put(line.quantity);
     w.put(*catalog_.stock_slot(line.product_id, line.combination_id) - line.quantity);
   }
-  emit(record_type::stock_taken, std::move(payload), out);
+  emit(record_type::stock_taken, std::move(payload), ctx);
   return reply{};
 }
 
-reply sales_book::handle(const release_stock& command, time_ms, std::vector<record>& out) {
+reply sales_book::handle(const release_stock& command, step_context& ctx) {
   if (state_of(command.order_id) != hold_state::taken) return reply{};
   std::string payload;
   payload_writer w(payload);
   w.put(command.order_id);
-  emit(record_type::stock_released, std::move(payload), out);
+  emit(record_type::stock_released, std::move(payload), ctx);
   return reply{};
 }
 
-reply sales_book::handle(const commit_sale& command, time_ms, std::vector<record>& out) {
+reply sales_book::handle(const commit_sale& command, step_context& ctx) {
   if (state_of(command.order_id) != hold_state::taken) return reply{};
   std::string payload;
   payload_writer w(payload);
   w.put(command.order_id);
   w.put(command.paid_at);
-  emit(record_type::sale_committed, std::move(payload), out);
+  emit(record_type::sale_committed, std::move(payload), ctx);
   return reply{};
 }
 
-reply sales_book::handle(const refund_sale& command, time_ms, std::vector<record>& out) {
+reply sales_book::handle(const refund_sale& command, step_context& ctx) {
   if (state_of(command.order_id) == hold_state::none) return reply{};
   std::string payload;
   payload_writer w(payload);
   w.put(command.order_id);
-  emit(record_type::sale_refunded, std::move(payload), out);
+  emit(record_type::sale_refunded, std::move(payload), ctx);
   return reply{};
 }
 
-reply sales_book::handle(const top_products& command, time_ms, std::vector<record>&) {
+reply sales_book::handle(const top_products& command, step_context&) {
   popular_page page;
   for (const auto& [product_id, by_time] : sold_) {
     std::int64_t quantity = 0;
@@ -108,11 +99,6 @@ void sales_book::prune(time_ms now) {
 }
 
 // ---- apply ----------------------------------------------------------------------------------
-
-bool sales_book::owns(record_type type) {
-  return type == record_type::stock_taken || type == record_type::stock_released ||
-         type == record_type::sale_committed || type == record_type::sale_refunded;
-}
 
 bool sales_book::apply(record_type type, std::string_view payload) {
   payload_reader in(payload);

@@ -12,9 +12,10 @@
 
 #include "engine/catalog.h"
 #include "engine/codec.h"
-#include "engine/commands.h"
-#include "engine/order_types.h"
+#include "engine/order_commands.h"
 #include "engine/record.h"
+#include "engine/reply.h"
+#include "engine/step_context.h"
 
 namespace ecom::engine {
 
@@ -24,13 +25,12 @@ class sales_book {
  public:
   sales_book(shard_index index, catalog_book& catalog);
 
-  reply handle(const take_stock& command, time_ms now, std::vector<record>& out);
-  reply handle(const release_stock& command, time_ms now, std::vector<record>& out);
-  reply handle(const commit_sale& command, time_ms now, std::vector<record>& out);
-  reply handle(const refund_sale& command, time_ms now, std::vector<record>& out);
-  reply handle(const top_products& command, time_ms now, std::vector<record>& out);
+  reply handle(const take_stock& command, step_context& ctx);
+  reply handle(const release_stock& command, step_context& ctx);
+  reply handle(const commit_sale& command, step_context& ctx);
+  reply handle(const refund_sale& command, step_context& ctx);
+  reply handle(const top_products& command, step_context& ctx);
 
-  static bool owns(record_type type);
   bool apply(record_type type, std::string_view payload);
 
   // Recovery: where an order's hold on this shard stands (none: never taken, or given back).
@@ -45,7 +45,7 @@ class sales_book {
     time_ms paid_at = 0;
     std::vector<stock_line> lines;
   };
-  void emit(record_type type, std::string payload, std::vector<record>& out);
+  void emit(record_type type, std::string payload, step_context& ctx);
   bool apply_taken(payload_reader& in);
   bool apply_released(payload_reader& in);
   bool apply_committed(payload_reader& in);

@@ -1,22 +1,18 @@
 #include "engine/shard.h"
 
 #include <cassert>
-#include <chrono>
+#include <cstdio>
+
+#include "engine/answer.h"
+#include "engine/check.h"
 
 namespace ecom::engine {
 
-shard::shard(shard_options options, journal& wal, clock_fn clock)
+shard::shard(shard_options options, clock_fn clock)
     : options_(options),
-      wal_(wal),
       clock_(std::move(clock)),
-      mailbox_(options.mailbox_depth_max),
-      users_(options.index, options.shard_count, idempotency_),
-      carts_(options.index, options.shard_count, users_, idempotency_),
-      catalog_(options.index, options.shard_count),
-      coupons_(options.index, options.shard_count, users_, idempotency_),
-      orders_(options.index, options.shard_count, users_, coupons_, carts_, idempotency_),
-      sales_(options.index, catalog_),
-      events_(options.index) {
+      state_(options.index, options.shard_count),
+      mailbox_(options.mailbox_depth_max) {
   assert(options_.shard_count > 0 && options_.shard_count <= shard_count_max);
   records_.reserve(16);
 }
@@ -26,31 +22,28 @@ shard::~shard() {
 }
 
 bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
-  assert(!thread_.joinable());
+  assert(wal_ == nullptr);
   last_lsn_.store(lsn, std::memory_order_relaxed);
-  if (user_book::owns(type)) return users_.apply(type, payload);
-  if (cart_book::owns(type)) return carts_.apply(type, payload);
-  if (catalog_book::owns(type)) return catalog_.apply(type, payload);
-  if (coupon_book::owns(type)) return coupons_.apply(type, payload);
-  if (order_book::owns(type)) return orders_.apply(type, payload);
-  if (sales_book::owns(type)) return sales_.apply(type, payload);
-  if (event_book::owns(type)) return events_.apply(type, payload);
-  return false;
+  return state_.apply(type, payload);
 }
 
-void shard::start() {
-  assert(!thread_.joinable());
-  coupons_.size_for_users(users_.user_count());
+void shard::start(journal& wal) {
+  assert(wal_ == nullptr && !thread_.joinable());
+  check_invariants("after recovery");
+  wal_ = &wal;
+  state_.size_for_users();
   thread_ = std::thread([this] { run(); });
 }
 
-void shard::start_driven(shard_driver driver) {
-  assert(!thread_.joinable() && !driver_);
-  coupons_.size_for_users(users_.user_count());
+void shard::start_driven(journal& wal, shard_driver driver) {
+  assert(wal_ == nullptr && !driver_);
+  check_invariants("after recovery");
+  wal_ = &wal;
+  state_.size_for_users();
   driver_ = std::move(driver);
   batch_.reserve(mailbox_.depth_max());
   mailbox_.drive([this] { driver_(std::chrono::milliseconds(0), [this] { drain(); }); });
-  driver_(std::chrono::milliseconds(0), [this] { tick_driven(); });  // at once, then periodic
+  driver_(std::chrono::milliseconds(options_.sweep_interval_ms), [this] { tick_driven(); });
 }
 
 void shard::stop() {
@@ -62,195 +55,199 @@ void shard::stop() {
       time_ms now = clock_();
       for (command& item : batch_) execute(item, now);
     }
+    driver_ = nullptr;
   }
+  if (wal_ != nullptr) check_invariants("at stop");
+  watches_.clear();
+  timers_.clear();
+}
+
+// Builds with assertions (the test builds) check every invariant of the books when a shard
+// starts and stops: every end-to-end test that stops its server checks them too.
+void shard::check_invariants([[maybe_unused]] const char* when) const {
+#ifndef NDEBUG
+  std::vector<std::string> broken = state_.check_invariants();
+  for (const auto& what : broken)
+    std::fprintf(stderr, "shard %u %s: invariant broken: %s\n", options_.index, when, what.c_str());
+  ECOM_CHECK(broken.empty(), "a shard's invariants do not hold");
+#endif
 }
 
 void shard::drain() {
   if (!mailbox_.take_all(batch_)) return;
-  time_ms now = clock_();  // one reading per batch, as in run()
+  time_ms now = clock_();  // one reading per batch: the domain sees time as an input
   expire_due(now);
   for (command& item : batch_) execute(item, now);
   batch_.clear();  // callbacks and their captures go now, not at the next batch
-  coupons_.size_for_users(users_.user_count());
+  state_.size_for_users();
 }
 
 void shard::tick_driven() {
-  time_ms now = clock_();
-  tick(now);
+  tick(clock_());
   driver_(std::chrono::milliseconds(options_.sweep_interval_ms), [this] { tick_driven(); });
 }
 
 void shard::run() {
   std::vector<command> batch;
   batch.reserve(mailbox_.depth_max());
-  time_ms last_sweep = clock_();
-  tick(last_sweep);  // at once: coupons that expired while the server was down
-  auto wait = std::chrono::milliseconds(options_.sweep_interval_ms);
-  while (mailbox_.pop_all(batch, wait)) {
-    time_ms now = clock_();  // one reading per batch: the domain sees time as an input
+  const auto sweep = std::chrono::milliseconds(options_.sweep_interval_ms);
+  auto next_sweep = std::chrono::steady_clock::now() + sweep;
+  for (;;) {
+    auto wake_at = timers_.empty() ? next_sweep : std::min(next_sweep, timers_.begin()->first);
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        wake_at - std::chrono::steady_clock::now());
+    if (!mailbox_.pop_all(batch, std::max(wait, std::chrono::milliseconds(0)))) break;
+    time_ms now = clock_();
     expire_due(now);
     for (command& item : batch) execute(item, now);
-    coupons_.size_for_users(users_.user_count());
-    if (now - last_sweep >= options_.sweep_interval_ms) {
-      tick(now);
-      last_sweep = now;
+    batch.clear();
+    state_.size_for_users();
+    run_due_timers();
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      tick(clock_());
+      next_sweep = std::chrono::steady_clock::now() + sweep;
     }
   }
 }
 
-// Periodic work that needs no request: forget old idempotency entries and old popularity,
-// expire coupons and pending orders, drop long polls their requester has answered.
-void shard::tick(time_ms now) {
-  users_.sweep(now);
-  sales_.prune(now);
-  std::erase_if(watches_, [](const held_watch& w) { return w.watch.answered->load(); });
-  records_.clear();
-  coupons_.expire(now, records_);
-  orders_.expire(now, records_);
-  if (!records_.empty()) {
-    last_lsn_.store(wal_.append(records_, {}), std::memory_order_relaxed);
+void shard::schedule(std::chrono::milliseconds delay, std::function<void()> work) {
+  if (driver_) return driver_(delay, std::move(work));
+  timers_.emplace(std::chrono::steady_clock::now() + delay, std::move(work));
+}
+
+void shard::run_due_timers() {
+  auto now = std::chrono::steady_clock::now();
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    auto work = std::move(timers_.begin()->second);
+    timers_.erase(timers_.begin());
+    work();
   }
+}
+
+void shard::append_records() {
+  if (records_.empty()) return;
+  last_lsn_.store(wal_->append(records_, {}), std::memory_order_relaxed);
+  records_.clear();
+}
+
+// Periodic work that needs no request (see shard_state::tick).
+void shard::tick(time_ms now) {
+  records_.clear();
+  state_.tick(now, records_);
+  append_records();
 }
 
 // Pending orders whose time is up expire before the batch that could read them runs.
 void shard::expire_due(time_ms now) {
-  if (!orders_.has_due(now)) return;
+  if (!state_.orders.has_due(now)) return;
   records_.clear();
-  orders_.expire(now, records_);
-  if (!records_.empty()) last_lsn_.store(wal_.append(records_, {}), std::memory_order_relaxed);
-}
-
-reply shard::handle(const get_shard_figures&, time_ms, std::vector<record>&) {
-  shard_figures figures;
-  figures.shard = options_.index;
-  figures.last_lsn = last_lsn_.load(std::memory_order_relaxed);
-  users_.fill(figures);
-  figures.products = catalog_.product_count();
-  figures.cart_lines = carts_.line_count();
-  figures.campaigns = coupons_.campaign_count();
-  figures.user_coupons = coupons_.wallet_count();
-  figures.orders = orders_.order_count();
-  figures.stock_holds = sales_.hold_count();
-  figures.events = events_.last_seq();
-  return reply{errc::ok, figures, false};
+  state_.orders.expire(now, records_);
+  append_records();
 }
 
 void shard::execute(command& item, time_ms now) {
+  if (std::visit([](const auto& body) { return is_control_command<std::decay_t<decltype(body)>>; },
+                 item.body)) {
+    return execute_control(item, now);
+  }
   records_.clear();
-  idempotency_.set_durable_lsn(wal_.durable_lsn());
-  // Each command type is handled by the one book that declares a handle() for it.
-  reply answer = std::visit(
-      [&](const auto& body) -> reply {
-        if constexpr (requires { users_.handle(body, now, records_); }) {
-          return users_.handle(body, now, records_);
-        } else if constexpr (requires { carts_.handle(body, now, records_); }) {
-          return carts_.handle(body, now, records_);
-        } else if constexpr (requires { catalog_.handle(body, now, records_); }) {
-          return catalog_.handle(body, now, records_);
-        } else if constexpr (requires { coupons_.handle(body, now, records_); }) {
-          return coupons_.handle(body, now, records_);
-        } else if constexpr (requires { orders_.handle(body, now, records_); }) {
-          return orders_.handle(body, now, records_);
-        } else if constexpr (requires { sales_.handle(body, now, records_); }) {
-          return sales_.handle(body, now, records_);
-        } else if constexpr (requires { events_.handle(body, now, records_); }) {
-          return events_.handle(body, now, records_);
-        } else {
-          return handle(body, now, records_);
-        }
-      },
-      item.body);
-  if (auto* watch = std::get_if<watch_events>(&item.body);
-      watch != nullptr && std::get<event_page>(answer.body).items.empty()) {
-    return hold_watch(*watch, item.done);
-  }
+  state_.keys.set_durable_lsn(wal_->durable_lsn());
+  reply answer = state_.run(item.body, item.key_use, item.key.get(), now, records_);
+  const errc code = answer.code;
+  const bool replayed = answer.replayed;
+  const bool event = !records_.empty() && std::holds_alternative<record_event>(item.body);
+  complete(item, std::move(answer));
+  state_.settle_key(item.key_use, item.key.get(), code, replayed,
+                    records_.empty() ? 0 : last_lsn());
+  records_.clear();
+  if (event && !watches_.empty()) wake_watches();
+}
+
+void shard::complete(command& item, reply&& answer) {
   lsn_t lsn = 0;
-  if (item.feeds_a_write) {
-    if (!records_.empty()) {
-      lsn = wal_.append(records_, {});
+  if (!records_.empty()) {
+    if (item.mode == reply_mode::durable) {
+      // The reply rides on its own records' durability: one callback in the same append.
+      // Whatever earlier steps rest on was appended before, so it is covered.
+      lsn = wal_->append(records_,
+                         [done = std::move(item.done), answer = std::move(answer)]() mutable {
+                           done(std::move(answer));
+                         });
+      assert(item.rests_on <= lsn);
       last_lsn_.store(lsn, std::memory_order_relaxed);
+      return;
     }
-    item.done(std::move(answer));
-  } else if (item.applied && answer.code == errc::ok && !records_.empty()) {
-    // The next hop starts now; whoever answers the client waits for that hop's records,
-    // which come after these in the log.
-    lsn = wal_.append(records_, {});
+    lsn = wal_->append(records_, {});
     last_lsn_.store(lsn, std::memory_order_relaxed);
-    item.applied(std::move(answer));
-  } else {
-    lsn = release(std::move(answer), item.done);
   }
-  if (lsn != 0 && !watches_.empty() && std::holds_alternative<record_event>(item.body))
-    wake_watches();
-  // A keyed change stays "in use" for its key until durable (and so answered).
-  if (lsn == 0) return;
-  std::visit(
-      [&](const auto& body) {
-        if constexpr (requires {
-                        body.idempotency.key;
-                        body.user_id;
-                      }) {
-          idempotency_.mark_in_flight(body.user_id, body.idempotency, lsn);
-        } else if constexpr (requires {
-                               body.idempotency.key;
-                               body.coupon.user_id;
-                             }) {
-          idempotency_.mark_in_flight(body.coupon.user_id, body.idempotency, lsn);
-        }
-      },
-      item.body);
+  const lsn_t rests_on = std::max(item.rests_on, lsn != 0 ? lsn : last_lsn());
+  if (item.mode == reply_mode::feeds_next_step) {
+    answer.rests_on = rests_on;
+    return item.done(std::move(answer));
+  }
+  answer_when_durable(*wal_, rests_on, std::move(item.done), std::move(answer));
 }
 
-void shard::hold_watch(const watch_events& watch, reply_callback& done) {
-  if (watches_.size() >= event_watches_max || watch.answered->load()) {
-    // Past the bound: answered at once, empty (the poller asks again).
-    return static_cast<void>(release(reply{errc::ok, events_.page(watch.after, 0), false}, done));
+void shard::execute_control(command& item, time_ms now) {
+  if (std::holds_alternative<watch_events>(item.body)) return park_watch(item);
+  records_.clear();
+  reply answer;
+  if (std::holds_alternative<get_shard_figures>(item.body)) {
+    shard_figures figures = state_.figures();
+    figures.last_lsn = last_lsn();
+    answer = reply{errc::ok, figures, false};
+  } else if (std::holds_alternative<release_watches>(item.body)) {
+    for (auto& parked : watches_) {
+      answer_when_durable(*wal_, last_lsn(), std::move(parked.done),
+                          reply{errc::ok, state_.events.page(parked.watch.after, 0), false});
+    }
+    watches_.clear();
+  } else if (std::holds_alternative<catch_up_expiry>(item.body)) {
+    // Everything that expired while the server was down, not one tick's worth.
+    expiry_counts total;
+    for (;;) {
+      expiry_counts counts = state_.tick(now, records_);
+      total.coupons += counts.coupons;
+      total.orders += counts.orders;
+      append_records();
+      if (counts.coupons == 0 && counts.orders == 0) break;
+    }
+    answer = reply{errc::ok, total, false};
   }
-  watches_.push_back(held_watch{watch, std::move(done)});
+  complete(item, std::move(answer));
 }
 
-// An event was just appended: every held poll gets its page once that record is durable.
-reply shard::handle(const release_watches&, time_ms, std::vector<record>&) {
-  for (auto& held : watches_) {
-    if (held.watch.answered->load()) continue;
-    release(reply{errc::ok, events_.page(held.watch.after, held.watch.limit), false}, held.done);
+// A long poll with nothing after its position waits here (bounded), on the event shard.
+void shard::park_watch(command& item) {
+  const watch_events& watch = std::get<watch_events>(item.body);
+  event_page page = state_.events.page(watch.after, watch.limit);
+  if (!page.items.empty() || watches_.size() >= event_watches_max || watch.wait_ms <= 0) {
+    // Something to show, or past the bound (answered at once, empty: the poller asks again).
+    return complete(item, reply{errc::ok, std::move(page), false});
   }
-  watches_.clear();
-  return reply{};
+  std::uint64_t id = next_watch_id_++;
+  watches_.push_back(parked_watch{id, watch, std::move(item.done)});
+  schedule(std::chrono::milliseconds(watch.wait_ms), [this, id] { end_watch(id); });
 }
 
-// A poll whose `after` is still at or past the last seq keeps waiting.
+void shard::end_watch(std::uint64_t id) {
+  auto it = std::find_if(watches_.begin(), watches_.end(),
+                         [id](const parked_watch& parked) { return parked.id == id; });
+  if (it == watches_.end()) return;  // answered by an event, or released
+  answer_when_durable(*wal_, last_lsn(), std::move(it->done),
+                      reply{errc::ok, state_.events.page(it->watch.after, 0), false});
+  watches_.erase(it);
+}
+
+// An event was just appended: every parked poll before it gets its page once it is durable.
 void shard::wake_watches() {
-  std::erase_if(watches_, [this](held_watch& held) {
-    if (held.watch.answered->load()) return true;
-    if (held.watch.after >= events_.last_seq()) return false;
-    reply answer{errc::ok, events_.page(held.watch.after, held.watch.limit), false};
-    wal_.append({}, [done = std::move(held.done), answer = std::move(answer)]() mutable {
-      done(std::move(answer));
-    });
+  std::erase_if(watches_, [this](parked_watch& parked) {
+    if (parked.watch.after >= state_.events.last_seq()) return false;  // keeps waiting
+    answer_when_durable(
+        *wal_, last_lsn(), std::move(parked.done),
+        reply{errc::ok, state_.events.page(parked.watch.after, parked.watch.limit), false});
     return true;
   });
-}
-
-// The reply waits for the last record this shard emitted, even when this command emitted
-// none: a rejection ("balance limit") must not rest on a change a crash could still undo.
-lsn_t shard::release(reply&& answer, reply_callback& done) {
-  if (!records_.empty()) {
-    lsn_t lsn =
-        wal_.append(records_, [done = std::move(done), answer = std::move(answer)]() mutable {
-          done(std::move(answer));
-        });
-    last_lsn_.store(lsn, std::memory_order_relaxed);
-    return lsn;
-  }
-  if (wal_.durable_lsn() >= last_lsn_.load(std::memory_order_relaxed)) {
-    done(std::move(answer));
-    return 0;
-  }
-  wal_.append({}, [done = std::move(done), answer = std::move(answer)]() mutable {
-    done(std::move(answer));
-  });
-  return 0;
 }
 
 }  // namespace ecom::engine

@@ -7,16 +7,8 @@
 
 namespace ecom::engine {
 
-namespace {
-
-reply error(errc code) {
-  return reply{code, {}, false};
-}
-
-}  // namespace
-
-user_book::user_book(shard_index index, std::uint32_t shard_count, idempotency_table& idempotency)
-    : index_(index), shard_count_(shard_count), idempotency_(idempotency) {
+user_book::user_book(shard_index index, std::uint32_t shard_count, idempotency_table& keys)
+    : index_(index), shard_count_(shard_count), keys_(keys) {
   assert(shard_count > 0);
   assert(index < shard_count);
 }
@@ -35,82 +27,83 @@ balance_view user_book::balance_of(const user_state& user) const {
   return balance_view{user.profile.id, user.balance, user.balance_updated_at};
 }
 
-void user_book::emit(record_type type, std::string payload, std::vector<record>& out) {
-  check_applied(apply(type, payload), type);
-  out.push_back(record{type, index_, std::move(payload)});
+void user_book::emit(record_type type, std::string payload, step_context& ctx) {
+  emit_record(*this, type, index_, std::move(payload), ctx.out);
 }
 
 // ---- handlers: decide, encode, emit --------------------------------------------------------
 
-reply user_book::handle(const create_user& command, time_ms now, std::vector<record>& out) {
+reply user_book::handle(const create_user& command, step_context& ctx) {
   std::string key = email_key(command.email);
   assert(shard_of_email(key, shard_count_) == index_);
-  if (email_index_.contains(key)) return error(errc::email_taken);
+  if (email_index_.contains(key)) return refusal(errc::email_taken);
   entity_id id = make_id(user_sequence_ + 1, index_, shard_count_);
   std::string payload;
   payload_writer w(payload);
   w.put(id);
-  w.put(now);
+  w.put(ctx.now);
   w.put_bytes(command.name);
   w.put_bytes(command.email);
   w.put_bytes(command.password_hash);
-  emit(record_type::user_created, std::move(payload), out);
+  emit(record_type::user_created, std::move(payload), ctx);
   return reply{errc::ok, find(id)->profile, false};
 }
 
-reply user_book::handle(const find_credentials& command, time_ms, std::vector<record>&) {
+reply user_book::handle(const find_credentials& command, step_context&) {
   auto it = email_index_.find(email_key(command.email));
-  if (it == email_index_.end()) return error(errc::invalid_credentials);
+  if (it == email_index_.end()) return refusal(errc::invalid_credentials);
   const user_state* user = find(it->second);
   assert(user != nullptr);
   return reply{errc::ok, credentials_view{user->profile.id, user->password_hash}, false};
 }
 
-reply user_book::handle(const open_session& command, time_ms, std::vector<record>& out) {
-  if (find(command.user_id) == nullptr) return error(errc::user_not_found);
+reply user_book::handle(const open_session& command, step_context& ctx) {
+  if (find(command.user_id) == nullptr) return refusal(errc::user_not_found);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
   w.put_bytes(command.token_sha256);
   w.put(command.expires_at);
-  emit(record_type::session_opened, std::move(payload), out);
+  emit(record_type::session_opened, std::move(payload), ctx);
   return reply{};
 }
 
-reply user_book::handle(const rotate_session& command, time_ms now, std::vector<record>& out) {
+reply user_book::handle(const rotate_session& command, step_context& ctx) {
   const user_state* user = find(command.user_id);
-  if (user == nullptr) return error(errc::unauthenticated);
+  if (user == nullptr) return refusal(errc::unauthenticated);
   auto it = std::find_if(user->sessions.begin(), user->sessions.end(), [&](const session& s) {
     return s.token_sha256 == command.old_token_sha256;
   });
-  if (it == user->sessions.end() || it->expires_at <= now) return error(errc::unauthenticated);
+  if (it == user->sessions.end() || it->expires_at <= ctx.now)
+    return refusal(errc::unauthenticated);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
   w.put_bytes(command.old_token_sha256);
   w.put_bytes(command.new_token_sha256);
   w.put(command.new_expires_at);
-  emit(record_type::session_rotated, std::move(payload), out);
+  emit(record_type::session_rotated, std::move(payload), ctx);
   return reply{};
 }
 
-reply user_book::handle(const close_session& command, time_ms now, std::vector<record>& out) {
+reply user_book::handle(const close_session& command, step_context& ctx) {
   const user_state* user = find(command.user_id);
-  if (user == nullptr) return error(errc::unauthenticated);
+  if (user == nullptr) return refusal(errc::unauthenticated);
   auto it = std::find_if(user->sessions.begin(), user->sessions.end(),
                          [&](const session& s) { return s.token_sha256 == command.token_sha256; });
-  if (it == user->sessions.end() || it->expires_at <= now) return error(errc::unauthenticated);
+  if (it == user->sessions.end() || it->expires_at <= ctx.now)
+    return refusal(errc::unauthenticated);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
   w.put_bytes(command.token_sha256);
-  emit(record_type::session_closed, std::move(payload), out);
+  emit(record_type::session_closed, std::move(payload), ctx);
   return reply{};
 }
 
-reply user_book::handle(const get_user& command, time_ms, std::vector<record>&) {
+reply user_book::handle(const get_user& command, step_context&) {
   const user_state* user = find(command.user_id);
-  if (user == nullptr) return error(errc::user_not_found);
+  if (user == nullptr) return refusal(errc::user_not_found);
   return reply{errc::ok, user->profile, false};
 }
 
@@ -134,7 +127,7 @@ std::string user_book::bulk_email(std::string_view prefix, entity_id id) const {
   }
 }
 
-reply user_book::handle(const bulk_create_users& command, time_ms now, std::vector<record>& out) {
+reply user_book::handle(const bulk_create_users& command, step_context& ctx) {
   bulk_page page;
   page.items.reserve(command.count);
   std::uint32_t left = command.count;
@@ -142,7 +135,7 @@ reply user_book::handle(const bulk_create_users& command, time_ms now, std::vect
     std::uint32_t chunk = std::min(left, bulk_users_per_record_max);
     std::string payload;
     payload_writer w(payload);
-    w.put(now);
+    w.put(ctx.now);
     w.put(chunk);
     for (std::uint32_t i = 0; i < chunk; ++i) {
       entity_id id = make_id(user_sequence_ + 1 + i, index_, shard_count_);
@@ -152,38 +145,32 @@ reply user_book::handle(const bulk_create_users& command, time_ms now, std::vect
       w.put_bytes(email);
       page.items.push_back(bulk_user{id, std::move(email)});
     }
-    emit(record_type::users_bulk_created, std::move(payload), out);
+    emit(record_type::users_bulk_created, std::move(payload), ctx);
     left -= chunk;
   }
   return reply{errc::ok, std::move(page), false};
 }
 
-reply user_book::handle(const get_balance& command, time_ms, std::vector<record>&) {
+reply user_book::handle(const get_balance& command, step_context&) {
   const user_state* user = find(command.user_id);
-  if (user == nullptr) return error(errc::user_not_found);
+  if (user == nullptr) return refusal(errc::user_not_found);
   return reply{errc::ok, balance_of(*user), false};
 }
 
-reply user_book::handle(const charge_balance& command, time_ms now, std::vector<record>& out) {
+reply user_book::handle(const charge_balance& command, step_context& ctx) {
   const user_state* user = find(command.user_id);
-  if (user == nullptr) return error(errc::user_not_found);
-  if (auto early = idempotency_.screen(command.user_id, command.idempotency, now))
-    return std::move(*early);
-  assert(command.amount > 0);
-  if (command.amount > balance_max - user->balance) {
-    reply answer = error(errc::balance_limit_exceeded);
-    store_rejection(command.user_id, command.idempotency, answer, now, out);
-    return answer;
-  }
+  if (user == nullptr) return refusal(errc::user_not_found);
+  assert(command.amount > 0 && command.amount <= charge_amount_max);
+  if (command.amount > balance_max - user->balance) return refusal(errc::balance_limit_exceeded);
   balance_entry entry{make_id(entry_sequence_ + 1, index_, shard_count_),
                       balance_entry_kind::charge,
                       command.amount,
                       user->balance,
                       user->balance + command.amount,
                       0,
-                      now};
-  reply answer{errc::ok, balance_view{command.user_id, entry.balance_after, now}, false};
-  auto stored_entry = make_idempotency_entry(command.user_id, command.idempotency, answer, now);
+                      ctx.now};
+  reply answer{errc::ok, balance_view{command.user_id, entry.balance_after, ctx.now}, false};
+  auto stored_entry = ctx.entry_for(answer);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
@@ -191,15 +178,15 @@ reply user_book::handle(const charge_balance& command, time_ms now, std::vector<
   w.put(entry.amount);
   w.put(entry.balance_before);
   w.put(entry.balance_after);
-  w.put(now);
+  w.put(ctx.now);
   idempotency_table::encode(w, stored_entry ? &*stored_entry : nullptr);
-  emit(record_type::balance_charged, std::move(payload), out);
+  emit(record_type::balance_charged, std::move(payload), ctx);
   return answer;
 }
 
-reply user_book::handle(const list_balance_history& command, time_ms, std::vector<record>&) {
+reply user_book::handle(const list_balance_history& command, step_context&) {
   const user_state* user = find(command.user_id);
-  if (user == nullptr) return error(errc::user_not_found);
+  if (user == nullptr) return refusal(errc::user_not_found);
   const auto& history = user->history;
   // Entries are in ascending id order; start just below before_id and walk back.
   auto end = command.before_id == 0
@@ -216,38 +203,13 @@ reply user_book::handle(const list_balance_history& command, time_ms, std::vecto
   return reply{errc::ok, std::move(page), false};
 }
 
-void user_book::store_rejection(entity_id user_id, const idempotency_request& request,
-                                const reply& answer, time_ms now, std::vector<record>& out) {
-  auto entry = make_idempotency_entry(user_id, request, answer, now);
-  if (!entry) return;
-  std::string payload;
-  payload_writer w(payload);
-  idempotency_table::encode(w, &*entry);
-  emit(record_type::idempotent_reply_stored, std::move(payload), out);
-}
-
 void user_book::fill(shard_figures& figures) const {
   figures.users = users_.size();
   figures.balance_entries = entry_count_;
-  figures.idempotency_entries = idempotency_.size();
+  figures.idempotency_entries = keys_.size();
 }
 
 // ---- apply: the only code that changes state -----------------------------------------------
-
-bool user_book::owns(record_type type) {
-  switch (type) {
-    case record_type::user_created:
-    case record_type::users_bulk_created:
-    case record_type::session_opened:
-    case record_type::session_rotated:
-    case record_type::session_closed:
-    case record_type::balance_charged:
-    case record_type::idempotent_reply_stored:
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool user_book::apply(record_type type, std::string_view payload) {
   payload_reader in(payload);
@@ -270,9 +232,6 @@ bool user_book::apply(record_type type, std::string_view payload) {
       break;
     case record_type::balance_charged:
       ok = apply_balance_charged(in);
-      break;
-    case record_type::idempotent_reply_stored:
-      ok = apply_idempotent_reply(in);
       break;
     default:
       return false;
@@ -375,14 +334,7 @@ bool user_book::apply_balance_charged(payload_reader& in) {
   user->balance_updated_at = entry.created_at;
   user->history.push_back(entry);
   ++entry_count_;
-  if (stored) idempotency_.insert(std::move(*stored));
-  return true;
-}
-
-bool user_book::apply_idempotent_reply(payload_reader& in) {
-  auto stored = idempotency_table::decode(in);
-  if (!stored) return false;
-  idempotency_.insert(std::move(*stored));
+  if (stored) keys_.insert(std::move(*stored));
   return true;
 }
 
@@ -409,6 +361,24 @@ bool user_book::apply_order_entry(entity_id user_id, const balance_entry& entry)
   user->history.push_back(entry);
   ++entry_count_;
   return true;
+}
+
+void user_book::check_invariants(std::vector<std::string>& broken) const {
+  for (const auto& [id, user] : users_) {
+    std::int64_t balance = 0;
+    for (const auto& entry : user.history) {
+      if (entry.balance_before != balance ||
+          entry.balance_after != entry.balance_before + entry.amount) {
+        broken.push_back("user " + std::to_string(id) + ": balance entry " +
+                         std::to_string(entry.id) + " breaks the chain");
+      }
+      balance = entry.balance_after;
+    }
+    if (balance != user.balance || user.balance < 0) {
+      broken.push_back("user " + std::to_string(id) + ": balance " + std::to_string(user.balance) +
+                       " is not the sum of its history (" + std::to_string(balance) + ")");
+    }
+  }
 }
 
 }  // namespace ecom::engine

@@ -3,7 +3,6 @@
 #include <array>
 #include <charconv>
 #include <memory>
-#include <mutex>
 
 #include "net/json_writer.h"
 #include "net/limits.h"
@@ -231,10 +230,8 @@ bool api::check_content_type(const request_ptr& request) {
   return false;
 }
 
-void api::send(const request_ptr& request, engine::shard& owner, engine::command_body body,
-               engine::reply_callback done) {
-  engine::command item{std::move(body), on_io(request, std::move(done)), {}};
-  if (!owner.post(item)) reply(request, overloaded());
+void api::started(const request_ptr& request, bool ok) {
+  if (!ok) reply(request, overloaded());
 }
 
 engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done) {
@@ -246,11 +243,9 @@ engine::reply_callback on_io(const request_ptr& request, engine::reply_callback 
   };
 }
 
-std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr& request,
-                                                               engine::reply_renderer render,
-                                                               std::string canonical_path) {
-  engine::idempotency_request out;
-  if (!request->has_idempotency_key) return out;
+std::optional<engine::key_ptr> api::idempotency_of(const request_ptr& request, std::int64_t user_id,
+                                                   std::string canonical_path) {
+  if (!request->has_idempotency_key) return engine::key_ptr{};
   const std::string& key = request->idempotency_key;
   bool visible = !key.empty() && key.size() <= idempotency_key_length_max;
   for (char c : key) visible = visible && c >= 0x21 && c <= 0x7e;
@@ -260,11 +255,13 @@ std::optional<engine::idempotency_request> api::idempotency_of(const request_ptr
                                          " visible ASCII characters"));
     return std::nullopt;
   }
-  out.key = key;
-  out.scope = std::string(request->method_text) + " " + canonical_path;
-  out.body_sha256 = sha256(request->body);
-  out.render = render;
-  return out;
+  auto out = std::make_shared<engine::idempotency_key>();
+  out->user_id = user_id;
+  out->key = key;
+  out->scope = std::string(request->method_text) + " " + canonical_path;
+  out->body_sha256 = sha256(request->body);
+  out->kept_refusals = kept_refusals();
+  return engine::key_ptr(std::move(out));
 }
 
 // ---- shared helpers
@@ -351,13 +348,20 @@ std::optional<http_reply> problem_reply_of(const engine::reply& answer) {
   return make_problem_reply(problem_of(answer.code));
 }
 
-http_reply stored_reply_to_http(const engine::stored_reply& stored) {
-  http_reply answer;
-  answer.status = stored.status;
-  answer.body = stored.body;
-  if (stored.status >= 400) answer.content_type = "application/problem+json";
-  answer.header("Idempotent-Replayed", "true");
-  return answer;
+http_reply keyed_reply(const engine::reply& answer, http_reply (*render)(const engine::reply&)) {
+  if (!answer.replayed) return render(answer);
+  http_reply replayed;
+  if (const auto* bytes = std::get_if<engine::stored_reply>(&answer.body)) {
+    replayed.status = bytes->status;
+    replayed.body = bytes->body;
+  } else {
+    http_reply first = render(answer);
+    replayed.status = first.status;
+    replayed.body = std::move(first.body);
+  }
+  if (replayed.status >= 400) replayed.content_type = "application/problem+json";
+  replayed.header("Idempotent-Replayed", "true");
+  return replayed;
 }
 
 // ---- operations routes
@@ -391,56 +395,19 @@ void api::get_docs(const request_ptr& request, const params&) {
   reply(request, std::move(answer));
 }
 
-void api::scatter(const request_ptr& request,
-                  std::vector<std::pair<engine::shard_index, engine::command_body>> asks,
-                  gathered_callback gathered) {
-  struct gather {
-    std::mutex mutex;
-    std::vector<engine::reply> replies;
-    std::size_t pending = 0;  // counts every ask, so a failed scatter never reaches 0
-    bool failed = false;
-    gathered_callback done;
-  };
-  auto state = std::make_shared<gather>();
-  state->replies.resize(asks.size());
-  state->pending = asks.size();
-  state->done = std::move(gathered);
-  if (asks.empty()) return state->done({});
-  for (std::size_t i = 0; i < asks.size(); ++i) {
-    engine::command item{std::move(asks[i].second),
-                         on_io(request,
-                               [state, i](engine::reply&& answer) {
-                                 std::unique_lock lock(state->mutex);
-                                 state->replies[i] = std::move(answer);
-                                 if (--state->pending > 0 || state->failed) return;
-                                 lock.unlock();
-                                 state->done(std::move(state->replies));
-                               }),
-                         {}};
-    if (!services_.shards.at(asks[i].first).post(item)) {
-      std::lock_guard lock(state->mutex);
-      state->failed = true;
-      return reply(request, overloaded());
-    }
-  }
-}
-
 void api::get_admin_stats(const request_ptr& request, const params&) {
   if (!authorize_admin(request)) return;
-  std::vector<std::pair<engine::shard_index, engine::command_body>> asks;
-  for (engine::shard_index i = 0; i < services_.shards.size(); ++i)
-    asks.emplace_back(i, engine::get_shard_figures{});
-  scatter(request, std::move(asks), [this, request](std::vector<engine::reply>&& replies) {
+  auto render = [this, request](engine::reply&& answer) {
     std::string body;
     json_writer w(body);
     w.begin_object().key("shards").begin_array();
-    for (const auto& answer : replies) {
-      const auto& f = std::get<engine::shard_figures>(answer.body);
-      const engine::shard& s = services_.shards.at(f.shard);
+    for (const auto& f : std::get<engine::shard_figures_list>(answer.body).shards) {
       w.begin_object();
       w.key("shard").value(static_cast<std::int64_t>(f.shard));
-      w.key("queue_depth").value(static_cast<std::uint64_t>(s.mailbox_depth()));
-      w.key("queue_depth_max").value(static_cast<std::uint64_t>(s.mailbox_depth_max()));
+      w.key("queue_depth")
+          .value(static_cast<std::uint64_t>(services_.engine.mailbox_depth(f.shard)));
+      w.key("queue_depth_max")
+          .value(static_cast<std::uint64_t>(services_.engine.mailbox_depth_max()));
       w.key("users").value(f.users);
       w.key("balance_entries").value(f.balance_entries);
       w.key("idempotency_entries").value(f.idempotency_entries);
@@ -461,7 +428,8 @@ void api::get_admin_stats(const request_ptr& request, const params&) {
     w.raw(wal);
     w.end_object();
     reply(request, json_reply(200, std::move(body)));
-  });
+  };
+  started(request, services_.engine.shard_figures(on_io(request, std::move(render))));
 }
 
 }  // namespace ecom::net

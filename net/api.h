@@ -1,7 +1,7 @@
-// api: the HTTP contract of ../shared/API.md on top of the shard set. Routes a request, checks
-// auth, validates the body at this edge, turns it into a typed command for the owning shard,
-// and renders the reply. No Beast here: requests come in as request_context and leave through
-// request_context::respond.
+// api: the HTTP contract of ../shared/API.md on top of the engine's gateway. Routes a request,
+// checks auth, validates the body at this edge, starts the engine request or flow, and renders
+// its reply. It coordinates nothing: what crosses shards is an engine flow. No Beast here:
+// requests come in as request_context and leave through request_context::respond.
 #pragma once
 
 #include <algorithm>
@@ -15,9 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/commands.h"
-#include "engine/order_flow.h"
-#include "engine/shard_set.h"
+#include "engine/gateway.h"
 #include "net/auth.h"
 #include "net/http_types.h"
 
@@ -33,8 +31,7 @@ struct api_options {
 };
 
 struct api_services {
-  engine::shard_set& shards;
-  engine::order_flow& orders;
+  engine::gateway& engine;
   const token_signer& signer;
   // Runs slow work (password hashing) off the network threads.
   std::function<void(std::function<void()>)> offload;
@@ -45,8 +42,6 @@ struct api_services {
   std::function<void(std::string&)> render_http_metrics;
   const std::atomic<bool>& ready;
   std::function<std::int64_t()> clock_ms;
-  // Runs `work` once after `delay` on a network thread (long-poll timeouts).
-  std::function<void(std::chrono::milliseconds, std::function<void()>)> run_later;
 };
 
 class api {
@@ -82,14 +77,14 @@ class api {
                                                   std::string_view id_text);
   bool authorize_admin(const request_ptr& request);
   bool check_content_type(const request_ptr& request);
-  // Posts to the shard; answers 503 OVERLOADED itself when the mailbox is full.
-  void send(const request_ptr& request, engine::shard& owner, engine::command_body body,
-            engine::reply_callback done);
-  // The request's Idempotency-Key, scoped to `canonical_path` (the path rebuilt from the
-  // parsed ids, so /users/05/... and /users/5/... share a scope); a 400 is sent when malformed.
-  std::optional<engine::idempotency_request> idempotency_of(const request_ptr& request,
-                                                            engine::reply_renderer render,
-                                                            std::string canonical_path);
+  // After starting an engine request: answers 503 OVERLOADED itself when the engine could not
+  // start it (a full mailbox).
+  void started(const request_ptr& request, bool ok);
+  // The request's Idempotency-Key for `user_id`, scoped to `canonical_path` (the path rebuilt
+  // from the parsed ids, so /users/05/... and /users/5/... share a scope): null without the
+  // header; nullopt (and a 400 sent) when malformed.
+  std::optional<engine::key_ptr> idempotency_of(const request_ptr& request, std::int64_t user_id,
+                                                std::string canonical_path);
   std::int64_t now_s() const { return services_.clock_ms() / 1000; }
 
   // ---- operations (api.cc) -------------------------------------------------------------------
@@ -127,19 +122,6 @@ class api {
   void post_cart_item(const request_ptr&, const params&);
   void patch_cart_item(const request_ptr&, const params&);
   void delete_cart_item(const request_ptr&, const params&);
-  // Posts one command per (shard, body) and calls `gathered` once, on the request's network
-  // thread, with the replies in the order asked. When a mailbox is full it answers 503
-  // OVERLOADED instead (once) and `gathered` never runs: nothing a read asked for changes.
-  using gathered_callback = std::function<void(std::vector<engine::reply>&&)>;
-  void scatter(const request_ptr& request,
-               std::vector<std::pair<engine::shard_index, engine::command_body>> asks,
-               gathered_callback gathered);
-  // Reads the sale facts of (product, combination) pairs from their owners, scattered per
-  // shard and gathered in the order asked; `done` runs once with all of them.
-  using facts_callback = std::function<void(std::vector<engine::sale_fact>&&)>;
-  void read_sale_facts(const request_ptr& request,
-                       std::vector<std::pair<std::int64_t, std::int64_t>> items,
-                       facts_callback done);
 
   // ---- coupons (routes_coupons.cc) -----------------------------------------------------------
   void post_admin_coupons(const request_ptr&, const params&);
@@ -149,8 +131,6 @@ class api {
   void post_issue(const request_ptr&, const params&);
   void get_user_coupons(const request_ptr&, const params&);
   void get_user_coupon_history(const request_ptr&, const params&);
-  void take_and_deliver(const request_ptr& request, std::int64_t campaign_id, std::int64_t user_id,
-                        std::optional<engine::idempotency_request> key);
 
   // ---- orders (routes_orders.cc) -------------------------------------------------------------
   void post_order(const request_ptr&, const params&);
@@ -161,14 +141,9 @@ class api {
   void get_order(const request_ptr&, const params&);
   void get_popular(const request_ptr&, const params&);
   void get_events(const request_ptr&, const params&);
-  // Reads the lines' facts, then the user's shard decides and records the order.
-  void create_order_from(const request_ptr& request, engine::create_order order);
-  void reply_order_created(const request_ptr& request, engine::reply&& answer);
 
   api_options options_;
   api_services services_;
-  std::atomic<std::uint32_t> next_coupon_shard_{0};
-  std::atomic<std::uint32_t> next_product_shard_{0};
 };
 
 // ---- helpers shared by the route files (api.cc) ----------------------------------------------
@@ -189,31 +164,14 @@ class json_writer;
 // when last_id is 0) and closes the object.
 void end_page(json_writer& w, std::int64_t last_id);
 http_reply json_reply(std::uint16_t status, std::string body);
-// How a coupon issue's answer is stored under its Idempotency-Key (for recovery's re-delivery).
-engine::reply_renderer issue_reply_renderer();
-// Merges one list page per shard (each ascending by id, at most `limit` long, `more` when the
-// shard has further items): ascending by id, cut at `limit`. `last_id` is where the next page
-// starts, 0 when there is none.
-template <class Page>
-auto merge_pages(std::vector<engine::reply>& replies, std::uint32_t limit, std::int64_t& last_id) {
-  std::vector<typename decltype(Page::items)::value_type> items;
-  bool more = false;
-  for (auto& answer : replies) {
-    auto& page = std::get<Page>(answer.body);
-    more = more || page.more;
-    std::move(page.items.begin(), page.items.end(), std::back_inserter(items));
-  }
-  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  more = more || items.size() > limit;
-  if (items.size() > limit) items.resize(limit);
-  last_id = more && !items.empty() ? items.back().id : 0;
-  return items;
-}
 
-// Wraps a shard's reply callback so that it runs on the request's network thread.
+// Wraps an engine reply callback so that it runs on the request's network thread.
 engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done);
 // A reply's problem, or nullopt when it is ok.
 std::optional<http_reply> problem_reply_of(const engine::reply& answer);
-http_reply stored_reply_to_http(const engine::stored_reply& stored);
+// The reply of a route that honours Idempotency-Key: `render(answer)`, or for a replayed
+// answer the status and body the first request got (rendered again from the kept value, or
+// the kept bytes of an older entry) with `Idempotent-Replayed: true`.
+http_reply keyed_reply(const engine::reply& answer, http_reply (*render)(const engine::reply&));
 
 }  // namespace ecom::net

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/commands.h"
+#include "engine/reply.h"
 #include "net/http_types.h"
 
 namespace ecom::net {

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/commands.h"
+#include "engine/reply.h"
 #include "net/http_types.h"
 
 namespace ecom::net {

@@ -126,6 +126,8 @@ problem problem_of(engine::errc code) {
               {}};
     case errc::cart_item_not_found:
       return {404, "CART_ITEM_NOT_FOUND", "the cart has no such item", {}};
+    case errc::checkout_empty:
+      return {400, "VALIDATION_FAILED", "item_ids: the cart is empty", "item_ids"};
     case errc::cart_quantity_too_large:
       return {400, "VALIDATION_FAILED",
               "quantity: the line would hold more than " +
@@ -172,6 +174,18 @@ problem problem_of(engine::errc code) {
       break;
   }
   return {500, "INTERNAL", "internal error", {}};
+}
+
+engine::refusal_set kept_refusals() {
+  static const engine::refusal_set kept = [] {
+    engine::refusal_set set;
+    for (unsigned code = 1; code <= static_cast<unsigned>(engine::errc::internal); ++code) {
+      auto e = static_cast<engine::errc>(code);
+      if (e != engine::errc::idempotency_key_in_use && problem_of(e).status == 409) set.add(e);
+    }
+    return set;
+  }();
+  return kept;
 }
 
 http_reply validation_failed(std::string_view field, std::string_view detail) {

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "engine/errc.h"
+#include "engine/idempotency_key.h"
 #include "net/http_types.h"
 
 namespace ecom::net {
@@ -21,6 +22,11 @@ struct problem {
 http_reply make_problem_reply(const problem& p);
 
 problem problem_of(engine::errc code);  // errc::ok is a bug here
+
+// The refusals the contract keeps as an Idempotency-Key's answer (API.md: 2xx and 409 are
+// stored): every code rendered 409, except IDEMPOTENCY_KEY_IN_USE. Computed once from
+// problem_of, so the rule follows the mapping.
+engine::refusal_set kept_refusals();
 
 // Shorthands for the replies the HTTP layer builds itself.
 http_reply validation_failed(std::string_view field, std::string_view detail);

@@ -37,19 +37,15 @@ http_reply balance_reply(const engine::reply& answer) {
   return json_reply(200, std::move(body));
 }
 
-// What a charge answered, for the idempotency entry stored with it.
-engine::stored_reply render_charge(const engine::reply& answer) {
-  http_reply rendered = balance_reply(answer);
-  return engine::stored_reply{rendered.status, std::move(rendered.body)};
-}
-
 }  // namespace
 
 void api::get_balance(const request_ptr& request, const params& path) {
   auto id = authorize_user_path(request, path[0]);
   if (!id) return;
-  send(request, services_.shards.owner_of_id(*id), engine::get_balance{*id},
-       [this, request](engine::reply&& answer) { reply(request, balance_reply(answer)); });
+  started(request, services_.engine.submit(engine::get_balance{*id},
+                                           on_io(request, [this, request](engine::reply&& a) {
+                                             reply(request, balance_reply(a));
+                                           })));
 }
 
 void api::post_charge(const request_ptr& request, const params& path) {
@@ -60,17 +56,15 @@ void api::post_charge(const request_ptr& request, const params& path) {
   field_spec fields[] = {integer_field("amount", amount, 1, engine::charge_amount_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
-  auto idempotency =
-      idempotency_of(request, &render_charge, "/users/" + std::to_string(*id) + "/balance/charge");
-  if (!idempotency) return;
-  send(request, services_.shards.owner_of_id(*id),
-       engine::charge_balance{*id, amount, std::move(*idempotency)},
-       [this, request](engine::reply&& answer) {
-         if (answer.replayed) {
-           return reply(request, stored_reply_to_http(std::get<engine::stored_reply>(answer.body)));
-         }
-         reply(request, balance_reply(answer));
-       });
+  auto key = idempotency_of(request, *id, "/users/" + std::to_string(*id) + "/balance/charge");
+  if (!key) return;
+  started(request, services_.engine.submit(engine::charge_balance{*id, amount},
+                                           on_io(request,
+                                                 [this, request](engine::reply&& answer) {
+                                                   reply(request,
+                                                         keyed_reply(answer, &balance_reply));
+                                                 }),
+                                           std::move(*key)));
 }
 
 void api::get_balance_history(const request_ptr& request, const params& path) {
@@ -78,31 +72,32 @@ void api::get_balance_history(const request_ptr& request, const params& path) {
   if (!id) return;
   page_request page;
   if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
-  send(request, services_.shards.owner_of_id(*id),
-       engine::list_balance_history{*id, page.cursor_id, page.limit},
-       [this, request](engine::reply&& answer) {
-         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-         const auto& history = std::get<engine::history_page>(answer.body);
-         std::string body;
-         body.reserve(64 + history.items.size() * 160);
-         json_writer w(body);
-         w.begin_object().key("items").begin_array();
-         for (const auto& entry : history.items) {
-           std::string created;
-           append_rfc3339(created, entry.created_at);
-           w.begin_object();
-           w.key("id").value(entry.id);
-           w.key("type").value(kind_name(entry.kind));
-           w.key("amount").value(entry.amount);
-           w.key("balance_before").value(entry.balance_before);
-           w.key("balance_after").value(entry.balance_after);
-           w.key("order_id").id_or_null(entry.order_id);
-           w.key("created_at").value(created);
-           w.end_object();
-         }
-         end_page(w, history.next_before_id);
-         reply(request, json_reply(200, std::move(body)));
-       });
+  auto render = [this, request](engine::reply&& answer) {
+    if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+    const auto& history = std::get<engine::history_page>(answer.body);
+    std::string body;
+    body.reserve(64 + history.items.size() * 160);
+    json_writer w(body);
+    w.begin_object().key("items").begin_array();
+    for (const auto& entry : history.items) {
+      std::string created;
+      append_rfc3339(created, entry.created_at);
+      w.begin_object();
+      w.key("id").value(entry.id);
+      w.key("type").value(kind_name(entry.kind));
+      w.key("amount").value(entry.amount);
+      w.key("balance_before").value(entry.balance_before);
+      w.key("balance_after").value(entry.balance_after);
+      w.key("order_id").id_or_null(entry.order_id);
+      w.key("created_at").value(created);
+      w.end_object();
+    }
+    end_page(w, history.next_before_id);
+    reply(request, json_reply(200, std::move(body)));
+  };
+  started(request,
+          services_.engine.submit(engine::list_balance_history{*id, page.cursor_id, page.limit},
+                                  on_io(request, std::move(render))));
 }
 
 }  // namespace ecom::net

@@ -1,13 +1,7 @@
 // First-come coupons: templates, campaigns, the issue hot path, wallets and their history.
-//
-// Issue without an Idempotency-Key: one hop to the campaign's shard, which decides and takes
-// one unit (recorded first: the outbox entry), then hands the wallet entry straight to the
-// user's shard; the reply waits for that second record, which follows the first in the log.
-// A rejection (sold out, ...) answers from the campaign's shard in one hop.
-// With a key: the user's shard first claims the key (or answers the stored reply / 409 in
-// use), and the final step on the user's shard stores the answer with the change.
+// Template install and issue are engine::coupon_flow's; the campaign list an engine fan-out;
+// this file only validates, starts them and renders.
 #include <algorithm>
-#include <mutex>
 
 #include "net/api.h"
 #include "net/json_reader.h"
@@ -121,12 +115,6 @@ http_reply issued_reply(const engine::reply& answer) {
   return json_reply(201, std::move(body));
 }
 
-// What an issue answered, for the idempotency entry stored with it.
-engine::stored_reply render_issue(const engine::reply& answer) {
-  http_reply rendered = issued_reply(answer);
-  return engine::stored_reply{rendered.status, std::move(rendered.body)};
-}
-
 std::optional<http_reply> read_time(std::string_view field, const std::string& text,
                                     std::int64_t& out) {
   auto parsed = parse_rfc3339(text);
@@ -137,10 +125,6 @@ std::optional<http_reply> read_time(std::string_view field, const std::string& t
 }
 
 }  // namespace
-
-engine::reply_renderer issue_reply_renderer() {
-  return &render_issue;
-}
 
 void api::post_admin_coupons(const request_ptr& request, const params&) {
   if (!authorize_admin(request) || !check_content_type(request)) return;
@@ -162,29 +146,19 @@ void api::post_admin_coupons(const request_ptr& request, const params&) {
   } else {
     return reply(request, validation_failed("type", "must be FIXED or PERCENT"));
   }
-  auto index = next_coupon_shard_.fetch_add(1, std::memory_order_relaxed) % services_.shards.size();
-  send(request, services_.shards.at(index), engine::create_coupon{std::move(c)},
-       [this, request](engine::reply&& answer) {
-         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-         // Copy the durable template to every other shard before answering, so that any
-         // campaign created after this 201 finds it wherever it lands.
-         auto coupon = std::get<engine::coupon_template>(answer.body);
-         std::uint32_t count = services_.shards.size();
-         auto pending = std::make_shared<std::atomic<std::uint32_t>>(count);
-         auto finish = [this, request, coupon, pending](engine::reply&&) {
-           if (pending->fetch_sub(1) != 1) return;
-           std::string body;
-           json_writer w(body);
-           write_coupon(w, coupon);
-           http_reply created = json_reply(201, std::move(body));
-           created.header("Location", "/admin/coupons/" + std::to_string(coupon.id));
-           reply(request, std::move(created));
-         };
-         for (engine::shard_index i = 0; i < count; ++i) {
-           engine::command item{engine::install_coupon{coupon}, finish, {}};
-           [[maybe_unused]] bool posted = services_.shards.at(i).post_always(item);
-         }
-       });
+  // The engine installs the template on every shard before it answers, so that any campaign
+  // created after this 201 finds it wherever it lands.
+  auto render = [this, request](engine::reply&& answer) {
+    if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+    const auto& coupon = std::get<engine::coupon_template>(answer.body);
+    std::string body;
+    json_writer w(body);
+    write_coupon(w, coupon);
+    http_reply created = json_reply(201, std::move(body));
+    created.header("Location", "/admin/coupons/" + std::to_string(coupon.id));
+    reply(request, std::move(created));
+  };
+  started(request, services_.engine.create_coupon(std::move(c), on_io(request, render)));
 }
 
 void api::post_admin_campaigns(const request_ptr& request, const params&) {
@@ -205,8 +179,7 @@ void api::post_admin_campaigns(const request_ptr& request, const params&) {
     return reply(request, std::move(*problem));
   if (command.end_at <= command.start_at)
     return reply(request, validation_failed("end_at", "must be after start_at"));
-  auto index = next_coupon_shard_.fetch_add(1, std::memory_order_relaxed) % services_.shards.size();
-  send(request, services_.shards.at(index), command, [this, request](engine::reply&& answer) {
+  auto render = [this, request](engine::reply&& answer) {
     if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
     const auto& campaign = std::get<engine::campaign_view>(answer.body);
     std::string body;
@@ -215,41 +188,39 @@ void api::post_admin_campaigns(const request_ptr& request, const params&) {
     http_reply created = json_reply(201, std::move(body));
     created.header("Location", "/coupons/fcfs/" + std::to_string(campaign.id));
     reply(request, std::move(created));
-  });
+  };
+  started(request, services_.engine.create_campaign(command, on_io(request, std::move(render))));
 }
 
 void api::get_campaign(const request_ptr& request, const params& path) {
   auto id = parse_id(path[0]);
   if (!id) return reply(request, validation_failed("id", id_rule));
-  send(request, services_.shards.owner_of_id(*id), engine::get_campaign{*id},
-       [this, request](engine::reply&& answer) {
-         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-         std::string body;
-         json_writer w(body);
-         write_campaign(w, std::get<engine::campaign_view>(answer.body));
-         reply(request, json_reply(200, std::move(body)));
-       });
+  auto render = [this, request](engine::reply&& answer) {
+    if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+    std::string body;
+    json_writer w(body);
+    write_campaign(w, std::get<engine::campaign_view>(answer.body));
+    reply(request, json_reply(200, std::move(body)));
+  };
+  started(request,
+          services_.engine.submit(engine::get_campaign{*id}, on_io(request, std::move(render))));
 }
 
 // Every shard lists its campaigns; merged by id, paged like every list.
 void api::get_campaigns(const request_ptr& request, const params&) {
   page_request page;
   if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
-  std::vector<std::pair<engine::shard_index, engine::command_body>> asks;
-  for (engine::shard_index i = 0; i < services_.shards.size(); ++i) {
-    asks.emplace_back(i, engine::list_campaigns{page.cursor_id, page.limit});
-  }
-  scatter(request, std::move(asks),
-          [this, request, limit = page.limit](std::vector<engine::reply>&& replies) {
-            std::int64_t last_id = 0;
-            auto items = merge_pages<engine::campaign_list>(replies, limit, last_id);
-            std::string body;
-            json_writer w(body);
-            w.begin_object().key("items").begin_array();
-            for (const auto& c : items) write_campaign(w, c);
-            end_page(w, last_id);
-            reply(request, json_reply(200, std::move(body)));
-          });
+  auto render = [this, request](engine::reply&& answer) {
+    const auto& merged = std::get<engine::campaign_list>(answer.body);
+    std::string body;
+    json_writer w(body);
+    w.begin_object().key("items").begin_array();
+    for (const auto& c : merged.items) write_campaign(w, c);
+    end_page(w, merged.next_after_id);
+    reply(request, json_reply(200, std::move(body)));
+  };
+  started(request, services_.engine.list_campaigns(page.cursor_id, page.limit,
+                                                   on_io(request, std::move(render))));
 }
 
 void api::post_issue(const request_ptr& request, const params& path) {
@@ -261,65 +232,14 @@ void api::post_issue(const request_ptr& request, const params& path) {
     return reply(request, forbidden("coupon issue needs a user's token, not the admin token"));
   }
   if (!check_content_type(request)) return;
-  auto key = idempotency_of(request, &render_issue,
+  // Scope: the token's user, the method and the concrete path.
+  auto key = idempotency_of(request, who->user_id,
                             "/coupons/fcfs/" + std::to_string(*campaign_id) + "/issue");
   if (!key) return;
-  std::int64_t user_id = who->user_id;
-  if (key->key.empty()) return take_and_deliver(request, *campaign_id, user_id, std::nullopt);
-  engine::shard& user_shard = services_.shards.owner_of_id(user_id);
-  send(request, user_shard, engine::claim_key{user_id, *key},
-       [this, request, campaign_id = *campaign_id, user_id,
-        key = *key](engine::reply&& answer) mutable {
-         if (answer.replayed)
-           return reply(request, stored_reply_to_http(std::get<engine::stored_reply>(answer.body)));
-         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-         take_and_deliver(request, campaign_id, user_id, std::move(key));
-       });
-}
-
-void api::take_and_deliver(const request_ptr& request, std::int64_t campaign_id,
-                           std::int64_t user_id, std::optional<engine::idempotency_request> key) {
-  engine::shard& user_shard = services_.shards.owner_of_id(user_id);
-  auto shared_key = std::make_shared<std::optional<engine::idempotency_request>>(std::move(key));
-  // Ends a claimed key without a delivery (rejection stored when it is a 409) and answers.
-  auto settle = [this, request, &user_shard, user_id, shared_key](engine::errc rejection) {
-    engine::command item{engine::settle_key{user_id, **shared_key, rejection},
-                         on_io(request,
-                               [this, request](engine::reply&& answer) {
-                                 if (auto problem = problem_reply_of(answer)) {
-                                   return reply(request, std::move(*problem));
-                                 }
-                                 reply(request, overloaded());
-                               }),
-                         {}};
-    [[maybe_unused]] bool posted = user_shard.post_always(item);
-  };
-  engine::command take{engine::take_coupon{campaign_id, user_id,
-                                           shared_key->value_or(engine::idempotency_request{})},
-                       // Rejected (after the campaign shard's last record is durable).
-                       on_io(request,
-                             [this, request, shared_key, settle](engine::reply&& answer) {
-                               if (shared_key->has_value()) return settle(answer.code);
-                               reply(request, issued_reply(answer));
-                             }),
-                       // Taken: hand the wallet entry to the user's shard at once.
-                       [this, request, &user_shard, shared_key](engine::reply&& answer) {
-                         engine::deliver_coupon deliver{
-                             std::get<engine::user_coupon_view>(answer.body),
-                             shared_key->value_or(engine::idempotency_request{})};
-                         engine::command item{std::move(deliver),
-                                              on_io(request,
-                                                    [this, request](engine::reply&& delivered) {
-                                                      reply(request, issued_reply(delivered));
-                                                    }),
-                                              {}};
-                         // Past the bound: a taken unit must reach its wallet.
-                         [[maybe_unused]] bool posted = user_shard.post_always(item);
-                       }};
-  if (!services_.shards.owner_of_id(campaign_id).post(take)) {
-    if (shared_key->has_value()) return settle(engine::errc::overloaded);
-    reply(request, overloaded());
-  }
+  started(request, services_.engine.issue_coupon(*campaign_id, who->user_id, std::move(*key),
+                                                 on_io(request, [this, request](engine::reply&& a) {
+                                                   reply(request, keyed_reply(a, &issued_reply));
+                                                 })));
 }
 
 void api::get_user_coupons(const request_ptr& request, const params& path) {
@@ -339,18 +259,19 @@ void api::get_user_coupons(const request_ptr& request, const params& path) {
       return reply(request, validation_failed("status", "must be AVAILABLE, USED or EXPIRED"));
     }
   }
-  send(request, services_.shards.owner_of_id(*user_id),
-       engine::list_user_coupons{*user_id, status, page.cursor_id, page.limit},
-       [this, request](engine::reply&& answer) {
-         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-         const auto& coupons = std::get<engine::user_coupon_page>(answer.body);
-         std::string body;
-         json_writer w(body);
-         w.begin_object().key("items").begin_array();
-         for (const auto& c : coupons.items) write_user_coupon(w, c);
-         end_page(w, coupons.next_before_id);
-         reply(request, json_reply(200, std::move(body)));
-       });
+  auto render = [this, request](engine::reply&& answer) {
+    if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+    const auto& coupons = std::get<engine::user_coupon_page>(answer.body);
+    std::string body;
+    json_writer w(body);
+    w.begin_object().key("items").begin_array();
+    for (const auto& c : coupons.items) write_user_coupon(w, c);
+    end_page(w, coupons.next_before_id);
+    reply(request, json_reply(200, std::move(body)));
+  };
+  started(request, services_.engine.submit(
+                       engine::list_user_coupons{*user_id, status, page.cursor_id, page.limit},
+                       on_io(request, std::move(render))));
 }
 
 void api::get_user_coupon_history(const request_ptr& request, const params& path) {
@@ -358,27 +279,28 @@ void api::get_user_coupon_history(const request_ptr& request, const params& path
   if (!user_id) return;
   page_request page;
   if (auto problem = parse_page(request->query, page)) return reply(request, std::move(*problem));
-  send(request, services_.shards.owner_of_id(*user_id),
-       engine::list_coupon_history{*user_id, page.cursor_id, page.limit},
-       [this, request](engine::reply&& answer) {
-         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-         const auto& history = std::get<engine::coupon_history_page>(answer.body);
-         std::string body;
-         json_writer w(body);
-         w.begin_object().key("items").begin_array();
-         for (const auto& e : history.items) {
-           w.begin_object();
-           w.key("id").value(e.id);
-           w.key("user_coupon_id").value(e.user_coupon_id);
-           w.key("coupon_id").value(e.coupon_id);
-           w.key("action").value(action_name(e.action));
-           w.key("order_id").id_or_null(e.order_id);
-           w.key("created_at").value(format_rfc3339(e.created_at));
-           w.end_object();
-         }
-         end_page(w, history.next_before_id);
-         reply(request, json_reply(200, std::move(body)));
-       });
+  auto render = [this, request](engine::reply&& answer) {
+    if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+    const auto& history = std::get<engine::coupon_history_page>(answer.body);
+    std::string body;
+    json_writer w(body);
+    w.begin_object().key("items").begin_array();
+    for (const auto& e : history.items) {
+      w.begin_object();
+      w.key("id").value(e.id);
+      w.key("user_coupon_id").value(e.user_coupon_id);
+      w.key("coupon_id").value(e.coupon_id);
+      w.key("action").value(action_name(e.action));
+      w.key("order_id").id_or_null(e.order_id);
+      w.key("created_at").value(format_rfc3339(e.created_at));
+      w.end_object();
+    }
+    end_page(w, history.next_before_id);
+    reply(request, json_reply(200, std::move(body)));
+  };
+  started(request,
+          services_.engine.submit(engine::list_coupon_history{*user_id, page.cursor_id, page.limit},
+                                  on_io(request, std::move(render))));
 }
 
 }  // namespace ecom::net

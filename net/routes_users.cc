@@ -1,9 +1,6 @@
 // Users and sessions: sign-up, login, refresh, logout, profile, bulk load-test accounts.
-#include <cassert>
 #include <memory>
-#include <mutex>
 
-#include "engine/sharding.h"
 #include "net/api.h"
 #include "net/json_reader.h"
 #include "net/json_writer.h"
@@ -87,15 +84,16 @@ void api::post_users(const request_ptr& request, const params&) {
   services_.offload([this, request, name = std::move(name), email = std::move(email),
                      password = std::move(password)]() mutable {
     std::string hash = hash_password(password, options_.kdf_iterations);
-    engine::shard& owner = services_.shards.owner_of_email(email);
-    send(request, owner, engine::create_user{std::move(name), std::move(email), std::move(hash)},
-         [this, request](engine::reply&& answer) {
-           if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-           const auto& user = std::get<engine::user_view>(answer.body);
-           http_reply created = user_reply(201, user);
-           created.header("Location", "/users/" + std::to_string(user.id));
-           reply(request, std::move(created));
-         });
+    auto render = [this, request](engine::reply&& answer) {
+      if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+      const auto& user = std::get<engine::user_view>(answer.body);
+      http_reply created = user_reply(201, user);
+      created.header("Location", "/users/" + std::to_string(user.id));
+      reply(request, std::move(created));
+    };
+    started(request, services_.engine.submit(
+                         engine::create_user{std::move(name), std::move(email), std::move(hash)},
+                         on_io(request, std::move(render))));
   });
 }
 
@@ -103,15 +101,14 @@ void api::open_session_and_reply(const request_ptr& request, std::int64_t user_i
   std::string refresh = make_refresh_token(user_id);
   engine::open_session command{user_id, sha256_string(refresh),
                                services_.clock_ms() + options_.refresh_token_ttl_s * 1000};
-  send(request, services_.shards.owner_of_id(user_id), std::move(command),
-       [this, request, user_id, refresh](engine::reply&& answer) {
-         if (answer.code != engine::errc::ok) {
-           return reply(
-               request,
-               make_problem_reply({401, "INVALID_CREDENTIALS", "email or password is wrong", {}}));
-         }
-         reply(request, tokens_reply(user_id, refresh));
-       });
+  auto render = [this, request, user_id, refresh](engine::reply&& answer) {
+    if (answer.code != engine::errc::ok) {
+      return reply(request, make_problem_reply(
+                                {401, "INVALID_CREDENTIALS", "email or password is wrong", {}}));
+    }
+    reply(request, tokens_reply(user_id, refresh));
+  };
+  started(request, services_.engine.submit(std::move(command), on_io(request, std::move(render))));
 }
 
 void api::post_login(const request_ptr& request, const params&) {
@@ -121,27 +118,24 @@ void api::post_login(const request_ptr& request, const params&) {
                          text_field("password", password, 1, password_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
-  engine::shard& owner = services_.shards.owner_of_email(email);
-  send(request, owner, engine::find_credentials{email},
-       [this, request, password = std::move(password)](engine::reply&& answer) mutable {
-         services_.offload([this, request, password = std::move(password),
-                            answer = std::move(answer)] {
-           // Unknown emails still pay for one hash, so timing does not tell which emails exist.
-           static const std::string decoy =
-               hash_password("decoy-password", options_.kdf_iterations);
-           bool known = answer.code == engine::errc::ok;
-           const auto* credentials = std::get_if<engine::credentials_view>(&answer.body);
-           // Bulk accounts have no password: they are checked against the decoy too, so they cost
-           // the same and never match.
-           bool usable = known && credentials != nullptr && !credentials->password_hash.empty();
-           bool matches = verify_password(password, usable ? credentials->password_hash : decoy);
-           if (!usable || !matches) {
-             return reply(request,
-                          make_problem_reply(problem_of(engine::errc::invalid_credentials)));
-           }
-           open_session_and_reply(request, credentials->user_id);
-         });
-       });
+  auto verify = [this, request, password = std::move(password)](engine::reply&& answer) mutable {
+    services_.offload([this, request, password = std::move(password), answer = std::move(answer)] {
+      // Unknown emails still pay for one hash, so timing does not tell which emails exist.
+      static const std::string decoy = hash_password("decoy-password", options_.kdf_iterations);
+      bool known = answer.code == engine::errc::ok;
+      const auto* credentials = std::get_if<engine::credentials_view>(&answer.body);
+      // Bulk accounts have no password: they are checked against the decoy too, so they cost
+      // the same and never match.
+      bool usable = known && credentials != nullptr && !credentials->password_hash.empty();
+      bool matches = verify_password(password, usable ? credentials->password_hash : decoy);
+      if (!usable || !matches) {
+        return reply(request, make_problem_reply(problem_of(engine::errc::invalid_credentials)));
+      }
+      open_session_and_reply(request, credentials->user_id);
+    });
+  };
+  started(request, services_.engine.submit(engine::find_credentials{email},
+                                           on_io(request, std::move(verify))));
 }
 
 void api::post_refresh(const request_ptr& request, const params&) {
@@ -155,15 +149,14 @@ void api::post_refresh(const request_ptr& request, const params&) {
   std::string fresh = make_refresh_token(*user_id);
   engine::rotate_session command{*user_id, sha256_string(token), sha256_string(fresh),
                                  services_.clock_ms() + options_.refresh_token_ttl_s * 1000};
-  send(request, services_.shards.owner_of_id(*user_id), std::move(command),
-       [this, request, user_id = *user_id, fresh](engine::reply&& answer) {
-         if (answer.code != engine::errc::ok) {
-           return reply(
-               request,
-               unauthenticated("the refresh token is unknown, expired, revoked or already used"));
-         }
-         reply(request, tokens_reply(user_id, fresh));
-       });
+  auto render = [this, request, user_id = *user_id, fresh](engine::reply&& answer) {
+    if (answer.code != engine::errc::ok) {
+      return reply(request, unauthenticated(
+                                "the refresh token is unknown, expired, revoked or already used"));
+    }
+    reply(request, tokens_reply(user_id, fresh));
+  };
+  started(request, services_.engine.submit(std::move(command), on_io(request, std::move(render))));
 }
 
 void api::post_logout(const request_ptr& request, const params&) {
@@ -178,32 +171,31 @@ void api::post_logout(const request_ptr& request, const params&) {
   if (!user_id || (!who->admin && *user_id != who->user_id)) {
     return reply(request, unauthenticated("the refresh token is unknown"));
   }
-  send(request, services_.shards.owner_of_id(*user_id),
-       engine::close_session{*user_id, sha256_string(token)},
-       [this, request](engine::reply&& answer) {
-         if (answer.code != engine::errc::ok) {
-           return reply(request,
-                        unauthenticated("the refresh token is unknown, expired or revoked"));
-         }
-         http_reply done;
-         done.status = 204;
-         done.content_type = {};
-         reply(request, std::move(done));
-       });
+  auto render = [this, request](engine::reply&& answer) {
+    if (answer.code != engine::errc::ok) {
+      return reply(request, unauthenticated("the refresh token is unknown, expired or revoked"));
+    }
+    http_reply done;
+    done.status = 204;
+    done.content_type = {};
+    reply(request, std::move(done));
+  };
+  started(request, services_.engine.submit(engine::close_session{*user_id, sha256_string(token)},
+                                           on_io(request, std::move(render))));
 }
 
 void api::get_user(const request_ptr& request, const params& path) {
   auto id = authorize_user_path(request, path[0]);
   if (!id) return;
-  send(request, services_.shards.owner_of_id(*id), engine::get_user{*id},
-       [this, request](engine::reply&& answer) {
-         if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-         reply(request, user_reply(200, std::get<engine::user_view>(answer.body)));
-       });
+  auto render = [this, request](engine::reply&& answer) {
+    if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+    reply(request, user_reply(200, std::get<engine::user_view>(answer.body)));
+  };
+  started(request, services_.engine.submit(engine::get_user{*id}, on_io(request, render)));
 }
 
-// Load-test accounts: split over the shards, one command each, gathered into one answer. The
-// posts are retried for a while when a mailbox is full, so the request is never half done.
+// Load-test accounts: split over the shards, one command each, gathered into one answer past
+// the mailbox bound, so the request is never half done.
 void api::post_admin_users_bulk(const request_ptr& request, const params&) {
   if (!authorize_admin(request)) return;
   if (!check_content_type(request)) return;
@@ -215,49 +207,27 @@ void api::post_admin_users_bulk(const request_ptr& request, const params&) {
     return reply(request, std::move(*problem));
   if (has_control_characters(prefix))
     return reply(request, validation_failed("name_prefix", "must not contain control characters"));
-  struct gather {
-    std::mutex mutex;
-    std::vector<engine::bulk_page> pages;
-    std::uint32_t pending = 0;
-  };
-  auto state = std::make_shared<gather>();
-  std::uint32_t shard_count = services_.shards.size();
-  state->pages.resize(shard_count);
-  state->pending = shard_count;
-  // One command per shard, past the mailbox bound (their number is the shard count), so the
-  // request is never half done. The reply (up to 100,000 signed tokens) is built on the
-  // slow-work pool, not on the WAL thread that runs the last callback.
-  for (engine::shard_index i = 0; i < shard_count; ++i) {
-    auto share =
-        static_cast<std::uint32_t>(count / shard_count + (i < count % shard_count ? 1 : 0));
-    engine::command item{
-        engine::bulk_create_users{share, prefix},
-        [this, request, state, i](engine::reply&& answer) {
-          std::unique_lock lock(state->mutex);
-          state->pages[i] = std::move(std::get<engine::bulk_page>(answer.body));
-          if (--state->pending > 0) return;
-          lock.unlock();
-          services_.offload([this, request, state] {
-            std::int64_t expires = now_s() + options_.bulk_token_ttl_s;
-            std::string body;
-            json_writer w(body);
-            w.begin_object().key("items").begin_array();
-            for (const auto& page : state->pages) {
-              for (const auto& user : page.items) {
-                w.begin_object();
-                w.key("id").value(user.id);
-                w.key("email").value(user.email);
-                w.key("access_token").value(services_.signer.sign({user.id, expires}));
-                w.end_object();
-              }
-            }
-            w.end_array().end_object();
-            reply(request, json_reply(201, std::move(body)));
-          });
-        }};
-    [[maybe_unused]] bool posted = services_.shards.at(i).post_always(item);
-    assert(posted);  // only a stopped shard refuses, and shards stop after the last request
-  }
+  // One part per shard (an engine fan-out). The reply (up to 100,000 signed tokens) is built
+  // on the slow-work pool, not on the thread that runs the last part's callback.
+  services_.engine.bulk_create_users(
+      static_cast<std::uint32_t>(count), prefix, [this, request](engine::reply&& answer) {
+        services_.offload([this, request, answer = std::move(answer)] {
+          if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
+          std::int64_t expires = now_s() + options_.bulk_token_ttl_s;
+          std::string body;
+          json_writer w(body);
+          w.begin_object().key("items").begin_array();
+          for (const auto& user : std::get<engine::bulk_page>(answer.body).items) {
+            w.begin_object();
+            w.key("id").value(user.id);
+            w.key("email").value(user.email);
+            w.key("access_token").value(services_.signer.sign({user.id, expires}));
+            w.end_object();
+          }
+          w.end_array().end_object();
+          reply(request, json_reply(201, std::move(body)));
+        });
+      });
 }
 
 }  // namespace ecom::net

@@ -13,14 +13,17 @@ namespace ecom::net {
 
 namespace {
 
-engine::reply call(engine::shard& owner, engine::command_body body) {
-  std::promise<engine::reply> promise;
-  auto future = promise.get_future();
-  engine::command item{std::move(body), [&promise](engine::reply&& answer) {
-                         promise.set_value(std::move(answer));
-                       }};
-  while (!owner.post(item)) std::this_thread::yield();
-  return future.get();
+// Runs one engine request and waits for its answer (seeding runs before the server is ready,
+// so a full mailbox only means "try again").
+template <class Start>
+engine::reply call(Start start) {
+  for (;;) {
+    auto promise = std::make_shared<std::promise<engine::reply>>();
+    auto future = promise->get_future();
+    if (start([promise](engine::reply&& answer) { promise->set_value(std::move(answer)); }))
+      return future.get();
+    std::this_thread::yield();
+  }
 }
 
 struct demo_user {
@@ -93,7 +96,7 @@ engine::product_input parka() {
   return p;
 }
 
-void seed_catalog(engine::shard_set& shards) {
+void seed_catalog(engine::gateway& engine) {
   std::vector<engine::product_input> products = {
       tshirt(), simple("Ceramic Mug", 12'000, 40, "https://img.ecomd.dev/mug/mug.jpg", true),
       sneakers(), simple("Canvas Tote Bag", 15'000, 0, "https://img.ecomd.dev/tote/tote.jpg", true),
@@ -106,8 +109,8 @@ void seed_catalog(engine::shard_set& shards) {
                violation->field.c_str(), violation->detail.c_str());
       continue;
     }
-    engine::reply created = call(shards.at(static_cast<engine::shard_index>(i % shards.size())),
-                                 engine::create_product{std::move(spec)});
+    engine::reply created =
+        call([&](engine::reply_callback done) { return engine.create_product(spec, done); });
     if (created.code == engine::errc::ok) {
       log_line(log_level::info, "seeded product %lld %s",
                static_cast<long long>(std::get<engine::product_view>(created.body).id),
@@ -117,7 +120,7 @@ void seed_catalog(engine::shard_set& shards) {
 }
 
 // Two coupons and their first-come campaigns: one open now, one opening tomorrow.
-void seed_coupons(engine::shard_set& shards, std::int64_t now_ms) {
+void seed_coupons(engine::gateway& engine, std::int64_t now_ms) {
   struct demo_campaign {
     engine::coupon_template coupon;
     std::int64_t quantity;
@@ -132,15 +135,16 @@ void seed_coupons(engine::shard_set& shards, std::int64_t now_ms) {
        24LL * 3600 * 1000},
   };
   for (auto& c : campaigns) {
-    engine::reply created = call(shards.at(0), engine::create_coupon{c.coupon});
+    // The same template flow as POST /admin/coupons: installed on every shard before the answer.
+    engine::reply created =
+        call([&](engine::reply_callback done) { return engine.create_coupon(c.coupon, done); });
     if (created.code != engine::errc::ok) continue;
     auto coupon = std::get<engine::coupon_template>(created.body);
-    for (engine::shard_index i = 0; i < shards.size(); ++i)
-      call(shards.at(i), engine::install_coupon{coupon});
     std::int64_t start = now_ms + c.start_in_ms;
+    engine::create_campaign campaign_input{coupon.id, c.quantity, start,
+                                           start + 30 * engine::day_ms};
     engine::reply campaign = call(
-        shards.at(static_cast<engine::shard_index>(coupon.id % shards.size())),
-        engine::create_campaign{coupon.id, c.quantity, start, start + 30LL * 24 * 3600 * 1000});
+        [&](engine::reply_callback done) { return engine.create_campaign(campaign_input, done); });
     if (campaign.code == engine::errc::ok) {
       log_line(log_level::info, "seeded coupon %lld and campaign %lld (%s)",
                static_cast<long long>(coupon.id),
@@ -152,26 +156,28 @@ void seed_coupons(engine::shard_set& shards, std::int64_t now_ms) {
 
 }  // namespace
 
-void seed_demo(engine::shard_set& shards, std::uint32_t kdf_iterations) {
+void seed_demo(engine::gateway& engine, std::uint32_t kdf_iterations) {
   static constexpr demo_user users[] = {
       {"Demo Shopper", "demo@ecomd.dev", "demo-password", 500'000},
       {"Kim Minji", "minji@ecomd.dev", "demo-password", 120'000},
       {"Lee Jun", "jun@ecomd.dev", "demo-password", 0},
   };
   for (const auto& u : users) {
+    engine::create_user user{u.name, u.email, hash_password(u.password, kdf_iterations)};
     engine::reply created =
-        call(shards.owner_of_email(u.email),
-             engine::create_user{u.name, u.email, hash_password(u.password, kdf_iterations)});
+        call([&](engine::reply_callback done) { return engine.submit(user, done); });
     if (created.code != engine::errc::ok) continue;
     auto id = std::get<engine::user_view>(created.body).id;
-    if (u.balance > 0) call(shards.owner_of_id(id), engine::charge_balance{id, u.balance, {}});
+    if (u.balance > 0) {
+      call([&](engine::reply_callback done) {
+        return engine.submit(engine::charge_balance{id, u.balance}, done);
+      });
+    }
     log_line(log_level::info, "seeded user %lld <%s> (password \"%s\")", static_cast<long long>(id),
              u.email, u.password);
   }
-  seed_catalog(shards);
-  seed_coupons(shards, std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count());
+  seed_catalog(engine);
+  seed_coupons(engine, engine.now());
 }
 
 }  // namespace ecom::net

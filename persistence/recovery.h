@@ -1,23 +1,55 @@
-// recovery: rebuilds every shard's state from the WAL before the shards start.
-// (Snapshots in LMDB come later; today replay starts at the first segment.)
+// recovery: the whole start-up sequence of a data directory, one library shared by ecomd and
+// offline tools (it knows no HTTP). In order:
+//   1. load: replay every WAL segment into the shards, before they run (LMDB snapshots will
+//      come first here); a torn tail is truncated and reported, corruption in the middle or a
+//      record the state refuses stops with a message naming the place and ecom-snapshot;
+//   2. open a fresh WAL segment at the next LSN;
+//   3. plan each cross-shard flow's recovery from the replayed state (engine/flow_recovery.h);
+//   4. start the shards: the caller's choice of threads (`start_shards`, given the journal);
+//   5. run the plan: coupons re-delivered, order steps redone, what expired while down
+//      expired; returns once all of it is durable;
+//   6. report what it did (recovery_report::summary).
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
 
+#include "engine/flow_recovery.h"
 #include "engine/shard_set.h"
 #include "persistence/data_dir.h"
+#include "persistence/wal_writer.h"
 
 namespace ecom::persistence {
 
-struct recovery_result {
-  engine::lsn_t last_lsn = 0;
-  std::uint64_t records = 0;
-  std::uint64_t next_segment_number = 1;
+struct recovery_options {
+  fsync_mode fsync = fsync_mode::always;
+  std::uint64_t wal_zero_fill_bytes = 4ULL << 20;  // see wal_options::zero_fill_bytes
 };
 
-// Replays the WAL into `shards` (which must not be started). A torn tail is truncated and
-// logged; corruption in the middle, or a record the state refuses, throws std::runtime_error
-// naming the segment and offset (or LSN) and how to inspect it.
-recovery_result recover(const data_dir& dir, engine::shard_set& shards);
+struct recovery_report {
+  std::uint64_t records_replayed = 0;
+  std::uint64_t segments_read = 0;
+  engine::lsn_t last_lsn = 0;  // where the log was found to end
+  std::string torn_tail;       // what was truncated, if anything
+  engine::flow_recovery_report flows;
+  std::uint64_t duration_ms = 0;
+  // One line for the log: what was replayed, repaired and redone.
+  std::string summary() const;
+};
+
+struct recovered {
+  std::unique_ptr<wal_writer> wal;  // open, the shards write to it
+  recovery_report report;
+};
+
+// Starts the shards writing to the journal (e.g. shard_set::start or start_driven).
+using shard_starter = std::function<void(engine::journal&)>;
+
+// Runs steps 1 to 6 on `shards`, which must not have started. Throws std::runtime_error when
+// the data dir cannot be recovered (the message says where and what to do).
+recovered recover(const data_dir& dir, engine::shard_set& shards, const recovery_options& options,
+                  const shard_starter& start_shards);
 
 }  // namespace ecom::persistence

@@ -1,82 +1,74 @@
-// Engine throughput without HTTP and without fsync: balance charges applied per second by one
-// shard. Two figures: the bare domain (user_book::handle on this thread) and the full shard
-// path (mailbox → shard thread → journal → reply callback) with a journal that makes every
-// record durable at once. Run: build/bin/engine_bench
+// Engine throughput without HTTP and without fsync. Figures:
+//   - BM_shard_state_charge: the bare domain through the kernel's dispatch (shard_state::run on
+//     this thread): decide, encode the record, apply it;
+//   - BM_shard_charge: the full shard path (mailbox → shard thread → journal → reply callback)
+//     with a journal durable at once;
+//   - closed loops (one request in flight) on two shards with threads of their own: a charge
+//     (one hop, the baseline), a coupon issue (coupon_flow: take on the campaign's shard, then
+//     the delivery on the user's), and an order plus its payment (order_flow).
+// Run: build/bin/engine_bench; compare items/s within one run.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <future>
 #include <memory>
-#include <mutex>
 
+#include "engine/coupon_flow.h"
 #include "engine/order_flow.h"
 #include "engine/product_rules.h"
 #include "engine/shard.h"
 #include "engine/shard_set.h"
-#include "engine/user_book.h"
+#include "engine/shard_state.h"
+#include "tests/support/fake_journal.h"
 
 namespace {
 
 using namespace ecom::engine;
+using ecom::test::fake_journal;
 
 constexpr time_ms t0 = 1'800'000'000'000;
 
-// A book with 1000 users; rebuilt every million charges so history memory stays bounded.
-struct book_with_keys {
-  idempotency_table keys;
-  user_book book{0, 1, keys};
-};
-
-void fresh_book(std::unique_ptr<book_with_keys>& holder, std::vector<entity_id>& ids) {
-  holder = std::make_unique<book_with_keys>();
-  user_book& book = holder->book;
+// A shard's state with 1000 users; rebuilt every million charges so history memory stays
+// bounded.
+void fresh_state(std::unique_ptr<shard_state>& state, std::vector<entity_id>& ids) {
+  state = std::make_unique<shard_state>(0, 1);
   ids.clear();
   std::vector<record> out;
   for (int i = 0; i < 1000; ++i) {
-    reply r = book.handle(create_user{"u", "u" + std::to_string(i) + "@x.y", "h"}, t0, out);
+    out.clear();
+    reply r = state->run(create_user{"u", "u" + std::to_string(i) + "@x.y", "h"}, key_step::none,
+                         nullptr, t0, out);
     ids.push_back(std::get<user_view>(r.body).id);
   }
 }
 
-void BM_user_book_charge(benchmark::State& state) {
-  std::unique_ptr<book_with_keys> holder;
+void BM_shard_state_charge(benchmark::State& state) {
+  std::unique_ptr<shard_state> shard;
   std::vector<entity_id> ids;
-  fresh_book(holder, ids);
+  fresh_state(shard, ids);
   std::vector<record> out;
   std::size_t n = 0;
   for (auto _ : state) {
     out.clear();
-    reply r = holder->book.handle(charge_balance{ids[n++ % ids.size()], 1, {}}, t0, out);
+    reply r =
+        shard->run(charge_balance{ids[n++ % ids.size()], 1}, key_step::none, nullptr, t0, out);
     if (r.code != errc::ok) state.SkipWithError("charge refused");
     benchmark::DoNotOptimize(r);
     if (n % 1'000'000 == 0) {
       state.PauseTiming();
-      fresh_book(holder, ids);
+      fresh_state(shard, ids);
       state.ResumeTiming();
     }
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-BENCHMARK(BM_user_book_charge);
-
-// Durable at once: what is left is the shard's own cost.
-class instant_journal final : public journal {
- public:
-  lsn_t append(std::span<const record> records, durable_callback done) override {
-    lsn_t lsn = last_.fetch_add(records.size()) + records.size();
-    if (done) done();
-    return lsn;
-  }
-  lsn_t durable_lsn() const override { return last_.load(); }
-
- private:
-  std::atomic<lsn_t> last_{0};
-};
+BENCHMARK(BM_shard_state_charge);
 
 void BM_shard_charge(benchmark::State& state) {
-  instant_journal wal;
-  shard s({0, 1, 65536, 1000}, wal, [] { return t0; });
-  s.start();
+  fake_journal wal;
+  wal.keep_records(false);
+  shard s({0, 1, 65536, 1000}, [] { return t0; });
+  s.start(wal);
   std::atomic<std::int64_t> done{0};
   entity_id id = 0;
   {
@@ -90,7 +82,7 @@ void BM_shard_charge(benchmark::State& state) {
   }
   std::int64_t sent = 0;
   for (auto _ : state) {
-    command c{charge_balance{id, 1, {}},
+    command c{charge_balance{id, 1},
               [&](reply&&) { done.fetch_add(1, std::memory_order_relaxed); }};
     while (!s.post(c)) std::this_thread::yield();
     ++sent;
@@ -101,28 +93,35 @@ void BM_shard_charge(benchmark::State& state) {
 }
 BENCHMARK(BM_shard_charge)->UseRealTime();
 
-// Closed loop (one request in flight) on two shards with their own threads: the user on shard
-// 0, the product on shard 1. The charge is the baseline (one hop); an order is create (one hop,
-// facts passed in) plus the payment flow (begin, take on the product's shard, finish, commit +
-// event). Compare items/s of the two in the same run: the ratio is the cost of the hops.
+// Two shards with their own threads: the user on shard 0, the product and a campaign on 1.
 struct two_shards {
-  instant_journal wal;
-  shard_set shards{2, 65536, wal, [] { return t0; }};
-  order_flow flow{shards, wal};
+  fake_journal wal;
+  shard_set shards{2, 65536, [] { return t0; }};
+  order_flow orders{shards};
+  coupon_flow coupons{shards};
   entity_id user_id = 0;
+  entity_id campaign_id = 0;
   sale_fact fact;
 
   reply ask(shard_index index, command_body body) {
     std::promise<reply> promise;
     auto future = promise.get_future();
-    command c{std::move(body), [&promise](reply&& r) { promise.set_value(std::move(r)); }, {}};
+    command c{std::move(body), [&promise](reply&& r) { promise.set_value(std::move(r)); }};
     while (!shards.at(index).post(c)) std::this_thread::yield();
     return future.get();
   }
+  template <class Start>
+  reply wait(Start start) {
+    std::promise<reply> promise;
+    auto future = promise.get_future();
+    start([&promise](reply&& r) { promise.set_value(std::move(r)); });
+    return future.get();
+  }
   two_shards() {
-    shards.start();
+    wal.keep_records(false);
+    shards.start(wal);
     user_id = std::get<bulk_page>(ask(0, bulk_create_users{1, "b"}).body).items.at(0).id;
-    ask(0, charge_balance{user_id, 10'000'000, {}});
+    ask(0, charge_balance{user_id, 10'000'000});
     product_input input;
     input.name = "bench";
     input.base_price = 1;
@@ -133,6 +132,14 @@ struct two_shards {
     fact = std::get<sale_facts>(
                ask(1, get_sale_facts{{{product.id, product.combinations[0].id}}}).body)
                .items.at(0);
+    coupon_template t{0, "c", coupon_kind::fixed, 1, 0, 30, 0};
+    auto coupon = std::get<coupon_template>(
+        wait([&](reply_callback done) { coupons.create_template(t, std::move(done)); }).body);
+    // Shard 1 (the first create_campaign of a fresh set goes where it is posted).
+    campaign_id =
+        std::get<campaign_view>(
+            ask(1, create_campaign{coupon.id, fcfs_quantity_max, t0 - 1, t0 + day_ms}).body)
+            .id;
   }
   ~two_shards() { shards.stop(); }
 };
@@ -140,12 +147,29 @@ struct two_shards {
 void BM_closed_loop_charge(benchmark::State& state) {
   two_shards c;
   for (auto _ : state) {
-    if (c.ask(0, charge_balance{c.user_id, 1, {}}).code != errc::ok)
+    if (c.ask(0, charge_balance{c.user_id, 1}).code != errc::ok)
       state.SkipWithError("charge refused");
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(BM_closed_loop_charge)->UseRealTime()->Iterations(50'000);
+
+// A distinct user per issue, as in a flash sale (bulk users on shard 0 made up front).
+void BM_closed_loop_issue(benchmark::State& state) {
+  two_shards c;
+  constexpr std::uint32_t users = 50'000;
+  auto page = std::get<bulk_page>(c.ask(0, bulk_create_users{users, "i"}).body);
+  std::size_t n = 0;
+  for (auto _ : state) {
+    entity_id user = page.items[n++ % users].id;
+    reply issued = c.wait([&](reply_callback done) {
+      c.coupons.issue(c.campaign_id, user, nullptr, std::move(done));
+    });
+    if (issued.code != errc::ok) state.SkipWithError("issue refused");
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_closed_loop_issue)->UseRealTime()->Iterations(50'000);
 
 void BM_closed_loop_order_and_pay(benchmark::State& state) {
   two_shards c;
@@ -154,11 +178,10 @@ void BM_closed_loop_order_and_pay(benchmark::State& state) {
     order.user_id = c.user_id;
     order.items.push_back({c.fact.product_id, c.fact.combination_id, 1, c.fact});
     reply created = c.ask(0, std::move(order));
-    std::promise<reply> promise;
-    auto future = promise.get_future();
-    c.flow.pay(begin_payment{c.user_id, std::get<order_view>(created.body).id, {}},
-               [&promise](reply&& r) { promise.set_value(std::move(r)); });
-    if (future.get().code != errc::ok) state.SkipWithError("payment refused");
+    entity_id order_id = std::get<order_view>(created.body).id;
+    reply paid = c.wait(
+        [&](reply_callback done) { c.orders.pay(c.user_id, order_id, nullptr, std::move(done)); });
+    if (paid.code != errc::ok) state.SkipWithError("payment refused");
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }

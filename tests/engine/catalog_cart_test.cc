@@ -1,37 +1,22 @@
-// catalog_book and cart_book on one shard, with time as an input: stock changes and their
-// limits, listing, sale facts, and the cart's merge, limits and check order. Replay of the
-// emitted records must rebuild the same answers.
+// catalog_book and cart_book on one shard, driven through the shard's own dispatch
+// (shard_state) with time as an input: stock changes and their limits, listing, sale facts, and
+// the cart's merge, limits and check order. Replay of the emitted records must rebuild the
+// same answers.
 #include <gtest/gtest.h>
 
-#include "engine/cart.h"
-#include "engine/catalog.h"
 #include "engine/product_rules.h"
+#include "tests/support/state_runner.h"
 
 namespace ecom::engine {
 namespace {
 
-constexpr time_ms t0 = 1'800'000'000'000;
+using test::t0;
 
 struct books {
-  idempotency_table keys;
-  user_book users{0, 1, keys};
-  cart_book carts{0, 1, users, keys};
-  catalog_book catalog{0, 1};
-  std::vector<record> log;
+  test::state_runner shard;
+  std::vector<record>& log = shard.log;
 
-  reply run(const auto& command, time_ms now = t0) {
-    std::vector<record> out;
-    reply answer;
-    if constexpr (requires { users.handle(command, now, out); }) {
-      answer = users.handle(command, now, out);
-    } else if constexpr (requires { carts.handle(command, now, out); }) {
-      answer = carts.handle(command, now, out);
-    } else {
-      answer = catalog.handle(command, now, out);
-    }
-    log.insert(log.end(), out.begin(), out.end());
-    return answer;
-  }
+  reply run(const command_body& command, time_ms now = t0) { return shard.run(command, now); }
 
   product_view add_product(std::int64_t stock, std::size_t option_values = 0, bool active = true) {
     product_input input;
@@ -103,29 +88,26 @@ TEST(catalog_cart_test, CartMergesLinesAndChecksInTheContractOrder) {
   entity_id user = std::get<user_view>(b.run(create_user{"u", "u@x.y", "h"}).body).id;
   product_view p = b.add_product(5);
   entity_id c = p.combinations[0].id;
-  reply first = b.run(add_cart_item{user, p.id, c, 2, b.fact(p.id, c), {}});
+  reply first = b.run(add_cart_item{user, p.id, c, 2, b.fact(p.id, c)});
   ASSERT_EQ(first.code, errc::ok);
-  reply merged = b.run(add_cart_item{user, p.id, c, 3, b.fact(p.id, c), {}});
+  reply merged = b.run(add_cart_item{user, p.id, c, 3, b.fact(p.id, c)});
   ASSERT_EQ(merged.code, errc::ok);
   EXPECT_EQ(std::get<cart_item_view>(merged.body).line.id,
             std::get<cart_item_view>(first.body).line.id);
   EXPECT_EQ(std::get<cart_item_view>(merged.body).line.quantity, 5);
-  EXPECT_EQ(b.run(add_cart_item{user, p.id, c, 1, b.fact(p.id, c), {}}).code, errc::out_of_stock);
-  EXPECT_EQ(b.run(add_cart_item{user, p.id, c, 999, b.fact(p.id, c), {}}).code,
+  EXPECT_EQ(b.run(add_cart_item{user, p.id, c, 1, b.fact(p.id, c)}).code, errc::out_of_stock);
+  EXPECT_EQ(b.run(add_cart_item{user, p.id, c, 999, b.fact(p.id, c)}).code,
             errc::cart_quantity_too_large)
       << "over 999 outranks stock";
   b.run(update_product{p.id, {}, {}, {}, false});
-  EXPECT_EQ(b.run(add_cart_item{user, p.id, c, 999, b.fact(p.id, c), {}}).code,
+  EXPECT_EQ(b.run(add_cart_item{user, p.id, c, 999, b.fact(p.id, c)}).code,
             errc::cart_quantity_too_large)
       << "over 999 outranks inactive";
-  EXPECT_EQ(b.run(add_cart_item{user, p.id, c, 1, b.fact(p.id, c), {}}).code,
-            errc::product_inactive);
-  EXPECT_EQ(b.run(add_cart_item{user, p.id, 77, 1, b.fact(p.id, 77), {}}).code,
+  EXPECT_EQ(b.run(add_cart_item{user, p.id, c, 1, b.fact(p.id, c)}).code, errc::product_inactive);
+  EXPECT_EQ(b.run(add_cart_item{user, p.id, 77, 1, b.fact(p.id, 77)}).code,
             errc::combination_not_found);
-  EXPECT_EQ(b.run(add_cart_item{user, 99, 77, 1, b.fact(99, 77), {}}).code,
-            errc::product_not_found);
-  EXPECT_EQ(b.run(add_cart_item{12345, p.id, c, 1, b.fact(p.id, c), {}}).code,
-            errc::user_not_found);
+  EXPECT_EQ(b.run(add_cart_item{user, 99, 77, 1, b.fact(99, 77)}).code, errc::product_not_found);
+  EXPECT_EQ(b.run(add_cart_item{12345, p.id, c, 1, b.fact(p.id, c)}).code, errc::user_not_found);
   auto cart = std::get<cart_view>(b.run(get_cart{user}).body);
   ASSERT_EQ(cart.lines.size(), 1u);
   EXPECT_EQ(cart.lines[0].quantity, 5) << "refused adds changed nothing";
@@ -137,14 +119,14 @@ TEST(catalog_cart_test, TheHundredAndFirstLineIsCartFull) {
   product_view p = b.add_product(10, 100);
   product_view q = b.add_product(10);
   for (const auto& c : p.combinations)
-    ASSERT_EQ(b.run(add_cart_item{user, p.id, c.id, 1, b.fact(p.id, c.id), {}}).code, errc::ok);
+    ASSERT_EQ(b.run(add_cart_item{user, p.id, c.id, 1, b.fact(p.id, c.id)}).code, errc::ok);
   entity_id qc = q.combinations[0].id;
-  EXPECT_EQ(b.run(add_cart_item{user, q.id, qc, 1, b.fact(q.id, qc), {}}).code, errc::cart_full);
+  EXPECT_EQ(b.run(add_cart_item{user, q.id, qc, 1, b.fact(q.id, qc)}).code, errc::cart_full);
   // Merging into an existing line is still fine at 100 lines.
-  EXPECT_EQ(b.run(add_cart_item{
-                      user, p.id, p.combinations[0].id, 1, b.fact(p.id, p.combinations[0].id), {}})
-                .code,
-            errc::ok);
+  EXPECT_EQ(
+      b.run(add_cart_item{user, p.id, p.combinations[0].id, 1, b.fact(p.id, p.combinations[0].id)})
+          .code,
+      errc::ok);
 }
 
 TEST(catalog_cart_test, SetQuantityAndRemoveUseTheLineTheFactWasReadFor) {
@@ -153,7 +135,7 @@ TEST(catalog_cart_test, SetQuantityAndRemoveUseTheLineTheFactWasReadFor) {
   product_view p = b.add_product(3, 2);
   entity_id c0 = p.combinations[0].id, c1 = p.combinations[1].id;
   entity_id item =
-      std::get<cart_item_view>(b.run(add_cart_item{user, p.id, c0, 1, b.fact(p.id, c0), {}}).body)
+      std::get<cart_item_view>(b.run(add_cart_item{user, p.id, c0, 1, b.fact(p.id, c0)}).body)
           .line.id;
   EXPECT_EQ(b.run(set_cart_quantity{user, item, 4, b.fact(p.id, c0)}).code, errc::out_of_stock);
   EXPECT_EQ(b.run(set_cart_quantity{user, item, 3, b.fact(p.id, c0)}).code, errc::ok);
@@ -172,16 +154,11 @@ TEST(catalog_cart_test, ReplayRebuildsCatalogAndCarts) {
   b.run(adjust_stock{p.id, c0, 7});
   b.run(update_product{p.id, std::string("Renamed"), {}, 2'000, {}});
   entity_id item =
-      std::get<cart_item_view>(b.run(add_cart_item{user, p.id, c0, 2, b.fact(p.id, c0), {}}).body)
+      std::get<cart_item_view>(b.run(add_cart_item{user, p.id, c0, 2, b.fact(p.id, c0)}).body)
           .line.id;
   b.run(set_cart_quantity{user, item, 4, b.fact(p.id, c0)});
   books copy;
-  for (const auto& r : b.log) {
-    bool ok = user_book::owns(r.type)   ? copy.users.apply(r.type, r.payload)
-              : cart_book::owns(r.type) ? copy.carts.apply(r.type, r.payload)
-                                        : copy.catalog.apply(r.type, r.payload);
-    ASSERT_TRUE(ok) << static_cast<int>(r.type);
-  }
+  ASSERT_TRUE(test::replay(b.log, copy.shard.state));
   auto original = std::get<product_view>(b.run(get_product{p.id}).body);
   auto rebuilt = std::get<product_view>(copy.run(get_product{p.id}).body);
   EXPECT_EQ(rebuilt.name, "Renamed");

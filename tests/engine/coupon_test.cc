@@ -1,34 +1,24 @@
-// coupon_book on one shard with time as an input: the issue rules in the contract's order,
+// campaign_book and wallet_book on one shard, driven through the shard's own dispatch
+// (shard_state) with time as an input: the issue rules in the contract's order,
 // window edges (start inclusive, end exclusive), quantity never over-issued, delivery at most
 // once per (campaign, user), expiry recorded once (also after downtime), discount arithmetic
 // at the limits, and replay rebuilding the same state.
 #include <gtest/gtest.h>
 
-#include "engine/coupons.h"
+#include "tests/support/state_runner.h"
 
 namespace ecom::engine {
 namespace {
 
-constexpr time_ms t0 = 1'800'000'000'000;
+using test::t0;
 
 struct books {
-  idempotency_table keys;
-  user_book users{0, 1, keys};
-  coupon_book coupons{0, 1, users, keys};
-  std::vector<record> log;
+  test::state_runner shard;
+  std::vector<record>& log = shard.log;
+  campaign_book& campaigns = shard.state.campaigns;
+  wallet_book& wallets = shard.state.wallets;
 
-  template <class C>
-  reply run(const C& command, time_ms now = t0) {
-    std::vector<record> out;
-    reply answer;
-    if constexpr (requires { users.handle(command, now, out); }) {
-      answer = users.handle(command, now, out);
-    } else {
-      answer = coupons.handle(command, now, out);
-    }
-    log.insert(log.end(), out.begin(), out.end());
-    return answer;
-  }
+  reply run(const command_body& command, time_ms now = t0) { return shard.run(command, now); }
   entity_id user(const std::string& email) {
     return std::get<user_view>(run(create_user{"u", email, "h"}).body).id;
   }
@@ -38,11 +28,11 @@ struct books {
     entity_id coupon_id = std::get<coupon_template>(run(create_coupon{c}).body).id;
     return std::get<campaign_view>(run(create_campaign{coupon_id, quantity, start, end}).body).id;
   }
-  // take + deliver, as the issue route does.
+  // take + deliver, as coupon_flow does.
   reply issue(entity_id campaign_id, entity_id user_id, time_ms now = t0) {
     reply taken = run(take_coupon{campaign_id, user_id}, now);
     if (taken.code != errc::ok) return taken;
-    return run(deliver_coupon{std::get<user_coupon_view>(taken.body), {}}, now);
+    return run(deliver_coupon{std::get<user_coupon_view>(taken.body)}, now);
   }
 };
 
@@ -102,13 +92,12 @@ TEST(coupon_test, DeliveryAppliesOncePerCampaignAndUser) {
   reply taken = b.run(take_coupon{c, u});
   auto coupon = std::get<user_coupon_view>(taken.body);
   std::size_t before = b.log.size();
-  ASSERT_EQ(b.run(deliver_coupon{coupon, {}}).code, errc::ok);
-  ASSERT_EQ(b.run(deliver_coupon{coupon, {}}).code, errc::ok)
-      << "a re-sent outbox entry is harmless";
+  ASSERT_EQ(b.run(deliver_coupon{coupon}).code, errc::ok);
+  ASSERT_EQ(b.run(deliver_coupon{coupon}).code, errc::ok) << "a re-sent outbox entry is harmless";
   EXPECT_EQ(b.log.size(), before + 1) << "only the first delivery writes";
   auto wallet = std::get<user_coupon_page>(b.run(list_user_coupons{u, 0, 0, 100}).body);
   EXPECT_EQ(wallet.items.size(), 1u);
-  EXPECT_TRUE(b.coupons.holds(u, c));
+  EXPECT_TRUE(b.wallets.holds(u, c));
 }
 
 TEST(coupon_test, ExpiryReadsExpiredAtOnceAndIsRecordedOnce) {
@@ -119,12 +108,8 @@ TEST(coupon_test, ExpiryReadsExpiredAtOnceAndIsRecordedOnce) {
   time_ms later = t0 + day_ms;  // exactly at expires_at
   auto wallet = std::get<user_coupon_page>(b.run(list_user_coupons{u, 0, 0, 10}, later).body);
   EXPECT_EQ(wallet.items.at(0).status, user_coupon_status::expired) << "before any sweep";
-  std::vector<record> out;
-  b.coupons.expire(later + 5 * day_ms, out);  // the server was down for days
-  ASSERT_EQ(out.size(), 1u);
-  std::vector<record> again;
-  b.coupons.expire(later + 6 * day_ms, again);
-  EXPECT_TRUE(again.empty()) << "EXPIRE is recorded once";
+  EXPECT_EQ(b.shard.tick(later + 5 * day_ms).coupons, 1u);  // the server was down for days
+  EXPECT_EQ(b.shard.tick(later + 6 * day_ms).coupons, 0u) << "EXPIRE is recorded once";
   auto history = std::get<coupon_history_page>(b.run(list_coupon_history{u, 0, 10}).body);
   ASSERT_EQ(history.items.size(), 2u);
   EXPECT_EQ(history.items[0].action, coupon_action::expire);
@@ -139,20 +124,19 @@ TEST(coupon_test, TheTakeCarriesTheIssueKeyForReDelivery) {
   books b;
   entity_id u = b.user("a@x.y");
   entity_id c = b.campaign(5, t0, t0 + 1000);
-  idempotency_request key{"retry-me", "POST /coupons/fcfs/1/issue", {}, nullptr};
-  key.body_sha256[3] = 7;
+  auto key = std::make_shared<idempotency_key>(
+      test::make_key(u, "retry-me", "POST /coupons/fcfs/1/issue"));
+  key->body_sha256[3] = 7;
   ASSERT_EQ(b.run(take_coupon{c, u, key}).code, errc::ok);
   books copy;
-  for (const auto& r : b.log) {
-    bool ok = user_book::owns(r.type) ? copy.users.apply(r.type, r.payload)
-                                      : copy.coupons.apply(r.type, r.payload);
-    ASSERT_TRUE(ok);
-  }
-  auto taken = copy.coupons.taken_coupons();
+  ASSERT_TRUE(test::replay(b.log, copy.shard.state));
+  auto taken = copy.campaigns.taken_units();
   ASSERT_EQ(taken.size(), 1u);
-  EXPECT_EQ(taken[0].idempotency.key, "retry-me");
-  EXPECT_EQ(taken[0].idempotency.scope, key.scope);
-  EXPECT_EQ(taken[0].idempotency.body_sha256, key.body_sha256);
+  ASSERT_NE(taken[0].key, nullptr);
+  EXPECT_EQ(taken[0].key->key, "retry-me");
+  EXPECT_EQ(taken[0].key->scope, key->scope);
+  EXPECT_EQ(taken[0].key->body_sha256, key->body_sha256);
+  EXPECT_EQ(taken[0].key->user_id, u);
   EXPECT_EQ(taken[0].coupon.user_id, u);
 }
 
@@ -173,19 +157,15 @@ TEST(coupon_test, ReplayRebuildsCampaignsWalletsAndTemplates) {
   entity_id u1 = b.user("a@x.y"), u2 = b.user("b@x.y");
   entity_id c = b.campaign(2, t0, t0 + 1000);
   ASSERT_EQ(b.issue(c, u1).code, errc::ok);
-  reply taken = b.run(take_coupon{c, u2, {}});  // taken, never delivered: a crash in between
+  reply taken = b.run(take_coupon{c, u2, nullptr});  // taken, never delivered: a crash between
   ASSERT_EQ(taken.code, errc::ok);
   books copy;
-  for (const auto& r : b.log) {
-    bool ok = user_book::owns(r.type) ? copy.users.apply(r.type, r.payload)
-                                      : copy.coupons.apply(r.type, r.payload);
-    ASSERT_TRUE(ok) << static_cast<int>(r.type);
-  }
+  ASSERT_TRUE(test::replay(b.log, copy.shard.state));
   auto view = std::get<campaign_view>(copy.run(get_campaign{c}).body);
   EXPECT_EQ(view.remaining_quantity, 0);
-  EXPECT_TRUE(copy.coupons.holds(u1, c));
-  EXPECT_FALSE(copy.coupons.holds(u2, c)) << "the cut-off delivery";
-  auto taken_list = copy.coupons.taken_coupons();
+  EXPECT_TRUE(copy.wallets.holds(u1, c));
+  EXPECT_FALSE(copy.wallets.holds(u2, c)) << "the cut-off delivery";
+  auto taken_list = copy.campaigns.taken_units();
   EXPECT_EQ(taken_list.size(), 2u) << "both takes are in the outbox for re-delivery";
   EXPECT_EQ(copy.issue(c, u2).code, errc::coupon_already_issued);
 }

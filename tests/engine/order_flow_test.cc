@@ -11,49 +11,26 @@
 #include <mutex>
 
 #include "engine/product_rules.h"
+#include "tests/support/fake_journal.h"
+#include "tests/support/state_runner.h"
 
 namespace ecom::engine {
 namespace {
 
-constexpr time_ms t0 = 1'800'000'000'000;
+using test::t0;
 
-// Durable at once (callbacks run inline); keeps every record in log order.
-class kept_journal final : public journal {
- public:
-  lsn_t append(std::span<const record> records, durable_callback done) override {
-    lsn_t lsn;
-    {
-      std::lock_guard lock(mutex_);
-      log_.insert(log_.end(), records.begin(), records.end());
-      lsn = last_ += records.size();
-    }
-    if (done) done();
-    return lsn;
-  }
-  lsn_t durable_lsn() const override {
-    std::lock_guard lock(mutex_);
-    return last_;
-  }
-  std::vector<record> log() const {
-    std::lock_guard lock(mutex_);
-    return log_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<record> log_;
-  lsn_t last_ = 0;
-};
-
+// Two shards on threads of their own, over a journal durable at once that keeps the log.
 struct cluster {
-  kept_journal wal;
-  shard_set shards{2, 1024, wal, [] { return t0; }};
-  order_flow flow{shards, wal};
+  test::fake_journal wal;
+  shard_set shards{2, 1024, [] { return t0; }};
+  order_flow flow{shards};
+
+  void start() { shards.start(wal); }
 
   reply ask(shard_index index, command_body body) {
     auto promise = std::make_shared<std::promise<reply>>();
     auto future = promise->get_future();
-    command item{std::move(body), [promise](reply&& r) { promise->set_value(std::move(r)); }, {}};
+    command item{std::move(body), [promise](reply&& r) { promise->set_value(std::move(r)); }};
     EXPECT_TRUE(shards.at(index).post(item));
     return future.get();
   }
@@ -63,7 +40,7 @@ struct cluster {
   entity_id user(shard_index index, std::int64_t balance) {
     auto page = std::get<bulk_page>(ask(index, bulk_create_users{1, "u"}).body);
     entity_id id = page.items.at(0).id;
-    EXPECT_EQ(ask_owner(id, charge_balance{id, balance, {}}).code, errc::ok);
+    EXPECT_EQ(ask_owner(id, charge_balance{id, balance}).code, errc::ok);
     return id;
   }
   product_view product(shard_index index, std::int64_t price, std::int64_t stock) {
@@ -93,14 +70,14 @@ struct cluster {
   reply pay(entity_id user_id, entity_id order_id) {
     auto promise = std::make_shared<std::promise<reply>>();
     auto future = promise->get_future();
-    EXPECT_TRUE(flow.pay(begin_payment{user_id, order_id, {}},
+    EXPECT_TRUE(flow.pay(user_id, order_id, nullptr,
                          [promise](reply&& r) { promise->set_value(std::move(r)); }));
     return future.get();
   }
   reply cancel(entity_id user_id, entity_id order_id) {
     auto promise = std::make_shared<std::promise<reply>>();
     auto future = promise->get_future();
-    EXPECT_TRUE(flow.cancel(cancel_order{user_id, order_id, {}},
+    EXPECT_TRUE(flow.cancel(user_id, order_id, nullptr,
                             [promise](reply&& r) { promise->set_value(std::move(r)); }));
     return future.get();
   }
@@ -124,7 +101,7 @@ struct cluster {
 
 TEST(order_flow_test, APaymentAcrossShardsIsAllOrNothing) {
   cluster c;
-  c.shards.start();
+  c.start();
   entity_id u = c.user(1, 100'000);
   product_view a = c.product(0, 1'000, 5), b = c.product(1, 2'000, 1);
   ASSERT_NE(owner_of(a.id, 2), owner_of(b.id, 2));
@@ -157,7 +134,7 @@ TEST(order_flow_test, APaymentAcrossShardsIsAllOrNothing) {
 
 TEST(order_flow_test, ParallelPaymentsOfOneOrderSucceedOnce) {
   cluster c;
-  c.shards.start();
+  c.start();
   entity_id u = c.user(0, 100'000);
   product_view a = c.product(1, 1'000, 50);
   for (int round = 0; round < 20; ++round) {
@@ -181,13 +158,11 @@ TEST(order_flow_test, ParallelPaymentsOfOneOrderSucceedOnce) {
 
 TEST(order_flow_test, ALongPollWaitsUntilAnEventAfterItsPositionExists) {
   cluster c;
-  c.shards.start();
-  auto answered = std::make_shared<std::atomic<bool>>(false);
+  c.start();
   auto promise = std::make_shared<std::promise<reply>>();
   auto polled = promise->get_future();
-  command watch{watch_events{1, 10, answered},
-                [promise](reply&& r) { promise->set_value(std::move(r)); },
-                {}};
+  command watch{watch_events{1, 10, 60'000},
+                [promise](reply&& r) { promise->set_value(std::move(r)); }};
   ASSERT_TRUE(c.shards.at(event_shard).post(watch));
   order_view o;
   o.id = 5;
@@ -214,7 +189,7 @@ void for_each_crash(const std::vector<record>& log, record_type cut_after, Check
     for (std::size_t i = 0; i < end; ++i)
       ASSERT_TRUE(again.shards.replay(log[i].type, log[i].shard, log[i].payload, i + 1));
     auto plan = again.flow.plan_redrive();
-    again.shards.start();
+    again.start();
     again.flow.redrive(std::move(plan));
     check(again);
     EXPECT_EQ(again.flow.plan_redrive().size(), 0u) << "redrive leaves nothing to redo";
@@ -229,7 +204,7 @@ struct paid_order_across_shards : cluster {
   entity_id u = 0, o = 0;
   product_view a, b;
   paid_order_across_shards() {
-    shards.start();
+    start();
     u = user(1, 100'000);
     a = product(0, 1'000, 5);
     b = product(1, 2'000, 5);

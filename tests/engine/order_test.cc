@@ -5,66 +5,31 @@
 // event feed's seq, and replay rebuilding the same state.
 #include <gtest/gtest.h>
 
-#include "engine/cart.h"
-#include "engine/catalog.h"
-#include "engine/coupons.h"
-#include "engine/events.h"
-#include "engine/orders.h"
 #include "engine/product_rules.h"
-#include "engine/sales.h"
+#include "tests/support/state_runner.h"
 
 namespace ecom::engine {
 namespace {
 
-constexpr time_ms t0 = 1'800'000'000'000;
+using test::t0;
 constexpr time_ms ttl = 900'000;
 
+// One shard's books, driven through the shard's own dispatch (shard_state::run).
 struct books {
-  idempotency_table keys;
-  user_book users{0, 1, keys};
-  cart_book carts{0, 1, users, keys};
-  catalog_book catalog{0, 1};
-  coupon_book coupons{0, 1, users, keys};
-  order_book orders{0, 1, users, coupons, carts, keys};
-  sales_book sales{0, catalog};
-  event_book events{0};
-  std::vector<record> log;
+  test::state_runner shard;
+  std::vector<record>& log = shard.log;
+  user_book& users = shard.state.users;
+  wallet_book& wallets = shard.state.wallets;
+  order_book& orders = shard.state.orders;
+  sales_book& sales = shard.state.sales;
+  event_book& events = shard.state.events;
 
-  reply run(const auto& command, time_ms now = t0) {
-    std::vector<record> out;
-    reply answer;
-    if constexpr (requires { users.handle(command, now, out); }) {
-      answer = users.handle(command, now, out);
-    } else if constexpr (requires { carts.handle(command, now, out); }) {
-      answer = carts.handle(command, now, out);
-    } else if constexpr (requires { catalog.handle(command, now, out); }) {
-      answer = catalog.handle(command, now, out);
-    } else if constexpr (requires { coupons.handle(command, now, out); }) {
-      answer = coupons.handle(command, now, out);
-    } else if constexpr (requires { orders.handle(command, now, out); }) {
-      answer = orders.handle(command, now, out);
-    } else if constexpr (requires { sales.handle(command, now, out); }) {
-      answer = sales.handle(command, now, out);
-    } else {
-      answer = events.handle(command, now, out);
-    }
-    log.insert(log.end(), out.begin(), out.end());
-    return answer;
-  }
-
-  bool replay(const record& r) {
-    if (user_book::owns(r.type)) return users.apply(r.type, r.payload);
-    if (cart_book::owns(r.type)) return carts.apply(r.type, r.payload);
-    if (catalog_book::owns(r.type)) return catalog.apply(r.type, r.payload);
-    if (coupon_book::owns(r.type)) return coupons.apply(r.type, r.payload);
-    if (order_book::owns(r.type)) return orders.apply(r.type, r.payload);
-    if (sales_book::owns(r.type)) return sales.apply(r.type, r.payload);
-    return events.apply(r.type, r.payload);
-  }
+  reply run(const command_body& command, time_ms now = t0) { return shard.run(command, now); }
+  bool replay(const record& r) { return shard.state.apply(r.type, r.payload); }
 
   entity_id user(std::int64_t balance, const std::string& email = "u@x.y") {
     entity_id id = std::get<user_view>(run(create_user{"u", email, "h"}).body).id;
-    if (balance > 0) EXPECT_EQ(run(charge_balance{id, balance, {}}).code, errc::ok);
+    if (balance > 0) EXPECT_EQ(run(charge_balance{id, balance}).code, errc::ok);
     return id;
   }
   product_view product(std::int64_t price, std::int64_t stock, bool active = true,
@@ -88,9 +53,9 @@ struct books {
     entity_id coupon_id = std::get<coupon_template>(run(create_coupon{t}).body).id;
     entity_id campaign =
         std::get<campaign_view>(run(create_campaign{coupon_id, 10, t0 - 1, t0 + day_ms}).body).id;
-    reply taken = run(take_coupon{campaign, user_id, {}});
+    reply taken = run(take_coupon{campaign, user_id, nullptr});
     return std::get<user_coupon_view>(
-               run(deliver_coupon{std::get<user_coupon_view>(taken.body), {}}).body)
+               run(deliver_coupon{std::get<user_coupon_view>(taken.body)}).body)
         .id;
   }
   reply order(entity_id user_id, const std::vector<std::pair<product_view, std::int64_t>>& lines,
@@ -111,14 +76,14 @@ struct books {
   }
   // The whole payment through the books, as order_flow runs it on one shard.
   reply pay(entity_id user_id, entity_id order_id, time_ms now = t0) {
-    reply begun = run(begin_payment{user_id, order_id, {}}, now);
+    reply begun = run(begin_payment{user_id, order_id}, now);
     if (begun.code != errc::ok) return begun;
     const auto& plan = std::get<payment_plan>(begun.body);
     take_stock take{order_id, user_id, {}, plan.check_only};
     for (const auto& line : plan.order.lines)
       take.lines.push_back({line.product_id, line.combination_id, line.quantity});
     errc stock = run(take, now).code;
-    reply finished = run(finish_payment{user_id, order_id, stock, plan.check_only, {}}, now);
+    reply finished = run(finish_payment{user_id, order_id, stock, plan.check_only}, now);
     if (finished.code == errc::ok) {
       run(commit_sale{order_id, std::get<order_view>(finished.body).paid_at}, now);
       run(record_event{order_event_type::paid, now, std::get<order_view>(finished.body)}, now);
@@ -221,7 +186,7 @@ TEST(order_test, CreateChecksRunInTheContractsOrder) {
   entity_id c = b.coupon(u, coupon_kind::fixed, 500, 5'001);
   EXPECT_EQ(b.order(u, {{on, 5}}, c).code, errc::min_order_amount_not_met);
   EXPECT_EQ(b.coupon_status(u, c), user_coupon_status::available) << "a refusal changes nothing";
-  EXPECT_EQ(b.run(create_order{12345, {}, 0, {}, ttl, {}}).code, errc::user_not_found);
+  EXPECT_EQ(b.run(create_order{12345, {}, 0, {}, ttl}).code, errc::user_not_found);
   EXPECT_EQ(b.orders.order_count(), 0u);
 }
 
@@ -299,14 +264,14 @@ TEST(order_test, StockTakenForAPaymentThatFailsOnBalanceIsGivenBack) {
   entity_id u = b.user(1'000);
   product_view p = b.product(1'000, 5);
   entity_id o = b.order_id(u, p, 1);
-  reply begun = b.run(begin_payment{u, o, {}});
+  reply begun = b.run(begin_payment{u, o});
   ASSERT_FALSE(std::get<payment_plan>(begun.body).check_only);
   ASSERT_EQ(b.run(take_stock{o, u, {{p.id, p.combinations[0].id, 1}}, false}).code, errc::ok);
   EXPECT_EQ(b.stock(p), 4);
   // Meanwhile another order of the user spent the balance.
   entity_id other = b.order_id(u, p, 1);
   ASSERT_EQ(b.pay(u, other).code, errc::ok);
-  EXPECT_EQ(b.run(finish_payment{u, o, errc::ok, false, {}}).code, errc::insufficient_balance);
+  EXPECT_EQ(b.run(finish_payment{u, o, errc::ok, false}).code, errc::insufficient_balance);
   b.run(release_stock{o});
   EXPECT_EQ(b.stock(p), 4) << "one unit sold, the failed payment's unit back";
   EXPECT_EQ(b.balance(u), 0);
@@ -320,27 +285,28 @@ TEST(order_test, EveryIllegalTransitionIsRefused) {
   entity_id failed = b.order_id(u, p, 1), refunded = b.order_id(u, p, 1);
   entity_id expired = b.order_id(u, p, 1);
   ASSERT_EQ(b.pay(u, paid).code, errc::ok);
-  ASSERT_EQ(b.run(cancel_order{u, cancelled, {}}).code, errc::ok);
+  ASSERT_EQ(b.run(cancel_order{u, cancelled}).code, errc::ok);
   ASSERT_EQ(b.run(update_product{p.id, {}, {}, {}, false}).code, errc::ok);
   ASSERT_EQ(b.pay(u, failed).code, errc::product_inactive);
   ASSERT_EQ(b.run(update_product{p.id, {}, {}, {}, true}).code, errc::ok);
   ASSERT_EQ(b.pay(u, refunded).code, errc::ok);
-  ASSERT_EQ(std::get<order_view>(b.run(cancel_order{u, refunded, {}}).body).status,
+  ASSERT_EQ(std::get<order_view>(b.run(cancel_order{u, refunded}).body).status,
             order_status::refunded);
   std::vector<record> out;
   b.orders.expire(t0 + ttl, out);  // `expired` (the others are no longer pending)
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(b.get(u, expired).status, order_status::expired);
   for (entity_id o : {paid, cancelled, failed, refunded, expired}) {
-    EXPECT_EQ(b.run(begin_payment{u, o, {}}).code, errc::order_not_payable) << o;
+    EXPECT_EQ(b.run(begin_payment{u, o}).code, errc::order_not_payable) << o;
   }
   for (entity_id o : {cancelled, failed, refunded, expired}) {
-    EXPECT_EQ(b.run(cancel_order{u, o, {}}).code, errc::order_not_cancellable) << o;
+    EXPECT_EQ(b.run(cancel_order{u, o}).code, errc::order_not_cancellable) << o;
   }
-  EXPECT_EQ(b.run(begin_payment{u, 424242, {}}).code, errc::order_not_found);
+  EXPECT_EQ(b.run(begin_payment{u, 424242}).code, errc::order_not_found);
   // apply() refuses them too: a record replayed twice, or out of order, does not fit.
   for (const record& r : b.log) {
-    if (order_book::owns(r.type) && r.type != record_type::order_created) {
+    if (shard_state::book_of(r.type) == record_book::orders &&
+        r.type != record_type::order_created) {
       EXPECT_FALSE(b.orders.apply(r.type, r.payload)) << static_cast<int>(r.type);
     }
   }
@@ -351,14 +317,14 @@ TEST(order_test, APaymentInProgressBlocksASecondPaymentCancelAndExpiry) {
   entity_id u = b.user(10'000);
   product_view p = b.product(1'000, 5);
   entity_id o = b.order_id(u, p, 1);
-  ASSERT_EQ(b.run(begin_payment{u, o, {}}).code, errc::ok);
-  EXPECT_EQ(b.run(begin_payment{u, o, {}}).code, errc::order_not_payable);
-  EXPECT_EQ(b.run(cancel_order{u, o, {}}).code, errc::order_not_cancellable);
+  ASSERT_EQ(b.run(begin_payment{u, o}).code, errc::ok);
+  EXPECT_EQ(b.run(begin_payment{u, o}).code, errc::order_not_payable);
+  EXPECT_EQ(b.run(cancel_order{u, o}).code, errc::order_not_cancellable);
   std::vector<record> out;
   b.orders.expire(t0 + ttl + 1, out);
   EXPECT_TRUE(out.empty()) << "a running payment decides the order, not the sweep";
   ASSERT_EQ(b.run(take_stock{o, u, {{p.id, p.combinations[0].id, 1}}, false}).code, errc::ok);
-  EXPECT_EQ(b.run(finish_payment{u, o, errc::ok, false, {}}).code, errc::ok);
+  EXPECT_EQ(b.run(finish_payment{u, o, errc::ok, false}).code, errc::ok);
 }
 
 TEST(order_test, RefundReturnsBalanceStockCouponAndPopularity) {
@@ -369,7 +335,7 @@ TEST(order_test, RefundReturnsBalanceStockCouponAndPopularity) {
   entity_id o = b.order_id(u, p, 2, c);
   ASSERT_EQ(b.pay(u, o).code, errc::ok);
   EXPECT_EQ(b.balance(u), 8'400);
-  reply refunded = b.run(cancel_order{u, o, {}}, t0 + 5);
+  reply refunded = b.run(cancel_order{u, o}, t0 + 5);
   ASSERT_EQ(refunded.code, errc::ok);
   EXPECT_EQ(std::get<order_view>(refunded.body).cancelled_at, t0 + 5);
   b.run(refund_sale{o});
@@ -389,10 +355,10 @@ TEST(order_test, ARestoredCouponPastItsExpiryEndsExpired) {
   entity_id o = b.order_id(u, p, 1, c);
   ASSERT_EQ(b.pay(u, o).code, errc::ok);
   time_ms later = t0 + 2 * day_ms;
-  ASSERT_EQ(b.run(cancel_order{u, o, {}}, later).code, errc::ok);
+  ASSERT_EQ(b.run(cancel_order{u, o}, later).code, errc::ok);
   EXPECT_EQ(b.coupon_status(u, c, later), user_coupon_status::expired);
   std::vector<record> out;
-  b.coupons.expire(later, out);
+  b.wallets.expire(later, out);
   EXPECT_EQ(out.size(), 1u) << "the sweep records the EXPIRE once restored";
 }
 
@@ -404,7 +370,7 @@ TEST(order_test, RefundingAFreeOrderWritesNoRefundEntry) {
   entity_id o = b.order_id(u, p, 1, c);
   ASSERT_EQ(b.get(u, o).final_amount, 0);
   ASSERT_EQ(b.pay(u, o).code, errc::ok);  // a USE entry of 0 (the contract asks for it)
-  ASSERT_EQ(b.run(cancel_order{u, o, {}}).code, errc::ok);
+  ASSERT_EQ(b.run(cancel_order{u, o}).code, errc::ok);
   auto history = std::get<history_page>(b.run(list_balance_history{u, 0, 10}).body).items;
   ASSERT_EQ(history.size(), 2u) << "CHARGE and USE 0; a REFUND must have amount > 0";
   EXPECT_EQ(history[0].kind, balance_entry_kind::use);
@@ -441,8 +407,8 @@ TEST(order_test, AnOrderPastItsExpiryCannotBePaidOrCancelledEvenBeforeTheSweep) 
   entity_id o = b.order_id(u, p, 1);
   EXPECT_FALSE(b.orders.has_due(t0 + ttl - 1));
   EXPECT_TRUE(b.orders.has_due(t0 + ttl));
-  EXPECT_EQ(b.run(begin_payment{u, o, {}}, t0 + ttl).code, errc::order_not_payable);
-  EXPECT_EQ(b.run(cancel_order{u, o, {}}, t0 + ttl).code, errc::order_not_cancellable);
+  EXPECT_EQ(b.run(begin_payment{u, o}, t0 + ttl).code, errc::order_not_payable);
+  EXPECT_EQ(b.run(cancel_order{u, o}, t0 + ttl).code, errc::order_not_cancellable);
   std::vector<record> out;
   b.orders.expire(t0 + ttl, out);
   EXPECT_FALSE(b.orders.has_due(t0 + ttl + day_ms));
@@ -512,7 +478,7 @@ TEST(order_test, ReplayRebuildsOrdersBalancesStockCouponsPopularityAndEvents) {
   entity_id o3 = b.order_id(u, p, 1);
   b.pay(u, o1);
   b.pay(u, o2, t0 + 1);
-  b.run(cancel_order{u, o2, {}}, t0 + 2);
+  b.run(cancel_order{u, o2}, t0 + 2);
   b.run(refund_sale{o2});
   b.run(record_event{order_event_type::refunded, t0 + 2, b.get(u, o2)});
   std::vector<record> out;

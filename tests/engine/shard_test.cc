@@ -12,54 +12,20 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/fake_journal.h"
+
 namespace ecom::engine {
 namespace {
 
-// A journal that holds callbacks until the test makes everything durable.
-class held_journal final : public journal {
- public:
-  lsn_t append(std::span<const record> records, durable_callback done) override {
-    std::lock_guard lock(mutex_);
-    for (const auto& r : records) appended_.push_back(r);
-    last_ += records.size();
-    held_.push_back(std::move(done));
-    return last_;
-  }
-  lsn_t durable_lsn() const override {
-    std::lock_guard lock(mutex_);
-    return durable_;
-  }
-  void make_durable() {
-    std::vector<durable_callback> ready;
-    {
-      std::lock_guard lock(mutex_);
-      durable_ = last_;
-      ready.swap(held_);
-    }
-    for (auto& done : ready) done();
-  }
-  // Waits (bounded) until `count` callbacks are held, i.e. the shard has got that far.
-  void wait_for_held(std::size_t count) {
-    for (int i = 0; i < 5000; ++i) {
-      {
-        std::lock_guard lock(mutex_);
-        if (held_.size() >= count) return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    FAIL() << "the shard did not get to " << count << " held callbacks";
-  }
-  std::size_t appended() const {
-    std::lock_guard lock(mutex_);
-    return appended_.size();
-  }
+using test::fake_journal;
 
- private:
-  mutable std::mutex mutex_;
-  std::vector<record> appended_;
-  std::vector<durable_callback> held_;
-  lsn_t last_ = 0;
-  lsn_t durable_ = 0;
+// A journal that holds callbacks until the test makes everything durable.
+struct held_journal : fake_journal {
+  held_journal() : fake_journal(durability::held) {}
+  void wait_for_held(std::size_t count) {
+    ASSERT_TRUE(fake_journal::wait_for_held(count))
+        << "the shard did not get to " << count << " held callbacks";
+  }
 };
 
 std::future<reply> send(shard& s, command_body body) {
@@ -70,10 +36,20 @@ std::future<reply> send(shard& s, command_body body) {
   return future;
 }
 
+// With an Idempotency-Key, as a single-step request checks it.
+std::future<reply> send_keyed(shard& s, command_body body, key_ptr key) {
+  auto promise = std::make_shared<std::promise<reply>>();
+  auto future = promise->get_future();
+  command item{std::move(body), [promise](reply&& r) { promise->set_value(std::move(r)); },
+               reply_mode::durable, key_step::check, std::move(key)};
+  EXPECT_TRUE(s.post(item));
+  return future;
+}
+
 TEST(shard_test, ReplyWaitsForDurabilityEvenForARejection) {
   held_journal wal;
-  shard s({0, 1, 16, 1000}, wal, [] { return time_ms{1'800'000'000'000}; });
-  s.start();
+  shard s({0, 1, 16, 1000}, [] { return time_ms{1'800'000'000'000}; });
+  s.start(wal);
   auto created = send(s, create_user{"a", "a@b.c", "h"});
   EXPECT_EQ(created.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout)
       << "no reply before the record is durable";
@@ -93,8 +69,8 @@ TEST(shard_test, ReplyWaitsForDurabilityEvenForARejection) {
 
 TEST(shard_test, AStepThatFeedsALaterWriteIsAnsweredBeforeDurability) {
   held_journal wal;
-  shard s({0, 1, 16, 1000}, wal, [] { return time_ms{1'800'000'000'000}; });
-  s.start();
+  shard s({0, 1, 16, 1000}, [] { return time_ms{1'800'000'000'000}; });
+  s.start(wal);
   auto created = send(s, create_user{"a", "a@b.c", "h"});
   wal.wait_for_held(1);
   // An ordinary read waits for the user's record; one marked feeds_a_write does not (and its
@@ -102,7 +78,8 @@ TEST(shard_test, AStepThatFeedsALaterWriteIsAnsweredBeforeDurability) {
   auto waiting = send(s, get_user{1});
   auto promise = std::make_shared<std::promise<reply>>();
   auto at_once = promise->get_future();
-  command item{get_user{1}, [promise](reply&& r) { promise->set_value(std::move(r)); }, {}, true};
+  command item{get_user{1}, [promise](reply&& r) { promise->set_value(std::move(r)); },
+               reply_mode::feeds_next_step};
   ASSERT_TRUE(s.post(item));
   ASSERT_EQ(at_once.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_EQ(at_once.get().code, errc::ok);
@@ -174,12 +151,12 @@ TEST(shard_test, DrivenByAnEventLoopAnswersOnItsThreadAndDrainsAtStop) {
   std::atomic<int> clock_reads{0};
   std::atomic<bool> off_loop{false};
   std::thread::id loop_id = loop.id();
-  shard s({0, 1, 16, 10}, wal, [&] {
+  shard s({0, 1, 16, 10}, [&] {
     clock_reads += 1;
     if (std::this_thread::get_id() != loop_id) off_loop = true;
     return time_ms{1'800'000'000'000};
   });
-  s.start_driven(loop.driver());
+  s.start_driven(wal, loop.driver());
   auto created = send(s, create_user{"a", "a@b.c", "h"});
   wal.wait_for_held(1);
   EXPECT_EQ(created.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
@@ -203,7 +180,7 @@ TEST(shard_test, DrivenByAnEventLoopAnswersOnItsThreadAndDrainsAtStop) {
 
 TEST(shard_test, FullMailboxRefusesCommands) {
   held_journal wal;
-  shard s({0, 1, 2, 1000}, wal, [] { return time_ms{0}; });  // not started: nothing drains
+  shard s({0, 1, 2, 1000}, [] { return time_ms{0}; });  // not started: nothing drains
   command a{get_user{1}, [](reply&&) {}}, b = a, c = a;
   EXPECT_TRUE(s.post(a));
   EXPECT_TRUE(s.post(b));
@@ -217,29 +194,28 @@ TEST(shard_test, FullMailboxRefusesCommands) {
 namespace ecom::engine {
 namespace {
 
-stored_reply render_for_test(const reply& answer) {
-  return {static_cast<std::uint16_t>(answer.code == errc::ok ? 200 : 409), "stored"};
-}
-
 // A second request with the same key while the first is not yet durable (so not answered)
 // gets IDEMPOTENCY_KEY_IN_USE; once the first is durable, a third one gets the replay.
 TEST(shard_test, SameKeyWhileTheFirstIsInFlightIsInUse) {
   held_journal wal;
-  shard s({0, 1, 16, 1000}, wal, [] { return time_ms{1'800'000'000'000}; });
-  s.start();
+  shard s({0, 1, 16, 1000}, [] { return time_ms{1'800'000'000'000}; });
+  s.start(wal);
   auto created = send(s, create_user{"a", "a@b.c", "h"});
   wal.wait_for_held(1);
   wal.make_durable();
   entity_id id = std::get<user_view>(created.get().body).id;
-  idempotency_request key{"k1", "POST /users/1/balance/charge", {}, &render_for_test};
-  auto first = send(s, charge_balance{id, 10, key});
-  auto second = send(s, charge_balance{id, 10, key});
+  auto key = std::make_shared<idempotency_key>();
+  key->user_id = id;
+  key->key = "k1";
+  key->scope = "POST /users/1/balance/charge";
+  auto first = send_keyed(s, charge_balance{id, 10}, key);
+  auto second = send_keyed(s, charge_balance{id, 10}, key);
   wal.wait_for_held(2);  // the charge, and the rejection waiting behind it
   EXPECT_EQ(second.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   wal.make_durable();
   EXPECT_EQ(first.get().code, errc::ok);
   EXPECT_EQ(second.get().code, errc::idempotency_key_in_use);
-  auto third = send(s, charge_balance{id, 10, key});
+  auto third = send_keyed(s, charge_balance{id, 10}, key);
   reply replayed = third.get();
   EXPECT_TRUE(replayed.replayed);
   auto balance = send(s, get_balance{id});

@@ -1,29 +1,29 @@
-// user_book: the users/sessions/balance state machine, driven directly with time as an input.
-// Each test checks a rule of the contract on one shard's book, and replay tests rebuild a second
-// book from the emitted records and compare what both answer.
+// user_book: the users/sessions/balance state machine, driven through the shard's own dispatch
+// (shard_state) with time as an input. Each test checks a rule of the contract on one shard, and
+// replay tests rebuild a second state from the emitted records and compare what both answer.
 #include "engine/user_book.h"
 
 #include <gtest/gtest.h>
 
 #include "engine/sharding.h"
+#include "tests/support/state_runner.h"
 
 namespace ecom::engine {
 namespace {
 
-constexpr time_ms t0 = 1'800'000'000'000;  // some instant in 2027
+using test::make_key;
+using test::t0;
 
 class user_book_test : public ::testing::Test {
  protected:
-  // A single-shard book so every email lands here.
-  idempotency_table keys;
-  user_book book{0, 1, keys};
-  std::vector<record> log;
+  // A single shard so every email lands here.
+  test::state_runner shard;
+  std::vector<record>& log = shard.log;
 
-  reply run(const auto& command, time_ms now = t0) {
-    std::vector<record> out;
-    reply answer = book.handle(command, now, out);
-    log.insert(log.end(), out.begin(), out.end());
-    return answer;
+  reply run(const command_body& command, time_ms now = t0) { return shard.run(command, now); }
+  // A charge with an Idempotency-Key (a single step that checks the key).
+  reply run_keyed(const command_body& command, const idempotency_key& key, time_ms now = t0) {
+    return shard.run(command, now, key_step::check, &key);
   }
   entity_id make_user(const std::string& email) {
     reply answer = run(create_user{"Kim", email, "hash"});
@@ -31,14 +31,6 @@ class user_book_test : public ::testing::Test {
     return std::get<user_view>(answer.body).id;
   }
 };
-
-stored_reply render_status(const reply& answer) {
-  if (answer.code == errc::ok) {
-    return {200, "balance=" + std::to_string(std::get<balance_view>(answer.body).balance)};
-  }
-  return {static_cast<std::uint16_t>(answer.code == errc::balance_limit_exceeded ? 409 : 404),
-          "problem"};
-}
 
 TEST_F(user_book_test, SignUpRejectsAnEmailTakenInAnyCase) {
   make_user("Kim@Example.com");
@@ -56,11 +48,11 @@ TEST_F(user_book_test, LoginFindsCredentialsCaseInsensitively) {
 
 TEST_F(user_book_test, ChargeKeepsTheChainAndStopsAtTheCap) {
   entity_id id = make_user("a@b.c");
-  EXPECT_EQ(run(charge_balance{id, 10'000'000, {}}).code, errc::ok);
-  for (int i = 0; i < 98; ++i) ASSERT_EQ(run(charge_balance{id, 10'000'000, {}}).code, errc::ok);
+  EXPECT_EQ(run(charge_balance{id, 10'000'000}).code, errc::ok);
+  for (int i = 0; i < 98; ++i) ASSERT_EQ(run(charge_balance{id, 10'000'000}).code, errc::ok);
   // 990,000,000 now: the next 10,000,001 would pass the cap, exactly 10,000,000 fits.
-  EXPECT_EQ(run(charge_balance{id, 10'000'000, {}}).code, errc::ok);
-  EXPECT_EQ(run(charge_balance{id, 1, {}}).code, errc::balance_limit_exceeded);
+  EXPECT_EQ(run(charge_balance{id, 10'000'000}).code, errc::ok);
+  EXPECT_EQ(run(charge_balance{id, 1}).code, errc::balance_limit_exceeded);
   reply balance = run(get_balance{id});
   EXPECT_EQ(std::get<balance_view>(balance.body).balance, balance_max);
   reply page = run(list_balance_history{id, 0, 100});
@@ -76,38 +68,44 @@ TEST_F(user_book_test, ChargeKeepsTheChainAndStopsAtTheCap) {
 }
 
 TEST_F(user_book_test, ChargeOnUnknownUserIsNotFound) {
-  EXPECT_EQ(run(charge_balance{12345, 5, {}}).code, errc::user_not_found);
+  EXPECT_EQ(run(charge_balance{12345, 5}).code, errc::user_not_found);
   EXPECT_TRUE(log.empty());
 }
 
 TEST_F(user_book_test, IdempotencyReplaysRejectsOtherBodiesAndExpiresAfterADay) {
   entity_id id = make_user("a@b.c");
-  idempotency_request key{"k-1", "POST /users/x/balance/charge", {}, &render_status};
+  idempotency_key key = make_key(id, "k-1", "POST /users/x/balance/charge");
   key.body_sha256[0] = 1;
-  reply first = run(charge_balance{id, 100, key});
+  reply first = run_keyed(charge_balance{id, 100}, key);
   ASSERT_EQ(first.code, errc::ok);
-  reply again = run(charge_balance{id, 100, key}, t0 + 1000);
+  reply again = run_keyed(charge_balance{id, 100}, key, t0 + 1000);
   ASSERT_TRUE(again.replayed);
-  EXPECT_EQ(std::get<stored_reply>(again.body).body, "balance=100");
-  idempotency_request other = key;
+  EXPECT_EQ(std::get<balance_view>(again.body).balance, 100);
+  idempotency_key other = key;
   other.body_sha256[0] = 2;
-  EXPECT_EQ(run(charge_balance{id, 200, other}, t0 + 2000).code, errc::idempotency_key_reused);
+  EXPECT_EQ(run_keyed(charge_balance{id, 200}, other, t0 + 2000).code,
+            errc::idempotency_key_reused);
   // 24 h later the key is forgotten and the same request applies again.
-  reply later = run(charge_balance{id, 100, key}, t0 + idempotency_ttl_ms);
+  reply later = run_keyed(charge_balance{id, 100}, key, t0 + idempotency_ttl_ms);
   EXPECT_FALSE(later.replayed);
   EXPECT_EQ(std::get<balance_view>(later.body).balance, 200);
 }
 
 TEST_F(user_book_test, IdempotencyStoresAConflictButNotAMissingUser) {
   entity_id id = make_user("a@b.c");
-  idempotency_request key{"k", "scope", {}, &render_status};
-  run(charge_balance{id, 10'000'000, {}});
-  for (int i = 0; i < 99; ++i) run(charge_balance{id, 10'000'000, {}});
-  EXPECT_EQ(run(charge_balance{id, 1, key}).code, errc::balance_limit_exceeded);
-  reply replay = run(charge_balance{id, 1, key});
+  // The refusals net keeps are its 409s: balance_limit_exceeded is one, user_not_found not.
+  idempotency_key key = make_key(id, "k", "scope", {errc::balance_limit_exceeded});
+  run(charge_balance{id, 10'000'000});
+  for (int i = 0; i < 99; ++i) run(charge_balance{id, 10'000'000});
+  EXPECT_EQ(run_keyed(charge_balance{id, 1}, key).code, errc::balance_limit_exceeded);
+  reply replay = run_keyed(charge_balance{id, 1}, key);
   EXPECT_TRUE(replay.replayed);
-  EXPECT_EQ(std::get<stored_reply>(replay.body).status, 409);
-  EXPECT_EQ(run(charge_balance{999, 1, key}).code, errc::user_not_found);
+  EXPECT_EQ(replay.code, errc::balance_limit_exceeded);
+  idempotency_key missing = make_key(999, "k", "scope", {errc::balance_limit_exceeded});
+  std::size_t written = log.size();
+  EXPECT_EQ(run_keyed(charge_balance{999, 1}, missing).code, errc::user_not_found);
+  EXPECT_FALSE(run_keyed(charge_balance{999, 1}, missing).replayed);
+  EXPECT_EQ(log.size(), written) << "a 404 is not kept";
 }
 
 TEST_F(user_book_test, RefreshSessionsRotateOnceAndExpire) {
@@ -135,7 +133,7 @@ TEST_F(user_book_test, SessionsPerUserAreBounded) {
 
 TEST_F(user_book_test, HistoryPagesWalkEveryEntryOnceNewestFirst) {
   entity_id id = make_user("a@b.c");
-  for (int i = 1; i <= 45; ++i) run(charge_balance{id, i, {}});
+  for (int i = 1; i <= 45; ++i) run(charge_balance{id, i});
   std::vector<std::int64_t> amounts;
   entity_id before = 0;
   for (int pages = 0; pages < 10; ++pages) {
@@ -150,18 +148,16 @@ TEST_F(user_book_test, HistoryPagesWalkEveryEntryOnceNewestFirst) {
 }
 
 TEST_F(user_book_test, BulkUsersGetEmailsThatHashToTheirShard) {
-  idempotency_table shard1_keys;
-  user_book shard1{1, 4, shard1_keys};
-  std::vector<record> out;
-  reply answer = shard1.handle(bulk_create_users{2500, "Load Test!"}, t0, out);
+  test::state_runner shard1{1, 4};
+  reply answer = shard1.run(bulk_create_users{2500, "Load Test!"});
   const auto& page = std::get<bulk_page>(answer.body);
   ASSERT_EQ(page.items.size(), 2500u);
-  EXPECT_EQ(out.size(), 3u) << "chunked at 1000 users per record";
+  EXPECT_EQ(shard1.log.size(), 3u) << "chunked at 1000 users per record";
   for (const auto& user : page.items) {
     EXPECT_EQ(owner_of(user.id, 4), 1u);
     EXPECT_EQ(shard_of_email(user.email, 4), 1u) << user.email;
   }
-  reply login = shard1.handle(find_credentials{page.items[7].email}, t0, out);
+  reply login = shard1.run(find_credentials{page.items[7].email});
   ASSERT_EQ(login.code, errc::ok);
   EXPECT_TRUE(std::get<credentials_view>(login.body).password_hash.empty());
 }
@@ -169,31 +165,28 @@ TEST_F(user_book_test, BulkUsersGetEmailsThatHashToTheirShard) {
 TEST_F(user_book_test, ReplayingTheRecordsRebuildsTheSameState) {
   entity_id a = make_user("a@b.c");
   entity_id b = make_user("b@b.c");
-  idempotency_request key{"k", "scope", {}, &render_status};
-  run(charge_balance{a, 700, key});
-  run(charge_balance{b, 300, {}});
+  idempotency_key key = make_key(a, "k", "scope");
+  run_keyed(charge_balance{a, 700}, key);
+  run(charge_balance{b, 300});
   run(open_session{a, "h", t0 + 10});
   run(rotate_session{a, "h", "h2", t0 + 10});
-  idempotency_table copy_keys;
-  user_book copy{0, 1, copy_keys};
-  for (const auto& r : log) ASSERT_TRUE(copy.apply(r.type, r.payload));
-  std::vector<record> out;
-  EXPECT_EQ(std::get<balance_view>(copy.handle(get_balance{a}, t0, out).body).balance, 700);
-  EXPECT_EQ(std::get<balance_view>(copy.handle(get_balance{b}, t0, out).body).balance, 300);
-  EXPECT_TRUE(copy.handle(charge_balance{a, 700, key}, t0, out).replayed);
-  EXPECT_EQ(copy.handle(rotate_session{a, "h2", "h3", t0 + 10}, t0, out).code, errc::ok);
-  EXPECT_EQ(copy.handle(create_user{"x", "A@B.C", ""}, t0, out).code, errc::email_taken);
+  test::state_runner copy;
+  ASSERT_TRUE(test::replay(log, copy.state));
+  EXPECT_EQ(std::get<balance_view>(copy.run(get_balance{a}).body).balance, 700);
+  EXPECT_EQ(std::get<balance_view>(copy.run(get_balance{b}).body).balance, 300);
+  EXPECT_TRUE(copy.run(charge_balance{a, 700}, t0, key_step::check, &key).replayed);
+  EXPECT_EQ(copy.run(rotate_session{a, "h2", "h3", t0 + 10}).code, errc::ok);
+  EXPECT_EQ(copy.run(create_user{"x", "A@B.C", ""}).code, errc::email_taken);
   // The next id continues after the replayed ones instead of reusing one.
-  reply fresh = copy.handle(create_user{"x", "new@b.c", ""}, t0, out);
+  reply fresh = copy.run(create_user{"x", "new@b.c", ""});
   EXPECT_GT(std::get<user_view>(fresh.body).id, b);
 }
 
 TEST_F(user_book_test, ApplyRefusesARecordThatBreaksTheChain) {
   entity_id id = make_user("a@b.c");
-  run(charge_balance{id, 5, {}});
+  run(charge_balance{id, 5});
   record charge = log.back();
-  idempotency_table copy_keys;
-  user_book copy{0, 1, copy_keys};
+  shard_state copy{0, 1};
   ASSERT_TRUE(copy.apply(log[0].type, log[0].payload));
   ASSERT_TRUE(copy.apply(charge.type, charge.payload));
   EXPECT_FALSE(copy.apply(charge.type, charge.payload))

@@ -1,0 +1,54 @@
+// Commands the shard runtime answers itself (no book holds their state): figures, the event
+// feed's long polls, and start-up's expiry catch-up.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/types.h"
+
+namespace ecom::engine {
+
+struct shard_figures {
+  shard_index shard = 0;
+  std::uint64_t users = 0;
+  std::uint64_t balance_entries = 0;
+  std::uint64_t idempotency_entries = 0;
+  std::uint64_t products = 0;
+  std::uint64_t cart_lines = 0;
+  std::uint64_t campaigns = 0;
+  std::uint64_t user_coupons = 0;
+  std::uint64_t orders = 0;       // of this shard's users
+  std::uint64_t stock_holds = 0;  // payments' holds on this shard's stock (paid, not refunded)
+  std::uint64_t events = 0;       // the order-event feed's length (event shard; 0 elsewhere)
+  lsn_t last_lsn = 0;
+};
+
+struct shard_figures_list {
+  std::vector<shard_figures> shards;  // by shard index
+};
+
+struct get_shard_figures {};
+
+// A long poll of the event feed (event shard): answered at once when there are events after
+// `after`, else parked on the shard until one is recorded or `wait_ms` passes (then empty).
+struct watch_events {
+  std::uint64_t after = 0;
+  std::uint32_t limit = 100;
+  time_ms wait_ms = 0;  // 1..event_wait_ms_max
+};
+
+// Shutdown: every parked long poll is answered now with what it has (usually nothing), so the
+// drain does not wait out their wait_ms.
+struct release_watches {};
+
+// Start-up: expire what expired while the server was down (coupons, pending orders), all of
+// it, before serving; answers the counts.
+struct catch_up_expiry {};
+
+struct expiry_counts {
+  std::uint64_t coupons = 0;
+  std::uint64_t orders = 0;
+};
+
+}  // namespace ecom::engine

@@ -1,0 +1,30 @@
+// flags: ecomd's command-line flags (each also read from ECOM_<FLAG>), their defaults and
+// bounds, parsed into one settings value (Boost.Program_options; `ecomd --help` lists them).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/limits.h"
+#include "net/api.h"
+#include "net/http_server.h"
+
+namespace ecom::net {
+
+struct settings {
+  server_options server;
+  std::string data_dir = "./data";
+  std::uint32_t shards = 0;  // 0: the stored count, or the core count for a new data dir
+  std::string fsync = "always";
+  std::string log_level = "info";
+  bool seed_demo = false;
+  std::size_t mailbox_depth_max = engine::mailbox_depth_max_default;
+  std::uint32_t wal_zero_fill_kib = 4096;
+  std::int64_t clock_offset_ms = 0;  // testing only
+  api_options api;
+};
+
+// 0: go on; 1: --help was printed (exit 0); 2: bad flags (printed; exit 2). Sets the log level.
+int parse_flags(int argc, char** argv, settings& out);
+
+}  // namespace ecom::net
