@@ -43,7 +43,7 @@ struct books {
   }
 };
 
-TEST(catalog_cart_test, StockDeltaNeverGoesBelowZeroOrAboveTheMaximum) {
+TEST(catalog_cart_test, stock_delta_never_goes_below_zero_or_above_the_maximum) {
   books b;
   product_view p = b.add_product(5);
   entity_id c = p.combinations[0].id;
@@ -55,7 +55,7 @@ TEST(catalog_cart_test, StockDeltaNeverGoesBelowZeroOrAboveTheMaximum) {
   EXPECT_EQ(b.run(adjust_stock{12345, c, 1}).code, errc::product_not_found);
 }
 
-TEST(catalog_cart_test, PriceChangeMustKeepEveryCombinationInRange) {
+TEST(catalog_cart_test, price_change_must_keep_every_combination_in_range) {
   books b;
   product_view p = b.add_product(1, 3);  // additional prices 0, 1, 2
   EXPECT_EQ(b.run(update_product{p.id, {}, {}, price_max - 2, {}}).code, errc::ok);
@@ -65,7 +65,7 @@ TEST(catalog_cart_test, PriceChangeMustKeepEveryCombinationInRange) {
   EXPECT_FALSE(std::get<product_view>(renamed.body).is_active);
 }
 
-TEST(catalog_cart_test, ListingSkipsInactiveAndPagesByIdAscending) {
+TEST(catalog_cart_test, listing_skips_inactive_and_pages_by_id_ascending) {
   books b;
   std::vector<entity_id> active;
   for (int i = 0; i < 10; ++i) {
@@ -83,7 +83,7 @@ TEST(catalog_cart_test, ListingSkipsInactiveAndPagesByIdAscending) {
   EXPECT_EQ(seen, active);
 }
 
-TEST(catalog_cart_test, CartMergesLinesAndChecksInTheContractOrder) {
+TEST(catalog_cart_test, cart_merges_lines_and_checks_in_the_contract_order) {
   books b;
   entity_id user = std::get<user_view>(b.run(create_user{"u", "u@x.y", "h"}).body).id;
   product_view p = b.add_product(5);
@@ -113,7 +113,7 @@ TEST(catalog_cart_test, CartMergesLinesAndChecksInTheContractOrder) {
   EXPECT_EQ(cart.lines[0].quantity, 5) << "refused adds changed nothing";
 }
 
-TEST(catalog_cart_test, TheHundredAndFirstLineIsCartFull) {
+TEST(catalog_cart_test, the_hundred_and_first_line_is_cart_full) {
   books b;
   entity_id user = std::get<user_view>(b.run(create_user{"u", "u@x.y", "h"}).body).id;
   product_view p = b.add_product(10, 100);
@@ -129,7 +129,7 @@ TEST(catalog_cart_test, TheHundredAndFirstLineIsCartFull) {
       errc::ok);
 }
 
-TEST(catalog_cart_test, SetQuantityAndRemoveUseTheLineTheFactWasReadFor) {
+TEST(catalog_cart_test, set_quantity_and_remove_use_the_line_the_fact_was_read_for) {
   books b;
   entity_id user = std::get<user_view>(b.run(create_user{"u", "u@x.y", "h"}).body).id;
   product_view p = b.add_product(3, 2);
@@ -146,7 +146,7 @@ TEST(catalog_cart_test, SetQuantityAndRemoveUseTheLineTheFactWasReadFor) {
   EXPECT_EQ(b.run(remove_cart_item{user, item}).code, errc::cart_item_not_found);
 }
 
-TEST(catalog_cart_test, ReplayRebuildsCatalogAndCarts) {
+TEST(catalog_cart_test, replay_rebuilds_catalog_and_carts) {
   books b;
   entity_id user = std::get<user_view>(b.run(create_user{"u", "u@x.y", "h"}).body).id;
   product_view p = b.add_product(3, 2);

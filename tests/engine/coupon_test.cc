@@ -36,7 +36,7 @@ struct books {
   }
 };
 
-TEST(coupon_test, RulesApplyInTheContractOrder) {
+TEST(coupon_test, rules_apply_in_the_contract_order) {
   books b;
   entity_id u1 = b.user("a@x.y"), u2 = b.user("b@x.y");
   entity_id c = b.campaign(1, t0, t0 + 1000);
@@ -49,7 +49,7 @@ TEST(coupon_test, RulesApplyInTheContractOrder) {
   EXPECT_EQ(b.issue(c, u1, t0 + 1000).code, errc::coupon_not_active);
 }
 
-TEST(coupon_test, WindowStartIsInclusiveAndEndExclusive) {
+TEST(coupon_test, window_start_is_inclusive_and_end_exclusive) {
   books b;
   entity_id u1 = b.user("a@x.y"), u2 = b.user("b@x.y"), u3 = b.user("c@x.y");
   entity_id c = b.campaign(10, t0, t0 + 1000);
@@ -65,7 +65,7 @@ TEST(coupon_test, WindowStartIsInclusiveAndEndExclusive) {
   EXPECT_EQ(at(t0 + 1000), campaign_status::closed);
 }
 
-TEST(coupon_test, NeverIssuesMoreThanTheQuantityAndNeverTwiceToOneUser) {
+TEST(coupon_test, never_issues_more_than_the_quantity_and_never_twice_to_one_user) {
   books b;
   entity_id c = b.campaign(30, t0, t0 + 1000);
   int issued = 0, sold_out = 0;
@@ -85,7 +85,7 @@ TEST(coupon_test, NeverIssuesMoreThanTheQuantityAndNeverTwiceToOneUser) {
   EXPECT_EQ(view.status, campaign_status::sold_out);
 }
 
-TEST(coupon_test, DeliveryAppliesOncePerCampaignAndUser) {
+TEST(coupon_test, delivery_applies_once_per_campaign_and_user) {
   books b;
   entity_id u = b.user("a@x.y");
   entity_id c = b.campaign(5, t0, t0 + 1000);
@@ -100,7 +100,7 @@ TEST(coupon_test, DeliveryAppliesOncePerCampaignAndUser) {
   EXPECT_TRUE(b.wallets.holds(u, c));
 }
 
-TEST(coupon_test, ExpiryReadsExpiredAtOnceAndIsRecordedOnce) {
+TEST(coupon_test, expiry_reads_expired_at_once_and_is_recorded_once) {
   books b;
   entity_id u = b.user("a@x.y");
   entity_id c = b.campaign(5, t0, t0 + 10 * day_ms, 1);
@@ -120,7 +120,7 @@ TEST(coupon_test, ExpiryReadsExpiredAtOnceAndIsRecordedOnce) {
 }
 
 // A keyed take records its key, so the re-delivery after a crash can store the 201 under it.
-TEST(coupon_test, TheTakeCarriesTheIssueKeyForReDelivery) {
+TEST(coupon_test, the_take_carries_the_issue_key_for_re_delivery) {
   books b;
   entity_id u = b.user("a@x.y");
   entity_id c = b.campaign(5, t0, t0 + 1000);
@@ -140,7 +140,7 @@ TEST(coupon_test, TheTakeCarriesTheIssueKeyForReDelivery) {
   EXPECT_EQ(taken[0].coupon.user_id, u);
 }
 
-TEST(coupon_test, DiscountsAtTheLimits) {
+TEST(coupon_test, discounts_at_the_limits) {
   EXPECT_EQ(discount_of(coupon_kind::fixed, 1000, 999), 999) << "never more than the total";
   EXPECT_EQ(discount_of(coupon_kind::fixed, 1000, 5000), 1000);
   EXPECT_EQ(discount_of(coupon_kind::percent, 100, 12345), 12345);
@@ -152,7 +152,7 @@ TEST(coupon_test, DiscountsAtTheLimits) {
   EXPECT_EQ(discount_of(coupon_kind::fixed, 5, 0), 0);
 }
 
-TEST(coupon_test, ReplayRebuildsCampaignsWalletsAndTemplates) {
+TEST(coupon_test, replay_rebuilds_campaigns_wallets_and_templates) {
   books b;
   entity_id u1 = b.user("a@x.y"), u2 = b.user("b@x.y");
   entity_id c = b.campaign(2, t0, t0 + 1000);

@@ -8,7 +8,7 @@
 namespace ecom::engine {
 namespace {
 
-TEST(mailbox_test, FullMailboxRefusesAndLeavesTheItem) {
+TEST(mailbox_test, full_mailbox_refuses_and_leaves_the_item) {
   mailbox<std::string> box(2);
   std::string a = "a", b = "b", c = "c";
   EXPECT_TRUE(box.try_push(a));
@@ -24,7 +24,7 @@ TEST(mailbox_test, FullMailboxRefusesAndLeavesTheItem) {
 
 // Driven mode: the wake hook fires once per burst (not per item) and again only after the
 // driver has taken what was there; take_all never waits; closed and empty ends it.
-TEST(mailbox_test, DrivenWakeFiresOncePerTake) {
+TEST(mailbox_test, driven_wake_fires_once_per_take) {
   mailbox<int> box(8);
   int wakes = 0;
   box.drive([&] { wakes += 1; });
@@ -45,7 +45,7 @@ TEST(mailbox_test, DrivenWakeFiresOncePerTake) {
   EXPECT_FALSE(box.take_all(out));
 }
 
-TEST(mailbox_test, ManyProducersOneConsumerLoseNothing) {
+TEST(mailbox_test, many_producers_one_consumer_lose_nothing) {
   constexpr int producers = 8, per_producer = 20000;
   mailbox<int> box(64);
   std::vector<std::thread> threads;
@@ -73,7 +73,7 @@ TEST(mailbox_test, ManyProducersOneConsumerLoseNothing) {
   EXPECT_EQ(total, producers * per_producer);
 }
 
-TEST(mailbox_test, CloseEndsTheConsumerAfterDraining) {
+TEST(mailbox_test, close_ends_the_consumer_after_draining) {
   mailbox<int> box(4);
   int one = 1;
   box.try_push(one);

@@ -7,99 +7,16 @@
 
 #include <gtest/gtest.h>
 
-#include <future>
-#include <mutex>
-
-#include "engine/product_rules.h"
-#include "tests/support/fake_journal.h"
-#include "tests/support/state_runner.h"
+#include "tests/support/engine_cluster.h"
 
 namespace ecom::engine {
 namespace {
 
 using test::t0;
 
-// Two shards on threads of their own, over a journal durable at once that keeps the log.
-struct cluster {
-  test::fake_journal wal;
-  shard_set shards{2, 1024, [] { return t0; }};
-  order_flow flow{shards};
+using test::cluster;
 
-  void start() { shards.start(wal); }
-
-  reply ask(shard_index index, command_body body) {
-    auto promise = std::make_shared<std::promise<reply>>();
-    auto future = promise->get_future();
-    command item{std::move(body), [promise](reply&& r) { promise->set_value(std::move(r)); }};
-    EXPECT_TRUE(shards.at(index).post(item));
-    return future.get();
-  }
-  reply ask_owner(entity_id id, command_body body) {
-    return ask(owner_of(id, shards.size()), std::move(body));
-  }
-  entity_id user(shard_index index, std::int64_t balance) {
-    auto page = std::get<bulk_page>(ask(index, bulk_create_users{1, "u"}).body);
-    entity_id id = page.items.at(0).id;
-    EXPECT_EQ(ask_owner(id, charge_balance{id, balance}).code, errc::ok);
-    return id;
-  }
-  product_view product(shard_index index, std::int64_t price, std::int64_t stock) {
-    product_input input;
-    input.name = "p" + std::to_string(index);
-    input.base_price = price;
-    input.stock = stock;
-    product_spec spec;
-    EXPECT_FALSE(validate_product(input, spec));
-    return std::get<product_view>(ask(index, create_product{spec}).body);
-  }
-  sale_fact fact(const product_view& p) {
-    return std::get<sale_facts>(
-               ask_owner(p.id, get_sale_facts{{{p.id, p.combinations[0].id}}}).body)
-        .items.at(0);
-  }
-  std::int64_t stock(const product_view& p) { return fact(p).stock; }
-  entity_id order(entity_id user_id, const std::vector<product_view>& products) {
-    create_order command;
-    command.user_id = user_id;
-    for (const auto& p : products)
-      command.items.push_back({p.id, p.combinations[0].id, 1, fact(p)});
-    reply created = ask_owner(user_id, command);
-    EXPECT_EQ(created.code, errc::ok);
-    return std::get<order_view>(created.body).id;
-  }
-  reply pay(entity_id user_id, entity_id order_id) {
-    auto promise = std::make_shared<std::promise<reply>>();
-    auto future = promise->get_future();
-    EXPECT_TRUE(flow.pay(user_id, order_id, nullptr,
-                         [promise](reply&& r) { promise->set_value(std::move(r)); }));
-    return future.get();
-  }
-  reply cancel(entity_id user_id, entity_id order_id) {
-    auto promise = std::make_shared<std::promise<reply>>();
-    auto future = promise->get_future();
-    EXPECT_TRUE(flow.cancel(user_id, order_id, nullptr,
-                            [promise](reply&& r) { promise->set_value(std::move(r)); }));
-    return future.get();
-  }
-  order_status status(entity_id user_id, entity_id order_id) {
-    return std::get<order_view>(ask_owner(user_id, get_order{user_id, order_id}).body).status;
-  }
-  std::int64_t balance(entity_id user_id) {
-    return std::get<balance_view>(ask_owner(user_id, get_balance{user_id}).body).balance;
-  }
-  std::int64_t sold(const product_view& p) {
-    auto items = std::get<popular_page>(ask_owner(p.id, top_products{0, 100}).body).items;
-    for (const auto& item : items) {
-      if (item.product_id == p.id) return item.sold_quantity;
-    }
-    return 0;
-  }
-  std::vector<order_event> events() {
-    return std::get<event_page>(ask(event_shard, list_events{0, 1000}).body).items;
-  }
-};
-
-TEST(order_flow_test, APaymentAcrossShardsIsAllOrNothing) {
+TEST(order_flow_test, a_payment_across_shards_is_all_or_nothing) {
   cluster c;
   c.start();
   entity_id u = c.user(1, 100'000);
@@ -132,7 +49,7 @@ TEST(order_flow_test, APaymentAcrossShardsIsAllOrNothing) {
   c.shards.stop();
 }
 
-TEST(order_flow_test, ParallelPaymentsOfOneOrderSucceedOnce) {
+TEST(order_flow_test, parallel_payments_of_one_order_succeed_once) {
   cluster c;
   c.start();
   entity_id u = c.user(0, 100'000);
@@ -156,7 +73,7 @@ TEST(order_flow_test, ParallelPaymentsOfOneOrderSucceedOnce) {
   c.shards.stop();
 }
 
-TEST(order_flow_test, ALongPollWaitsUntilAnEventAfterItsPositionExists) {
+TEST(order_flow_test, a_long_poll_waits_until_an_event_after_its_position_exists) {
   cluster c;
   c.start();
   auto promise = std::make_shared<std::promise<reply>>();
@@ -213,7 +130,7 @@ struct paid_order_across_shards : cluster {
   }
 };
 
-TEST(order_flow_test, RecoveryRollsBackAPaymentCutBeforeItFinished) {
+TEST(order_flow_test, recovery_rolls_back_a_payment_cut_before_it_finished) {
   paid_order_across_shards c;
   const entity_id u = c.u, o = c.o;
   const product_view &a = c.a, &b = c.b;
@@ -230,7 +147,7 @@ TEST(order_flow_test, RecoveryRollsBackAPaymentCutBeforeItFinished) {
   });
 }
 
-TEST(order_flow_test, RecoveryFinishesAPaidOrderWhoseSaleAndEventWereCut) {
+TEST(order_flow_test, recovery_finishes_a_paid_order_whose_sale_and_event_were_cut) {
   paid_order_across_shards c;
   const entity_id u = c.u, o = c.o;
   const product_view &a = c.a, &b = c.b;
@@ -250,7 +167,7 @@ TEST(order_flow_test, RecoveryFinishesAPaidOrderWhoseSaleAndEventWereCut) {
   for_each_crash(c.wal.log(), record_type::sale_committed, check);
 }
 
-TEST(order_flow_test, RecoveryFinishesARefundWhoseStockAndEventWereCut) {
+TEST(order_flow_test, recovery_finishes_a_refund_whose_stock_and_event_were_cut) {
   paid_order_across_shards c;
   const entity_id u = c.u, o = c.o;
   const product_view &a = c.a, &b = c.b;

@@ -112,7 +112,7 @@ struct books {
 
 // ---- pricing ------------------------------------------------------------------------------------
 
-TEST(order_pricing_test, FixedDiscountNeverExceedsTheTotal) {
+TEST(order_pricing_test, fixed_discount_never_exceeds_the_total) {
   std::vector<order_line> lines{{1, 1, "a", "x", 2, 1'500, 3'000}, {2, 2, "b", "y", 1, 700, 700}};
   coupon_template fixed{1, "f", coupon_kind::fixed, 1'000, 0, 1, 0};
   auto a = price_order(lines, &fixed);
@@ -128,7 +128,7 @@ TEST(order_pricing_test, FixedDiscountNeverExceedsTheTotal) {
   EXPECT_EQ(a.final_amount, 3'700);
 }
 
-TEST(order_pricing_test, PercentDiscountRoundsDownAndStaysExactAtTheLargestTotal) {
+TEST(order_pricing_test, percent_discount_rounds_down_and_stays_exact_at_the_largest_total) {
   coupon_template percent{1, "p", coupon_kind::percent, 33, 0, 1, 0};
   std::vector<order_line> lines{{1, 1, "a", "x", 1, 999, 999}};
   EXPECT_EQ(price_order(lines, &percent).discount, 329);  // 329.67 → 329
@@ -143,7 +143,7 @@ TEST(order_pricing_test, PercentDiscountRoundsDownAndStaysExactAtTheLargestTotal
   EXPECT_EQ(a.total - a.discount, a.final_amount);
 }
 
-TEST(order_state_test, OnlyTheContractsTransitionsAreAllowed) {
+TEST(order_state_test, only_the_contracts_transitions_are_allowed) {
   const order_status all[] = {order_status::pending_payment, order_status::paid,
                               order_status::payment_failed,  order_status::cancelled,
                               order_status::expired,         order_status::refunded};
@@ -165,7 +165,7 @@ TEST(order_state_test, OnlyTheContractsTransitionsAreAllowed) {
 // ---- create
 // ---------------------------------------------------------------------------------------
 
-TEST(order_test, CreateChecksRunInTheContractsOrder) {
+TEST(order_test, create_checks_run_in_the_contracts_order) {
   books b;
   entity_id u = b.user(0);
   product_view on = b.product(1'000, 5), off = b.product(1'000, 5, false);
@@ -190,7 +190,7 @@ TEST(order_test, CreateChecksRunInTheContractsOrder) {
   EXPECT_EQ(b.orders.order_count(), 0u);
 }
 
-TEST(order_test, CreateUsesTheCouponAndPricesTheLinesAsTheyWereRead) {
+TEST(order_test, create_uses_the_coupon_and_prices_the_lines_as_they_were_read) {
   books b;
   entity_id u = b.user(0), other = b.user(0, "o@x.y");
   product_view p = b.product(2'000, 10), q = b.product(300, 10);
@@ -213,7 +213,7 @@ TEST(order_test, CreateUsesTheCouponAndPricesTheLinesAsTheyWereRead) {
 
 // ---- payment -----------------------------------------------------------------------------------
 
-TEST(order_test, PaymentTakesStockAndBalanceAndCountsTheSale) {
+TEST(order_test, payment_takes_stock_and_balance_and_counts_the_sale) {
   books b;
   entity_id u = b.user(10'000);
   product_view p = b.product(1'000, 5);
@@ -235,7 +235,7 @@ TEST(order_test, PaymentTakesStockAndBalanceAndCountsTheSale) {
   EXPECT_EQ(history[0].order_id, o);
 }
 
-TEST(order_test, AFailedPaymentChangesNothingButTheOrderAndRestoresTheCoupon) {
+TEST(order_test, a_failed_payment_changes_nothing_but_the_order_and_restores_the_coupon) {
   books b;
   entity_id u = b.user(1'000);
   product_view p = b.product(1'000, 5), q = b.product(500, 1);
@@ -259,7 +259,7 @@ TEST(order_test, AFailedPaymentChangesNothingButTheOrderAndRestoresTheCoupon) {
   EXPECT_EQ(b.sales.hold_count(), 0u) << "no stock hold is left behind";
 }
 
-TEST(order_test, StockTakenForAPaymentThatFailsOnBalanceIsGivenBack) {
+TEST(order_test, stock_taken_for_a_payment_that_fails_on_balance_is_given_back) {
   books b;
   entity_id u = b.user(1'000);
   product_view p = b.product(1'000, 5);
@@ -277,7 +277,7 @@ TEST(order_test, StockTakenForAPaymentThatFailsOnBalanceIsGivenBack) {
   EXPECT_EQ(b.balance(u), 0);
 }
 
-TEST(order_test, EveryIllegalTransitionIsRefused) {
+TEST(order_test, every_illegal_transition_is_refused) {
   books b;
   entity_id u = b.user(100'000);
   product_view p = b.product(1'000, 100);
@@ -312,7 +312,7 @@ TEST(order_test, EveryIllegalTransitionIsRefused) {
   }
 }
 
-TEST(order_test, APaymentInProgressBlocksASecondPaymentCancelAndExpiry) {
+TEST(order_test, a_payment_in_progress_blocks_a_second_payment_cancel_and_expiry) {
   books b;
   entity_id u = b.user(10'000);
   product_view p = b.product(1'000, 5);
@@ -327,7 +327,7 @@ TEST(order_test, APaymentInProgressBlocksASecondPaymentCancelAndExpiry) {
   EXPECT_EQ(b.run(finish_payment{u, o, errc::ok, false}).code, errc::ok);
 }
 
-TEST(order_test, RefundReturnsBalanceStockCouponAndPopularity) {
+TEST(order_test, refund_returns_balance_stock_coupon_and_popularity) {
   books b;
   entity_id u = b.user(10'000);
   product_view p = b.product(1'000, 5);
@@ -347,7 +347,7 @@ TEST(order_test, RefundReturnsBalanceStockCouponAndPopularity) {
   EXPECT_EQ(b.stock(p), 5) << "a refund step sent again changes nothing";
 }
 
-TEST(order_test, ARestoredCouponPastItsExpiryEndsExpired) {
+TEST(order_test, a_restored_coupon_past_its_expiry_ends_expired) {
   books b;
   entity_id u = b.user(10'000);
   product_view p = b.product(1'000, 5);
@@ -362,7 +362,7 @@ TEST(order_test, ARestoredCouponPastItsExpiryEndsExpired) {
   EXPECT_EQ(out.size(), 1u) << "the sweep records the EXPIRE once restored";
 }
 
-TEST(order_test, RefundingAFreeOrderWritesNoRefundEntry) {
+TEST(order_test, refunding_a_free_order_writes_no_refund_entry) {
   books b;
   entity_id u = b.user(1'000);
   product_view p = b.product(500, 5);
@@ -380,7 +380,7 @@ TEST(order_test, RefundingAFreeOrderWritesNoRefundEntry) {
 
 // ---- expiry ------------------------------------------------------------------------------------
 
-TEST(order_test, PendingOrdersExpireAtTheirInstantAlsoAfterDowntime) {
+TEST(order_test, pending_orders_expire_at_their_instant_also_after_downtime) {
   books b;
   entity_id u = b.user(0);
   product_view p = b.product(1'000, 5);
@@ -400,7 +400,7 @@ TEST(order_test, PendingOrdersExpireAtTheirInstantAlsoAfterDowntime) {
   EXPECT_EQ(history[0].created_at, t0 + ttl) << "recorded at the expiry instant";
 }
 
-TEST(order_test, AnOrderPastItsExpiryCannotBePaidOrCancelledEvenBeforeTheSweep) {
+TEST(order_test, an_order_past_its_expiry_cannot_be_paid_or_cancelled_even_before_the_sweep) {
   books b;
   entity_id u = b.user(10'000);
   product_view p = b.product(1'000, 5);
@@ -419,7 +419,7 @@ TEST(order_test, AnOrderPastItsExpiryCannotBePaidOrCancelledEvenBeforeTheSweep) 
 
 // ---- popularity --------------------------------------------------------------------------------
 
-TEST(order_test, PopularityWindowIncludesItsStartAndBreaksTiesByProductId) {
+TEST(order_test, popularity_window_includes_its_start_and_breaks_ties_by_product_id) {
   books b;
   entity_id u = b.user(1'000'000);
   product_view p1 = b.product(10, 100, true, "one"), p2 = b.product(10, 100, true, "two");
@@ -447,7 +447,7 @@ TEST(order_test, PopularityWindowIncludesItsStartAndBreaksTiesByProductId) {
 
 // ---- events ------------------------------------------------------------------------------------
 
-TEST(order_test, EventsAreGapFreeAndEachOrderEventIsRecordedOnce) {
+TEST(order_test, events_are_gap_free_and_each_order_event_is_recorded_once) {
   books b;
   order_view o;
   o.id = 7;
@@ -468,7 +468,7 @@ TEST(order_test, EventsAreGapFreeAndEachOrderEventIsRecordedOnce) {
 
 // ---- replay ------------------------------------------------------------------------------------
 
-TEST(order_test, ReplayRebuildsOrdersBalancesStockCouponsPopularityAndEvents) {
+TEST(order_test, replay_rebuilds_orders_balances_stock_coupons_popularity_and_events) {
   books b;
   entity_id u = b.user(50'000);
   product_view p = b.product(1'000, 20);

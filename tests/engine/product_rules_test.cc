@@ -24,7 +24,7 @@ std::string violated_field(const product_input& p) {
   return v ? v->field : "";
 }
 
-TEST(product_rules_test, AValidProductNormalizesCombinationsToOptionOrder) {
+TEST(product_rules_test, a_valid_product_normalizes_combinations_to_option_order) {
   product_spec spec;
   ASSERT_FALSE(validate_product(shirt(), spec));
   ASSERT_EQ(spec.combinations.size(), 2u);
@@ -32,7 +32,7 @@ TEST(product_rules_test, AValidProductNormalizesCombinationsToOptionOrder) {
   EXPECT_EQ(combination_name(spec.combinations[1].values), "blue-L");
 }
 
-TEST(product_rules_test, WithoutOptionsTheProductGetsOneDefaultCombination) {
+TEST(product_rules_test, without_options_the_product_gets_one_default_combination) {
   product_input p;
   p.name = "Mug";
   p.base_price = 9'000;
@@ -46,7 +46,7 @@ TEST(product_rules_test, WithoutOptionsTheProductGetsOneDefaultCombination) {
   EXPECT_EQ(combination_name(spec.combinations[0].values), "default");
 }
 
-TEST(product_rules_test, OptionsNeedCombinationsAndCombinationsNeedOptions) {
+TEST(product_rules_test, options_need_combinations_and_combinations_need_options) {
   product_input p = shirt();
   p.combinations.clear();
   p.has_combinations = false;
@@ -58,7 +58,7 @@ TEST(product_rules_test, OptionsNeedCombinationsAndCombinationsNeedOptions) {
   EXPECT_EQ(violated_field(q), "options");
 }
 
-TEST(product_rules_test, EveryOptionPickedExactlyOnceWithADeclaredValue) {
+TEST(product_rules_test, every_option_picked_exactly_once_with_a_declared_value) {
   product_input missing = shirt();
   missing.combinations[0].picks.pop_back();
   EXPECT_EQ(violated_field(missing), "combinations[0].options");
@@ -73,13 +73,13 @@ TEST(product_rules_test, EveryOptionPickedExactlyOnceWithADeclaredValue) {
   EXPECT_EQ(violated_field(twice), "combinations[0].options");
 }
 
-TEST(product_rules_test, NoTwoCombinationsPickTheSameValues) {
+TEST(product_rules_test, no_two_combinations_pick_the_same_values) {
   product_input p = shirt();
   p.combinations[1].picks = {{"size", "M"}, {"color", "red"}};  // same as [0], other order
   EXPECT_EQ(violated_field(p), "combinations[1].options");
 }
 
-TEST(product_rules_test, OptionsAreDistinctNonEmptyAndBounded) {
+TEST(product_rules_test, options_are_distinct_non_empty_and_bounded) {
   product_input dup_name = shirt();
   dup_name.options[1].name = "color";
   EXPECT_EQ(violated_field(dup_name), "options[1].name");
@@ -94,7 +94,7 @@ TEST(product_rules_test, OptionsAreDistinctNonEmptyAndBounded) {
   EXPECT_EQ(violated_field(many), "options");
 }
 
-TEST(product_rules_test, CombinationCountIsBounded) {
+TEST(product_rules_test, combination_count_is_bounded) {
   product_input p;
   p.name = "Grid";
   p.options = {{"a", {}}, {"b", {}}};
@@ -111,7 +111,7 @@ TEST(product_rules_test, CombinationCountIsBounded) {
   EXPECT_EQ(violated_field(p), "");
 }
 
-TEST(product_rules_test, PricesStayWithinZeroAndTheMaximum) {
+TEST(product_rules_test, prices_stay_within_zero_and_the_maximum) {
   product_input p = shirt();
   p.base_price = 0;
   p.combinations[1].additional_price = -1;
@@ -128,7 +128,7 @@ TEST(product_rules_test, PricesStayWithinZeroAndTheMaximum) {
   EXPECT_EQ(violated_field(p), "base_price");
 }
 
-TEST(product_rules_test, StockIsNeverNegative) {
+TEST(product_rules_test, stock_is_never_negative) {
   product_input p = shirt();
   p.combinations[0].stock = -1;
   EXPECT_EQ(violated_field(p), "combinations[0].stock");
@@ -138,7 +138,7 @@ TEST(product_rules_test, StockIsNeverNegative) {
   EXPECT_EQ(violated_field(simple), "stock");
 }
 
-TEST(product_rules_test, AtMostOneMainImage) {
+TEST(product_rules_test, at_most_one_main_image) {
   product_input p = shirt();
   p.images = {{"u1", true, 1}, {"u2", true, 2}};
   EXPECT_EQ(violated_field(p), "images");

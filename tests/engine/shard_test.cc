@@ -46,7 +46,7 @@ std::future<reply> send_keyed(shard& s, command_body body, key_ptr key) {
   return future;
 }
 
-TEST(shard_test, ReplyWaitsForDurabilityEvenForARejection) {
+TEST(shard_test, reply_waits_for_durability_even_for_a_rejection) {
   held_journal wal;
   shard s({0, 1, 16, 1000}, [] { return time_ms{1'800'000'000'000}; });
   s.start(wal);
@@ -67,7 +67,7 @@ TEST(shard_test, ReplyWaitsForDurabilityEvenForARejection) {
   s.stop();
 }
 
-TEST(shard_test, AStepThatFeedsALaterWriteIsAnsweredBeforeDurability) {
+TEST(shard_test, a_step_that_feeds_a_later_write_is_answered_before_durability) {
   held_journal wal;
   shard s({0, 1, 16, 1000}, [] { return time_ms{1'800'000'000'000}; });
   s.start(wal);
@@ -145,7 +145,7 @@ class event_loop {
 // Driven by an event loop instead of a thread of its own, a shard answers the same way (after
 // durability), runs on the loop's thread, keeps ticking, and after the loop stops, stop()
 // executes what was still queued on the calling thread.
-TEST(shard_test, DrivenByAnEventLoopAnswersOnItsThreadAndDrainsAtStop) {
+TEST(shard_test, driven_by_an_event_loop_answers_on_its_thread_and_drains_at_stop) {
   held_journal wal;
   event_loop loop;
   std::atomic<int> clock_reads{0};
@@ -178,7 +178,7 @@ TEST(shard_test, DrivenByAnEventLoopAnswersOnItsThreadAndDrainsAtStop) {
   EXPECT_FALSE(off_loop);
 }
 
-TEST(shard_test, FullMailboxRefusesCommands) {
+TEST(shard_test, full_mailbox_refuses_commands) {
   held_journal wal;
   shard s({0, 1, 2, 1000}, [] { return time_ms{0}; });  // not started: nothing drains
   command a{get_user{1}, [](reply&&) {}}, b = a, c = a;
@@ -196,7 +196,7 @@ namespace {
 
 // A second request with the same key while the first is not yet durable (so not answered)
 // gets IDEMPOTENCY_KEY_IN_USE; once the first is durable, a third one gets the replay.
-TEST(shard_test, SameKeyWhileTheFirstIsInFlightIsInUse) {
+TEST(shard_test, same_key_while_the_first_is_in_flight_is_in_use) {
   held_journal wal;
   shard s({0, 1, 16, 1000}, [] { return time_ms{1'800'000'000'000}; });
   s.start(wal);

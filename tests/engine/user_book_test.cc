@@ -32,13 +32,13 @@ class user_book_test : public ::testing::Test {
   }
 };
 
-TEST_F(user_book_test, SignUpRejectsAnEmailTakenInAnyCase) {
+TEST_F(user_book_test, sign_up_rejects_an_email_taken_in_any_case) {
   make_user("Kim@Example.com");
   EXPECT_EQ(run(create_user{"Other", "kim@EXAMPLE.COM", "h"}).code, errc::email_taken);
   EXPECT_EQ(log.size(), 1u) << "a rejected sign-up writes nothing";
 }
 
-TEST_F(user_book_test, LoginFindsCredentialsCaseInsensitively) {
+TEST_F(user_book_test, login_finds_credentials_case_insensitively) {
   entity_id id = make_user("a@b.c");
   reply found = run(find_credentials{"A@B.C"});
   ASSERT_EQ(found.code, errc::ok);
@@ -46,7 +46,7 @@ TEST_F(user_book_test, LoginFindsCredentialsCaseInsensitively) {
   EXPECT_EQ(run(find_credentials{"nobody@b.c"}).code, errc::invalid_credentials);
 }
 
-TEST_F(user_book_test, ChargeKeepsTheChainAndStopsAtTheCap) {
+TEST_F(user_book_test, charge_keeps_the_chain_and_stops_at_the_cap) {
   entity_id id = make_user("a@b.c");
   EXPECT_EQ(run(charge_balance{id, 10'000'000}).code, errc::ok);
   for (int i = 0; i < 98; ++i) ASSERT_EQ(run(charge_balance{id, 10'000'000}).code, errc::ok);
@@ -67,12 +67,12 @@ TEST_F(user_book_test, ChargeKeepsTheChainAndStopsAtTheCap) {
   EXPECT_EQ(after, 0);
 }
 
-TEST_F(user_book_test, ChargeOnUnknownUserIsNotFound) {
+TEST_F(user_book_test, charge_on_unknown_user_is_not_found) {
   EXPECT_EQ(run(charge_balance{12345, 5}).code, errc::user_not_found);
   EXPECT_TRUE(log.empty());
 }
 
-TEST_F(user_book_test, IdempotencyReplaysRejectsOtherBodiesAndExpiresAfterADay) {
+TEST_F(user_book_test, idempotency_replays_rejects_other_bodies_and_expires_after_a_day) {
   entity_id id = make_user("a@b.c");
   idempotency_key key = make_key(id, "k-1", "POST /users/x/balance/charge");
   key.body_sha256[0] = 1;
@@ -91,7 +91,7 @@ TEST_F(user_book_test, IdempotencyReplaysRejectsOtherBodiesAndExpiresAfterADay) 
   EXPECT_EQ(std::get<balance_view>(later.body).balance, 200);
 }
 
-TEST_F(user_book_test, IdempotencyStoresAConflictButNotAMissingUser) {
+TEST_F(user_book_test, idempotency_stores_a_conflict_but_not_a_missing_user) {
   entity_id id = make_user("a@b.c");
   // The refusals net keeps are its 409s: balance_limit_exceeded is one, user_not_found not.
   idempotency_key key = make_key(id, "k", "scope", {errc::balance_limit_exceeded});
@@ -108,7 +108,7 @@ TEST_F(user_book_test, IdempotencyStoresAConflictButNotAMissingUser) {
   EXPECT_EQ(log.size(), written) << "a 404 is not kept";
 }
 
-TEST_F(user_book_test, RefreshSessionsRotateOnceAndExpire) {
+TEST_F(user_book_test, refresh_sessions_rotate_once_and_expire) {
   entity_id id = make_user("a@b.c");
   ASSERT_EQ(run(open_session{id, "h1", t0 + 1000}).code, errc::ok);
   EXPECT_EQ(run(rotate_session{id, "h1", "h2", t0 + 5000}).code, errc::ok);
@@ -121,7 +121,7 @@ TEST_F(user_book_test, RefreshSessionsRotateOnceAndExpire) {
       << "logged out";
 }
 
-TEST_F(user_book_test, SessionsPerUserAreBounded) {
+TEST_F(user_book_test, sessions_per_user_are_bounded) {
   entity_id id = make_user("a@b.c");
   for (std::uint32_t i = 0; i <= refresh_sessions_per_user_max; ++i) {
     ASSERT_EQ(run(open_session{id, "s" + std::to_string(i), t0 + 100000}).code, errc::ok);
@@ -131,7 +131,7 @@ TEST_F(user_book_test, SessionsPerUserAreBounded) {
   EXPECT_EQ(run(rotate_session{id, "s1", "y", t0 + 100000}).code, errc::ok);
 }
 
-TEST_F(user_book_test, HistoryPagesWalkEveryEntryOnceNewestFirst) {
+TEST_F(user_book_test, history_pages_walk_every_entry_once_newest_first) {
   entity_id id = make_user("a@b.c");
   for (int i = 1; i <= 45; ++i) run(charge_balance{id, i});
   std::vector<std::int64_t> amounts;
@@ -147,7 +147,7 @@ TEST_F(user_book_test, HistoryPagesWalkEveryEntryOnceNewestFirst) {
   for (int i = 0; i < 45; ++i) EXPECT_EQ(amounts[i], 45 - i);
 }
 
-TEST_F(user_book_test, BulkUsersGetEmailsThatHashToTheirShard) {
+TEST_F(user_book_test, bulk_users_get_emails_that_hash_to_their_shard) {
   test::state_runner shard1{1, 4};
   reply answer = shard1.run(bulk_create_users{2500, "Load Test!"});
   const auto& page = std::get<bulk_page>(answer.body);
@@ -162,7 +162,7 @@ TEST_F(user_book_test, BulkUsersGetEmailsThatHashToTheirShard) {
   EXPECT_TRUE(std::get<credentials_view>(login.body).password_hash.empty());
 }
 
-TEST_F(user_book_test, ReplayingTheRecordsRebuildsTheSameState) {
+TEST_F(user_book_test, replaying_the_records_rebuilds_the_same_state) {
   entity_id a = make_user("a@b.c");
   entity_id b = make_user("b@b.c");
   idempotency_key key = make_key(a, "k", "scope");
@@ -182,7 +182,7 @@ TEST_F(user_book_test, ReplayingTheRecordsRebuildsTheSameState) {
   EXPECT_GT(std::get<user_view>(fresh.body).id, b);
 }
 
-TEST_F(user_book_test, ApplyRefusesARecordThatBreaksTheChain) {
+TEST_F(user_book_test, apply_refuses_a_record_that_breaks_the_chain) {
   entity_id id = make_user("a@b.c");
   run(charge_balance{id, 5});
   record charge = log.back();

@@ -9,7 +9,7 @@
 namespace ecom::net {
 namespace {
 
-TEST(auth_test, AccessTokenRoundTripsAndExpires) {
+TEST(auth_test, access_token_round_trips_and_expires) {
   token_signer signer(std::string(32, 'k'));
   std::string token = signer.sign({42, 1000});
   auto claims = signer.verify(token, 999);
@@ -18,7 +18,7 @@ TEST(auth_test, AccessTokenRoundTripsAndExpires) {
   EXPECT_FALSE(signer.verify(token, 1000)) << "expired at its expiry second";
 }
 
-TEST(auth_test, TamperedOrForeignTokensFail) {
+TEST(auth_test, tampered_or_foreign_tokens_fail) {
   token_signer signer(std::string(32, 'k'));
   token_signer other(std::string(32, 'x'));
   std::string token = signer.sign({42, 5000});
@@ -35,7 +35,7 @@ TEST(auth_test, TamperedOrForeignTokensFail) {
 
 // The precomputed key schedule must give exactly HMAC-SHA256 (RFC 2104), for short keys and
 // for keys longer than the SHA-256 block.
-TEST(auth_test, SignatureIsHmacSha256OfTheSignedPart) {
+TEST(auth_test, signature_is_hmac_sha256_of_the_signed_part) {
   for (std::string secret : {std::string(32, 'k'), std::string("short"), std::string(100, 'L')}) {
     token_signer signer(secret);
     std::string token = signer.sign({7, 123456});
@@ -51,7 +51,7 @@ TEST(auth_test, SignatureIsHmacSha256OfTheSignedPart) {
   }
 }
 
-TEST(auth_test, RefreshTokenNamesItsUser) {
+TEST(auth_test, refresh_token_names_its_user) {
   std::string token = make_refresh_token(77);
   EXPECT_EQ(refresh_token_user(token), 77);
   EXPECT_NE(make_refresh_token(77), token) << "random part";
@@ -60,7 +60,7 @@ TEST(auth_test, RefreshTokenNamesItsUser) {
   EXPECT_FALSE(refresh_token_user("nonsense"));
 }
 
-TEST(auth_test, PasswordHashVerifiesOnlyTheRightPassword) {
+TEST(auth_test, password_hash_verifies_only_the_right_password) {
   std::string stored = hash_password("correct horse", 1000);
   EXPECT_TRUE(stored.starts_with("pbkdf2-sha256$1000$"));
   EXPECT_TRUE(verify_password("correct horse", stored));
@@ -70,7 +70,7 @@ TEST(auth_test, PasswordHashVerifiesOnlyTheRightPassword) {
   EXPECT_FALSE(verify_password("x", ""));
 }
 
-TEST(auth_test, Base64UrlRoundTrips) {
+TEST(auth_test, base64_url_round_trips) {
   for (std::string s : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
                         std::string("abcd"), std::string("\0\xff\x10", 3)}) {
     EXPECT_EQ(base64url_decode(base64url_encode(s)), s);

@@ -26,7 +26,7 @@ bool is_code(const outcome& o, std::string_view code) {
          o.body.find("\"code\":\"" + std::string(code) + "\"") != std::string::npos;
 }
 
-TEST(json_reader_test, AcceptsAnIntegerInRange) {
+TEST(json_reader_test, accepts_an_integer_in_range) {
   std::int64_t amount = 0;
   EXPECT_EQ(
       read_amount(R"({"amount": 10000000, "note": {"x": [1, 2.5, "s", null, true]}})", &amount)
@@ -35,7 +35,7 @@ TEST(json_reader_test, AcceptsAnIntegerInRange) {
   EXPECT_EQ(amount, 10'000'000);
 }
 
-TEST(json_reader_test, NonIntegersAreValidationFailuresNamingTheField) {
+TEST(json_reader_test, non_integers_are_validation_failures_naming_the_field) {
   for (const char* body :
        {R"({"amount": 1.5})", R"({"amount": 1e3})", R"({"amount": 1000.0})", R"({"amount": "100"})",
         R"({"amount": true})", R"({"amount": null})", R"({"amount": [1]})", R"({"amount": {}})"}) {
@@ -45,7 +45,7 @@ TEST(json_reader_test, NonIntegersAreValidationFailuresNamingTheField) {
   }
 }
 
-TEST(json_reader_test, OutOfRangeIsAValidationFailure) {
+TEST(json_reader_test, out_of_range_is_a_validation_failure) {
   for (const char* body :
        {R"({"amount": 0})", R"({"amount": -1})", R"({"amount": 10000001})",
         R"({"amount": 9223372036854775807})", R"({"amount": 9223372036854775808})",
@@ -54,13 +54,13 @@ TEST(json_reader_test, OutOfRangeIsAValidationFailure) {
   }
 }
 
-TEST(json_reader_test, MissingRequiredFieldIsNamed) {
+TEST(json_reader_test, missing_required_field_is_named) {
   outcome o = read_amount(R"({"amont": 5})");
   EXPECT_TRUE(is_code(o, "VALIDATION_FAILED"));
   EXPECT_NE(o.body.find("amount: is required"), std::string::npos);
 }
 
-TEST(json_reader_test, MalformedBodiesAreMalformedJson) {
+TEST(json_reader_test, malformed_bodies_are_malformed_json) {
   for (const char* body :
        {"", "   ", "{", R"({"amount": 5)", R"({"amount" 5})", R"({"amount": 5,})",
         R"({"amount": 5} {})", R"({"amount": 01})", R"({"x": tru, "amount": 5})",
@@ -70,7 +70,7 @@ TEST(json_reader_test, MalformedBodiesAreMalformedJson) {
   }
 }
 
-TEST(json_reader_test, TextLengthCountsCodePoints) {
+TEST(json_reader_test, text_length_counts_code_points) {
   std::string name;
   field_spec fields[] = {text_field("name", name, 1, 3)};
   EXPECT_FALSE(read_json_object(R"({"name": "가나다"})", fields).has_value());

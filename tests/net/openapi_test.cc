@@ -19,7 +19,7 @@ std::string normalized(const std::string& route) {
   return std::regex_replace(route, std::regex("\\{[^}]*\\}"), "{}");
 }
 
-TEST(openapi_test, DocumentDescribesExactlyTheRoutesTheRouterHas) {
+TEST(openapi_test, document_describes_exactly_the_routes_the_router_has) {
   std::set<std::string> routed;
   for (const auto& label : api::route_labels()) {
     if (label != "unmatched") routed.insert(normalized(label));

@@ -6,12 +6,12 @@
 namespace ecom::net {
 namespace {
 
-TEST(time_format_test, FormatsUtcWithMilliseconds) {
+TEST(time_format_test, formats_utc_with_milliseconds) {
   EXPECT_EQ(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(format_rfc3339(1795494513123), "2026-11-24T04:28:33.123Z");
 }
 
-TEST(time_format_test, ParsesOffsetsAndRoundTrips) {
+TEST(time_format_test, parses_offsets_and_round_trips) {
   EXPECT_EQ(parse_rfc3339("2026-11-24T04:28:33.123Z"), 1795494513123);
   EXPECT_EQ(parse_rfc3339("2026-11-24T13:28:33.123+09:00"), 1795494513123);
   EXPECT_EQ(parse_rfc3339("2026-11-23T23:28:33.123-05:00"), 1795494513123);
@@ -23,7 +23,7 @@ TEST(time_format_test, ParsesOffsetsAndRoundTrips) {
   }
 }
 
-TEST(time_format_test, RejectsMalformedTimes) {
+TEST(time_format_test, rejects_malformed_times) {
   for (const char* text :
        {"", "2026-11-24", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-24T24:00:00Z",
         "2026-11-24T04:28:33", "2026-11-24T04:28:33.Z", "2026-11-24T04:28:33+0900",
