@@ -246,7 +246,7 @@ engine::reply_callback on_io(const request_ptr& request, engine::reply_callback 
 std::optional<engine::key_ptr> api::idempotency_of(const request_ptr& request, std::int64_t user_id,
                                                    std::string canonical_path) {
   if (!request->has_idempotency_key) return engine::key_ptr{};
-  const std::string& key = request->idempotency_key;
+  std::string_view key = request->idempotency_key;
   bool visible = !key.empty() && key.size() <= idempotency_key_length_max;
   for (char c : key) visible = visible && c >= 0x21 && c <= 0x7e;
   if (!visible) {

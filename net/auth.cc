@@ -153,9 +153,16 @@ bool verify_password(std::string_view password, std::string_view stored) {
   return constant_time_equal(pbkdf2(password, *salt, iterations), *expected);
 }
 
+// The HMAC key schedule: SHA-256 states after absorbing key ⊕ ipad and key ⊕ opad (RFC 2104).
+// Kept as the low-level SHA256_CTX, a plain value: a MAC copies the two states (a memcpy each)
+// instead of EVP_MD_CTX_copy_ex, which allocates on every copy in OpenSSL 3, and this runs for
+// every authenticated request. The low-level API is deprecated in OpenSSL 3 but kept, and its
+// result is the same SHA-256.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 struct token_signer::key_schedule {
-  EVP_MD_CTX* inner = nullptr;  // SHA-256 after absorbing key ⊕ ipad
-  EVP_MD_CTX* outer = nullptr;  // SHA-256 after absorbing key ⊕ opad
+  SHA256_CTX inner;
+  SHA256_CTX outer;
 };
 
 token_signer::token_signer(std::string secret) : key_(std::make_unique<key_schedule>()) {
@@ -167,42 +174,34 @@ token_signer::token_signer(std::string secret) : key_(std::make_unique<key_sched
     std::memcpy(block, secret.data(), secret.size());
   }
   unsigned char pad[64];
-  auto absorb = [&](unsigned char fill) {
+  auto absorb = [&](SHA256_CTX& ctx, unsigned char fill) {
     for (std::size_t i = 0; i < sizeof pad; ++i)
       pad[i] = static_cast<unsigned char>(block[i] ^ fill);
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 ||
-        EVP_DigestUpdate(ctx, pad, sizeof pad) != 1) {
+    if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, pad, sizeof pad) != 1) {
       std::abort();  // OpenSSL cannot do SHA-256: nothing can be signed safely
     }
-    return ctx;
   };
-  key_->inner = absorb(0x36);
-  key_->outer = absorb(0x5c);
+  absorb(key_->inner, 0x36);
+  absorb(key_->outer, 0x5c);
   OPENSSL_cleanse(block, sizeof block);
   OPENSSL_cleanse(pad, sizeof pad);
 }
 
 token_signer::~token_signer() {
-  EVP_MD_CTX_free(key_->inner);
-  EVP_MD_CTX_free(key_->outer);
+  OPENSSL_cleanse(key_.get(), sizeof *key_);
 }
 
 void token_signer::mac(std::string_view data, unsigned char* out) const {
-  // One working context per thread, reused: copying a state allocates nothing once warm.
-  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> work(EVP_MD_CTX_new(),
-                                                                            &EVP_MD_CTX_free);
   unsigned char inner_hash[32];
-  unsigned int size = 0;
-  if (EVP_MD_CTX_copy_ex(work.get(), key_->inner) != 1 ||
-      EVP_DigestUpdate(work.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(work.get(), inner_hash, &size) != 1 ||
-      EVP_MD_CTX_copy_ex(work.get(), key_->outer) != 1 ||
-      EVP_DigestUpdate(work.get(), inner_hash, sizeof inner_hash) != 1 ||
-      EVP_DigestFinal_ex(work.get(), out, &size) != 1) {
+  SHA256_CTX work = key_->inner;
+  if (SHA256_Update(&work, data.data(), data.size()) != 1 || SHA256_Final(inner_hash, &work) != 1)
     std::abort();
-  }
+  work = key_->outer;
+  if (SHA256_Update(&work, inner_hash, sizeof inner_hash) != 1 || SHA256_Final(out, &work) != 1)
+    std::abort();
+  OPENSSL_cleanse(&work, sizeof work);
 }
+#pragma GCC diagnostic pop
 
 std::string token_signer::sign(const access_claims& claims) const {
   char raw[16];

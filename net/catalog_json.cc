@@ -251,8 +251,8 @@ void render_product(std::string& out, const engine::product_view& p) {
     w.end_object();
   }
   w.end_array();
-  w.key("created_at").value(format_rfc3339(p.created_at));
-  w.key("updated_at").value(format_rfc3339(p.updated_at));
+  w.key("created_at").time(p.created_at);
+  w.key("updated_at").time(p.updated_at);
   w.end_object();
 }
 

@@ -86,9 +86,9 @@ struct http_server::impl {
 
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
-  std::string next_request_id() {
-    std::string id;
-    id.reserve(request_id_prefix.size() + 21);
+  // Writes the next generated request id into `id` (its capacity is reused).
+  void next_request_id(std::string& id) {
+    id.clear();
     id += request_id_prefix;
     id += '-';
     char digits[20];
@@ -96,7 +96,6 @@ struct http_server::impl {
                              request_counter.fetch_add(1, std::memory_order_relaxed))
                    .ptr;
     id.append(digits, end);
-    return id;
   }
 
   server_options options;
@@ -169,7 +168,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
   void reject() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->keep_alive_ = false;
-      self->request_id_ = self->server_.next_request_id();
+      self->server_.next_request_id(self->request_id_);
       self->started_ = std::chrono::steady_clock::now();
       self->write(overloaded(), true);
     });
@@ -244,7 +243,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
     // parser keeps every field it completed, even when the message fails afterwards.)
     std::string_view rid;
     if (parser_) rid = parser_->get()["X-Request-Id"];
-    request_id_ = valid_request_id(rid) ? std::string(rid) : server_.next_request_id();
+    take_request_id(rid);
     head_request_ = false;
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
@@ -272,31 +271,55 @@ class session final : public std::enable_shared_from_this<session>, public reply
     do_close();  // end of stream, timeout, reset: nothing to answer
   }
 
+  // The client's X-Request-Id when it is a usable one, else a generated one; the session's
+  // string keeps its capacity from request to request.
+  void take_request_id(std::string_view sent) {
+    if (valid_request_id(sent)) {
+      request_id_.assign(sent);
+    } else {
+      server_.next_request_id(request_id_);
+    }
+  }
+
   void on_request() {
     auto request = std::make_shared<request_context>();
     http::request<http::string_body> message = parser_->release();
     request->started = std::chrono::steady_clock::now();
     request->method = method_of(message.method());
-    request->method_text = std::string(message.method_string());
-    request->target = std::string(message.target());
-    std::string_view target = request->target;
-    auto question = target.find('?');
-    request->path = target.substr(0, question);
-    if (question != std::string_view::npos) request->query = target.substr(question + 1);
+    // Every header value the routes read, copied once into one buffer.
+    std::string_view method = message.method_string();
+    std::string_view target = message.target();
+    std::string_view content_type = message[http::field::content_type];
+    std::string_view authorization = message[http::field::authorization];
+    auto key = message.find("Idempotency-Key");
+    std::string_view idempotency_key;
+    if (key != message.end()) idempotency_key = key->value();
+    std::string& text = request->text;
+    text.reserve(method.size() + target.size() + content_type.size() + authorization.size() +
+                 idempotency_key.size());
+    auto keep = [&text](std::string_view value) {
+      std::size_t at = text.size();
+      text.append(value);
+      return at;
+    };
+    const std::size_t method_at = keep(method), target_at = keep(target),
+                      type_at = keep(content_type), auth_at = keep(authorization),
+                      key_at = keep(idempotency_key);
+    std::string_view all = text;  // reserved up front: the appends never moved it
+    request->method_text = all.substr(method_at, method.size());
+    request->target = all.substr(target_at, target.size());
+    request->content_type = all.substr(type_at, content_type.size());
+    request->authorization = all.substr(auth_at, authorization.size());
+    request->idempotency_key = all.substr(key_at, idempotency_key.size());
+    request->has_idempotency_key = key != message.end();
+    auto question = request->target.find('?');
+    request->path = request->target.substr(0, question);
+    if (question != std::string_view::npos) request->query = request->target.substr(question + 1);
     request->has_body = message.has_content_length() || message.chunked();
     request->has_body = request->has_body && (!message.body().empty() || message.chunked() ||
                                               message[http::field::content_length] != "0");
     request->body = std::move(message.body());
-    request->content_type = std::string(message[http::field::content_type]);
-    request->authorization = std::string(message[http::field::authorization]);
-    auto key = message.find("Idempotency-Key");
-    if (key != message.end()) {
-      request->has_idempotency_key = true;
-      request->idempotency_key = std::string(key->value());
-    }
-    std::string_view rid = message["X-Request-Id"];
-    request_id_ = valid_request_id(rid) ? std::string(rid) : server_.next_request_id();
-    request->request_id = request_id_;
+    take_request_id(message["X-Request-Id"]);
     keep_alive_ = message.keep_alive();
     head_request_ = request->method == http_method::head;
     version_ = message.version();
@@ -317,8 +340,9 @@ class session final : public std::enable_shared_from_this<session>, public reply
     try {
       server_.on_request(request);
     } catch (const std::exception& e) {
-      log_line(log_level::error, "request %s %s failed: %s (request id %s)",
-               request->method_text.c_str(), request->target.c_str(), e.what(),
+      log_line(log_level::error, "request %.*s %.*s failed: %s (request id %s)",
+               static_cast<int>(request->method_text.size()), request->method_text.data(),
+               static_cast<int>(request->target.size()), request->target.data(), e.what(),
                request_id_.c_str());
       request->respond(internal_error(request_id_));
     }
@@ -330,10 +354,11 @@ class session final : public std::enable_shared_from_this<session>, public reply
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     server_.counters.observe(route_index, answer.status, seconds);
     if (server_.options.access_log && log_enabled(log_level::info)) {
-      log_line(log_level::info, "access %s %s %u %.3fms rid=%s",
-               current_ ? current_->method_text.c_str() : "-",
-               current_ ? current_->target.c_str() : "-", answer.status, seconds * 1e3,
-               request_id_.c_str());
+      std::string_view method = current_ ? current_->method_text : "-";
+      std::string_view target = current_ ? current_->target : "-";
+      log_line(log_level::info, "access %.*s %.*s %u %.3fms rid=%s",
+               static_cast<int>(method.size()), method.data(), static_cast<int>(target.size()),
+               target.data(), answer.status, seconds * 1e3, request_id_.c_str());
     }
     current_.reset();
     bool keep = keep_alive_ && !drain_after && !server_.draining.load(std::memory_order_acquire);

@@ -46,20 +46,21 @@ class reply_channel {
 // session and the shard callbacks; respond() may be called from any thread, exactly once.
 struct request_context {
   http_method method = http_method::other;
-  std::string method_text;
-  std::string target;  // path and query as sent
+  // Views into `text` (one allocation per request holds every header value the routes read).
+  std::string_view method_text;
+  std::string_view target;  // path and query as sent
   std::string_view path;
   std::string_view query;
+  std::string_view content_type;
+  std::string_view authorization;
+  std::string_view idempotency_key;
+  bool has_idempotency_key = false;
   std::string body;
   bool has_body = false;
-  std::string content_type;
-  std::string authorization;
-  std::string idempotency_key;
-  bool has_idempotency_key = false;
-  std::string request_id;
   std::chrono::steady_clock::time_point started;
   std::size_t route_index = 0;             // for metrics; set by the router
   std::shared_ptr<reply_channel> channel;  // set by the server
+  std::string text;                        // what the views above point into
 
   void respond(http_reply&& answer) const { channel->respond(std::move(answer)); }
   void run_on_io(std::function<void()> work) const { channel->run_on_io(std::move(work)); }

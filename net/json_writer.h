@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "net/time_format.h"
+
 namespace ecom::net {
 
 class json_writer {
@@ -44,6 +46,14 @@ class json_writer {
   json_writer& value(bool flag) {
     comma();
     out_.append(flag ? "true" : "false");
+    return *this;
+  }
+  // An RFC 3339 time (UTC, milliseconds), written in place: replies carry several per object.
+  json_writer& time(std::int64_t unix_ms) {
+    comma();
+    out_.push_back('"');
+    append_rfc3339(out_, unix_ms);
+    out_.push_back('"');
     return *this;
   }
   // An id, or null for 0 (the engine's "none").

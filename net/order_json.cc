@@ -174,7 +174,7 @@ void write_time_or_null(json_writer& w, std::int64_t at) {
   if (at == 0) {
     w.null();
   } else {
-    w.value(format_rfc3339(at));
+    w.time(at);
   }
 }
 
@@ -202,8 +202,8 @@ void write_order(json_writer& w, const engine::order_view& o) {
   w.key("discount_amount").value(o.discount_amount);
   w.key("final_amount").value(o.final_amount);
   w.key("user_coupon_id").id_or_null(o.user_coupon_id);
-  w.key("ordered_at").value(format_rfc3339(o.ordered_at));
-  w.key("expires_at").value(format_rfc3339(o.expires_at));
+  w.key("ordered_at").time(o.ordered_at);
+  w.key("expires_at").time(o.expires_at);
   w.key("paid_at");
   write_time_or_null(w, o.paid_at);
   w.key("cancelled_at");
@@ -244,7 +244,7 @@ void render_events(std::string& out, const engine::event_page& page) {
     w.key("seq").value(static_cast<std::int64_t>(event.seq));
     w.key("type").value(event.type == engine::order_event_type::paid ? "ORDER_PAID"
                                                                      : "ORDER_REFUNDED");
-    w.key("at").value(format_rfc3339(event.at));
+    w.key("at").time(event.at);
     w.key("order");
     write_order(w, event.order);
     w.end_object();

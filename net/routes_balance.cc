@@ -26,13 +26,11 @@ http_reply balance_reply(const engine::reply& answer) {
   const auto& balance = std::get<engine::balance_view>(answer.body);
   std::string body;
   body.reserve(96);
-  std::string updated;
-  append_rfc3339(updated, balance.updated_at);
   json_writer w(body);
   w.begin_object();
   w.key("user_id").value(balance.user_id);
   w.key("balance").value(balance.balance);
-  w.key("updated_at").value(updated);
+  w.key("updated_at").time(balance.updated_at);
   w.end_object();
   return json_reply(200, std::move(body));
 }
@@ -80,8 +78,6 @@ void api::get_balance_history(const request_ptr& request, const params& path) {
     json_writer w(body);
     w.begin_object().key("items").begin_array();
     for (const auto& entry : history.items) {
-      std::string created;
-      append_rfc3339(created, entry.created_at);
       w.begin_object();
       w.key("id").value(entry.id);
       w.key("type").value(kind_name(entry.kind));
@@ -89,7 +85,7 @@ void api::get_balance_history(const request_ptr& request, const params& path) {
       w.key("balance_before").value(entry.balance_before);
       w.key("balance_after").value(entry.balance_after);
       w.key("order_id").id_or_null(entry.order_id);
-      w.key("created_at").value(created);
+      w.key("created_at").time(entry.created_at);
       w.end_object();
     }
     end_page(w, history.next_before_id);

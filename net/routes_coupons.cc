@@ -68,7 +68,7 @@ void write_coupon(json_writer& w, const engine::coupon_template& c) {
   w.key("amount").value(c.amount);
   w.key("min_order_amount").value(c.min_order_amount);
   w.key("valid_days").value(c.valid_days);
-  w.key("created_at").value(format_rfc3339(c.created_at));
+  w.key("created_at").time(c.created_at);
   w.end_object();
 }
 
@@ -80,8 +80,8 @@ void write_campaign(json_writer& w, const engine::campaign_view& c) {
   write_coupon(w, c.coupon);
   w.key("total_quantity").value(c.total_quantity);
   w.key("remaining_quantity").value(c.remaining_quantity);
-  w.key("start_at").value(format_rfc3339(c.start_at));
-  w.key("end_at").value(format_rfc3339(c.end_at));
+  w.key("start_at").time(c.start_at);
+  w.key("end_at").time(c.end_at);
   w.key("status").value(campaign_status_name(c.status));
   w.end_object();
 }
@@ -95,13 +95,13 @@ void write_user_coupon(json_writer& w, const engine::user_coupon_view& c) {
   w.key("coupon");
   write_coupon(w, c.coupon);
   w.key("status").value(coupon_status_name(c.status));
-  w.key("issued_at").value(format_rfc3339(c.issued_at));
-  w.key("expires_at").value(format_rfc3339(c.expires_at));
+  w.key("issued_at").time(c.issued_at);
+  w.key("expires_at").time(c.expires_at);
   w.key("used_at");
   if (c.used_at == 0) {
     w.null();
   } else {
-    w.value(format_rfc3339(c.used_at));
+    w.time(c.used_at);
   }
   w.end_object();
 }
@@ -292,7 +292,7 @@ void api::get_user_coupon_history(const request_ptr& request, const params& path
       w.key("coupon_id").value(e.coupon_id);
       w.key("action").value(action_name(e.action));
       w.key("order_id").id_or_null(e.order_id);
-      w.key("created_at").value(format_rfc3339(e.created_at));
+      w.key("created_at").time(e.created_at);
       w.end_object();
     }
     end_page(w, history.next_before_id);

@@ -13,15 +13,12 @@ namespace ecom::net {
 namespace {
 
 void write_user(json_writer& w, const engine::user_view& user) {
-  std::string created, updated;
-  append_rfc3339(created, user.created_at);
-  append_rfc3339(updated, user.updated_at);
   w.begin_object();
   w.key("id").value(user.id);
   w.key("name").value(user.name);
   w.key("email").value(user.email);
-  w.key("created_at").value(created);
-  w.key("updated_at").value(updated);
+  w.key("created_at").time(user.created_at);
+  w.key("updated_at").time(user.updated_at);
   w.end_object();
 }
 

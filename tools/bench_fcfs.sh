@@ -3,14 +3,19 @@
 # and data dirs, it measures:
 #   - ecomd POST /coupons/fcfs/{id}/issue, --fsync always, 64 and 256 connections (wrk, one
 #     distinct user per request): a campaign big enough that every request is a durable issue,
-#     and a flash-sale run where 1,000 coupons sell out at once;
+#     the same with an Idempotency-Key on every request, and a flash-sale run where 1,000
+#     coupons sell out at once;
+#   - the same rows for a baseline ecomd binary when BASELINE_ECOMD=path is set (e.g. the
+#     previous commit's build), alternating with this build's, so before/after come from one
+#     run on one machine state;
 #   - nginx serving a ~100-byte static JSON file (the HTTP ceiling of this box), wrk;
 #   - Redis 7 with appendfsync always running the usual Lua check-decrement-add script,
 #     redis-benchmark, no pipelining;
 #   - PostgreSQL with synchronous_commit=on doing SELECT ... FOR UPDATE + INSERT per issue
 #     (the original design's locking), pgbench.
 # and prints requests/s, p50/p99 and the ratios. Installs nginx, wrk, redis and postgresql
-# from Debian when missing (as root). Usage: tools/bench_fcfs.sh [seconds-per-run (default 10)]
+# from Debian when missing (as root).
+# Usage: [BASELINE_ECOMD=/path/to/old/ecomd] tools/bench_fcfs.sh [seconds-per-run (default 10)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
@@ -24,7 +29,7 @@ work=$(mktemp -d /tmp/ecomd-fcfs.XXXXXX)
 chmod 755 "$work"
 nginx_port=18491 redis_port=18492 pg_port=18493
 cleanup() {
-  [ -n "${ecomd_pid:-}" ] && kill "$ecomd_pid" 2>/dev/null || true
+  for pid in ${ecomd_pids:-}; do kill "$pid" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
   [ -d "$work/pg" ] && su postgres -s /bin/sh -c "$pgbin/pg_ctl -D $work/pg -m immediate stop" >/dev/null 2>&1 || true
@@ -92,23 +97,40 @@ UPDATE campaign SET remaining = remaining - 1 WHERE id = 1;
 COMMIT;
 SQL
 
-# ---- ecomd: users, a coupon and two campaigns ----
-build/bin/ecomd --port 0 --data-dir "$work/ecomd" --admin-token bench --log-level warn --io-threads 2 \
-  > "$work/ecomd.out" 2> "$work/ecomd.err" &
-ecomd_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/ecomd.out" 2>/dev/null && break; sleep 0.1; done
-port=$(grep -o '[0-9]*$' "$work/ecomd.out")
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-api() { curl -sf -X POST "http://127.0.0.1:$port$1" -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$2"; }
-users_per_run=$((70000 * duration))  # more users than requests: every request a first-time issue
-: > "$work/tokens"
-for _ in $(seq $(( (users_per_run * 2 + 99999) / 100000 ))); do
-  api /admin/users/bulk '{"count":100000,"name_prefix":"bench"}' |
-    python3 -c 'import json,sys; print("\n".join(u["access_token"] for u in json.load(sys.stdin)["items"]))' >> "$work/tokens"
-done
-coupon=$(api /admin/coupons '{"name":"bench","type":"FIXED","amount":1000,"valid_days":30}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+# ---- ecomd: users, a coupon; campaigns made per run ----
+# start_ecomd NAME BINARY: a server with its own data dir, users (tokens) and coupon.
+start_ecomd() {
+  local name=$1 binary=$2 dir="$work/$1"
+  mkdir -p "$dir"
+  "$binary" --port 0 --data-dir "$dir/data" --admin-token bench --log-level warn --io-threads 2 \
+    > "$dir/out" 2> "$dir/err" &
+  ecomd_pids="${ecomd_pids:-} $!"
+  for _ in $(seq 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done
+  local port; port=$(grep -o '[0-9]*$' "$dir/out")
+  echo "$port" > "$dir/port"
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  : > "$dir/tokens"
+  for _ in $(seq $(( (users_per_run * 2 + 99999) / 100000 ))); do
+    api "$name" /admin/users/bulk '{"count":100000,"name_prefix":"bench"}' |
+      python3 -c 'import json,sys; print("\n".join(u["access_token"] for u in json.load(sys.stdin)["items"]))' >> "$dir/tokens"
+  done
+  api "$name" /admin/coupons '{"name":"bench","type":"FIXED","amount":1000,"valid_days":30}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' > "$dir/coupon"
+}
+api() { curl -sf -X POST "http://127.0.0.1:$(cat "$work/$1/port")$2" -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$3"; }
 window='"start_at":"2020-01-01T00:00:00Z","end_at":"2099-01-01T00:00:00Z"'
-campaign() { api /admin/fcfs-coupons "{\"coupon_id\":$coupon,\"total_quantity\":$1,$window}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+campaign() {  # NAME QUANTITY -> id
+  api "$1" /admin/fcfs-coupons "{\"coupon_id\":$(cat "$work/$1/coupon"),\"total_quantity\":$2,$window}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+}
+# More users than requests (at up to 90k req/s): every request is a first-time issue.
+users_per_run=$((90000 * duration))
+names="ecomd"
+start_ecomd ecomd build/bin/ecomd
+if [ -n "${BASELINE_ECOMD:-}" ]; then
+  start_ecomd baseline "$BASELINE_ECOMD"
+  names="baseline ecomd"
+fi
 cat > "$work/issue.lua" <<'LUA'
 -- One distinct user per request: thread k takes tokens k, k+T, k+2T, ... from its block.
 local counter = 1
@@ -121,15 +143,34 @@ function init(args)
   -- concatenation instead of wrk.format's table walk, which cost the client as much CPU as
   -- the server spent answering).
   -- args[2]: a campaign id (ecomd), or "static" for nginx's file with the same headers.
+  -- args[4]: "keyed" adds an Idempotency-Key (unique per request) to every issue.
   local line = args[2] == "static" and "GET /c.json" or ("POST /coupons/fcfs/" .. args[2] .. "/issue")
   head = line .. " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nAuthorization: Bearer "
+  keyed = args[4] == "keyed"
   offset = tonumber(args[3]); step = 2; i = id - 1
 end
 function request()
   i = i + step
+  if keyed then
+    return head .. tokens[offset + i] .. "\r\nIdempotency-Key: k" .. (offset + i) .. "\r\n\r\n"
+  end
   return head .. tokens[offset + i] .. "\r\n\r\n"
 end
 LUA
+
+# ecomd_rows NAME CONNS OFFSET: the durable issue, the keyed issue, the sell-out. Sets e_rps.
+ecomd_rows() {
+  local name=$1 conns=$2 offset=$3 dir="$work/$1" port
+  port=$(cat "$work/$1/port")
+  local label=$name; [ "$name" = ecomd ] && label="ecomd"
+  read -r e_rps e_p50 e_p99 <<<"$(wrk_run "http://127.0.0.1:$port/" "$conns" "$work/issue.lua" "$dir/tokens" "$(campaign "$name" 10000000)" "$offset")"
+  row "$label issue (every request issues)" "$conns" "$e_rps" "$e_p50" "$e_p99"
+  read -r k_rps k_p50 k_p99 <<<"$(wrk_run "http://127.0.0.1:$port/" "$conns" "$work/issue.lua" "$dir/tokens" "$(campaign "$name" 10000000)" "$offset" keyed)"
+  row "$label issue with Idempotency-Key" "$conns" "$k_rps" "$k_p50" "$k_p99"
+  read -r s_rps s_p50 s_p99 <<<"$(wrk_run "http://127.0.0.1:$port/" "$conns" "$work/issue.lua" "$dir/tokens" "$(campaign "$name" 1000)" 0)"
+  row "$label issue (1,000 coupons, sells out)" "$conns" "$s_rps" "$s_p50" "$s_p99"
+  eval "rps_${name}_${conns}=$e_rps keyed_${name}_${conns}=$k_rps sold_${name}_${conns}=$s_rps"
+}
 
 row target conns "req/s" p50 p99
 used=0
@@ -138,15 +179,10 @@ for conns in 64 256; do
   row "nginx static 100 B" "$conns" "$n_rps" "$n_p50" "$n_p99"
   # The same wrk + Lua client as ecomd gets (a token per request): the client's own CPU is
   # then the same on both sides of the ratio.
-  read -r l_rps l_p50 l_p99 <<<"$(wrk_run "http://127.0.0.1:$nginx_port/" "$conns" "$work/issue.lua" "$work/tokens" static 0)"
+  read -r l_rps l_p50 l_p99 <<<"$(wrk_run "http://127.0.0.1:$nginx_port/" "$conns" "$work/issue.lua" "$work/ecomd/tokens" static 0)"
   row "nginx static 100 B, issue's Lua client" "$conns" "$l_rps" "$l_p50" "$l_p99"
-  big=$(campaign 10000000)
-  read -r e_rps e_p50 e_p99 <<<"$(wrk_run "http://127.0.0.1:$port/" "$conns" "$work/issue.lua" "$work/tokens" "$big" "$used")"
+  for name in $names; do ecomd_rows "$name" "$conns" "$used"; done
   used=$((used + users_per_run))
-  row "ecomd issue (every request issues)" "$conns" "$e_rps" "$e_p50" "$e_p99"
-  small=$(campaign 1000)
-  read -r s_rps s_p50 s_p99 <<<"$(wrk_run "http://127.0.0.1:$port/" "$conns" "$work/issue.lua" "$work/tokens" "$small" 0)"
-  row "ecomd issue (1,000 coupons, sells out)" "$conns" "$s_rps" "$s_p50" "$s_p99"
   r_out=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$conns" -n $((30000 * duration)) -r 2000000000 --threads 2 \
     EVALSHA "$sha" 2 fcfs:remaining fcfs:issued __rand_int__ 2>/dev/null)
   r_rps=$(echo "$r_out" | awk '/throughput summary/ {print $3}' | tail -1)
@@ -156,6 +192,13 @@ for conns in 64 256; do
   p_tps=$(echo "$p_out" | awk '/^tps/ {print $3}')
   p_lat=$(echo "$p_out" | awk '/latency average/ {print $4 "ms"}')
   row "postgresql FOR UPDATE, sync commit" "$conns" "$p_tps" "avg $p_lat" "-"
-  awk -v e="$e_rps" -v n="$n_rps" -v l="$l_rps" -v r="$r_rps" -v p="$p_tps" -v c="$conns" 'BEGIN {
-    printf "  ratios at %s conns: ecomd/nginx %.2f (same client %.2f)  ecomd/redis %.2f  ecomd/postgresql %.1f\n", c, e/n, (l>0?e/l:0), (r>0?e/r:0), (p>0?e/p:0) }'
+  e=$(eval echo "\$rps_ecomd_$conns"); k=$(eval echo "\$keyed_ecomd_$conns")
+  awk -v e="$e" -v k="$k" -v n="$n_rps" -v l="$l_rps" -v r="$r_rps" -v p="$p_tps" -v c="$conns" 'BEGIN {
+    printf "  ratios at %s conns: ecomd/nginx %.2f (same client %.2f), keyed %.2f (same client %.2f)  ecomd/redis %.2f  ecomd/postgresql %.1f\n", c, e/n, (l>0?e/l:0), k/n, (l>0?k/l:0), (r>0?e/r:0), (p>0?e/p:0) }'
+  if [ -n "${BASELINE_ECOMD:-}" ]; then
+    b=$(eval echo "\$rps_baseline_$conns"); bk=$(eval echo "\$keyed_baseline_$conns")
+    bs=$(eval echo "\$sold_baseline_$conns"); s=$(eval echo "\$sold_ecomd_$conns")
+    awk -v e="$e" -v b="$b" -v k="$k" -v bk="$bk" -v s="$s" -v bs="$bs" -v c="$conns" 'BEGIN {
+      printf "  this build / baseline at %s conns: issue %.2f, keyed issue %.2f, sell-out %.2f\n", c, e/b, k/bk, s/bs }'
+  fi
 done

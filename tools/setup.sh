@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(g++ cmake make ccache pkg-config curl
           libboost1.81-dev libboost-program-options1.81-dev libsimdjson-dev liblmdb-dev
-          libssl-dev libgtest-dev libgmock-dev libbenchmark-dev)
+          libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev)
 
 missing=()
 for p in "${packages[@]}"; do
