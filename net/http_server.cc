@@ -27,6 +27,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// Sessions run on one io_context each and name its executor type directly: the default
+// any_io_executor is type-erased and was copied, compared and destroyed on every operation.
+using io_executor = asio::io_context::executor_type;
+using session_socket = asio::basic_stream_socket<tcp, io_executor>;
+using session_stream = beast::basic_stream<tcp, io_executor, beast::unlimited_rate_policy>;
 
 namespace {
 // "1 MiB", "16 KiB": a limit as the problem details print it.
@@ -85,7 +90,7 @@ struct http_server::impl {
   }
 
   void do_accept();
-  void on_accept(beast::error_code ec, tcp::socket socket);
+  void on_accept(beast::error_code ec, session_socket socket);
   // Writes the next generated request id into `id` (its capacity is reused).
   void next_request_id(std::string& id) {
     id.clear();
@@ -154,7 +159,7 @@ void render_reply(std::string& out, unsigned version, const http_reply& answer,
 
 class session final : public std::enable_shared_from_this<session>, public reply_channel {
  public:
-  session(tcp::socket&& socket, http_server::impl& server)
+  session(session_socket&& socket, http_server::impl& server)
       : stream_(std::move(socket)), server_(server) {
     server_.connections.fetch_add(1, std::memory_order_relaxed);
   }
@@ -401,7 +406,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  beast::tcp_stream stream_;
+  session_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string out_;  // the rendered reply; its capacity is reused across requests
@@ -420,12 +425,12 @@ class session final : public std::enable_shared_from_this<session>, public reply
 
 void http_server::impl::do_accept() {
   asio::io_context& target = *contexts[next_context++ % contexts.size()];
-  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
+  acceptor->async_accept(target, [this](beast::error_code ec, session_socket socket) {
     on_accept(ec, std::move(socket));
   });
 }
 
-void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+void http_server::impl::on_accept(beast::error_code ec, session_socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
   if (!ec) {
     socket.set_option(tcp::no_delay(true), ec);
