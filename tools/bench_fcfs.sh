@@ -8,6 +8,9 @@
 #   - the same rows for a baseline ecomd binary when BASELINE_ECOMD=path is set (e.g. the
 #     previous commit's build), alternating with this build's, so before/after come from one
 #     run on one machine state;
+#   - both ecomd servers with ECOMD_IO_THREADS io threads (default 2, the box's cores; with the
+#     load generator on the same two cores, 1 leaves the second core to the WAL writer and the
+#     client: see docs/performance.md);
 #   - nginx serving a ~100-byte static JSON file (the HTTP ceiling of this box), wrk;
 #   - Redis 7 with appendfsync always running the usual Lua check-decrement-add script,
 #     redis-benchmark, no pipelining;
@@ -15,7 +18,9 @@
 #     (the original design's locking), pgbench.
 # and prints requests/s, p50/p99 and the ratios. Installs nginx, wrk, redis and postgresql
 # from Debian when missing (as root).
-# Usage: [BASELINE_ECOMD=/path/to/old/ecomd] tools/bench_fcfs.sh [seconds-per-run (default 10)]
+# Usage: [BASELINE_ECOMD=/path/to/old/ecomd] [ECOMD_IO_THREADS=2] [ROUNDS=1] \
+#          tools/bench_fcfs.sh [seconds (10)]
+# ROUNDS > 1 interleaves that many rounds of nginx and ecomd runs and prints ratios of medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
@@ -102,7 +107,8 @@ SQL
 start_ecomd() {
   local name=$1 binary=$2 dir="$work/$1"
   mkdir -p "$dir"
-  "$binary" --port 0 --data-dir "$dir/data" --admin-token bench --log-level warn --io-threads 2 \
+  "$binary" --port 0 --data-dir "$dir/data" --admin-token bench --log-level warn \
+    --io-threads "${ECOMD_IO_THREADS:-2}" \
     > "$dir/out" 2> "$dir/err" &
   ecomd_pids="${ecomd_pids:-} $!"
   for _ in $(seq 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done
@@ -172,16 +178,31 @@ ecomd_rows() {
   eval "rps_${name}_${conns}=$e_rps keyed_${name}_${conns}=$k_rps sold_${name}_${conns}=$s_rps"
 }
 
+echo "ecomd --io-threads ${ECOMD_IO_THREADS:-2}${BASELINE_ECOMD:+, baseline $BASELINE_ECOMD}"
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+rounds="${ROUNDS:-1}"
 row target conns "req/s" p50 p99
 used=0
 for conns in 64 256; do
-  read -r n_rps n_p50 n_p99 <<<"$(wrk_run "http://127.0.0.1:$nginx_port/c.json" "$conns")"
-  row "nginx static 100 B" "$conns" "$n_rps" "$n_p50" "$n_p99"
-  # The same wrk + Lua client as ecomd gets (a token per request): the client's own CPU is
-  # then the same on both sides of the ratio.
-  read -r l_rps l_p50 l_p99 <<<"$(wrk_run "http://127.0.0.1:$nginx_port/" "$conns" "$work/issue.lua" "$work/ecomd/tokens" static 0)"
-  row "nginx static 100 B, issue's Lua client" "$conns" "$l_rps" "$l_p50" "$l_p99"
-  for name in $names; do ecomd_rows "$name" "$conns" "$used"; done
+  n_all=() l_all=() e_all=() k_all=() s_all=() b_all=() bk_all=() bs_all=()
+  # Interleaved rounds: the VM's speed drifts by tens of percent within minutes, so every
+  # ratio below is of medians over rounds that ran side by side.
+  for round in $(seq "$rounds"); do
+    read -r n_rps n_p50 n_p99 <<<"$(wrk_run "http://127.0.0.1:$nginx_port/c.json" "$conns")"
+    row "nginx static 100 B" "$conns" "$n_rps" "$n_p50" "$n_p99"
+    # The same wrk + Lua client as ecomd gets (a token per request): the client's own CPU is
+    # then the same on both sides of the ratio.
+    read -r l_rps l_p50 l_p99 <<<"$(wrk_run "http://127.0.0.1:$nginx_port/" "$conns" "$work/issue.lua" "$work/ecomd/tokens" static 0)"
+    row "nginx static 100 B, issue's Lua client" "$conns" "$l_rps" "$l_p50" "$l_p99"
+    n_all+=("$n_rps") l_all+=("$l_rps")
+    for name in $names; do ecomd_rows "$name" "$conns" "$used"; done
+    e_all+=("$(eval echo "\$rps_ecomd_$conns")") k_all+=("$(eval echo "\$keyed_ecomd_$conns")")
+    s_all+=("$(eval echo "\$sold_ecomd_$conns")")
+    if [ -n "${BASELINE_ECOMD:-}" ]; then
+      b_all+=("$(eval echo "\$rps_baseline_$conns")") bk_all+=("$(eval echo "\$keyed_baseline_$conns")")
+      bs_all+=("$(eval echo "\$sold_baseline_$conns")")
+    fi
+  done
   used=$((used + users_per_run))
   r_out=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$conns" -n $((30000 * duration)) -r 2000000000 --threads 2 \
     EVALSHA "$sha" 2 fcfs:remaining fcfs:issued __rand_int__ 2>/dev/null)
@@ -192,12 +213,11 @@ for conns in 64 256; do
   p_tps=$(echo "$p_out" | awk '/^tps/ {print $3}')
   p_lat=$(echo "$p_out" | awk '/latency average/ {print $4 "ms"}')
   row "postgresql FOR UPDATE, sync commit" "$conns" "$p_tps" "avg $p_lat" "-"
-  e=$(eval echo "\$rps_ecomd_$conns"); k=$(eval echo "\$keyed_ecomd_$conns")
-  awk -v e="$e" -v k="$k" -v n="$n_rps" -v l="$l_rps" -v r="$r_rps" -v p="$p_tps" -v c="$conns" 'BEGIN {
-    printf "  ratios at %s conns: ecomd/nginx %.2f (same client %.2f), keyed %.2f (same client %.2f)  ecomd/redis %.2f  ecomd/postgresql %.1f\n", c, e/n, (l>0?e/l:0), k/n, (l>0?k/l:0), (r>0?e/r:0), (p>0?e/p:0) }'
+  n=$(median "${n_all[@]}") l=$(median "${l_all[@]}") e=$(median "${e_all[@]}") k=$(median "${k_all[@]}")
+  awk -v e="$e" -v k="$k" -v n="$n" -v l="$l" -v r="$r_rps" -v p="$p_tps" -v c="$conns" -v R="$rounds" 'BEGIN {
+    printf "  ratios at %s conns (medians of %s rounds): ecomd/nginx %.2f (same client %.2f), keyed %.2f (same client %.2f)  ecomd/redis %.2f  ecomd/postgresql %.1f\n", c, R, e/n, (l>0?e/l:0), k/n, (l>0?k/l:0), (r>0?e/r:0), (p>0?e/p:0) }'
   if [ -n "${BASELINE_ECOMD:-}" ]; then
-    b=$(eval echo "\$rps_baseline_$conns"); bk=$(eval echo "\$keyed_baseline_$conns")
-    bs=$(eval echo "\$sold_baseline_$conns"); s=$(eval echo "\$sold_ecomd_$conns")
+    b=$(median "${b_all[@]}") bk=$(median "${bk_all[@]}") bs=$(median "${bs_all[@]}") s=$(median "${s_all[@]}")
     awk -v e="$e" -v b="$b" -v k="$k" -v bk="$bk" -v s="$s" -v bs="$bs" -v c="$conns" 'BEGIN {
       printf "  this build / baseline at %s conns: issue %.2f, keyed issue %.2f, sell-out %.2f\n", c, e/b, k/bk, s/bs }'
   fi
