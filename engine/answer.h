@@ -17,4 +17,11 @@ inline void answer_when_durable(journal& wal, lsn_t rests_on, reply_callback don
   });
 }
 
+// Ends a flow with `answer` (a step's reply, or a refusal) once what it rests on
+// (answer.rests_on) is durable.
+inline void finish_flow(journal& wal, reply&& answer, reply_callback done) {
+  const lsn_t rests_on = answer.rests_on;
+  answer_when_durable(wal, rests_on, std::move(done), std::move(answer));
+}
+
 }  // namespace ecom::engine

@@ -5,16 +5,6 @@
 
 namespace ecom::engine {
 
-namespace {
-
-// Answers a refusal (or anything that ends the flow early) once what it rests on is durable.
-void end_early(shard_set& shards, reply&& answer, reply_callback& done) {
-  lsn_t rests_on = answer.rests_on;
-  answer_when_durable(shards.wal(), rests_on, std::move(done), std::move(answer));
-}
-
-}  // namespace
-
 bool cart_flow::add_item(add_cart_item item, key_ptr key, reply_callback done) {
   shard_index product_shard = shards_.owner_of_id(item.product_id);
   get_sale_facts ask{{{item.product_id, item.combination_id}}};
@@ -39,7 +29,8 @@ bool cart_flow::set_quantity(entity_id user_id, entity_id item_id, std::int64_t 
       get_cart_line{user_id, item_id},
       [this, &user_shard, user_id, item_id, quantity,
        done = std::move(done)](reply&& found) mutable {
-        if (found.code != errc::ok) return end_early(shards_, std::move(found), done);
+        if (found.code != errc::ok)
+          return finish_flow(shards_.wal(), std::move(found), std::move(done));
         const auto& held = std::get<cart_line>(found.body);
         command facts{
             get_sale_facts{{{held.product_id, held.combination_id}}},
@@ -68,7 +59,8 @@ bool cart_flow::set_quantity(entity_id user_id, entity_id item_id, std::int64_t 
 bool cart_flow::read(entity_id user_id, reply_callback done) {
   command cart{get_cart{user_id},
                [this, done = std::move(done)](reply&& got) mutable {
-                 if (got.code != errc::ok) return end_early(shards_, std::move(got), done);
+                 if (got.code != errc::ok)
+                   return finish_flow(shards_.wal(), std::move(got), std::move(done));
                  auto lines = std::get<cart_view>(std::move(got.body)).lines;
                  std::vector<std::pair<entity_id, entity_id>> asks;
                  asks.reserve(lines.size());

@@ -41,7 +41,8 @@ enum class reply_mode : std::uint8_t {
   // after the command, whatever the outcome, before durability; the command's records are
   // appended (so they precede, in the one log, whatever a later step writes). reply.rests_on
   // is the LSN the flow's own answer must wait for (max of the command's rests_on, its records
-  // and the shard's last record). A flow answers through flow::answer or a durable last step.
+  // and the shard's last record). A flow answers through finish_flow (answer.h), after its
+  // last steps (finish_after, fan_out.h), or with a durable last step.
   feeds_next_step,
 };
 
@@ -51,7 +52,7 @@ struct command {
   reply_mode mode = reply_mode::durable;
   key_step key_use = key_step::none;
   key_ptr key = nullptr;  // set iff key_use != none
-  lsn_t rests_on = 0;  // what earlier steps of the flow rest on (see reply_mode)
+  lsn_t rests_on = 0;     // what earlier steps of the flow rest on (see reply_mode)
 };
 
 }  // namespace ecom::engine

@@ -9,24 +9,22 @@ namespace ecom::engine {
 
 bool coupon_flow::create_template(coupon_template coupon, reply_callback done) {
   shard_index home = next_home_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
-  command create{
-      create_coupon{std::move(coupon)},
-      [this, done = std::move(done)](reply&& created) mutable {
-        if (created.code != errc::ok) {
-          lsn_t rests_on = created.rests_on;
-          return answer_when_durable(shards_.wal(), rests_on, std::move(done), std::move(created));
-        }
-        std::vector<std::pair<shard_index, command_body>> installs;
-        for (shard_index i = 0; i < shards_.size(); ++i)
-          installs.emplace_back(i, install_coupon{std::get<coupon_template>(created.body)});
-        auto shared = std::make_shared<reply>(std::move(created));
-        scatter(shards_, std::move(installs), reply_mode::feeds_next_step, 0, false,
-                [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
-                  lsn_t rests_on = shared->rests_on;
-                  answer_when_durable(shards_.wal(), rests_on, std::move(done), std::move(*shared));
-                });
-      },
-      reply_mode::feeds_next_step};
+  command create{create_coupon{std::move(coupon)},
+                 [this, done = std::move(done)](reply&& created) mutable {
+                   if (created.code != errc::ok)
+                     return finish_flow(shards_.wal(), std::move(created), std::move(done));
+                   std::vector<std::pair<shard_index, command_body>> installs;
+                   for (shard_index i = 0; i < shards_.size(); ++i)
+                     installs.emplace_back(i,
+                                           install_coupon{std::get<coupon_template>(created.body)});
+                   // The installs write nothing: the answer rests on the template's own record.
+                   auto shared = std::make_shared<reply>(std::move(created));
+                   scatter(shards_, std::move(installs), reply_mode::feeds_next_step, 0, false,
+                           [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
+                             finish_flow(shards_.wal(), std::move(*shared), std::move(done));
+                           });
+                 },
+                 reply_mode::feeds_next_step};
   return shards_.at(home).post(create);
 }
 
@@ -44,11 +42,8 @@ bool coupon_flow::issue(entity_id campaign_id, entity_id user_id, key_ptr key,
   command claim{claim_issue{user_id},
                 [this, &campaign_shard, campaign_id, user_id, key,
                  done = std::move(done)](reply&& claimed) mutable {
-                  if (claimed.replayed || claimed.code != errc::ok) {
-                    lsn_t rests_on = claimed.rests_on;
-                    return answer_when_durable(shards_.wal(), rests_on, std::move(done),
-                                               std::move(claimed));
-                  }
+                  if (claimed.replayed || claimed.code != errc::ok)
+                    return finish_flow(shards_.wal(), std::move(claimed), std::move(done));
                   command take{take_coupon{campaign_id, user_id, key},
                                [this, user_id, key, done = std::move(done)](reply&& taken) mutable {
                                  after_take(user_id, key, std::move(taken), std::move(done));
@@ -86,9 +81,7 @@ void coupon_flow::after_take(entity_id user_id, key_ptr key, reply&& taken, repl
     [[maybe_unused]] bool posted = wallet_shard.post_always(deliver);
     return;
   }
-  if (key == nullptr) {
-    return answer_when_durable(shards_.wal(), rests_on, std::move(done), std::move(taken));
-  }
+  if (key == nullptr) return finish_flow(shards_.wal(), std::move(taken), std::move(done));
   command settle{settle_issue{user_id, taken.code},
                  std::move(done),
                  reply_mode::durable,

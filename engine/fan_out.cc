@@ -1,5 +1,7 @@
 #include "engine/fan_out.h"
 
+#include "engine/answer.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cassert>
@@ -84,6 +86,15 @@ bool scatter(shard_set& shards, std::vector<std::pair<shard_index, command_body>
     }
   }
   return true;
+}
+
+void finish_after(shard_set& shards, std::vector<std::pair<shard_index, command_body>> steps,
+                  reply&& answer, reply_callback done) {
+  auto shared = std::make_shared<reply>(std::move(answer));
+  scatter(shards, std::move(steps), reply_mode::durable, 0, false,
+          [&shards, shared, done = std::move(done)](std::vector<reply>&&) mutable {
+            finish_flow(shards.wal(), std::move(*shared), std::move(done));
+          });
 }
 
 lsn_t rests_on_all(const std::vector<reply>& replies) {

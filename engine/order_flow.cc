@@ -21,24 +21,13 @@ std::vector<std::pair<shard_index, std::vector<stock_line>>> order_flow::lines_b
   return {grouped.begin(), grouped.end()};
 }
 
-// Ends the flow with `answer` (a refusal, or an answer with nothing after it) once what it
-// rests on is durable.
-void order_flow::end(reply&& answer, reply_callback& done) {
-  lsn_t rests_on = answer.rests_on;
-  answer_when_durable(shards_.wal(), rests_on, std::move(done), std::move(answer));
-}
-
 // A stored answer is replayed once the first request's later steps are durable too: they were
 // queued on their shards (from the user shard's thread) before this replay was even decided,
 // so one ordinary read per shard, which waits for that shard's last record, comes after them.
 void order_flow::after_every_shard(reply&& answer, reply_callback done) {
   std::vector<std::pair<shard_index, command_body>> reads;
   for (shard_index i = 0; i < shards_.size(); ++i) reads.emplace_back(i, get_shard_figures{});
-  auto shared = std::make_shared<reply>(std::move(answer));
-  scatter(shards_, std::move(reads), reply_mode::durable, 0, false,
-          [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
-            end(std::move(*shared), done);
-          });
+  finish_after(shards_, std::move(reads), std::move(answer), std::move(done));
 }
 
 // ---- create and checkout -----------------------------------------------------------------------
@@ -71,12 +60,13 @@ bool order_flow::checkout(checkout_request request, key_ptr key, reply_callback 
   command cart{
       get_cart{user_id},
       [this, request = std::move(request), key, done = std::move(done)](reply&& got) mutable {
-        if (got.replayed || got.code != errc::ok) return end(std::move(got), done);
+        if (got.replayed || got.code != errc::ok)
+          return finish_flow(shards_.wal(), std::move(got), std::move(done));
         const auto& lines = std::get<cart_view>(got.body).lines;
         if (lines.empty()) {
           reply empty = refusal(errc::checkout_empty);
           empty.rests_on = got.rests_on;
-          return end(std::move(empty), done);
+          return finish_flow(shards_.wal(), std::move(empty), std::move(done));
         }
         create_order order;
         order.user_id = request.user_id;
@@ -93,7 +83,7 @@ bool order_flow::checkout(checkout_request request, key_ptr key, reply_callback 
         if (chosen && order.cart_item_ids.size() != chosen->size()) {
           reply missing = refusal(errc::cart_item_not_found);
           missing.rests_on = got.rests_on;
-          return end(std::move(missing), done);
+          return finish_flow(shards_.wal(), std::move(missing), std::move(done));
         }
         create_with_facts(std::move(order), std::move(key), got.rests_on, false, std::move(done));
       },
@@ -108,7 +98,8 @@ bool order_flow::pay(entity_id user_id, entity_id order_id, key_ptr key, reply_c
   command begin{begin_payment{user_id, order_id},
                 [this, user_id, key, done = std::move(done)](reply&& begun) mutable {
                   if (begun.replayed) return after_every_shard(std::move(begun), std::move(done));
-                  if (begun.code != errc::ok) return end(std::move(begun), done);
+                  if (begun.code != errc::ok)
+                    return finish_flow(shards_.wal(), std::move(begun), std::move(done));
                   take_stock_everywhere(user_id, std::move(key), std::move(begun), std::move(done));
                 },
                 reply_mode::feeds_next_step, use, key};
@@ -170,11 +161,7 @@ void order_flow::after_finish(entity_id order_id, std::vector<shard_index> taken
   } else {
     for (shard_index shard : taken) steps.emplace_back(shard, release_stock{order_id});
   }
-  auto shared = std::make_shared<reply>(std::move(finished));
-  scatter(shards_, std::move(steps), reply_mode::durable, 0, false,
-          [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
-            end(std::move(*shared), done);
-          });
+  finish_after(shards_, std::move(steps), std::move(finished), std::move(done));
 }
 
 // ---- cancel ------------------------------------------------------------------------------------
@@ -184,7 +171,8 @@ bool order_flow::cancel(entity_id user_id, entity_id order_id, key_ptr key, repl
   command item{cancel_order{user_id, order_id},
                [this, done = std::move(done)](reply&& answer) mutable {
                  if (answer.replayed) return after_every_shard(std::move(answer), std::move(done));
-                 if (answer.code != errc::ok) return end(std::move(answer), done);
+                 if (answer.code != errc::ok)
+                   return finish_flow(shards_.wal(), std::move(answer), std::move(done));
                  const auto& order = std::get<order_view>(answer.body);
                  std::vector<std::pair<shard_index, command_body>> steps;
                  if (order.status == order_status::refunded) {
@@ -193,11 +181,7 @@ bool order_flow::cancel(entity_id user_id, entity_id order_id, key_ptr key, repl
                    steps.emplace_back(event_shard, record_event{order_event_type::refunded,
                                                                 order.cancelled_at, order});
                  }
-                 auto shared = std::make_shared<reply>(std::move(answer));
-                 scatter(shards_, std::move(steps), reply_mode::durable, 0, false,
-                         [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
-                           end(std::move(*shared), done);
-                         });
+                 finish_after(shards_, std::move(steps), std::move(answer), std::move(done));
                },
                reply_mode::feeds_next_step, use, key};
   return shards_.at(shards_.owner_of_id(user_id)).post(item);

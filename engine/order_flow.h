@@ -87,7 +87,6 @@ class order_flow {
   bool create_with_facts(create_order order, key_ptr key, lsn_t rests_on, bool bounded,
                          reply_callback done);
   void after_every_shard(reply&& answer, reply_callback done);
-  void end(reply&& answer, reply_callback& done);
 
   shard_set& shards_;
 };
