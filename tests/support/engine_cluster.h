@@ -58,12 +58,15 @@ struct cluster {
     auto page = std::get<bulk_page>(ask(index, bulk_create_users{1, "u"}).body);
     entity_id id = page.items.at(0).id;
     // A charge is 1..charge_amount_max; a user without money gets none.
-    if (balance > 0) EXPECT_EQ(ask_owner(id, charge_balance{id, balance}).code, errc::ok);
+    if (balance > 0) {
+      EXPECT_EQ(ask_owner(id, charge_balance{id, balance}).code, errc::ok);
+    }
     return id;
   }
   product_view product(shard_index index, std::int64_t price, std::int64_t stock) {
     product_input input;
-    input.name = "p" + std::to_string(index);
+    input.name = "p";  // appended, not "p" + to_string: GCC 12 warns falsely (-Wrestrict) on that
+    input.name += std::to_string(index);
     input.base_price = price;
     input.stock = stock;
     product_spec spec;
