@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <csignal>
@@ -31,7 +32,10 @@ using tcp = asio::ip::tcp;
 // any_io_executor is type-erased and was copied, compared and destroyed on every operation.
 using io_executor = asio::io_context::executor_type;
 using session_socket = asio::basic_stream_socket<tcp, io_executor>;
-using session_stream = beast::basic_stream<tcp, io_executor, beast::unlimited_rate_policy>;
+using session_timer =
+    asio::basic_waitable_timer<std::chrono::steady_clock,
+                               asio::wait_traits<std::chrono::steady_clock>, io_executor>;
+using steady_time = std::chrono::steady_clock::time_point;
 
 namespace {
 // "1 MiB", "16 KiB": a limit as the problem details print it.
@@ -112,6 +116,11 @@ struct http_server::impl {
   std::atomic<bool> draining{false};
   std::atomic<std::uint64_t> request_counter{1};
   std::string request_id_prefix;
+  // How often a session's watchdog looks at its deadline: an eighth of the shorter timeout,
+  // 5 ms to 1 s, so a timeout fires at most 1/8 late (or 1 s on the defaults).
+  std::chrono::milliseconds watch_period = std::clamp(
+      std::chrono::milliseconds(std::min(options.read_timeout_ms, options.idle_timeout_ms) / 8),
+      std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
   std::size_t next_context = 0;  // acceptor's thread only: new connections go round-robin
@@ -157,21 +166,97 @@ void render_reply(std::string& out, unsigned version, const http_reply& answer,
   if (!bodiless && !head_request) out += answer.body;
 }
 
+// A piece of request_reader::text: offsets, because the text grows while fields arrive.
+struct text_span {
+  std::size_t at = 0, size = 0;
+  bool found = false;
+};
+
+// Beast's HTTP/1.1 request parser (framing, Content-Length, chunked, keep-alive, limits) with
+// only what ecomd reads kept: the request line, five header fields and the body. Beast's
+// request_parser<string_body> stored every field in a list, one allocation per field.
+class request_reader final : public http::basic_parser<true> {
+ public:
+  http::verb method = http::verb::unknown;
+  unsigned version = 11;
+  std::string text;  // method, target and the kept field values, one after the other
+  text_span method_text, target, content_type, authorization, idempotency_key, request_id, expect;
+  std::string body;
+
+  std::string_view view(const text_span& span) const {
+    return std::string_view(text).substr(span.at, span.size);
+  }
+
+ private:
+  void keep(text_span& span, std::string_view value) {
+    if (span.found) return;  // the first of repeated fields, as Beast's fields[] answered
+    span = {text.size(), value.size(), true};
+    text.append(value);
+  }
+  void on_request_impl(http::verb verb, beast::string_view method_string,
+                       beast::string_view target_string, int http_version,
+                       beast::error_code&) override {
+    method = verb;
+    version = static_cast<unsigned>(http_version);
+    text.reserve(method_string.size() + target_string.size() + 256);
+    keep(method_text, method_string);
+    keep(target, target_string);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code&) override {
+    switch (name) {
+      case http::field::content_type:
+        return keep(content_type, value);
+      case http::field::authorization:
+        return keep(authorization, value);
+      case http::field::expect:
+        return keep(expect, value);
+      case http::field::unknown:
+        if (beast::iequals(name_string, "Idempotency-Key")) return keep(idempotency_key, value);
+        if (beast::iequals(name_string, "X-Request-Id")) return keep(request_id, value);
+        return;
+      default:
+        return;
+    }
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code&) override {
+    if (length) body.reserve(static_cast<std::size_t>(*length));  // under body_limit already
+  }
+  std::size_t on_body_impl(beast::string_view bytes, beast::error_code&) override {
+    body.append(bytes.data(), bytes.size());
+    return bytes.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view bytes,
+                                 beast::error_code&) override {
+    body.append(bytes.data(), bytes.size());
+    return bytes.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+};
+
 class session final : public std::enable_shared_from_this<session>, public reply_channel {
  public:
   session(session_socket&& socket, http_server::impl& server)
-      : stream_(std::move(socket)), server_(server) {
+      : socket_(std::move(socket)), watchdog_(socket_.get_executor()), server_(server) {
     server_.connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~session() { server_.connections.fetch_sub(1, std::memory_order_relaxed); }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      self->watch();
+      self->do_read();
+    });
   }
 
   // Over the connection cap: one 503 and close.
   void reject() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      self->watch();
       self->keep_alive_ = false;
       self->server_.next_request_id(self->request_id_);
       self->started_ = std::chrono::steady_clock::now();
@@ -180,14 +265,14 @@ class session final : public std::enable_shared_from_this<session>, public reply
   }
 
   void respond(http_reply&& answer) override {
-    asio::dispatch(stream_.get_executor(),
+    asio::dispatch(socket_.get_executor(),
                    [self = shared_from_this(), answer = std::move(answer)]() mutable {
                      self->write(std::move(answer), false);
                    });
   }
 
   void run_on_io(std::function<void()> work) override {
-    asio::post(stream_.get_executor(), std::move(work));
+    asio::post(socket_.get_executor(), std::move(work));
   }
 
  private:
@@ -196,21 +281,36 @@ class session final : public std::enable_shared_from_this<session>, public reply
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_bytes_max));
     parser_->body_limit(server_.options.body_bytes_max);
-    if (buffer_.size() > 0) return read_header();
+    if (buffer_.size() > 0) return parse_buffered();  // pipelined: the next request is here
     // Idle keep-alive: wait for the first byte under the idle timeout, then the read timeout.
-    stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-    stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
+    expire_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
+    socket_.async_read_some(buffer_.prepare(read_chunk_bytes),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->do_close();
                               self->buffer_.commit(n);
-                              self->read_header();
+                              self->parse_buffered();
                             });
   }
 
-  void read_header() {
+  // A request usually arrives whole in one read: parse it from the buffer right here, and go
+  // through Beast's read operations (an extra post per request) only when bytes are missing.
+  void parse_buffered() {
     started_ = std::chrono::steady_clock::now();
-    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    http::async_read_header(stream_, buffer_, *parser_,
+    expire_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    beast::error_code ec;
+    parser_->eager(true);  // the body too, when it is buffered
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (ec == http::error::need_more) {
+      // The header is parsed whole or not at all, so header_bytes_max is the parser's own
+      // limit here (the header was shorter than the buffer) and read_header counts the rest.
+      if (!parser_->is_header_done()) return read_header();
+      ec = {};
+    }
+    on_header(ec, 0);
+  }
+
+  void read_header() {
+    http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
                               self->on_header(ec, bytes);
                             });
@@ -223,10 +323,10 @@ class session final : public std::enable_shared_from_this<session>, public reply
     if (header_bytes > server_.options.header_bytes_max)
       return on_read_error(http::error::header_limit);
     if (parser_->is_done()) return on_request();
-    auto expect = parser_->get()[http::field::expect];
+    auto expect = parser_->view(parser_->expect);
     if (beast::iequals(expect, "100-continue")) {
       static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-      return asio::async_write(stream_, asio::buffer(go_on.data(), go_on.size()),
+      return asio::async_write(socket_, asio::buffer(go_on.data(), go_on.size()),
                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                  if (ec) return self->do_close();
                                  self->read_body();
@@ -236,7 +336,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
   }
 
   void read_body() {
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec) return self->on_read_error(ec);
                        self->on_request();
@@ -247,7 +347,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
     // A 413 decided from Content-Length has the whole header: echo its request id. (The
     // parser keeps every field it completed, even when the message fails afterwards.)
     std::string_view rid;
-    if (parser_) rid = parser_->get()["X-Request-Id"];
+    if (parser_) rid = parser_->view(parser_->request_id);
     take_request_id(rid);
     head_request_ = false;
     keep_alive_ = false;
@@ -288,52 +388,38 @@ class session final : public std::enable_shared_from_this<session>, public reply
 
   void on_request() {
     auto request = std::make_shared<request_context>();
-    http::request<http::string_body> message = parser_->release();
+    request_reader& reader = *parser_;
     request->started = std::chrono::steady_clock::now();
-    request->method = method_of(message.method());
-    // Every header value the routes read, copied once into one buffer.
-    std::string_view method = message.method_string();
-    std::string_view target = message.target();
-    std::string_view content_type = message[http::field::content_type];
-    std::string_view authorization = message[http::field::authorization];
-    auto key = message.find("Idempotency-Key");
-    std::string_view idempotency_key;
-    if (key != message.end()) idempotency_key = key->value();
-    std::string& text = request->text;
-    text.reserve(method.size() + target.size() + content_type.size() + authorization.size() +
-                 idempotency_key.size());
-    auto keep = [&text](std::string_view value) {
-      std::size_t at = text.size();
-      text.append(value);
-      return at;
+    request->method = method_of(reader.method);
+    take_request_id(reader.view(reader.request_id));
+    keep_alive_ = reader.keep_alive();
+    version_ = reader.version;
+    const bool chunked = reader.chunked();
+    const auto length = reader.content_length();
+    request->has_body = chunked || (length && *length != 0);
+    request->body = std::move(reader.body);
+    request->has_idempotency_key = reader.idempotency_key.found;
+    // Every header value the routes read, in one buffer taken over from the reader.
+    request->text = std::move(reader.text);
+    const auto view = [&text = request->text](const text_span& span) {
+      return std::string_view(text).substr(span.at, span.size);
     };
-    const std::size_t method_at = keep(method), target_at = keep(target),
-                      type_at = keep(content_type), auth_at = keep(authorization),
-                      key_at = keep(idempotency_key);
-    std::string_view all = text;  // reserved up front: the appends never moved it
-    request->method_text = all.substr(method_at, method.size());
-    request->target = all.substr(target_at, target.size());
-    request->content_type = all.substr(type_at, content_type.size());
-    request->authorization = all.substr(auth_at, authorization.size());
-    request->idempotency_key = all.substr(key_at, idempotency_key.size());
-    request->has_idempotency_key = key != message.end();
+    request->method_text = view(reader.method_text);
+    request->target = view(reader.target);
+    request->content_type = view(reader.content_type);
+    request->authorization = view(reader.authorization);
+    request->idempotency_key = view(reader.idempotency_key);
     auto question = request->target.find('?');
     request->path = request->target.substr(0, question);
     if (question != std::string_view::npos) request->query = request->target.substr(question + 1);
-    request->has_body = message.has_content_length() || message.chunked();
-    request->has_body = request->has_body && (!message.body().empty() || message.chunked() ||
-                                              message[http::field::content_length] != "0");
-    request->body = std::move(message.body());
-    take_request_id(message["X-Request-Id"]);
-    keep_alive_ = message.keep_alive();
     head_request_ = request->method == http_method::head;
-    version_ = message.version();
     started_ = request->started;
     // Counted in before draining is checked (both seq_cst), so shutdown either sees this
     // request in flight or this request sees the drain: it is never dispatched unseen.
     server_.in_flight.fetch_add(1);
     counted_ = true;
     current_ = request;
+    expire_never();
     if (server_.draining.load()) {
       keep_alive_ = false;
       http_reply closing =
@@ -368,9 +454,9 @@ class session final : public std::enable_shared_from_this<session>, public reply
     current_.reset();
     bool keep = keep_alive_ && !drain_after && !server_.draining.load(std::memory_order_acquire);
     render_reply(out_, version_, answer, request_id_, keep, head_request_);
-    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    expire_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
     asio::async_write(
-        stream_, asio::buffer(out_),
+        socket_, asio::buffer(out_),
         [self = shared_from_this(), keep, drain_after](beast::error_code ec, std::size_t) {
           // Counted out only once the reply is written: shutdown waits for that.
           if (std::exchange(self->counted_, false)) self->server_.in_flight.fetch_sub(1);
@@ -385,15 +471,15 @@ class session final : public std::enable_shared_from_this<session>, public reply
   // into a reset that destroys our reply in its receive buffer.
   void do_drain() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(drain_timeout);  // one deadline for the whole drain
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    expire_after(drain_timeout);  // one deadline for the whole drain
     drain_some();
   }
 
   void drain_some() {
     if (drained_bytes_ >= drain_bytes_max) return do_close();
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(64 << 10),
+    socket_.async_read_some(buffer_.prepare(64 << 10),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->do_close();
                               self->drained_bytes_ += n;
@@ -403,12 +489,37 @@ class session final : public std::enable_shared_from_this<session>, public reply
 
   void do_close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    closed_ = true;
+    watchdog_.cancel();  // its wait holds the session: let it go
   }
 
-  session_stream stream_;
+  // Timeouts. An operation on the socket sets a deadline (a store, no timer operation); the
+  // session's watchdog wakes every watch_period and closes the socket once the deadline has
+  // passed, so the pending read or write ends with an error. Beast's basic_stream instead armed
+  // and cancelled a timer around every read and write (two timer operations, an aborted
+  // completion and the reactor's lock each time). A timeout fires up to one period late.
+  void expire_after(std::chrono::steady_clock::duration timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+  }
+  void expire_never() { deadline_ = steady_time::max(); }  // waiting on the engine, not the peer
+
+  void watch() {
+    watchdog_.expires_after(server_.watch_period);
+    watchdog_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      if (std::chrono::steady_clock::now() < self->deadline_) return self->watch();
+      beast::error_code ignored;
+      self->socket_.close(ignored);  // the pending operation completes with an error
+    });
+  }
+
+  session_socket socket_;
+  session_timer watchdog_;
+  steady_time deadline_ = steady_time::max();
+  bool closed_ = false;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<request_reader> parser_;
   std::string out_;  // the rendered reply; its capacity is reused across requests
   http_server::impl& server_;
   request_ptr current_;
