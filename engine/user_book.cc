@@ -119,8 +119,9 @@ std::string user_book::bulk_email(std::string_view prefix, entity_id id) const {
   if (slug.empty()) slug = "user";
   std::string base = slug + "." + std::to_string(id);
   for (std::uint32_t attempt = 0;; ++attempt) {
-    std::string email =
-        base + (attempt == 0 ? "" : "." + std::to_string(attempt)) + "@bulk.ecomd.test";
+    std::string email = base;
+    if (attempt != 0) (email += '.') += std::to_string(attempt);
+    email += "@bulk.ecomd.test";
     if (shard_of_email(email, shard_count_) == index_ && !email_index_.contains(email))
       return email;
     assert(attempt < 100000);
