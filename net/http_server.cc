@@ -286,7 +286,10 @@ class session final : public std::enable_shared_from_this<session>, public reply
     expire_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
     socket_.async_read_some(buffer_.prepare(read_chunk_bytes),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              if (ec) return self->do_close();
+                              // A read that completed in the same pass as the watchdog's
+                              // close is a timeout too (basic_stream made it one): a request
+                              // must not run when its reply cannot be written.
+                              if (ec || self->timed_out_) return self->do_close();
                               self->buffer_.commit(n);
                               self->parse_buffered();
                             });
@@ -298,25 +301,30 @@ class session final : public std::enable_shared_from_this<session>, public reply
     started_ = std::chrono::steady_clock::now();
     expire_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
     beast::error_code ec;
-    parser_->eager(true);  // the body too, when it is buffered
-    buffer_.consume(parser_->put(buffer_.data(), ec));
-    if (ec == http::error::need_more) {
-      // The header is parsed whole or not at all, so header_bytes_max is the parser's own
-      // limit here (the header was shorter than the buffer) and read_header counts the rest.
-      if (!parser_->is_header_done()) return read_header();
-      ec = {};
+    // The header first, on its own, so the bytes it took are known: Beast's header_limit
+    // counts from where parsing resumes (after a request line parsed alone, say), so the
+    // session counts the header's bytes itself (on_header).
+    parser_->eager(false);
+    header_bytes_ = parser_->put(buffer_.data(), ec);
+    buffer_.consume(header_bytes_);
+    if (ec == http::error::need_more) return read_header();  // read_header adds the rest
+    if (!ec && !parser_->is_done() && buffer_.size() > 0) {
+      parser_->eager(true);  // the body, as far as it is buffered
+      buffer_.consume(parser_->put(buffer_.data(), ec));
+      if (ec == http::error::need_more) ec = {};
     }
-    on_header(ec, 0);
+    on_header(ec, header_bytes_);
   }
 
   void read_header() {
     http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-                              self->on_header(ec, bytes);
+                              self->on_header(ec, self->header_bytes_ + bytes);
                             });
   }
 
   void on_header(beast::error_code ec, std::size_t header_bytes) {
+    if (timed_out_) return do_close();  // the watchdog closed the socket: nothing to answer
     if (ec) return on_read_error(ec);
     // Beast's own header_limit does not always fire when the block arrives in pieces; the
     // count of bytes the header took is exact, so enforce the limit on it as well.
@@ -338,6 +346,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
   void read_body() {
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (self->timed_out_) return self->do_close();
                        if (ec) return self->on_read_error(ec);
                        self->on_request();
                      });
@@ -510,6 +519,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
       if (ec || self->closed_) return;
       if (std::chrono::steady_clock::now() < self->deadline_) return self->watch();
       beast::error_code ignored;
+      self->timed_out_ = true;
       self->socket_.close(ignored);  // the pending operation completes with an error
     });
   }
@@ -518,6 +528,8 @@ class session final : public std::enable_shared_from_this<session>, public reply
   session_timer watchdog_;
   steady_time deadline_ = steady_time::max();
   bool closed_ = false;
+  bool timed_out_ = false;        // the watchdog closed the socket
+  std::size_t header_bytes_ = 0;  // of the request being read, parsed in place so far
   beast::flat_buffer buffer_;
   std::optional<request_reader> parser_;
   std::string out_;  // the rendered reply; its capacity is reused across requests
