@@ -593,7 +593,7 @@ std::uint16_t http_server::listen() {
 }
 
 void http_server::start(std::function<void(int)> on_signal) {
-  impl_->signals->async_wait([on_signal](beast::error_code ec, int signal) {
+  impl_->signals->async_wait([on_signal = std::move(on_signal)](beast::error_code ec, int signal) {
     if (!ec) on_signal(signal);
   });
   for (std::uint32_t i = 0; i < impl_->options.io_threads; ++i) {
