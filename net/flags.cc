@@ -57,9 +57,9 @@ int parse_flags(int argc, char** argv, settings& s) {
       "connections-max", po::value(&s.server.connections_max)->default_value(10000),
       "open connections beyond this get 503")(
       "read-timeout-ms", po::value(&s.server.read_timeout_ms)->default_value(15000),
-      "time allowed to read one request")(
+      "time allowed to read one request (at least 1)")(
       "idle-timeout-ms", po::value(&s.server.idle_timeout_ms)->default_value(60000),
-      "keep-alive connection idle limit")(
+      "keep-alive connection idle limit (at least 1)")(
       "wal-zero-fill-kib", po::value(&s.wal_zero_fill_kib)->default_value(4096),
       "zeros kept ahead of the WAL's frames so a group commit overwrites existing blocks "
       "(0: plain appends; see docs/operations.md)")(
@@ -98,8 +98,8 @@ int parse_flags(int argc, char** argv, settings& s) {
   if (s.shards > engine::shard_count_max || s.server.io_threads == 0 ||
       s.server.io_threads > io_threads_max || s.mailbox_depth_max == 0 ||
       s.wal_zero_fill_kib > wal_zero_fill_kib_max || s.api.access_token_ttl_s <= 0 ||
-      s.api.kdf_iterations == 0 || s.api.order_ttl_s < 1 ||
-      s.api.order_ttl_s > engine::order_ttl_ms_max / 1000 ||
+      s.api.kdf_iterations == 0 || s.api.order_ttl_s < 1 || s.server.read_timeout_ms == 0 ||
+      s.server.idle_timeout_ms == 0 || s.api.order_ttl_s > engine::order_ttl_ms_max / 1000 ||
       s.api.kdf_iterations > kdf_iterations_max) {
     std::cerr << "ecomd: a numeric flag is out of range (see --help)\n";
     return 2;

@@ -116,11 +116,12 @@ struct http_server::impl {
   std::atomic<bool> draining{false};
   std::atomic<std::uint64_t> request_counter{1};
   std::string request_id_prefix;
-  // How often a session's watchdog looks at its deadline: an eighth of the shorter timeout,
-  // 5 ms to 1 s, so a timeout fires at most 1/8 late (or 1 s on the defaults).
-  std::chrono::milliseconds watch_period = std::clamp(
-      std::chrono::milliseconds(std::min(options.read_timeout_ms, options.idle_timeout_ms) / 8),
-      std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+  // The shortest timeout a session can set (read, idle, drain): a session's watchdog looks at
+  // its deadline at least this often (see session::watch).
+  std::chrono::steady_clock::duration watch_period = std::min(
+      {std::chrono::steady_clock::duration(std::chrono::milliseconds(options.read_timeout_ms)),
+       std::chrono::steady_clock::duration(std::chrono::milliseconds(options.idle_timeout_ms)),
+       std::chrono::steady_clock::duration(drain_timeout)});
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
   std::size_t next_context = 0;  // acceptor's thread only: new connections go round-robin
@@ -504,17 +505,22 @@ class session final : public std::enable_shared_from_this<session>, public reply
   }
 
   // Timeouts. An operation on the socket sets a deadline (a store, no timer operation); the
-  // session's watchdog wakes every watch_period and closes the socket once the deadline has
-  // passed, so the pending read or write ends with an error. Beast's basic_stream instead armed
-  // and cancelled a timer around every read and write (two timer operations, an aborted
-  // completion and the reactor's lock each time). A timeout fires up to one period late.
+  // session's watchdog closes the socket once the deadline has passed, so the pending read or
+  // write ends with an error. Beast's basic_stream instead armed and cancelled a timer around
+  // every read and write (two timer operations, an aborted completion and the reactor's lock
+  // each time).
   void expire_after(std::chrono::steady_clock::duration timeout) {
     deadline_ = std::chrono::steady_clock::now() + timeout;
   }
   void expire_never() { deadline_ = steady_time::max(); }  // waiting on the engine, not the peer
 
+  // The watchdog wakes at the deadline or after watch_period, whichever is first. A deadline
+  // set later is at least watch_period after it was set, so the watchdog is never armed past
+  // one: a timeout fires on time, and a connection waiting on a long deadline (or on the
+  // engine) costs one wake-up per watch_period (5 s on the defaults).
   void watch() {
-    watchdog_.expires_after(server_.watch_period);
+    watchdog_.expires_at(
+        std::min(deadline_, std::chrono::steady_clock::now() + server_.watch_period));
     watchdog_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
       if (std::chrono::steady_clock::now() < self->deadline_) return self->watch();

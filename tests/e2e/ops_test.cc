@@ -164,6 +164,23 @@ TEST(ops_environment, unrelated_ecom_variables_are_ignored_and_flags_are_read) {
   EXPECT_EQ(stats.status, 200) << stats.body;
 }
 
+// Goal: a timeout of 0 ms is refused at start (exit 2, one line naming the problem) instead of
+// a server that cuts every connection at once. Method: start with each timeout at 0.
+TEST(ops_flags, a_zero_timeout_is_refused_at_start) {
+  for (const char* flag : {"--read-timeout-ms", "--idle-timeout-ms"}) {
+    server_options options;
+    options.extra_args = {flag, "0"};
+    try {
+      server_process server(options);
+      ADD_FAILURE() << flag << " 0: the server started";
+    } catch (const std::runtime_error& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find("exited with status 2"), std::string::npos) << flag << ": " << what;
+      EXPECT_NE(what.find("out of range"), std::string::npos) << flag << ": " << what;
+    }
+  }
+}
+
 TEST(ops_shutdown, sigterm_exits_0_and_acknowledged_data_survives_restart) {
   server_process server;
   http_client client(server.port());
