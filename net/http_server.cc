@@ -224,7 +224,10 @@ class request_reader final : public http::basic_parser<true> {
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length,
                          beast::error_code&) override {
-    if (length) body.reserve(static_cast<std::size_t>(*length));  // under body_limit already
+    // Room for the first body_reserve_bytes_max only: the rest grows as bytes arrive, so a
+    // client that announces 1 MiB and stalls holds what it sent, not a 1 MiB reservation
+    // (with transparent huge pages the first byte written would bring in 2 MiB).
+    if (length) body.reserve(static_cast<std::size_t>(std::min(*length, body_reserve_bytes_max)));
   }
   std::size_t on_body_impl(beast::string_view bytes, beast::error_code&) override {
     body.append(bytes.data(), bytes.size());

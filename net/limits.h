@@ -24,6 +24,8 @@ inline constexpr std::int64_t path_id_max = INT64_MAX;
 
 // ---- one connection --------------------------------------------------------------------------
 inline constexpr std::size_t read_chunk_bytes = 4096;  // first read of an idle connection
+// A body's buffer is reserved up to this from its Content-Length; beyond, it grows with the bytes.
+inline constexpr std::uint64_t body_reserve_bytes_max = 16 << 10;
 // After a 413 or 431 the rest of the request is read and dropped (up to this much, for up to
 // drain_timeout) so that closing does not reset the connection before the client reads it.
 inline constexpr std::size_t drain_bytes_max = 64 << 20;
