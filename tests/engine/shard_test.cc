@@ -28,33 +28,40 @@ struct held_journal : fake_journal {
   }
 };
 
-std::future<reply> send(shard& s, command_body body) {
+// A command whose reply lands in `answer`.
+struct awaited {
+  command item;
+  std::future<reply> answer;
+};
+awaited awaited_command(command_body body, reply_mode mode = reply_mode::durable,
+                        key_step key_use = key_step::none, key_ptr key = nullptr) {
   auto promise = std::make_shared<std::promise<reply>>();
-  auto future = promise->get_future();
-  command item{std::move(body), [promise](reply&& r) { promise->set_value(std::move(r)); }};
-  EXPECT_TRUE(s.post(item));
-  return future;
+  auto answer = promise->get_future();
+  return {command{std::move(body), [promise](reply&& r) { promise->set_value(std::move(r)); }, mode,
+                  key_use, std::move(key)},
+          std::move(answer)};
+}
+
+std::future<reply> send(shard& s, command_body body, reply_mode mode = reply_mode::durable) {
+  auto sent = awaited_command(std::move(body), mode);
+  EXPECT_TRUE(s.post(sent.item));
+  return std::move(sent.answer);
 }
 
 // With an Idempotency-Key, as a single-step request checks it.
 std::future<reply> send_keyed(shard& s, command_body body, key_ptr key) {
-  auto promise = std::make_shared<std::promise<reply>>();
-  auto future = promise->get_future();
-  command item{std::move(body), [promise](reply&& r) { promise->set_value(std::move(r)); },
-               reply_mode::durable, key_step::check, std::move(key)};
-  EXPECT_TRUE(s.post(item));
-  return future;
+  auto sent =
+      awaited_command(std::move(body), reply_mode::durable, key_step::check, std::move(key));
+  EXPECT_TRUE(s.post(sent.item));
+  return std::move(sent.answer);
 }
 
 // Waits until the shard has executed everything posted before: a probe answered at once
 // (feeds_next_step) comes back only after them.
 void drained(shard& s) {
-  auto promise = std::make_shared<std::promise<reply>>();
-  auto probed = promise->get_future();
-  command probe{get_user{0}, [promise](reply&& r) { promise->set_value(std::move(r)); },
-                reply_mode::feeds_next_step};
-  ASSERT_TRUE(s.post_always(probe));
-  ASSERT_EQ(probed.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto probe = awaited_command(get_user{0}, reply_mode::feeds_next_step);
+  ASSERT_TRUE(s.post_always(probe.item));
+  ASSERT_EQ(probe.answer.wait_for(std::chrono::seconds(5)), std::future_status::ready);
 }
 
 TEST(shard_test, reply_waits_for_durability_even_for_a_rejection) {
@@ -87,11 +94,7 @@ TEST(shard_test, a_step_that_feeds_a_later_write_is_answered_before_durability) 
   // An ordinary read waits for the user's record; one marked feeds_a_write does not (and its
   // own records, if any, are still appended).
   auto waiting = send(s, get_user{1});
-  auto promise = std::make_shared<std::promise<reply>>();
-  auto at_once = promise->get_future();
-  command item{get_user{1}, [promise](reply&& r) { promise->set_value(std::move(r)); },
-               reply_mode::feeds_next_step};
-  ASSERT_TRUE(s.post(item));
+  auto at_once = send(s, get_user{1}, reply_mode::feeds_next_step);
   ASSERT_EQ(at_once.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_EQ(at_once.get().code, errc::ok);
   EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
