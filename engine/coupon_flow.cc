@@ -18,11 +18,8 @@ bool coupon_flow::create_template(coupon_template coupon, reply_callback done) {
                      installs.emplace_back(i,
                                            install_coupon{std::get<coupon_template>(created.body)});
                    // The installs write nothing: the answer rests on the template's own record.
-                   auto shared = std::make_shared<reply>(std::move(created));
-                   scatter(shards_, std::move(installs), reply_mode::feeds_next_step, 0, false,
-                           [this, shared, done = std::move(done)](std::vector<reply>&&) mutable {
-                             finish_flow(shards_.wal(), std::move(*shared), std::move(done));
-                           });
+                   finish_after(shards_, std::move(installs), std::move(created), std::move(done),
+                                reply_mode::feeds_next_step);
                  },
                  reply_mode::feeds_next_step};
   return shards_.at(home).post(create);

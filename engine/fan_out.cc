@@ -89,9 +89,9 @@ bool scatter(shard_set& shards, std::vector<std::pair<shard_index, command_body>
 }
 
 void finish_after(shard_set& shards, std::vector<std::pair<shard_index, command_body>> steps,
-                  reply&& answer, reply_callback done) {
+                  reply&& answer, reply_callback done, reply_mode mode) {
   auto shared = std::make_shared<reply>(std::move(answer));
-  scatter(shards, std::move(steps), reply_mode::durable, 0, false,
+  scatter(shards, std::move(steps), mode, 0, false,
           [&shards, shared, done = std::move(done)](std::vector<reply>&&) mutable {
             finish_flow(shards.wal(), std::move(*shared), std::move(done));
           });

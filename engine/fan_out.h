@@ -35,10 +35,11 @@ using gathered_callback = std::function<void(std::vector<reply>&&)>;
 bool scatter(shard_set& shards, std::vector<std::pair<shard_index, command_body>> asks,
              reply_mode mode, lsn_t rests_on, bool bounded, gathered_callback gathered);
 
-// Sends `steps` (past the mailbox bound, each answered when durable) and then ends the flow
-// with `answer` (finish_flow): a flow's last steps, whose own replies say nothing new.
+// Sends `steps` (past the mailbox bound; by default each answered when durable) and then ends
+// the flow with `answer` (finish_flow): a flow's last steps, whose own replies say nothing new.
+// Steps that write nothing (installing a template in memory) may be feeds_next_step.
 void finish_after(shard_set& shards, std::vector<std::pair<shard_index, command_body>> steps,
-                  reply&& answer, reply_callback done);
+                  reply&& answer, reply_callback done, reply_mode mode = reply_mode::durable);
 
 // The largest rests_on of a set of feeds_next_step replies.
 lsn_t rests_on_all(const std::vector<reply>& replies);
