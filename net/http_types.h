@@ -45,6 +45,11 @@ class reply_channel {
 // One request, from the moment it is read until its reply is handed back. Shared between the
 // session and the shard callbacks; respond() may be called from any thread, exactly once.
 struct request_context {
+  request_context() = default;
+  // Not copied or moved: the views below point into this object's own `text`.
+  request_context(const request_context&) = delete;
+  request_context& operator=(const request_context&) = delete;
+
   http_method method = http_method::other;
   // Views into `text` (one allocation per request holds every header value the routes read).
   std::string_view method_text;
