@@ -93,7 +93,7 @@ reply campaign_book::handle(const take_coupon& command, step_context& ctx) {
   if (it == campaigns_.end()) return refusal(errc::coupon_not_found);
   const campaign& c = it->second;
   if (ctx.now < c.start_at || ctx.now >= c.end_at) return refusal(errc::coupon_not_active);
-  if (c.issued.contains(command.user_id)) return refusal(errc::coupon_already_issued);
+  if (c.issued_users.contains(command.user_id)) return refusal(errc::coupon_already_issued);
   if (c.remaining_quantity == 0) return refusal(errc::coupon_sold_out);
   const coupon_template& coupon = templates_.at(c.coupon_id);
   user_coupon_view issued{0,  // allocated by the user's shard on delivery
@@ -126,9 +126,9 @@ std::vector<campaign_book::taken_unit> campaign_book::taken_units() const {
   std::vector<taken_unit> out;
   for (const auto& [id, c] : campaigns_) {
     const coupon_template& coupon = templates_.at(c.coupon_id);
-    for (const auto& [user_id, t] : c.issued) {
+    for (const auto& t : c.issued) {
       out.push_back(
-          taken_unit{user_coupon_view{0, user_id, c.id, coupon, user_coupon_status::available,
+          taken_unit{user_coupon_view{0, t.user_id, c.id, coupon, user_coupon_status::available,
                                       t.issued_at, t.issued_at + coupon.valid_days * day_ms, 0},
                      t.key});
     }
@@ -140,7 +140,10 @@ void campaign_book::size_for_users(std::size_t local_users) {
   if (local_users <= sized_for_users_) return;
   sized_for_users_ = std::max<std::size_t>(local_users * 2, 1024);
   for (auto& [id, c] : campaigns_) {
-    if (c.remaining_quantity > 0) c.issued.reserve(issued_size_for(c.total_quantity));
+    if (c.remaining_quantity > 0) {
+      c.issued.reserve(issued_size_for(c.total_quantity));
+      c.issued_users.reserve(issued_size_for(c.total_quantity));
+    }
   }
 }
 
@@ -207,6 +210,7 @@ bool campaign_book::apply_campaign_created(payload_reader& in) {
   if (in.failed() || !templates_.contains(c.coupon_id) || campaigns_.contains(c.id)) return false;
   campaign_sequence_ = std::max(campaign_sequence_, sequence_of(c.id, shard_count_));
   c.issued.reserve(issued_size_for(c.total_quantity));
+  c.issued_users.reserve(issued_size_for(c.total_quantity));
   campaigns_.emplace(c.id, std::move(c));
   return true;
 }
@@ -214,7 +218,7 @@ bool campaign_book::apply_campaign_created(payload_reader& in) {
 bool campaign_book::apply_campaign_taken(payload_reader& in) {
   auto campaign_id = in.get<entity_id>();
   auto user_id = in.get<entity_id>();
-  taken t{in.get<time_ms>(), nullptr};
+  taken t{user_id, in.get<time_ms>(), nullptr};
   if (in.get<std::uint8_t>() != 0) {
     auto key = std::make_shared<idempotency_key>();
     key->user_id = user_id;
@@ -225,15 +229,174 @@ bool campaign_book::apply_campaign_taken(payload_reader& in) {
     std::memcpy(key->body_sha256.data(), hash.data(), hash.size());
     t.key = std::move(key);
   }
-  auto it = campaigns_.find(campaign_id);
+  campaign* c = changing(campaign_id);
   // Never over-issue, never twice to one user: a record that would is corruption.
-  if (in.failed() || it == campaigns_.end() || it->second.remaining_quantity <= 0 ||
-      it->second.issued.contains(user_id)) {
+  if (in.failed() || c == nullptr || c->remaining_quantity <= 0 ||
+      !c->issued_users.insert(user_id).second) {
     return false;
   }
-  it->second.remaining_quantity -= 1;
-  it->second.issued.emplace(user_id, std::move(t));
+  c->remaining_quantity -= 1;
+  c->issued.push_back(std::move(t));
   return true;
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+namespace {
+
+void write_taken_key(payload_writer& w, const key_ptr& key) {
+  w.put<std::uint8_t>(key == nullptr ? 0 : 1);
+  if (key == nullptr) return;
+  w.put_bytes(key->scope);
+  w.put_bytes(key->key);
+  w.put_bytes(std::string_view(reinterpret_cast<const char*>(key->body_sha256.data()),
+                               key->body_sha256.size()));
+}
+
+}  // namespace
+
+void campaign_book::write_campaign(payload_writer& w, const campaign& c) {
+  w.put(c.id);
+  w.put(c.coupon_id);
+  w.put(c.total_quantity);
+  w.put(c.remaining_quantity);
+  w.put(c.start_at);
+  w.put(c.end_at);
+}
+
+campaign_book::campaign* campaign_book::changing(entity_id campaign_id) {
+  auto it = campaigns_.find(campaign_id);
+  campaign* c = it == campaigns_.end() ? nullptr : &it->second;
+  const std::uint64_t position = sequence_of(campaign_id, shard_count_);
+  if (capture_ != nullptr && capture_campaigns_.claim(position) && c != nullptr) {
+    put_entity(*capture_, snapshot_key(snapshot_table::campaigns, position),
+               [&](payload_writer& w) { write_campaign(w, *c); });
+  }
+  return c;
+}
+
+void campaign_book::begin_capture(capture_buffer& out) {
+  put_entity(
+      out,
+      snapshot_key(snapshot_table::books, static_cast<std::uint64_t>(snapshot_book::campaigns)),
+      [&](payload_writer& w) {
+        w.put(coupon_sequence_);
+        w.put(campaign_sequence_);
+      });
+  capture_ = &out;
+  capture_templates_.start(1, coupon_sequence_);
+  capture_campaigns_.start(1, campaign_sequence_);
+  capture_issued_.clear();
+  for (const auto& [id, c] : campaigns_) capture_issued_.emplace_back(id, c.issued.size());
+  capture_issued_campaign_ = 0;
+  capture_issued_unit_ = 0;
+}
+
+bool campaign_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  // Templates never change once made; campaigns change by one count; units only grow.
+  if (!walk_by_sequence(capture_templates_, templates_, index_, shard_count_, budget,
+                        [&](std::uint64_t position, const coupon_template& t) {
+                          put_entity(out, snapshot_key(snapshot_table::templates, position),
+                                     [&](payload_writer& w) { write_value(w, t); });
+                        }))
+    return false;
+  if (!walk_by_sequence(capture_campaigns_, campaigns_, index_, shard_count_, budget,
+                        [&](std::uint64_t position, const campaign& c) {
+                          put_entity(out, snapshot_key(snapshot_table::campaigns, position),
+                                     [&](payload_writer& w) { write_campaign(w, c); });
+                        }))
+    return false;
+  while (capture_issued_campaign_ < capture_issued_.size()) {
+    const auto [id, count] = capture_issued_[capture_issued_campaign_];
+    const campaign& c = campaigns_.at(id);
+    const std::uint64_t position = sequence_of(id, shard_count_);
+    for (; capture_issued_unit_ < count; ++capture_issued_unit_) {
+      if (budget.spent()) return false;
+      budget.spend();
+      const taken& t = c.issued[capture_issued_unit_];
+      put_entity(out, snapshot_key(snapshot_table::issued, position, capture_issued_unit_),
+                 [&](payload_writer& w) {
+                   w.put(t.user_id);
+                   w.put(t.issued_at);
+                   write_taken_key(w, t.key);
+                 });
+    }
+    ++capture_issued_campaign_;
+    capture_issued_unit_ = 0;
+  }
+  return true;
+}
+
+void campaign_book::end_capture() {
+  capture_ = nullptr;
+  capture_templates_.stop();
+  capture_campaigns_.stop();
+  capture_issued_ = {};
+}
+
+std::vector<coupon_template> campaign_book::templates_made() const {
+  std::vector<coupon_template> out;
+  for (const auto& [id, t] : templates_) {
+    if (owner_of(id, shard_count_) == index_) out.push_back(t);
+  }
+  return out;
+}
+
+bool campaign_book::load(const snapshot_key& key, std::string_view value) {
+  payload_reader in(value);
+  switch (key.table()) {
+    case snapshot_table::books:
+      coupon_sequence_ = in.get<std::uint64_t>();
+      campaign_sequence_ = in.get<std::uint64_t>();
+      break;
+    case snapshot_table::templates: {
+      coupon_template t;
+      read_value(in, t);
+      if (in.failed() || t.id != make_id(key.a(), index_, shard_count_)) return false;
+      templates_[t.id] = std::move(t);
+      break;
+    }
+    case snapshot_table::campaigns: {
+      campaign c;
+      c.id = in.get<entity_id>();
+      c.coupon_id = in.get<entity_id>();
+      c.total_quantity = in.get<std::int64_t>();
+      c.remaining_quantity = in.get<std::int64_t>();
+      c.start_at = in.get<time_ms>();
+      c.end_at = in.get<time_ms>();
+      if (in.failed() || c.id != make_id(key.a(), index_, shard_count_) || c.total_quantity < 0 ||
+          c.remaining_quantity < 0 || c.remaining_quantity > c.total_quantity)
+        return false;
+      const auto reserve = static_cast<std::size_t>(c.total_quantity - c.remaining_quantity);
+      c.issued.reserve(reserve);
+      c.issued_users.reserve(reserve);
+      if (!campaigns_.emplace(c.id, std::move(c)).second) return false;
+      break;
+    }
+    case snapshot_table::issued: {
+      auto it = campaigns_.find(make_id(key.a(), index_, shard_count_));
+      if (it == campaigns_.end() || key.b() != it->second.issued.size()) return false;
+      taken t;
+      t.user_id = in.get<entity_id>();
+      t.issued_at = in.get<time_ms>();
+      if (in.get<std::uint8_t>() != 0) {
+        auto k = std::make_shared<idempotency_key>();
+        k->user_id = t.user_id;
+        k->scope = in.get_bytes();
+        k->key = in.get_bytes();
+        std::string hash = in.get_bytes();
+        if (hash.size() != k->body_sha256.size()) return false;
+        std::memcpy(k->body_sha256.data(), hash.data(), hash.size());
+        t.key = std::move(k);
+      }
+      if (in.failed() || !it->second.issued_users.insert(t.user_id).second) return false;
+      it->second.issued.push_back(std::move(t));
+      break;
+    }
+    default:
+      return false;
+  }
+  return !in.failed() && in.at_end();
 }
 
 }  // namespace ecom::engine

@@ -12,12 +12,14 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/codec.h"
 #include "engine/coupon_commands.h"
 #include "engine/record.h"
 #include "engine/reply.h"
+#include "engine/snapshot.h"
 #include "engine/step_context.h"
 
 namespace ecom::engine {
@@ -61,8 +63,18 @@ class campaign_book {
   // Invariants: remaining + issued = total and remaining >= 0 for every campaign.
   void check_invariants(std::vector<std::string>& broken) const;
 
+  // Snapshot (snapshot.h; the same five steps in every book). Templates are written by the
+  // shard that made them only; the loader copies them to every shard (templates_made).
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load() {}
+  std::vector<coupon_template> templates_made() const;
+
  private:
   struct taken {
+    entity_id user_id = 0;
     time_ms issued_at = 0;
     key_ptr key;  // only for keyed issues
   };
@@ -73,8 +85,14 @@ class campaign_book {
     std::int64_t remaining_quantity = 0;
     time_ms start_at = 0;
     time_ms end_at = 0;
-    std::unordered_map<entity_id, taken> issued;  // user → when the unit was taken (and key)
+    // The units taken, in the order taken (a capture walks them by position: they only grow),
+    // and the users they went to.
+    std::vector<taken> issued;
+    std::unordered_set<entity_id> issued_users;
   };
+  // The campaign about to change (apply only), its value at the cut written first if needed.
+  campaign* changing(entity_id campaign_id);
+  static void write_campaign(payload_writer& w, const campaign& c);
 
   campaign_view view_of(const campaign& c, time_ms now) const;
   void emit(record_type type, std::string payload, step_context& ctx);
@@ -89,7 +107,14 @@ class campaign_book {
   std::map<entity_id, campaign> campaigns_;
   std::uint64_t coupon_sequence_ = 0;  // template ids
   std::uint64_t campaign_sequence_ = 0;
-  std::size_t sized_for_users_ = 0;  // size_for_users() has sized the maps for this many
+  std::size_t sized_for_users_ = 0;    // size_for_users() has sized the maps for this many
+  capture_buffer* capture_ = nullptr;  // while a capture runs
+  capture_range capture_templates_;
+  capture_range capture_campaigns_;
+  // The issued units' walk: each campaign's count at the cut (units after it came later).
+  std::vector<std::pair<entity_id, std::size_t>> capture_issued_;
+  std::size_t capture_issued_campaign_ = 0;
+  std::size_t capture_issued_unit_ = 0;
 };
 
 }  // namespace ecom::engine

@@ -154,7 +154,7 @@ bool cart_book::apply_item_added(payload_reader& in) {
       line.quantity > cart_line_quantity_max) {
     return false;
   }
-  auto& lines = carts_[user_id].lines;
+  auto& lines = changing(user_id, true)->lines;
   auto it =
       std::find_if(lines.begin(), lines.end(), [&](const cart_line& l) { return l.id == line.id; });
   if (it != lines.end()) {
@@ -173,10 +173,10 @@ bool cart_book::apply_quantity_set(payload_reader& in) {
   auto item_id = in.get<entity_id>();
   auto quantity = in.get<std::int64_t>();
   in.get<time_ms>();
-  auto it = carts_.find(user_id);
-  if (in.failed() || it == carts_.end() || quantity < 1 || quantity > cart_line_quantity_max)
+  cart* c = changing(user_id, false);
+  if (in.failed() || c == nullptr || quantity < 1 || quantity > cart_line_quantity_max)
     return false;
-  for (auto& line : it->second.lines) {
+  for (auto& line : c->lines) {
     if (line.id == item_id) {
       line.quantity = quantity;
       return true;
@@ -188,9 +188,9 @@ bool cart_book::apply_quantity_set(payload_reader& in) {
 bool cart_book::apply_item_removed(payload_reader& in) {
   auto user_id = in.get<entity_id>();
   auto item_id = in.get<entity_id>();
-  auto it = carts_.find(user_id);
-  if (in.failed() || it == carts_.end()) return false;
-  auto& lines = it->second.lines;
+  cart* c = changing(user_id, false);
+  if (in.failed() || c == nullptr) return false;
+  auto& lines = c->lines;
   auto before = lines.size();
   std::erase_if(lines, [&](const cart_line& l) { return l.id == item_id; });
   return lines.size() + 1 == before;
@@ -198,11 +198,77 @@ bool cart_book::apply_item_removed(payload_reader& in) {
 
 void cart_book::remove_lines(entity_id user_id, const std::vector<entity_id>& item_ids) {
   if (item_ids.empty()) return;
-  auto it = carts_.find(user_id);
-  if (it == carts_.end()) return;
-  std::erase_if(it->second.lines, [&](const cart_line& l) {
+  cart* c = changing(user_id, false);
+  if (c == nullptr) return;
+  std::erase_if(c->lines, [&](const cart_line& l) {
     return std::find(item_ids.begin(), item_ids.end(), l.id) != item_ids.end();
   });
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+cart_book::cart* cart_book::changing(entity_id user_id, bool create) {
+  auto it = carts_.find(user_id);
+  const std::uint64_t position = sequence_of(user_id, shard_count_);
+  if (capture_ != nullptr && capture_carts_.claim(position) && it != carts_.end()) {
+    put_entity(*capture_, snapshot_key(snapshot_table::carts, position),
+               [&](payload_writer& w) { write_cart(w, it->second); });
+  }
+  if (it != carts_.end()) return &it->second;
+  return create ? &carts_[user_id] : nullptr;
+}
+
+void cart_book::write_cart(payload_writer& w, const cart& c) {
+  w.put(static_cast<std::uint32_t>(c.lines.size()));
+  for (const auto& line : c.lines) {
+    w.put(line.id);
+    w.put(line.product_id);
+    w.put(line.combination_id);
+    w.put(line.quantity);
+  }
+}
+
+void cart_book::begin_capture(capture_buffer& out) {
+  put_entity(out,
+             snapshot_key(snapshot_table::books, static_cast<std::uint64_t>(snapshot_book::carts)),
+             [&](payload_writer& w) { w.put(item_sequence_); });
+  capture_ = &out;
+  capture_carts_.start(1, users_.user_sequence());
+}
+
+bool cart_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return walk_by_sequence(capture_carts_, carts_, index_, shard_count_, budget,
+                          [&](std::uint64_t position, const cart& c) {
+                            put_entity(out, snapshot_key(snapshot_table::carts, position),
+                                       [&](payload_writer& w) { write_cart(w, c); });
+                          });
+}
+
+void cart_book::end_capture() {
+  capture_ = nullptr;
+  capture_carts_.stop();
+}
+
+bool cart_book::load(const snapshot_key& key, std::string_view value) {
+  payload_reader in(value);
+  if (key.table() == snapshot_table::books) {
+    item_sequence_ = in.get<std::uint64_t>();
+    return !in.failed() && in.at_end();
+  }
+  if (key.table() != snapshot_table::carts) return false;
+  cart c;
+  auto count = in.get<std::uint32_t>();
+  if (in.failed() || count > cart_lines_max) return false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    cart_line line;
+    line.id = in.get<entity_id>();
+    line.product_id = in.get<entity_id>();
+    line.combination_id = in.get<entity_id>();
+    line.quantity = in.get<std::int64_t>();
+    c.lines.push_back(line);
+  }
+  if (in.failed() || !in.at_end()) return false;
+  return carts_.emplace(make_id(key.a(), index_, shard_count_), std::move(c)).second;
 }
 
 }  // namespace ecom::engine

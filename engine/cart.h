@@ -12,6 +12,7 @@
 #include "engine/idempotency.h"
 #include "engine/record.h"
 #include "engine/reply.h"
+#include "engine/snapshot.h"
 #include "engine/step_context.h"
 #include "engine/user_book.h"
 
@@ -37,10 +38,21 @@ class cart_book {
   // An order of these lines was paid: they leave the cart (those still there).
   void remove_lines(entity_id user_id, const std::vector<entity_id>& item_ids);
 
+  // Snapshot (snapshot.h; the same five steps in every book).
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load() {}
+
  private:
   struct cart {
     std::vector<cart_line> lines;  // in the order first added
   };
+  // The user's cart about to change (apply only; null when none and !create), its value at
+  // the cut written first if needed.
+  cart* changing(entity_id user_id, bool create);
+  static void write_cart(payload_writer& w, const cart& c);
   const cart_line* find_line(entity_id user_id, entity_id item_id) const;
   // The product-side checks of a line with `quantity` against `fact`, in the contract's order.
   static errc check_fact(const sale_fact& fact, std::int64_t quantity);
@@ -55,6 +67,8 @@ class cart_book {
   idempotency_table& keys_;
   std::unordered_map<entity_id, cart> carts_;
   std::uint64_t item_sequence_ = 0;
+  capture_buffer* capture_ = nullptr;  // while a capture runs
+  capture_range capture_carts_;
 };
 
 }  // namespace ecom::engine

@@ -286,9 +286,9 @@ bool catalog_book::apply_product_updated(payload_reader& in) {
   auto id = in.get<entity_id>();
   auto at = in.get<time_ms>();
   auto fields = in.get<std::uint8_t>();
-  auto it = products_.find(id);
-  if (in.failed() || it == products_.end()) return false;
-  product_view& p = it->second;
+  product_view* changed = changing(id);
+  if (in.failed() || changed == nullptr) return false;
+  product_view& p = *changed;
   if (fields & field_name) p.name = in.get_bytes();
   if (fields & field_description) p.description = in.get_bytes();
   if (fields & field_base_price) p.base_price = in.get<std::int64_t>();
@@ -303,13 +303,13 @@ bool catalog_book::apply_stock_adjusted(payload_reader& in) {
   auto delta = in.get<std::int64_t>();
   auto after = in.get<std::int64_t>();
   auto at = in.get<time_ms>();
-  auto it = products_.find(product_id);
-  if (in.failed() || it == products_.end()) return false;
-  for (auto& c : it->second.combinations) {
+  product_view* p = changing(product_id);
+  if (in.failed() || p == nullptr) return false;
+  for (auto& c : p->combinations) {
     if (c.id != combination_id) continue;
     if (c.stock + delta != after || after < 0) return false;  // the chain must hold on replay
     c.stock = after;
-    it->second.updated_at = at;
+    p->updated_at = at;
     return true;
   }
   return false;
@@ -321,12 +321,70 @@ const product_view* catalog_book::product(entity_id product_id) const {
 }
 
 std::int64_t* catalog_book::stock_slot(entity_id product_id, entity_id combination_id) {
-  auto it = products_.find(product_id);
-  if (it == products_.end()) return nullptr;
-  for (auto& c : it->second.combinations) {
+  product_view* p = changing(product_id);
+  if (p == nullptr) return nullptr;
+  for (auto& c : p->combinations) {
     if (c.id == combination_id) return &c.stock;
   }
   return nullptr;
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+namespace {
+void write_product_entity(payload_writer& w, const product_view& p) {
+  write_product(w, p);
+  w.put(p.updated_at);
+}
+}  // namespace
+
+product_view* catalog_book::changing(entity_id product_id) {
+  auto it = products_.find(product_id);
+  product_view* p = it == products_.end() ? nullptr : &it->second;
+  const std::uint64_t position = sequence_of(product_id, shard_count_);
+  if (capture_ != nullptr && capture_products_.claim(position) && p != nullptr) {
+    put_entity(*capture_, snapshot_key(snapshot_table::products, position),
+               [&](payload_writer& w) { write_product_entity(w, *p); });
+  }
+  return p;
+}
+
+void catalog_book::begin_capture(capture_buffer& out) {
+  put_entity(
+      out, snapshot_key(snapshot_table::books, static_cast<std::uint64_t>(snapshot_book::catalog)),
+      [&](payload_writer& w) {
+        w.put(product_sequence_);
+        w.put(part_sequence_);
+      });
+  capture_ = &out;
+  capture_products_.start(1, product_sequence_);
+}
+
+bool catalog_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return walk_by_sequence(capture_products_, products_, index_, shard_count_, budget,
+                          [&](std::uint64_t position, const product_view& p) {
+                            put_entity(out, snapshot_key(snapshot_table::products, position),
+                                       [&](payload_writer& w) { write_product_entity(w, p); });
+                          });
+}
+
+void catalog_book::end_capture() {
+  capture_ = nullptr;
+  capture_products_.stop();
+}
+
+bool catalog_book::load(const snapshot_key& key, std::string_view value) {
+  payload_reader in(value);
+  if (key.table() == snapshot_table::books) {
+    product_sequence_ = in.get<std::uint64_t>();
+    part_sequence_ = in.get<std::uint64_t>();
+    return !in.failed() && in.at_end();
+  }
+  product_view p;
+  if (key.table() != snapshot_table::products || !read_product(in, p)) return false;
+  p.updated_at = in.get<time_ms>();  // a record carries created_at only; an entity both
+  if (in.failed() || !in.at_end() || p.id != make_id(key.a(), index_, shard_count_)) return false;
+  return products_.emplace(p.id, std::move(p)).second;
 }
 
 void catalog_book::check_invariants(std::vector<std::string>& broken) const {

@@ -15,6 +15,7 @@
 #include "engine/record.h"
 #include "engine/reply.h"
 #include "engine/sharding.h"
+#include "engine/snapshot.h"
 #include "engine/step_context.h"
 
 namespace ecom::engine {
@@ -32,6 +33,8 @@ class catalog_book {
 
   bool apply(record_type type, std::string_view payload);
   std::uint64_t product_count() const { return products_.size(); }
+  std::uint64_t product_sequence() const { return product_sequence_; }
+  std::uint32_t shard_count() const { return shard_count_; }
   // Invariants: every combination's stock is within 0..stock_max.
   void check_invariants(std::vector<std::string>& broken) const;
 
@@ -40,7 +43,16 @@ class catalog_book {
   const product_view* product(entity_id product_id) const;
   std::int64_t* stock_slot(entity_id product_id, entity_id combination_id);
 
+  // Snapshot (snapshot.h; the same five steps in every book).
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load() {}
+
  private:
+  // The product about to change (apply only), its value at the cut written first if needed.
+  product_view* changing(entity_id product_id);
   const combination_view* find_combination(const product_view& product, entity_id id) const;
   void emit(record_type type, std::string payload, step_context& ctx);
   bool apply_product_created(payload_reader& in);
@@ -51,6 +63,8 @@ class catalog_book {
   shard_index index_;
   std::uint32_t shard_count_;
   std::map<entity_id, product_view> products_;  // ordered: listing walks ids ascending
+  capture_buffer* capture_ = nullptr;           // while a capture runs
+  capture_range capture_products_;
   std::uint64_t product_sequence_ = 0;
   std::uint64_t part_sequence_ = 0;  // images, option values, combinations
 };

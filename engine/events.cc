@@ -10,10 +10,7 @@ reply event_book::handle(const record_event& command, step_context& ctx) {
   if (has(command.order.id, command.type)) return reply{};  // sent again
   std::string payload;
   payload_writer w(payload);
-  w.put(last_seq() + 1);
-  w.put(command.type);
-  w.put(command.at);
-  write_value(w, command.order);
+  write_event(w, last_seq() + 1, command.type, command.at, command.order);
   emit_record(*this, record_type::event_recorded, index_, std::move(payload), ctx.out);
   return reply{};
 }
@@ -46,6 +43,41 @@ bool event_book::apply(record_type type, std::string_view payload) {
   }
   events_.push_back(std::move(event));
   return true;
+}
+
+void event_book::write_event(payload_writer& w, std::uint64_t seq, order_event_type type,
+                             time_ms at, const order_view& order) {
+  w.put(seq);
+  w.put(type);
+  w.put(at);
+  write_value(w, order);
+}
+
+void event_book::begin_capture(capture_buffer&) {
+  capture_events_.start(1, last_seq());
+}
+
+bool event_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  while (!budget.spent()) {
+    auto seq = capture_events_.next();
+    if (!seq) return true;
+    budget.spend();
+    put_entity(out, snapshot_key(snapshot_table::events, *seq), [&](payload_writer& w) {
+      const order_event& e = events_[*seq - 1];
+      write_event(w, e.seq, e.type, e.at, e.order);
+    });
+    capture_events_.advance();
+  }
+  return capture_events_.done();
+}
+
+void event_book::end_capture() {
+  capture_events_.stop();
+}
+
+bool event_book::load(const snapshot_key& key, std::string_view value) {
+  return key.table() == snapshot_table::events && key.a() == last_seq() + 1 &&
+         apply(record_type::event_recorded, value);
 }
 
 void event_book::check_invariants(std::vector<std::string>& broken) const {

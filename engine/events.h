@@ -14,6 +14,7 @@
 #include "engine/order_commands.h"
 #include "engine/record.h"
 #include "engine/reply.h"
+#include "engine/snapshot.h"
 #include "engine/step_context.h"
 
 namespace ecom::engine {
@@ -37,7 +38,19 @@ class event_book {
   // Invariants: seq is 1, 2, 3, ... and each (order, type) appears once.
   void check_invariants(std::vector<std::string>& broken) const;
 
+  // Snapshot (snapshot.h; the same five steps in every book). The feed only grows: the walk
+  // needs no marks, an entity is the event's record payload.
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load() {}
+
  private:
+  // An event's record payload, which is also its snapshot entity.
+  static void write_event(payload_writer& w, std::uint64_t seq, order_event_type type, time_ms at,
+                          const order_view& order);
+  capture_range capture_events_;
   shard_index index_;
   std::vector<order_event> events_;  // events_[i].seq == i + 1
   std::set<std::pair<entity_id, order_event_type>> recorded_;

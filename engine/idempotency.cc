@@ -1,5 +1,6 @@
 #include "engine/idempotency.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <limits>
@@ -86,7 +87,7 @@ std::string idempotency_table::map_key(entity_id user_id, std::string_view scope
 std::optional<reply> idempotency_table::kept_answer(const idempotency_key& key, time_ms now) const {
   auto it = entries_.find(map_key(key.user_id, key.scope, key.key));
   if (it == entries_.end()) return std::nullopt;
-  const idempotency_entry& entry = it->second;
+  const idempotency_entry& entry = it->second.entry;
   if (now - entry.created_at >= idempotency_ttl_ms) return std::nullopt;
   if (entry.body_sha256 != key.body_sha256) return refusal(errc::idempotency_key_reused);
   return reply{entry.code, entry.body, true, 0};
@@ -143,19 +144,90 @@ std::optional<idempotency_entry> idempotency_table::entry_for(const idempotency_
 
 void idempotency_table::insert(idempotency_entry entry) {
   std::string key = map_key(entry.user_id, entry.scope, entry.key);
-  expiry_order_.emplace_back(entry.created_at, key);
-  entries_.insert_or_assign(std::move(key), std::move(entry));
+  const std::uint64_t position = ++position_;
+  expiry_order_.push_back(queued{entry.created_at, key, position});
+  auto [it, inserted] = entries_.try_emplace(std::move(key));
+  if (!inserted) changing(it->second);
+  it->second = kept{std::move(entry), position};
 }
 
 void idempotency_table::sweep(time_ms now) {
-  while (!expiry_order_.empty() && now - expiry_order_.front().first >= idempotency_ttl_ms) {
-    auto it = entries_.find(expiry_order_.front().second);
+  while (!expiry_order_.empty() && now - expiry_order_.front().created_at >= idempotency_ttl_ms) {
+    auto it = entries_.find(expiry_order_.front().map_key);
     // A key stored again after it expired once has a newer entry: keep that one.
-    if (it != entries_.end() && it->second.created_at == expiry_order_.front().first) {
+    if (it != entries_.end() && it->second.position == expiry_order_.front().position) {
+      changing(it->second);
       entries_.erase(it);
     }
     expiry_order_.pop_front();
   }
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+void idempotency_table::changing(const kept& entry) {
+  if (capture_ != nullptr && capture_entries_.claim(entry.position)) {
+    put_entity(*capture_, snapshot_key(snapshot_table::keys, entry.position),
+               [&](payload_writer& w) { encode(w, &entry.entry); });
+  }
+}
+
+void idempotency_table::begin_capture(capture_buffer& out) {
+  put_entity(out,
+             snapshot_key(snapshot_table::books, static_cast<std::uint64_t>(snapshot_book::keys)),
+             [&](payload_writer& w) { w.put(position_); });
+  capture_ = &out;
+  capture_entries_.start(1, position_);
+}
+
+bool idempotency_table::capture_step(capture_buffer& out, capture_budget& budget) {
+  // The queue holds every live entry in position order (and stale positions, skipped).
+  auto at = std::lower_bound(
+      expiry_order_.begin(), expiry_order_.end(), capture_entries_.cursor(),
+      [](const queued& q, std::uint64_t position) { return q.position < position; });
+  while (!budget.spent()) {
+    if (at == expiry_order_.end() || at->position > capture_entries_.last()) {
+      capture_entries_.advance_to(capture_entries_.last() + 1);
+      return true;
+    }
+    budget.spend();
+    const std::uint64_t position = at->position;
+    capture_entries_.advance_to(position + 1);
+    if (!capture_entries_.written_early(position)) {
+      auto it = entries_.find(at->map_key);
+      if (it != entries_.end() && it->second.position == position) {
+        put_entity(out, snapshot_key(snapshot_table::keys, position),
+                   [&](payload_writer& w) { encode(w, &it->second.entry); });
+      }
+    }
+    ++at;
+  }
+  return capture_entries_.done();
+}
+
+void idempotency_table::end_capture() {
+  capture_ = nullptr;
+  capture_entries_.stop();
+}
+
+bool idempotency_table::load(const snapshot_key& key, std::string_view value) {
+  payload_reader in(value);
+  if (key.table() == snapshot_table::books) {
+    position_ = in.get<std::uint64_t>();
+    return !in.failed() && in.at_end();
+  }
+  auto entry = decode(in);
+  if (key.table() != snapshot_table::keys || !entry || in.failed() || !in.at_end()) return false;
+  if (key.a() == 0 || (!expiry_order_.empty() && key.a() <= expiry_order_.back().position))
+    return false;  // positions ascend
+  std::string map = map_key(entry->user_id, entry->scope, entry->key);
+  expiry_order_.push_back(queued{entry->created_at, map, key.a()});
+  return entries_.try_emplace(std::move(map), kept{std::move(*entry), key.a()}).second;
+}
+
+void idempotency_table::end_load() {
+  if (!expiry_order_.empty() && expiry_order_.back().position > position_)
+    position_ = expiry_order_.back().position;
 }
 
 void idempotency_table::emit(const idempotency_entry& entry, std::vector<record>& out) {

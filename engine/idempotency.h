@@ -21,6 +21,7 @@
 #include "engine/idempotency_key.h"
 #include "engine/record.h"
 #include "engine/reply.h"
+#include "engine/snapshot.h"
 #include "engine/types.h"
 
 namespace ecom::engine {
@@ -72,16 +73,40 @@ class idempotency_table {
   static void encode(payload_writer& out, const idempotency_entry* entry);
   static std::optional<idempotency_entry> decode(payload_reader& in);
 
+  // Snapshot (snapshot.h): kept answers by insert position; claims and in-flight keys are
+  // memory only (a key in flight at a crash was not answered: its retry runs again).
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load();
+
  private:
+  struct kept {
+    idempotency_entry entry;
+    std::uint64_t position = 0;  // insert order, from 1: the snapshot key
+  };
+  struct queued {
+    time_ms created_at = 0;
+    std::string map_key;
+    std::uint64_t position = 0;
+  };
+
+  // The entry is about to be replaced or erased: its value at the cut is written first.
+  void changing(const kept& entry);
+
   static std::string map_key(entity_id user_id, std::string_view scope, std::string_view key);
   std::optional<reply> kept_answer(const idempotency_key& key, time_ms now) const;
 
   shard_index index_;
-  std::unordered_map<std::string, idempotency_entry> entries_;
-  std::deque<std::pair<time_ms, std::string>> expiry_order_;  // (created_at, map key)
-  std::unordered_map<std::string, lsn_t> in_flight_;          // answered only after this LSN
+  std::unordered_map<std::string, kept> entries_;
+  std::deque<queued> expiry_order_;  // insert order (so created_at and position ascend)
+  std::uint64_t position_ = 0;       // the last insert's position
+  std::unordered_map<std::string, lsn_t> in_flight_;  // answered only after this LSN
   lsn_t durable_lsn_ = 0;
   std::size_t prune_at_ = 1024;
+  capture_buffer* capture_ = nullptr;  // while a capture runs
+  capture_range capture_entries_;
 };
 
 }  // namespace ecom::engine

@@ -306,7 +306,7 @@ bool order_book::apply_created(payload_reader& in) {
       order.status != order_status::pending_payment || owner_of(order.id, shard_count_) != index_) {
     return false;
   }
-  auto& orders = orders_[order.user_id];
+  auto& orders = *changing(order.user_id, true);
   if (!orders.empty() && orders.back().id >= order.id) return false;
   if (order.user_coupon_id != 0 && !wallets_.apply_use(order.user_id, order.user_coupon_id,
                                                        order.id, history_id, order.ordered_at)) {
@@ -338,6 +338,7 @@ order_view* order_book::read_money_move(payload_reader& in, order_status to, bal
   entry.id = in.get<entity_id>();
   entry.balance_before = in.get<std::int64_t>();
   entry.balance_after = in.get<std::int64_t>();
+  changing(user_id, false);
   order_view* order = find(user_id, order_id);
   if (in.failed() || order == nullptr || !order_transition_allowed(order->status, to))
     return nullptr;
@@ -369,6 +370,7 @@ bool order_book::apply_closing(record_type type, payload_reader& in) {
   auto at = in.get<time_ms>();
   auto history_id = in.get<entity_id>();
   auto stored = idempotency_table::decode(in);
+  changing(user_id, false);
   order_view* order = find(user_id, order_id);
   order_status to = closing_status(type);
   if (in.failed() || order == nullptr || !order_transition_allowed(order->status, to)) return false;
@@ -408,6 +410,78 @@ bool order_book::apply_refunded(payload_reader& in) {
 void order_book::for_each_order(const std::function<void(const order_view&)>& visit) const {
   for (const auto& [user_id, orders] : orders_) {
     for (const auto& order : orders) visit(order);
+  }
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+order_book::user_orders* order_book::changing(entity_id user_id, bool create) {
+  auto it = orders_.find(user_id);
+  const std::uint64_t position = sequence_of(user_id, shard_count_);
+  if (capture_ != nullptr && capture_orders_.claim(position) && it != orders_.end()) {
+    put_entity(*capture_, snapshot_key(snapshot_table::orders, position),
+               [&](payload_writer& w) { write_orders(w, it->second); });
+  }
+  if (it != orders_.end()) return &it->second;
+  return create ? &orders_[user_id] : nullptr;
+}
+
+void order_book::write_orders(payload_writer& w, const user_orders& orders) {
+  w.put(static_cast<std::uint32_t>(orders.size()));
+  for (const auto& order : orders) write_value(w, order);
+}
+
+void order_book::begin_capture(capture_buffer& out) {
+  put_entity(out,
+             snapshot_key(snapshot_table::books, static_cast<std::uint64_t>(snapshot_book::orders)),
+             [&](payload_writer& w) {
+               w.put(order_sequence_);
+               w.put(order_count_);
+             });
+  capture_ = &out;
+  capture_orders_.start(1, users_.user_sequence());
+}
+
+bool order_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return walk_by_sequence(capture_orders_, orders_, index_, shard_count_, budget,
+                          [&](std::uint64_t position, const user_orders& orders) {
+                            put_entity(out, snapshot_key(snapshot_table::orders, position),
+                                       [&](payload_writer& w) { write_orders(w, orders); });
+                          });
+}
+
+void order_book::end_capture() {
+  capture_ = nullptr;
+  capture_orders_.stop();
+}
+
+bool order_book::load(const snapshot_key& key, std::string_view value) {
+  payload_reader in(value);
+  if (key.table() == snapshot_table::books) {
+    order_sequence_ = in.get<std::uint64_t>();
+    order_count_ = in.get<std::uint64_t>();
+    return !in.failed() && in.at_end();
+  }
+  if (key.table() != snapshot_table::orders) return false;
+  const entity_id user_id = make_id(key.a(), index_, shard_count_);
+  user_orders loaded;
+  auto count = in.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < count && !in.failed(); ++i) {
+    order_view order;
+    read_value(in, order);
+    if (order.user_id != user_id || (!loaded.empty() && loaded.back().id >= order.id)) return false;
+    loaded.push_back(std::move(order));
+  }
+  if (in.failed() || !in.at_end()) return false;
+  return orders_.emplace(user_id, std::move(loaded)).second;
+}
+
+void order_book::end_load() {
+  for (const auto& [user_id, orders] : orders_) {
+    for (const auto& order : orders) {
+      if (order.status == order_status::pending_payment)
+        expiries_.emplace(order.expires_at, order.id, user_id);
+    }
   }
 }
 

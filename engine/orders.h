@@ -23,6 +23,7 @@
 #include "engine/order_commands.h"
 #include "engine/record.h"
 #include "engine/reply.h"
+#include "engine/snapshot.h"
 #include "engine/step_context.h"
 #include "engine/user_book.h"
 #include "engine/wallets.h"
@@ -59,8 +60,21 @@ class order_book {
   void for_each_order(const std::function<void(const order_view&)>& visit) const;
   std::uint64_t order_count() const { return order_count_; }
 
+  // Snapshot (snapshot.h; the same five steps in every book). end_load rebuilds the queue of
+  // pending orders; payments in progress are memory only (recovery redrives them).
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load();
+
  private:
+  using user_orders = std::vector<order_view>;
   order_view* find(entity_id user_id, entity_id order_id);
+  // The user's orders about to change (apply only; null when none and !create), their value
+  // at the cut written first if needed.
+  user_orders* changing(entity_id user_id, bool create);
+  static void write_orders(payload_writer& w, const user_orders& orders);
   static bool expired_at(const order_view& order, time_ms now);
   void emit(record_type type, std::string payload, std::vector<record>& out);
   // Writes a status change with its coupon RESTORE (when the order used one) and key entry.
@@ -86,6 +100,8 @@ class order_book {
   std::unordered_set<entity_id> paying_;  // orders between begin_payment and finish_payment
   std::uint64_t order_sequence_ = 0;
   std::uint64_t order_count_ = 0;
+  capture_buffer* capture_ = nullptr;  // while a capture runs
+  capture_range capture_orders_;
 };
 
 }  // namespace ecom::engine

@@ -93,6 +93,7 @@ void sales_book::prune(time_ms now) {
   time_ms horizon = now - static_cast<time_ms>(popular_days_max + 1) * day_ms;
   for (auto it = sold_.begin(); it != sold_.end();) {
     auto& by_time = it->second;
+    if (!by_time.empty() && by_time.begin()->first < horizon) changing_sold(it->first);
     by_time.erase(by_time.begin(), by_time.lower_bound(horizon));
     it = by_time.empty() ? sold_.erase(it) : std::next(it);
   }
@@ -150,6 +151,7 @@ bool sales_book::apply_taken(payload_reader& in) {
   for (std::uint32_t i = 0; i < count; ++i) {
     *catalog_.stock_slot(h.lines[i].product_id, h.lines[i].combination_id) = after[i];
   }
+  changing_hold(order_id);  // made after a cut: not in that snapshot
   holds_.emplace(order_id, std::move(h));
   return true;
 }
@@ -165,6 +167,7 @@ bool sales_book::give_back(const hold& h) {
 
 void sales_book::count_sold(const hold& h, std::int64_t sign) {
   for (const auto& line : h.lines) {
+    changing_sold(line.product_id);
     auto& by_time = sold_[line.product_id];
     std::int64_t& quantity = by_time[h.paid_at];
     quantity += sign * line.quantity;
@@ -174,6 +177,7 @@ void sales_book::count_sold(const hold& h, std::int64_t sign) {
 
 bool sales_book::apply_released(payload_reader& in) {
   auto order_id = in.get<entity_id>();
+  changing_hold(order_id);
   auto it = holds_.find(order_id);
   if (in.failed() || it == holds_.end() || it->second.state != hold_state::taken) return false;
   if (!give_back(it->second)) return false;
@@ -184,6 +188,7 @@ bool sales_book::apply_released(payload_reader& in) {
 bool sales_book::apply_committed(payload_reader& in) {
   auto order_id = in.get<entity_id>();
   auto paid_at = in.get<time_ms>();
+  changing_hold(order_id);
   auto it = holds_.find(order_id);
   if (in.failed() || it == holds_.end() || it->second.state != hold_state::taken) return false;
   it->second.state = hold_state::committed;
@@ -194,12 +199,120 @@ bool sales_book::apply_committed(payload_reader& in) {
 
 bool sales_book::apply_refunded(payload_reader& in) {
   auto order_id = in.get<entity_id>();
+  changing_hold(order_id);
   auto it = holds_.find(order_id);
   if (in.failed() || it == holds_.end()) return false;
   if (!give_back(it->second)) return false;
   if (it->second.state == hold_state::committed) count_sold(it->second, -1);
   holds_.erase(it);
   return true;
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+void sales_book::write_hold(payload_writer& w, const hold& h) {
+  w.put(h.state);
+  w.put(h.paid_at);
+  w.put(static_cast<std::uint32_t>(h.lines.size()));
+  for (const auto& line : h.lines) {
+    w.put(line.product_id);
+    w.put(line.combination_id);
+    w.put(line.quantity);
+  }
+}
+
+void sales_book::write_sold(payload_writer& w, const sold_by_time& sold) {
+  w.put(static_cast<std::uint32_t>(sold.size()));
+  for (const auto& [at, quantity] : sold) {
+    w.put(at);
+    w.put(quantity);
+  }
+}
+
+void sales_book::changing_hold(entity_id order_id) {
+  if (capture_ == nullptr || !capture_holds_.claim(static_cast<std::uint64_t>(order_id))) return;
+  if (auto it = holds_.find(order_id); it != holds_.end()) {
+    put_entity(*capture_, snapshot_key(snapshot_table::holds, static_cast<std::uint64_t>(order_id)),
+               [&](payload_writer& w) { write_hold(w, it->second); });
+  }
+}
+
+void sales_book::changing_sold(entity_id product_id) {
+  const std::uint64_t position = sequence_of(product_id, catalog_.shard_count());
+  if (capture_ == nullptr || !capture_sold_.claim(position)) return;
+  if (auto it = sold_.find(product_id); it != sold_.end() && !it->second.empty()) {
+    put_entity(*capture_, snapshot_key(snapshot_table::sold, position),
+               [&](payload_writer& w) { write_sold(w, it->second); });
+  }
+}
+
+void sales_book::begin_capture(capture_buffer& out) {
+  capture_ = &out;
+  capture_holds_.start(0, static_cast<std::uint64_t>(INT64_MAX));
+  capture_sold_.start(1, catalog_.product_sequence());
+}
+
+bool sales_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  // Holds: order ids of every shard, so a walk over the ordered map, not over a sequence.
+  auto at = holds_.lower_bound(static_cast<entity_id>(capture_holds_.cursor()));
+  while (!capture_holds_.done()) {
+    if (budget.spent()) return false;
+    if (at == holds_.end()) {
+      capture_holds_.advance_to(capture_holds_.last() + 1);
+      break;
+    }
+    budget.spend();
+    const auto position = static_cast<std::uint64_t>(at->first);
+    capture_holds_.advance_to(position + 1);
+    if (!capture_holds_.written_early(position)) {
+      put_entity(out, snapshot_key(snapshot_table::holds, position),
+                 [&](payload_writer& w) { write_hold(w, at->second); });
+    }
+    ++at;
+  }
+  return walk_by_sequence(capture_sold_, sold_, index_, catalog_.shard_count(), budget,
+                          [&](std::uint64_t position, const sold_by_time& sold) {
+                            if (sold.empty()) return;  // as if absent (the sweep drops it)
+                            put_entity(out, snapshot_key(snapshot_table::sold, position),
+                                       [&](payload_writer& w) { write_sold(w, sold); });
+                          });
+}
+
+void sales_book::end_capture() {
+  capture_ = nullptr;
+  capture_holds_.stop();
+  capture_sold_.stop();
+}
+
+bool sales_book::load(const snapshot_key& key, std::string_view value) {
+  payload_reader in(value);
+  if (key.table() == snapshot_table::holds) {
+    hold h;
+    h.state = in.get<hold_state>();
+    h.paid_at = in.get<time_ms>();
+    auto count = in.get<std::uint32_t>();
+    if (in.failed() || count == 0 || count > checkout_lines_max ||
+        (h.state != hold_state::taken && h.state != hold_state::committed))
+      return false;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      stock_line line;
+      line.product_id = in.get<entity_id>();
+      line.combination_id = in.get<entity_id>();
+      line.quantity = in.get<std::int64_t>();
+      h.lines.push_back(line);
+    }
+    if (in.failed() || !in.at_end()) return false;
+    return holds_.emplace(static_cast<entity_id>(key.a()), std::move(h)).second;
+  }
+  if (key.table() != snapshot_table::sold) return false;
+  sold_by_time sold;
+  auto count = in.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < count && !in.failed(); ++i) {
+    auto at = in.get<time_ms>();
+    sold[at] = in.get<std::int64_t>();
+  }
+  if (in.failed() || !in.at_end() || sold.empty()) return false;
+  return sold_.emplace(make_id(key.a(), index_, catalog_.shard_count()), std::move(sold)).second;
 }
 
 }  // namespace ecom::engine

@@ -15,6 +15,7 @@
 #include "engine/order_commands.h"
 #include "engine/record.h"
 #include "engine/reply.h"
+#include "engine/snapshot.h"
 #include "engine/step_context.h"
 
 namespace ecom::engine {
@@ -39,7 +40,15 @@ class sales_book {
   void prune(time_ms now);
   std::uint64_t hold_count() const { return holds_.size(); }
 
+  // Snapshot (snapshot.h; the same five steps in every book).
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load() {}
+
  private:
+  using sold_by_time = std::map<time_ms, std::int64_t>;
   struct hold {
     hold_state state = hold_state::taken;
     time_ms paid_at = 0;
@@ -52,12 +61,22 @@ class sales_book {
   bool apply_refunded(payload_reader& in);
   bool give_back(const hold& h);
   void count_sold(const hold& h, std::int64_t sign);
+  // The hold (or a product's sales) about to change, be made or go (apply and prune only):
+  // its value at the cut is written first if needed.
+  void changing_hold(entity_id order_id);
+  void changing_sold(entity_id product_id);
+  static void write_hold(payload_writer& w, const hold& h);
+  static void write_sold(payload_writer& w, const sold_by_time& sold);
 
   shard_index index_;
   catalog_book& catalog_;
-  std::unordered_map<entity_id, hold> holds_;  // order id → its hold on this shard
+  // order id → its hold on this shard; ordered, so that a capture walks it by id
+  std::map<entity_id, hold> holds_;
   // product → paid_at → quantity paid then and not refunded
-  std::unordered_map<entity_id, std::map<time_ms, std::int64_t>> sold_;
+  std::unordered_map<entity_id, sold_by_time> sold_;
+  capture_buffer* capture_ = nullptr;  // while a capture runs
+  capture_range capture_holds_;
+  capture_range capture_sold_;
 };
 
 }  // namespace ecom::engine

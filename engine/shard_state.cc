@@ -231,6 +231,150 @@ std::vector<std::string> shard_state::check_invariants() const {
   return broken;
 }
 
+// ---- snapshot --------------------------------------------------------------------------------
+
+void shard_state::begin_capture(capture_buffer& out) {
+  assert(!capturing_);
+  // Headers first, in book order: their keys sort before every table.
+  users.begin_capture(out);
+  keys.begin_capture(out);
+  catalog.begin_capture(out);
+  carts.begin_capture(out);
+  campaigns.begin_capture(out);
+  wallets.begin_capture(out);
+  orders.begin_capture(out);
+  sales.begin_capture(out);
+  events.begin_capture(out);
+  capturing_ = true;
+  capture_book_ = 0;
+}
+
+bool shard_state::capture_step(capture_buffer& out, capture_budget& budget) {
+  assert(capturing_);
+  // Walked in table order (snapshot_table), so a capture with no change in between writes
+  // its keys in ascending order.
+  for (;;) {
+    bool done = false;
+    switch (capture_book_) {
+      case 0:
+        done = users.capture_step(out, budget);
+        break;
+      case 1:
+        done = keys.capture_step(out, budget);
+        break;
+      case 2:
+        done = catalog.capture_step(out, budget);
+        break;
+      case 3:
+        done = carts.capture_step(out, budget);
+        break;
+      case 4:
+        done = campaigns.capture_step(out, budget);
+        break;
+      case 5:
+        done = wallets.capture_step(out, budget);
+        break;
+      case 6:
+        done = orders.capture_step(out, budget);
+        break;
+      case 7:
+        done = sales.capture_step(out, budget);
+        break;
+      case 8:
+        done = events.capture_step(out, budget);
+        break;
+      default:
+        return true;
+    }
+    if (!done) return false;
+    ++capture_book_;
+  }
+}
+
+void shard_state::end_capture() {
+  users.end_capture();
+  keys.end_capture();
+  catalog.end_capture();
+  carts.end_capture();
+  campaigns.end_capture();
+  wallets.end_capture();
+  orders.end_capture();
+  sales.end_capture();
+  events.end_capture();
+  capturing_ = false;
+}
+
+std::string shard_state::save() {
+  capture_buffer out;
+  begin_capture(out);
+  capture_budget budget{SIZE_MAX};
+  ECOM_CHECK(capture_step(out, budget), "a capture with no budget limit did not finish");
+  end_capture();
+  return std::move(out.bytes());
+}
+
+bool shard_state::load(std::string_view key_bytes, std::string_view value) {
+  auto key = snapshot_key::parse(key_bytes);
+  if (!key) return false;
+  switch (key->table()) {
+    case snapshot_table::books:
+      switch (static_cast<snapshot_book>(key->a())) {
+        case snapshot_book::users:
+          return users.load(*key, value);
+        case snapshot_book::keys:
+          return keys.load(*key, value);
+        case snapshot_book::catalog:
+          return catalog.load(*key, value);
+        case snapshot_book::carts:
+          return carts.load(*key, value);
+        case snapshot_book::campaigns:
+          return campaigns.load(*key, value);
+        case snapshot_book::wallets:
+          return wallets.load(*key, value);
+        case snapshot_book::orders:
+          return orders.load(*key, value);
+        case snapshot_book::sales:
+        case snapshot_book::events:
+          return false;  // they have no header
+      }
+      return false;
+    case snapshot_table::users:
+      return users.load(*key, value);
+    case snapshot_table::keys:
+      return keys.load(*key, value);
+    case snapshot_table::products:
+      return catalog.load(*key, value);
+    case snapshot_table::carts:
+      return carts.load(*key, value);
+    case snapshot_table::templates:
+    case snapshot_table::campaigns:
+    case snapshot_table::issued:
+      return campaigns.load(*key, value);
+    case snapshot_table::wallets:
+      return wallets.load(*key, value);
+    case snapshot_table::orders:
+      return orders.load(*key, value);
+    case snapshot_table::holds:
+    case snapshot_table::sold:
+      return sales.load(*key, value);
+    case snapshot_table::events:
+      return events.load(*key, value);
+  }
+  return false;
+}
+
+void shard_state::end_load() {
+  users.end_load();
+  keys.end_load();
+  catalog.end_load();
+  carts.end_load();
+  campaigns.end_load();
+  wallets.end_load();
+  orders.end_load();
+  sales.end_load();
+  events.end_load();
+}
+
 void shard_state::size_for_users() {
   campaigns.size_for_users(users.user_count());
   wallets.size_for_users(users.user_count());

@@ -80,6 +80,22 @@ class shard_state {
   // campaign_book::size_for_users); cheap unless the user count doubled.
   void size_for_users();
 
+  // Snapshot (snapshot.h). begin_capture: the state now is the state at the cut; each book
+  // writes its header and notes what it holds. capture_step walks the books in table order
+  // (true when all are done); end_capture forgets the marks. Between them every change writes
+  // an entity's value at the cut first (the books' changing()).
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool capturing() const { return capturing_; }
+  // The whole state at once (tests and tools): entities in key order.
+  std::string save();
+  // Loads one entity into a shard that has not started (false: it does not decode or does not
+  // fit); end_load rebuilds the derived indexes once every entity is in. Templates made by
+  // other shards are installed by the caller (campaign_book::templates_made).
+  bool load(std::string_view key, std::string_view value);
+  void end_load();
+
   shard_index index() const { return index_; }
 
   // The books. Public for the shard runtime, recovery planning (before the shard runs) and
@@ -99,6 +115,8 @@ class shard_state {
   reply dispatch(const C& command, step_context& ctx);
 
   shard_index index_;
+  bool capturing_ = false;
+  std::size_t capture_book_ = 0;  // the book capture_step is walking
 };
 
 }  // namespace ecom::engine

@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "engine/sharding.h"
+#include "engine/value_codec.h"
 
 namespace ecom::engine {
 
@@ -13,9 +14,15 @@ user_book::user_book(shard_index index, std::uint32_t shard_count, idempotency_t
   assert(index < shard_count);
 }
 
-user_book::user_state* user_book::find(entity_id id) {
+user_book::user_state* user_book::changing(entity_id id) {
   auto it = users_.find(id);
-  return it == users_.end() ? nullptr : &it->second;
+  user_state* user = it == users_.end() ? nullptr : &it->second;
+  if (capture_ != nullptr && capture_users_.claim(sequence_of(id, shard_count_)) &&
+      user != nullptr) {
+    put_entity(*capture_, snapshot_key(snapshot_table::users, sequence_of(id, shard_count_)),
+               [&](payload_writer& w) { write_user(w, *user); });
+  }
+  return user;
 }
 
 const user_book::user_state* user_book::find(entity_id id) const {
@@ -284,7 +291,7 @@ bool user_book::apply_users_bulk_created(payload_reader& in) {
 bool user_book::apply_session_opened(payload_reader& in) {
   auto user_id = in.get<entity_id>();
   session s{in.get_bytes(), in.get<time_ms>()};
-  user_state* user = find(user_id);
+  user_state* user = changing(user_id);
   if (in.failed() || user == nullptr) return false;
   // A bounded list: the oldest session is revoked when a user opens one too many.
   if (user->sessions.size() >= refresh_sessions_per_user_max)
@@ -297,7 +304,7 @@ bool user_book::apply_session_rotated(payload_reader& in) {
   auto user_id = in.get<entity_id>();
   std::string old_hash = in.get_bytes();
   session fresh{in.get_bytes(), in.get<time_ms>()};
-  user_state* user = find(user_id);
+  user_state* user = changing(user_id);
   if (in.failed() || user == nullptr) return false;
   std::erase_if(user->sessions, [&](const session& s) { return s.token_sha256 == old_hash; });
   user->sessions.push_back(std::move(fresh));
@@ -307,7 +314,7 @@ bool user_book::apply_session_rotated(payload_reader& in) {
 bool user_book::apply_session_closed(payload_reader& in) {
   auto user_id = in.get<entity_id>();
   std::string hash = in.get_bytes();
-  user_state* user = find(user_id);
+  user_state* user = changing(user_id);
   if (in.failed() || user == nullptr) return false;
   std::erase_if(user->sessions, [&](const session& s) { return s.token_sha256 == hash; });
   return true;
@@ -323,7 +330,7 @@ bool user_book::apply_balance_charged(payload_reader& in) {
   entry.balance_after = in.get<std::int64_t>();
   entry.created_at = in.get<time_ms>();
   auto stored = idempotency_table::decode(in);
-  user_state* user = find(user_id);
+  user_state* user = changing(user_id);
   if (in.failed() || user == nullptr) return false;
   // The chain invariant, checked on every apply: a record that breaks it is a bug or corruption.
   if (entry.balance_before != user->balance ||
@@ -350,7 +357,7 @@ entity_id user_book::next_entry_id() const {
 }
 
 bool user_book::apply_order_entry(entity_id user_id, const balance_entry& entry) {
-  user_state* user = find(user_id);
+  user_state* user = changing(user_id);
   if (user == nullptr || entry.kind == balance_entry_kind::charge) return false;
   if (entry.balance_before != user->balance ||
       entry.balance_after != entry.balance_before + entry.amount || entry.balance_after < 0) {
@@ -362,6 +369,97 @@ bool user_book::apply_order_entry(entity_id user_id, const balance_entry& entry)
   user->history.push_back(entry);
   ++entry_count_;
   return true;
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+void user_book::write_user(payload_writer& w, const user_state& user) {
+  w.put(user.profile.id);
+  w.put_bytes(user.profile.name);
+  w.put_bytes(user.profile.email);
+  w.put(user.profile.created_at);
+  w.put(user.profile.updated_at);
+  w.put_bytes(user.password_hash);
+  w.put(static_cast<std::uint32_t>(user.sessions.size()));
+  for (const auto& s : user.sessions) {
+    w.put_bytes(s.token_sha256);
+    w.put(s.expires_at);
+  }
+  w.put(user.balance);
+  w.put(user.balance_updated_at);
+  w.put(static_cast<std::uint32_t>(user.history.size()));
+  for (const auto& entry : user.history) write_value(w, entry);
+}
+
+bool user_book::read_user(payload_reader& in, user_state& user) {
+  user.profile.id = in.get<entity_id>();
+  user.profile.name = in.get_bytes();
+  user.profile.email = in.get_bytes();
+  user.profile.created_at = in.get<time_ms>();
+  user.profile.updated_at = in.get<time_ms>();
+  user.password_hash = in.get_bytes();
+  auto sessions = in.get<std::uint32_t>();
+  if (in.failed() || sessions > refresh_sessions_per_user_max) return false;
+  for (std::uint32_t i = 0; i < sessions; ++i) {
+    session s;
+    s.token_sha256 = in.get_bytes();
+    s.expires_at = in.get<time_ms>();
+    user.sessions.push_back(std::move(s));
+  }
+  user.balance = in.get<std::int64_t>();
+  user.balance_updated_at = in.get<time_ms>();
+  auto entries = in.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < entries && !in.failed(); ++i) {
+    balance_entry entry;
+    read_value(in, entry);
+    user.history.push_back(entry);
+  }
+  return !in.failed() && in.at_end();
+}
+
+void user_book::begin_capture(capture_buffer& out) {
+  put_entity(out,
+             snapshot_key(snapshot_table::books, static_cast<std::uint64_t>(snapshot_book::users)),
+             [&](payload_writer& w) {
+               w.put(user_sequence_);
+               w.put(entry_sequence_);
+               w.put(entry_count_);
+             });
+  capture_ = &out;
+  capture_users_.start(1, user_sequence_);
+}
+
+bool user_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return walk_by_sequence(capture_users_, users_, index_, shard_count_, budget,
+                          [&](std::uint64_t position, const user_state& user) {
+                            put_entity(out, snapshot_key(snapshot_table::users, position),
+                                       [&](payload_writer& w) { write_user(w, user); });
+                          });
+}
+
+void user_book::end_capture() {
+  capture_ = nullptr;
+  capture_users_.stop();
+}
+
+bool user_book::load(const snapshot_key& key, std::string_view value) {
+  payload_reader in(value);
+  if (key.table() == snapshot_table::books) {
+    user_sequence_ = in.get<std::uint64_t>();
+    entry_sequence_ = in.get<std::uint64_t>();
+    entry_count_ = in.get<std::uint64_t>();
+    return !in.failed() && in.at_end();
+  }
+  user_state user;
+  if (key.table() != snapshot_table::users || !read_user(in, user)) return false;
+  entity_id id = user.profile.id;
+  if (id != make_id(key.a(), index_, shard_count_) || users_.contains(id)) return false;
+  users_.emplace(id, std::move(user));
+  return true;
+}
+
+void user_book::end_load() {
+  for (const auto& [id, user] : users_) email_index_.emplace(email_key(user.profile.email), id);
 }
 
 void user_book::check_invariants(std::vector<std::string>& broken) const {

@@ -17,6 +17,7 @@
 #include "engine/idempotency.h"
 #include "engine/record.h"
 #include "engine/reply.h"
+#include "engine/snapshot.h"
 #include "engine/step_context.h"
 #include "engine/types.h"
 #include "engine/user_commands.h"
@@ -54,6 +55,16 @@ class user_book {
   entity_id next_entry_id() const;
   bool apply_order_entry(entity_id user_id, const balance_entry& entry);
   std::size_t user_count() const { return users_.size(); }
+  std::uint64_t user_sequence() const { return user_sequence_; }
+
+  // Snapshot (snapshot.h): begin_capture writes the book's header and starts the walk at the
+  // cut; capture_step walks (true when done); load reads one entity of the book's tables
+  // (false: it does not decode); end_load rebuilds what is derived (the email index).
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load();
 
  private:
   struct session {
@@ -69,8 +80,12 @@ class user_book {
     std::vector<balance_entry> history;  // ascending id (oldest first)
   };
 
-  user_state* find(entity_id id);
   const user_state* find(entity_id id) const;
+  // The user about to change (apply only): writes its value at the cut first when a capture
+  // has not reached it yet.
+  user_state* changing(entity_id id);
+  static void write_user(payload_writer& w, const user_state& user);
+  static bool read_user(payload_reader& in, user_state& user);
   balance_view balance_of(const user_state& user) const;
   // Encodes the record, applies it, and appends it to `out`.
   void emit(record_type type, std::string payload, step_context& ctx);
@@ -93,6 +108,8 @@ class user_book {
   std::uint64_t user_sequence_ = 0;   // highest sequence allocated for user ids
   std::uint64_t entry_sequence_ = 0;  // highest sequence allocated for balance entry ids
   std::uint64_t entry_count_ = 0;
+  capture_buffer* capture_ = nullptr;  // while a capture runs
+  capture_range capture_users_;
 };
 
 }  // namespace ecom::engine

@@ -141,6 +141,26 @@ void read_value(payload_reader& in, cart_item_view& item) {
   read_value(in, item.fact);
 }
 
+void write_value(payload_writer& w, const balance_entry& entry) {
+  w.put(entry.id);
+  w.put(entry.kind);
+  w.put(entry.amount);
+  w.put(entry.balance_before);
+  w.put(entry.balance_after);
+  w.put(entry.order_id);
+  w.put(entry.created_at);
+}
+
+void read_value(payload_reader& in, balance_entry& entry) {
+  entry.id = in.get<entity_id>();
+  entry.kind = in.get<balance_entry_kind>();
+  entry.amount = in.get<std::int64_t>();
+  entry.balance_before = in.get<std::int64_t>();
+  entry.balance_after = in.get<std::int64_t>();
+  entry.order_id = in.get<entity_id>();
+  entry.created_at = in.get<time_ms>();
+}
+
 void write_value(payload_writer& w, const balance_view& balance) {
   w.put(balance.user_id);
   w.put(balance.balance);

@@ -27,6 +27,9 @@ void read_value(payload_reader& in, sale_fact& fact);
 void write_value(payload_writer& w, const cart_item_view& item);
 void read_value(payload_reader& in, cart_item_view& item);
 
+void write_value(payload_writer& w, const balance_entry& entry);
+void read_value(payload_reader& in, balance_entry& entry);
+
 void write_value(payload_writer& w, const balance_view& balance);
 void read_value(payload_reader& in, balance_view& balance);
 

@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "engine/sharding.h"
+#include "engine/value_codec.h"
 
 namespace ecom::engine {
 
@@ -192,7 +193,7 @@ bool wallet_book::apply_coupon_delivered(payload_reader& in) {
   const coupon_template* coupon = campaigns_.find_template(coupon_id);
   if (in.failed() || coupon == nullptr || !users_.exists(c.user_id)) return false;
   c.coupon = *coupon;
-  wallet& w = wallets_[c.user_id];
+  wallet& w = *changing(c.user_id, true);
   if (!w.campaigns.insert(c.campaign_id).second) return false;
   history_sequence_ = std::max(history_sequence_, sequence_of(history_id, shard_count_));
   user_coupon_sequence_ = std::max(user_coupon_sequence_, sequence_of(c.id, shard_count_));
@@ -209,14 +210,14 @@ bool wallet_book::apply_coupon_expired(payload_reader& in) {
   auto coupon_id = in.get<entity_id>();
   auto history_id = in.get<entity_id>();
   auto at = in.get<time_ms>();
-  auto it = wallets_.find(user_id);
-  if (in.failed() || it == wallets_.end()) return false;
-  for (auto& c : it->second.coupons) {
+  wallet* changed = changing(user_id, false);
+  if (in.failed() || changed == nullptr) return false;
+  for (auto& c : changed->coupons) {
     if (c.id != coupon_id) continue;
     if (c.status != user_coupon_status::available) return false;  // EXPIRE is recorded once
     c.status = user_coupon_status::expired;
     history_sequence_ = std::max(history_sequence_, sequence_of(history_id, shard_count_));
-    it->second.history.push_back(
+    changed->history.push_back(
         coupon_history_entry{history_id, c.id, c.coupon.id, coupon_action::expire, 0, at});
     return true;
   }
@@ -252,6 +253,7 @@ void wallet_book::note_history_id(entity_id id) {
 
 bool wallet_book::apply_use(entity_id user_id, entity_id user_coupon_id, entity_id order_id,
                             entity_id history_id, time_ms at) {
+  changing(user_id, false);
   user_coupon_view* held = find_held(user_id, user_coupon_id);
   if (held == nullptr || held->status != user_coupon_status::available) return false;
   held->status = user_coupon_status::used;
@@ -264,6 +266,7 @@ bool wallet_book::apply_use(entity_id user_id, entity_id user_coupon_id, entity_
 
 bool wallet_book::apply_restore(entity_id user_id, entity_id user_coupon_id, entity_id order_id,
                                 entity_id history_id, time_ms at) {
+  changing(user_id, false);
   user_coupon_view* held = find_held(user_id, user_coupon_id);
   if (held == nullptr || held->status != user_coupon_status::used) return false;
   held->status = user_coupon_status::available;
@@ -276,6 +279,100 @@ bool wallet_book::apply_restore(entity_id user_id, entity_id user_coupon_id, ent
   if (at >= held->expires_at)
     expiries_.emplace(held->expires_at, std::make_pair(user_id, user_coupon_id));
   return true;
+}
+
+// ---- snapshot --------------------------------------------------------------------------------
+
+wallet_book::wallet* wallet_book::changing(entity_id user_id, bool create) {
+  auto it = wallets_.find(user_id);
+  const std::uint64_t position = sequence_of(user_id, shard_count_);
+  if (capture_ != nullptr && capture_wallets_.claim(position) && it != wallets_.end()) {
+    put_entity(*capture_, snapshot_key(snapshot_table::wallets, position),
+               [&](payload_writer& w) { write_wallet(w, it->second); });
+  }
+  if (it != wallets_.end()) return &it->second;
+  return create ? &wallets_[user_id] : nullptr;
+}
+
+void wallet_book::write_wallet(payload_writer& w, const wallet& wallet) {
+  w.put(static_cast<std::uint32_t>(wallet.coupons.size()));
+  for (const auto& c : wallet.coupons) write_value(w, c);
+  w.put(static_cast<std::uint32_t>(wallet.history.size()));
+  for (const auto& h : wallet.history) {
+    w.put(h.id);
+    w.put(h.user_coupon_id);
+    w.put(h.coupon_id);
+    w.put(h.action);
+    w.put(h.order_id);
+    w.put(h.created_at);
+  }
+}
+
+void wallet_book::begin_capture(capture_buffer& out) {
+  put_entity(
+      out, snapshot_key(snapshot_table::books, static_cast<std::uint64_t>(snapshot_book::wallets)),
+      [&](payload_writer& w) {
+        w.put(user_coupon_sequence_);
+        w.put(history_sequence_);
+      });
+  capture_ = &out;
+  capture_wallets_.start(1, users_.user_sequence());
+}
+
+bool wallet_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return walk_by_sequence(capture_wallets_, wallets_, index_, shard_count_, budget,
+                          [&](std::uint64_t position, const wallet& wallet) {
+                            put_entity(out, snapshot_key(snapshot_table::wallets, position),
+                                       [&](payload_writer& w) { write_wallet(w, wallet); });
+                          });
+}
+
+void wallet_book::end_capture() {
+  capture_ = nullptr;
+  capture_wallets_.stop();
+}
+
+bool wallet_book::load(const snapshot_key& key, std::string_view value) {
+  payload_reader in(value);
+  if (key.table() == snapshot_table::books) {
+    user_coupon_sequence_ = in.get<std::uint64_t>();
+    history_sequence_ = in.get<std::uint64_t>();
+    return !in.failed() && in.at_end();
+  }
+  if (key.table() != snapshot_table::wallets) return false;
+  const entity_id user_id = make_id(key.a(), index_, shard_count_);
+  wallet loaded;
+  auto coupons = in.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < coupons && !in.failed(); ++i) {
+    user_coupon_view c;
+    read_value(in, c);
+    if (c.user_id != user_id || !loaded.campaigns.insert(c.campaign_id).second) return false;
+    loaded.coupons.push_back(std::move(c));
+  }
+  auto history = in.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < history && !in.failed(); ++i) {
+    coupon_history_entry h;
+    h.id = in.get<entity_id>();
+    h.user_coupon_id = in.get<entity_id>();
+    h.coupon_id = in.get<entity_id>();
+    h.action = in.get<coupon_action>();
+    h.order_id = in.get<entity_id>();
+    h.created_at = in.get<time_ms>();
+    loaded.history.push_back(h);
+  }
+  if (in.failed() || !in.at_end()) return false;
+  return wallets_.emplace(user_id, std::move(loaded)).second;
+}
+
+// The expiry queue holds every coupon that may still expire: live, it keeps entries for used
+// coupons too (the sweep skips them, and a restore past expiry adds one again).
+void wallet_book::end_load() {
+  for (const auto& [user_id, wallet] : wallets_) {
+    for (const auto& c : wallet.coupons) {
+      if (c.status != user_coupon_status::expired)
+        expiries_.emplace(c.expires_at, std::make_pair(user_id, c.id));
+    }
+  }
 }
 
 }  // namespace ecom::engine

@@ -19,6 +19,7 @@
 #include "engine/idempotency.h"
 #include "engine/record.h"
 #include "engine/reply.h"
+#include "engine/snapshot.h"
 #include "engine/step_context.h"
 #include "engine/user_book.h"
 
@@ -63,6 +64,14 @@ class wallet_book {
   // Invariants: a user holds at most one coupon per campaign.
   void check_invariants(std::vector<std::string>& broken) const;
 
+  // Snapshot (snapshot.h; the same five steps in every book). end_load rebuilds the expiry
+  // queue and each wallet's campaign set.
+  void begin_capture(capture_buffer& out);
+  bool capture_step(capture_buffer& out, capture_budget& budget);
+  void end_capture();
+  bool load(const snapshot_key& key, std::string_view value);
+  void end_load();
+
  private:
   struct wallet {
     std::vector<user_coupon_view> coupons;      // issue order (ascending id)
@@ -70,6 +79,10 @@ class wallet_book {
     std::set<entity_id> campaigns;              // campaigns this user holds a coupon of
   };
 
+  // The user's wallet about to change (apply only; null when none and !create), its value at
+  // the cut written first if needed.
+  wallet* changing(entity_id user_id, bool create);
+  static void write_wallet(payload_writer& w, const wallet& wallet);
   user_coupon_view as_seen(const user_coupon_view& coupon, time_ms now) const;
   void emit(record_type type, std::string payload, std::vector<record>& out);
   bool apply_coupon_delivered(payload_reader& in);
@@ -87,6 +100,8 @@ class wallet_book {
   std::uint64_t user_coupon_sequence_ = 0;
   std::uint64_t history_sequence_ = 0;
   std::size_t sized_for_users_ = 0;
+  capture_buffer* capture_ = nullptr;  // while a capture runs
+  capture_range capture_wallets_;
 };
 
 }  // namespace ecom::engine
