@@ -46,6 +46,14 @@ struct release_watches {};
 // it, before serving; answers the counts.
 struct catch_up_expiry {};
 
+// A snapshot: the shard starts a capture of its state at its cut (the WAL's appended LSN when
+// the command runs) and walks it between batches, handing the entities to `port` (see
+// snapshot_port.h). Answered at once; the port hears the rest.
+class snapshot_port;
+struct begin_snapshot {
+  snapshot_port* port = nullptr;
+};
+
 struct expiry_counts {
   std::uint64_t coupons = 0;
   std::uint64_t orders = 0;

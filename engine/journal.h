@@ -31,6 +31,9 @@ class journal {
 
   // The highest LSN known to be durable (fdatasync'd; with `off`, written).
   virtual lsn_t durable_lsn() const = 0;
+  // The last LSN assigned so far (durable or not). A shard that reads it on its own thread
+  // knows that every record it appended has an LSN at or below it, and every later one above.
+  virtual lsn_t appended_lsn() const = 0;
 
   // Runs `on_durable` once everything up to `lsn` is durable: inline when it already is, else
   // as a barrier (an append of nothing) on the WAL thread.

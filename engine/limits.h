@@ -20,6 +20,14 @@ inline constexpr std::size_t expiries_per_tick_max = 1000;
 // Long polls of the event feed parked on the event shard; beyond this one is answered at once.
 inline constexpr std::size_t event_watches_max = 10'000;
 inline constexpr time_ms event_wait_ms_max = 30'000;
+// A snapshot capture's step between two batches: positions visited (about a hash lookup and,
+// when present, one entity written each: tens of microseconds), and the bytes a shard gathers
+// before it hands a chunk to the snapshot writer.
+inline constexpr std::size_t capture_step_visits_max = 256;
+inline constexpr std::size_t capture_chunk_bytes = 256 * 1024;
+// Chunks of one shard the snapshot writer may hold before that shard's walk waits: the memory
+// a snapshot adds is about shards × this × capture_chunk_bytes (plus LMDB's dirty pages).
+inline constexpr std::size_t capture_chunks_queued_max = 8;
 
 // ---- users, sessions, balance ----------------------------------------------------------------
 inline constexpr std::size_t user_name_length_max = 100;       // code points

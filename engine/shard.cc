@@ -11,7 +11,7 @@ namespace ecom::engine {
 shard::shard(shard_options options, clock_fn clock)
     : options_(options),
       clock_(std::move(clock)),
-      state_(options.index, options.shard_count),
+      state_(std::in_place, options.index, options.shard_count),
       mailbox_(options.mailbox_depth_max) {
   assert(options_.shard_count > 0 && options_.shard_count <= shard_count_max);
   records_.reserve(16);
@@ -23,15 +23,34 @@ shard::~shard() {
 
 bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
   assert(wal_ == nullptr);
-  last_lsn_.store(lsn, std::memory_order_relaxed);
-  return state_.apply(type, payload);
+  last_lsn_.store(std::max(lsn, last_lsn()), std::memory_order_relaxed);
+  return state_->apply(type, payload);
+}
+
+bool shard::load_snapshot_entity(std::string_view key, std::string_view value) {
+  assert(wal_ == nullptr);
+  return state_->load(key, value);
+}
+
+void shard::discard_loaded_state() {
+  assert(wal_ == nullptr);
+  state_.emplace(options_.index, options_.shard_count);
+  snapshot_cut_ = 0;
+  last_lsn_.store(0, std::memory_order_relaxed);
+}
+
+void shard::end_snapshot_load(lsn_t cut) {
+  assert(wal_ == nullptr);
+  state_->end_load();
+  snapshot_cut_ = cut;
+  last_lsn_.store(cut, std::memory_order_relaxed);
 }
 
 void shard::start(journal& wal) {
   assert(wal_ == nullptr && !thread_.joinable());
   check_invariants("after recovery");
   wal_ = &wal;
-  state_.size_for_users();
+  state_->size_for_users();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -39,7 +58,7 @@ void shard::start_driven(journal& wal, shard_driver driver) {
   assert(wal_ == nullptr && !driver_);
   check_invariants("after recovery");
   wal_ = &wal;
-  state_.size_for_users();
+  state_->size_for_users();
   driver_ = std::move(driver);
   batch_.reserve(mailbox_.depth_max());
   mailbox_.drive([this] { driver_(std::chrono::milliseconds(0), [this] { drain(); }); });
@@ -66,7 +85,7 @@ void shard::stop() {
 // starts and stops: every end-to-end test that stops its server checks them too.
 void shard::check_invariants([[maybe_unused]] const char* when) const {
 #ifndef NDEBUG
-  std::vector<std::string> broken = state_.check_invariants();
+  std::vector<std::string> broken = state_->check_invariants();
   for (const auto& what : broken)
     std::fprintf(stderr, "shard %u %s: invariant broken: %s\n", options_.index, when, what.c_str());
   ECOM_CHECK(broken.empty(), "a shard's invariants do not hold");
@@ -79,7 +98,17 @@ void shard::drain() {
   expire_due(now);
   for (command& item : batch_) execute(item, now);
   batch_.clear();  // callbacks and their captures go now, not at the next batch
-  state_.size_for_users();
+  state_->size_for_users();
+  if (capture_port_ != nullptr && !capture_waiting_) {
+    // Walk on between batches, also when no command comes: a drain of its own, later.
+    if (capture_step()) {
+      capture_waiting_ = true;
+      driver_(std::chrono::milliseconds(capture_port_->has_room(options_.index) ? 0 : 1), [this] {
+        capture_waiting_ = false;
+        drain();
+      });
+    }
+  }
 }
 
 void shard::tick_driven() {
@@ -96,12 +125,15 @@ void shard::run() {
     auto wake_at = timers_.empty() ? next_sweep : std::min(next_sweep, timers_.begin()->first);
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         wake_at - std::chrono::steady_clock::now());
+    if (capture_port_ != nullptr) wait = std::chrono::milliseconds(capture_waiting_ ? 1 : 0);
     if (!mailbox_.pop_all(batch, std::max(wait, std::chrono::milliseconds(0)))) break;
     time_ms now = clock_();
     expire_due(now);
     for (command& item : batch) execute(item, now);
     batch.clear();
-    state_.size_for_users();
+    state_->size_for_users();
+    if (capture_port_ != nullptr)
+      capture_waiting_ = capture_step() && !capture_port_->has_room(options_.index);
     run_due_timers();
     if (std::chrono::steady_clock::now() >= next_sweep) {
       tick(clock_());
@@ -133,15 +165,15 @@ void shard::append_records() {
 // Periodic work that needs no request (see shard_state::tick).
 void shard::tick(time_ms now) {
   records_.clear();
-  state_.tick(now, records_);
+  state_->tick(now, records_);
   append_records();
 }
 
 // Pending orders whose time is up expire before the batch that could read them runs.
 void shard::expire_due(time_ms now) {
-  if (!state_.orders.has_due(now)) return;
+  if (!state_->orders.has_due(now)) return;
   records_.clear();
-  state_.orders.expire(now, records_);
+  state_->orders.expire(now, records_);
   append_records();
 }
 
@@ -151,14 +183,14 @@ void shard::execute(command& item, time_ms now) {
     return execute_control(item, now);
   }
   records_.clear();
-  state_.keys.set_durable_lsn(wal_->durable_lsn());
-  reply answer = state_.run(item.body, item.key_use, item.key.get(), now, records_);
+  state_->keys.set_durable_lsn(wal_->durable_lsn());
+  reply answer = state_->run(item.body, item.key_use, item.key.get(), now, records_);
   const errc code = answer.code;
   const bool replayed = answer.replayed;
   const bool event = !records_.empty() && std::holds_alternative<record_event>(item.body);
   complete(item, std::move(answer));
-  state_.settle_key(item.key_use, item.key.get(), code, replayed,
-                    records_.empty() ? 0 : last_lsn());
+  state_->settle_key(item.key_use, item.key.get(), code, replayed,
+                     records_.empty() ? 0 : last_lsn());
   records_.clear();
   if (event && !watches_.empty()) wake_watches();
 }
@@ -193,20 +225,22 @@ void shard::execute_control(command& item, time_ms now) {
   records_.clear();
   reply answer;
   if (std::holds_alternative<get_shard_figures>(item.body)) {
-    shard_figures figures = state_.figures();
+    shard_figures figures = state_->figures();
     figures.last_lsn = last_lsn();
     answer = reply{errc::ok, figures, false};
   } else if (std::holds_alternative<release_watches>(item.body)) {
     for (auto& parked : watches_) {
       answer_when_durable(*wal_, last_lsn(), std::move(parked.done),
-                          reply{errc::ok, state_.events.page(parked.watch.after, 0), false});
+                          reply{errc::ok, state_->events.page(parked.watch.after, 0), false});
     }
     watches_.clear();
+  } else if (std::holds_alternative<begin_snapshot>(item.body)) {
+    start_capture(*std::get<begin_snapshot>(item.body).port);
   } else if (std::holds_alternative<catch_up_expiry>(item.body)) {
     // Everything that expired while the server was down, not one tick's worth.
     expiry_counts total;
     for (;;) {
-      expiry_counts counts = state_.tick(now, records_);
+      expiry_counts counts = state_->tick(now, records_);
       total.coupons += counts.coupons;
       total.orders += counts.orders;
       append_records();
@@ -217,10 +251,51 @@ void shard::execute_control(command& item, time_ms now) {
   complete(item, std::move(answer));
 }
 
+// ---- snapshot capture ------------------------------------------------------------------------
+
+// Between two commands: the state now is the state at the cut. Every record this shard
+// appended has an LSN at or below the WAL's appended LSN; every later one will be above it.
+void shard::start_capture(snapshot_port& port) {
+  ECOM_CHECK(capture_port_ == nullptr, "a snapshot began while this shard's last one runs");
+  capture_port_ = &port;
+  capture_cut_ = wal_->appended_lsn();
+  capture_out_ = capture_buffer{};
+  state_->begin_capture(capture_out_);
+  if (driver_ && !capture_waiting_) {
+    capture_waiting_ = true;
+    driver_(std::chrono::milliseconds(0), [this] {
+      capture_waiting_ = false;
+      drain();
+    });
+  }
+}
+
+void shard::hand_over_chunk() {
+  if (capture_out_.bytes().empty()) return;
+  capture_port_->deliver(options_.index, std::move(capture_out_.bytes()));
+  capture_out_.bytes().clear();
+}
+
+// One bounded step; true while the walk has more to do. Entities written by changes since the
+// last step are handed over too.
+bool shard::capture_step() {
+  bool done = false;
+  if (capture_port_->has_room(options_.index)) {
+    capture_budget budget{capture_step_visits_max};
+    done = state_->capture_step(capture_out_, budget);
+  }
+  if (done || capture_out_.bytes().size() >= capture_chunk_bytes) hand_over_chunk();
+  if (!done) return true;
+  state_->end_capture();
+  snapshot_port* port = std::exchange(capture_port_, nullptr);
+  port->finished(options_.index, capture_cut_);
+  return false;
+}
+
 // A long poll with nothing after its position waits here (bounded), on the event shard.
 void shard::park_watch(command& item) {
   const watch_events& watch = std::get<watch_events>(item.body);
-  event_page page = state_.events.page(watch.after, watch.limit);
+  event_page page = state_->events.page(watch.after, watch.limit);
   if (!page.items.empty() || watches_.size() >= event_watches_max || watch.wait_ms <= 0) {
     // Something to show, or past the bound (answered at once, empty: the poller asks again).
     return complete(item, reply{errc::ok, std::move(page), false});
@@ -235,17 +310,17 @@ void shard::end_watch(std::uint64_t id) {
                          [id](const parked_watch& parked) { return parked.id == id; });
   if (it == watches_.end()) return;  // answered by an event, or released
   answer_when_durable(*wal_, last_lsn(), std::move(it->done),
-                      reply{errc::ok, state_.events.page(it->watch.after, 0), false});
+                      reply{errc::ok, state_->events.page(it->watch.after, 0), false});
   watches_.erase(it);
 }
 
 // An event was just appended: every parked poll before it gets its page once it is durable.
 void shard::wake_watches() {
   std::erase_if(watches_, [this](parked_watch& parked) {
-    if (parked.watch.after >= state_.events.last_seq()) return false;  // keeps waiting
+    if (parked.watch.after >= state_->events.last_seq()) return false;  // keeps waiting
     answer_when_durable(
         *wal_, last_lsn(), std::move(parked.done),
-        reply{errc::ok, state_.events.page(parked.watch.after, parked.watch.limit), false});
+        reply{errc::ok, state_->events.page(parked.watch.after, parked.watch.limit), false});
     return true;
   });
 }

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "engine/limits.h"
 #include "engine/mailbox.h"
 #include "engine/shard_state.h"
+#include "engine/snapshot_port.h"
 
 namespace ecom::engine {
 
@@ -52,7 +54,17 @@ class shard {
   // fit the state (the caller reports corruption).
   bool replay(record_type type, std::string_view payload, lsn_t lsn);
   // Before start only: the state, for recovery to plan what a crash left half done.
-  const shard_state& state() const { return state_; }
+  const shard_state& state() const { return *state_; }
+  // Before start: load one snapshot entity (false: it does not decode or fit); then
+  // end_snapshot_load(cut) rebuilds the derived indexes and sets the cut: replay() skips the
+  // shard's records at or below it (the snapshot holds them).
+  bool load_snapshot_entity(std::string_view key, std::string_view value);
+  void end_snapshot_load(lsn_t cut);
+  lsn_t snapshot_cut() const { return snapshot_cut_; }
+  shard_state& state_for_load() { return *state_; }
+  // Before start: forgets a partly loaded snapshot (it failed its checks half way), so that
+  // an older one, or the whole WAL, can be loaded instead.
+  void discard_loaded_state();
 
   // Starts on a thread of its own, writing to `wal` from now on.
   void start(journal& wal);
@@ -95,11 +107,16 @@ class shard {
   void end_watch(std::uint64_t id);  // its wait_ms passed
   void wake_watches();               // an event was just appended
   void check_invariants(const char* when) const;
+  // Snapshot capture (begin_snapshot): one bounded step of the walk between batches, handing
+  // full chunks to the port; true while there is more to walk.
+  void start_capture(snapshot_port& port);
+  bool capture_step();
+  void hand_over_chunk();
 
   shard_options options_;
   clock_fn clock_;
-  shard_state state_;
-  journal* wal_ = nullptr;  // set by start
+  std::optional<shard_state> state_;  // always engaged; optional so it can be rebuilt
+  journal* wal_ = nullptr;            // set by start
   mailbox<command> mailbox_;
   std::vector<parked_watch> watches_;  // event shard only; at most event_watches_max
   std::uint64_t next_watch_id_ = 1;
@@ -110,6 +127,12 @@ class shard {
   std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers_;
   shard_driver driver_;         // driven mode only
   std::vector<command> batch_;  // driven mode: reused per drain
+  // Snapshot: the capture in progress (port null when none) and the cut of a loaded one.
+  snapshot_port* capture_port_ = nullptr;
+  capture_buffer capture_out_;
+  lsn_t capture_cut_ = 0;
+  bool capture_waiting_ = false;  // driven: a drain is scheduled to go on walking
+  lsn_t snapshot_cut_ = 0;
 };
 
 }  // namespace ecom::engine

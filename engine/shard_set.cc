@@ -30,7 +30,23 @@ bool shard_set::replay(record_type type, shard_index index, std::string_view pay
     }
     return true;
   }
+  if (lsn <= shards_[index]->snapshot_cut()) return true;
   return shards_[index]->replay(type, payload, lsn);
+}
+
+void shard_set::discard_loaded_state() {
+  for (auto& s : shards_) s->discard_loaded_state();
+}
+
+void shard_set::share_loaded_templates() {
+  std::vector<coupon_template> all;
+  for (auto& s : shards_) {
+    auto made = s->state().campaigns.templates_made();
+    all.insert(all.end(), made.begin(), made.end());
+  }
+  for (auto& s : shards_) {
+    for (const auto& t : all) s->state_for_load().campaigns.install(t);
+  }
 }
 
 void shard_set::start(journal& wal) {

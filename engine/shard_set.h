@@ -26,7 +26,14 @@ class shard_set {
   // Recovery, before start: hands a record to the shard that wrote it. A template
   // (coupon_created) is applied on every shard, whichever wrote it (templates are copied
   // everywhere; see campaign_book).
+  // After a snapshot load, a shard's records at or below its cut are skipped (it holds them);
+  // templates are applied everywhere regardless (installing one again changes nothing).
   bool replay(record_type type, shard_index index, std::string_view payload, lsn_t lsn);
+  // After every shard loaded its snapshot entities: copies each template to every shard
+  // (a snapshot holds a template once, in the shard that made it).
+  void share_loaded_templates();
+  // Forgets a partly loaded snapshot on every shard (see shard::discard_loaded_state).
+  void discard_loaded_state();
 
   // Every shard writes to `wal` from now on; on threads of their own, or, with start_driven,
   // shard i on the thread driver_of(i) drives (see shard_driver).

@@ -26,6 +26,8 @@ const std::vector<api::route>& api::routes() {
       {m::get, "/openapi.json", &api::get_openapi, false},
       {m::get, "/docs", &api::get_docs, false},
       {m::get, "/admin/stats", &api::get_admin_stats, true},
+      {m::post, "/admin/snapshot", &api::post_admin_snapshot, true},
+      {m::get, "/admin/snapshots", &api::get_admin_snapshots, true},
       {m::post, "/users", &api::post_users, true},
       {m::post, "/auth/login", &api::post_login, true},
       {m::post, "/auth/refresh", &api::post_refresh, true},
@@ -422,10 +424,7 @@ void api::get_admin_stats(const request_ptr& request, const params&) {
       w.end_object();
     }
     w.end_array();
-    w.key("wal");
-    std::string wal;
-    services_.render_wal_stats(wal);
-    w.raw(wal);
+    render_persistence_stats(w);
     w.end_object();
     reply(request, json_reply(200, std::move(body)));
   };

@@ -19,7 +19,13 @@
 #include "net/auth.h"
 #include "net/http_types.h"
 
+namespace ecom::persistence {
+class snapshotter;
+}
+
 namespace ecom::net {
+
+class json_writer;
 
 struct api_options {
   std::string admin_token;  // empty: no admin access
@@ -40,6 +46,8 @@ struct api_services {
   // Fills the WAL part of /admin/stats.
   std::function<void(std::string&)> render_wal_stats;
   std::function<void(std::string&)> render_http_metrics;
+  // Snapshots: null until recovery has finished (then 503 NOT_READY is what routes see first).
+  const std::atomic<persistence::snapshotter*>& snapshots;
   const std::atomic<bool>& ready;
   std::function<std::int64_t()> clock_ms;
 };
@@ -94,6 +102,9 @@ class api {
   void get_openapi(const request_ptr&, const params&);
   void get_docs(const request_ptr&, const params&);
   void get_admin_stats(const request_ptr&, const params&);
+  void post_admin_snapshot(const request_ptr&, const params&);
+  void get_admin_snapshots(const request_ptr&, const params&);
+  void render_persistence_stats(json_writer& w);
 
   // ---- users and sessions (routes_users.cc) --------------------------------------------------
   void post_users(const request_ptr&, const params&);

@@ -63,6 +63,14 @@ int parse_flags(int argc, char** argv, settings& s) {
       "wal-zero-fill-kib", po::value(&s.wal_zero_fill_kib)->default_value(4096),
       "zeros kept ahead of the WAL's frames so a group commit overwrites existing blocks "
       "(0: plain appends; see docs/operations.md)")(
+      "snapshot-every-records", po::value(&s.snapshot_every_records)->default_value(1'000'000),
+      "take a snapshot once this many WAL records were written since the last one (0: never)")(
+      "snapshot-every-s", po::value(&s.snapshot_every_s)->default_value(0),
+      "take a snapshot once this many seconds passed since the last one (0: never)")(
+      "snapshots-keep", po::value(&s.snapshots_keep)->default_value(2),
+      "snapshot generations kept (at least 1); WAL segments older than the oldest are trimmed")(
+      "wal-archive-dir", po::value(&s.wal_archive_dir)->default_value(""),
+      "move trimmed WAL segments here instead of deleting them (for point-in-time restore)")(
       "order-ttl", po::value(&s.api.order_ttl_s)->default_value(900),
       "seconds a pending order waits for payment before it expires (1..2592000)")(
       "mailbox-depth-max",
@@ -100,7 +108,8 @@ int parse_flags(int argc, char** argv, settings& s) {
       s.wal_zero_fill_kib > wal_zero_fill_kib_max || s.api.access_token_ttl_s <= 0 ||
       s.api.kdf_iterations == 0 || s.api.order_ttl_s < 1 || s.server.read_timeout_ms == 0 ||
       s.server.idle_timeout_ms == 0 || s.api.order_ttl_s > engine::order_ttl_ms_max / 1000 ||
-      s.api.kdf_iterations > kdf_iterations_max) {
+      s.api.kdf_iterations > kdf_iterations_max || s.snapshots_keep == 0 ||
+      s.snapshots_keep > snapshots_keep_max) {
     std::cerr << "ecomd: a numeric flag is out of range (see --help)\n";
     return 2;
   }

@@ -20,7 +20,12 @@ struct settings {
   bool seed_demo = false;
   std::size_t mailbox_depth_max = engine::mailbox_depth_max_default;
   std::uint32_t wal_zero_fill_kib = 4096;
-  std::int64_t clock_offset_ms = 0;  // testing only
+  // Snapshots (OPERATIONS.md §1; persistence/snapshotter.h).
+  std::uint64_t snapshot_every_records = 1'000'000;  // 0: never
+  std::uint64_t snapshot_every_s = 0;                // 0: never
+  std::uint32_t snapshots_keep = 2;                  // at least 1
+  std::string wal_archive_dir;                       // empty: trimmed segments are deleted
+  std::int64_t clock_offset_ms = 0;                  // testing only
   api_options api;
 };
 

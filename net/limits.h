@@ -35,6 +35,7 @@ inline constexpr auto shutdown_drain_timeout = std::chrono::seconds(10);
 // ---- flags' bounds ---------------------------------------------------------------------------
 inline constexpr std::uint32_t io_threads_max = 256;
 inline constexpr std::uint32_t kdf_iterations_max = 10'000'000;
+inline constexpr std::uint32_t snapshots_keep_max = 1000;  // --snapshots-keep
 inline constexpr std::uint32_t wal_zero_fill_kib_max = 1u << 20;  // 1 GiB
 
 static_assert(body_bytes_max % (1 << 10) == 0, "problem details print it in KiB/MiB");

@@ -29,6 +29,7 @@
 #include "net/wal_metrics.h"
 #include "persistence/data_dir.h"
 #include "persistence/recovery.h"
+#include "persistence/snapshotter.h"
 #include "persistence/wal_writer.h"
 
 using namespace ecom;
@@ -83,6 +84,7 @@ int serve(net::settings& s) {
   engine::gateway engine(shards);
   // Read by /metrics and /admin/stats from io threads while recovery is still opening it.
   std::atomic<persistence::wal_writer*> wal{nullptr};
+  std::atomic<persistence::snapshotter*> snapshots{nullptr};
   auto wal_stats = [&wal] {
     auto* writer = wal.load(std::memory_order_acquire);
     return writer ? writer->stats() : persistence::wal_stats{};
@@ -105,6 +107,7 @@ int serve(net::settings& s) {
       },
       [&](std::string& out) { net::render_wal_stats_json(wal_stats(), out); },
       [&](std::string& out) { counters.render(out); },
+      snapshots,
       ready,
       wall_clock_ms};
   net::api routes(s.api, services);
@@ -137,7 +140,21 @@ int serve(net::settings& s) {
                   report.flows.order_steps_redone > 0;
   net::log_line(repaired ? net::log_level::warn : net::log_level::info, "recovery: %s",
                 report.summary().c_str());
-  if (s.seed_demo && report.last_lsn == 0) net::seed_demo(engine, s.api.kdf_iterations);
+  persistence::snapshot_options snapshot_options;
+  snapshot_options.snapshots_dir = dir.snapshots_path();
+  snapshot_options.wal_dir = dir.wal_path();
+  snapshot_options.archive_dir = s.wal_archive_dir;
+  snapshot_options.keep = s.snapshots_keep;
+  snapshot_options.every_records = s.snapshot_every_records;
+  snapshot_options.every_s = s.snapshot_every_s;
+  persistence::snapshotter snapshotter(
+      snapshot_options, shards, *recovered.wal, wall_clock_ms,
+      [](const std::string& line) { net::log_line(net::log_level::info, "%s", line.c_str()); },
+      report.snapshots_damaged, report.snapshot_lsn);
+  snapshotter.start();
+  snapshots.store(&snapshotter, std::memory_order_release);
+  if (s.seed_demo && report.last_lsn == 0 && report.snapshot_lsn == 0)
+    net::seed_demo(engine, s.api.kdf_iterations);
   ready.store(true, std::memory_order_release);
   net::log_line(net::log_level::info, "ready: replayed %llu records up to lsn %llu",
                 static_cast<unsigned long long>(report.records_replayed),
@@ -154,6 +171,8 @@ int serve(net::settings& s) {
   slow_work.join();
   server.stop();  // the io threads end; the shards they ran are now this thread's
   shards.stop();  // what is still queued runs here
+  snapshots.store(nullptr, std::memory_order_release);
+  snapshotter.stop();  // a snapshot still being taken is abandoned (the WAL holds everything)
   recovered.wal->stop();
   net::log_line(net::log_level::info, "stopped cleanly at lsn %llu",
                 static_cast<unsigned long long>(recovered.wal->durable_lsn()));

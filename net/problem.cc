@@ -48,6 +48,8 @@ std::string_view title_of(std::string_view code) {
       {"NOT_READY", "Not ready"},
       {"OVERLOADED", "Overloaded"},
       {"INTERNAL", "Internal error"},
+      {"SNAPSHOT_IN_PROGRESS", "Snapshot in progress"},
+      {"SNAPSHOT_FAILED", "Snapshot failed"},
   };
   for (const auto& e : titles) {
     if (e.code == code) return e.title;

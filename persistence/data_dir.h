@@ -5,6 +5,7 @@
 //   <dir>/meta       "ecomd-data 1\nshards N\n" written once at creation (shard count is fixed)
 //   <dir>/secret     32 random bytes (OpenSSL RAND_bytes), HMAC key for access tokens, mode 0600
 //   <dir>/wal/       numbered WAL segments (wal_writer / wal_reader)
+//   <dir>/snapshots/ one LMDB environment per snapshot generation (snapshot_store)
 //
 // Files are written to a temp name, fsync'd, renamed, and the folder fsync'd.
 #pragma once
@@ -29,6 +30,7 @@ class data_dir {
 
   const std::filesystem::path& path() const { return dir_; }
   std::filesystem::path wal_path() const { return dir_ / "wal"; }
+  std::filesystem::path snapshots_path() const { return dir_ / "snapshots"; }
   std::uint32_t shard_count() const { return shard_count_; }
   bool created_now() const { return created_now_; }  // true when the folder had no meta yet
   const std::string& token_secret() const { return secret_; }  // 32 raw bytes

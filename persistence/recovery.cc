@@ -1,26 +1,104 @@
 #include "persistence/recovery.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "persistence/snapshot_store.h"
 #include "persistence/wal_reader.h"
 
 namespace ecom::persistence {
 
 namespace {
 
-replay_result replay_into(const data_dir& dir, engine::shard_set& shards) {
+namespace fs = std::filesystem;
+
+std::uint64_t ms_since(std::chrono::steady_clock::time_point start) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - start)
+                                        .count());
+}
+
+// The newest generation that opens, passes its checksums and loads; older ones are tried when
+// it does not. Nothing: none did (or there is none).
+std::optional<snapshot_info> load_snapshot(const data_dir& dir, engine::shard_set& shards,
+                                           recovery_report& report) {
+  for (const fs::path& generation : generation_dirs(dir.snapshots_path())) {
+    const std::string name = generation.filename().string();
+    snapshot_check meta = read_snapshot_meta(generation);
+    if (meta.state != snapshot_state::ok) {
+      report.snapshots_skipped.push_back(name + ": " + meta.problem);
+      if (meta.state == snapshot_state::damaged) report.snapshots_damaged.push_back(name);
+      continue;
+    }
+    if (meta.info.shards.size() != shards.size()) {
+      report.snapshots_skipped.push_back(name + ": holds " +
+                                         std::to_string(meta.info.shards.size()) +
+                                         " shards, the data dir " + std::to_string(shards.size()));
+      continue;
+    }
+    if (meta.info.entity_format != engine::snapshot_format_version) {
+      report.snapshots_skipped.push_back(
+          name + ": entity format " + std::to_string(meta.info.entity_format) +
+          ", this build reads " + std::to_string(engine::snapshot_format_version));
+      continue;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    snapshot_check loaded = read_snapshot(
+        generation, [&](engine::shard_index shard, std::string_view key, std::string_view value) {
+          return shards.at(shard).load_snapshot_entity(key, value);
+        });
+    if (loaded.state != snapshot_state::ok) {
+      report.snapshots_skipped.push_back(name + ": " + loaded.problem);
+      report.snapshots_damaged.push_back(name);
+      shards.discard_loaded_state();
+      continue;
+    }
+    for (engine::shard_index i = 0; i < shards.size(); ++i)
+      shards.at(i).end_snapshot_load(loaded.info.shards[i].cut);
+    shards.share_loaded_templates();
+    report.snapshot_lsn = loaded.info.lsn;
+    for (const auto& s : loaded.info.shards) report.snapshot_entities += s.entities;
+    report.snapshot_load_ms = ms_since(started);
+    return loaded.info;
+  }
+  return std::nullopt;
+}
+
+std::string skipped_list(const recovery_report& report) {
+  std::string out;
+  for (const auto& s : report.snapshots_skipped) out += (out.empty() ? "" : "; ") + s;
+  return out.empty() ? "no snapshot" : out;
+}
+
+replay_result replay_into(const data_dir& dir, engine::shard_set& shards,
+                          const std::optional<snapshot_info>& snapshot,
+                          const recovery_report& report) {
+  const engine::lsn_t after = snapshot ? snapshot->min_cut() : 0;
+  const std::vector<segment_file> segments = list_segments(dir.wal_path());
+  if (!segments.empty() && segments.front().first_lsn > after + 1) {
+    throw std::runtime_error(
+        "the WAL starts at lsn " + std::to_string(segments.front().first_lsn) +
+        " and no usable snapshot holds what comes before (" + skipped_list(report) +
+        "); refusing to start. Inspect the data dir with `ecom-snapshot inspect " +
+        dir.path().string() + "`, or restore a backup with `ecom-snapshot restore`.");
+  }
   try {
-    return replay_wal(dir.wal_path(), 0, [&](const wal_entry& entry) {
-      if (!shards.replay(entry.type, entry.shard, entry.payload, entry.lsn)) {
-        throw std::runtime_error("WAL record at lsn " + std::to_string(entry.lsn) + " (type " +
-                                 std::to_string(static_cast<unsigned>(entry.type)) + ", shard " +
-                                 std::to_string(entry.shard) +
-                                 ") does not apply to the recovered state; refusing to start. "
-                                 "Inspect the data dir with ecom-snapshot before repairing it.");
-      }
-    });
+    return replay_wal(
+        dir.wal_path(), after,
+        [&](const wal_entry& entry) {
+          if (!shards.replay(entry.type, entry.shard, entry.payload, entry.lsn)) {
+            throw std::runtime_error(
+                "WAL record at lsn " + std::to_string(entry.lsn) + " (type " +
+                std::to_string(static_cast<unsigned>(entry.type)) + ", shard " +
+                std::to_string(entry.shard) +
+                ") does not apply to the recovered state; refusing to start. "
+                "Inspect the data dir with ecom-snapshot before repairing it.");
+          }
+        },
+        snapshot ? snapshot->max_cut() : 0);
   } catch (const wal_corruption& e) {
     throw std::runtime_error(std::string("WAL corruption: ") + e.what() + "; refusing to start");
   }
@@ -34,7 +112,8 @@ recovered recover(const data_dir& dir, engine::shard_set& shards, const recovery
   recovered result;
   recovery_report& report = result.report;
 
-  replay_result replayed = replay_into(dir, shards);
+  const std::optional<snapshot_info> snapshot = load_snapshot(dir, shards, report);
+  replay_result replayed = replay_into(dir, shards, snapshot, report);
   report.records_replayed = replayed.records;
   report.segments_read = replayed.segments;
   report.last_lsn = replayed.last_lsn;
@@ -44,7 +123,8 @@ recovered recover(const data_dir& dir, engine::shard_set& shards, const recovery
   wal.dir = dir.wal_path();
   wal.mode = options.fsync;
   wal.zero_fill_bytes = options.wal_zero_fill_bytes;
-  wal.next_lsn = replayed.last_lsn + 1;
+  // After a repair the WAL may end before what the snapshot holds: never reuse an LSN.
+  wal.next_lsn = std::max(replayed.last_lsn, snapshot ? snapshot->max_cut() : 0) + 1;
   wal.next_segment_number = replayed.next_segment_number;
   result.wal = std::make_unique<wal_writer>(wal);
 
@@ -60,9 +140,15 @@ recovered recover(const data_dir& dir, engine::shard_set& shards, const recovery
 }
 
 std::string recovery_report::summary() const {
-  std::string out = "replayed " + std::to_string(records_replayed) + " records from " +
-                    std::to_string(segments_read) + " segments up to lsn " +
-                    std::to_string(last_lsn);
+  std::string out;
+  if (snapshot_lsn != 0) {
+    out = "loaded snapshot " + std::to_string(snapshot_lsn) + " (" +
+          std::to_string(snapshot_entities) + " entities in " + std::to_string(snapshot_load_ms) +
+          " ms); ";
+  }
+  for (const auto& skipped : snapshots_skipped) out += "passed over snapshot " + skipped + "; ";
+  out += "replayed " + std::to_string(records_replayed) + " records from " +
+         std::to_string(segments_read) + " segments up to lsn " + std::to_string(last_lsn);
   if (!torn_tail.empty()) out += "; " + torn_tail;
   out += "; redelivered " + std::to_string(flows.coupons_redelivered) + " coupons and redid " +
          std::to_string(flows.order_steps_redone) + " order steps a crash had cut off; expired " +

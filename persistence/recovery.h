@@ -1,8 +1,10 @@
 // recovery: the whole start-up sequence of a data directory, one library shared by ecomd and
 // offline tools (it knows no HTTP). In order:
-//   1. load: replay every WAL segment into the shards, before they run (LMDB snapshots will
-//      come first here); a torn tail is truncated and reported, corruption in the middle or a
-//      record the state refuses stops with a message naming the place and ecom-snapshot;
+//   1. load: the newest snapshot that opens and passes its checksums (an older one when it
+//      does not; snapshot_store.h), then the WAL after each shard's cut, into the shards
+//      before they run; a torn tail is truncated and reported, corruption in the middle, a
+//      record the state refuses, or a WAL that does not reach back to what the snapshot holds
+//      stops with a message naming the place and `ecom-snapshot inspect`;
 //   2. open a fresh WAL segment at the next LSN;
 //   3. plan each cross-shard flow's recovery from the replayed state (engine/flow_recovery.h);
 //   4. start the shards: the caller's choice of threads (`start_shards`, given the journal);
@@ -15,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/flow_recovery.h"
 #include "engine/shard_set.h"
@@ -29,6 +32,14 @@ struct recovery_options {
 };
 
 struct recovery_report {
+  // The snapshot loaded (lsn 0: none) and the generations passed over, with why.
+  engine::lsn_t snapshot_lsn = 0;
+  std::uint64_t snapshot_entities = 0;
+  std::uint64_t snapshot_load_ms = 0;
+  std::vector<std::string> snapshots_skipped;
+  // Generations (folder names) that failed their checks: never listed nor deleted by the
+  // snapshotter (snapshotter's known_damaged).
+  std::vector<std::string> snapshots_damaged;
   std::uint64_t records_replayed = 0;
   std::uint64_t segments_read = 0;
   engine::lsn_t last_lsn = 0;  // where the log was found to end

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "persistence/file_io.h"
 #include "persistence/wal_format.h"
 
 namespace ecom::persistence {
@@ -29,10 +30,7 @@ std::string corruption_message(const fs::path& segment, std::uint64_t offset,
          "(their records are lost) or restore from a backup.";
 }
 
-struct segment_file {
-  std::uint64_t number = 0;
-  fs::path path;
-};
+}  // namespace
 
 std::vector<segment_file> list_segments(const fs::path& dir) {
   std::vector<segment_file> segments;
@@ -40,17 +38,24 @@ std::vector<segment_file> list_segments(const fs::path& dir) {
   if (!fs::exists(dir, ec)) return segments;  // a missing folder is an empty log
   for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
     const auto number = wal_format::parse_segment_file_name(entry.path().filename().string());
-    if (number && entry.is_regular_file()) segments.push_back({*number, entry.path()});
+    if (!number || !entry.is_regular_file()) continue;
+    segment_file segment{*number, entry.path(), 0, entry.file_size(ec)};
+    // The header's first_lsn (0 when the file is too short or not a segment).
+    const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char header[wal_format::segment_header_size];
+      if (::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header))
+        segment.first_lsn = wal_format::decode_segment_header(header).value_or(0);
+      ::close(fd);
+    }
+    segments.push_back(std::move(segment));
   }
   std::sort(segments.begin(), segments.end(),
             [](const segment_file& a, const segment_file& b) { return a.number < b.number; });
   return segments;
 }
 
-std::system_error io_error(int error, const std::string& what, const fs::path& path) {
-  return std::system_error(error, std::generic_category(),
-                           "replay_wal: " + what + " " + path.string());
-}
+namespace {
 
 // Reads a whole segment. `sync`: fdatasync it too, because after a process crash in batch/off
 // mode its tail may sit in the page cache only, and records written after recovery (in a new
@@ -93,6 +98,7 @@ struct torn_tail {
 // Replay state carried across segments.
 struct cursor {
   engine::lsn_t after_lsn = 0;
+  engine::lsn_t covered_lsn = 0;   // a gap ending at or before covered_lsn + 1 is allowed
   engine::lsn_t expected_lsn = 0;  // 0 until the first frame or segment header names one
   const std::function<void(const wal_entry&)>* on_record = nullptr;
   replay_result* result = nullptr;
@@ -169,7 +175,8 @@ std::optional<torn_tail> read_segment_frames(const fs::path& path, std::string_v
   const std::optional<engine::lsn_t> first_lsn = wal_format::decode_segment_header(bytes.data());
   if (!first_lsn) return tail_or_throw(path, bytes, 0, is_last, false, 0, "bad segment magic");
   if (*first_lsn != 0) {
-    if (c.expected_lsn != 0 && *first_lsn != c.expected_lsn) {
+    const bool covered_gap = *first_lsn > c.expected_lsn && *first_lsn <= c.covered_lsn + 1;
+    if (c.expected_lsn != 0 && *first_lsn != c.expected_lsn && !covered_gap) {
       throw wal_corruption(path, 0,
                            "segment starts at LSN " + std::to_string(*first_lsn) +
                                " but the previous segment ends before LSN " +
@@ -220,14 +227,26 @@ wal_corruption::wal_corruption(std::filesystem::path segment, std::uint64_t offs
       offset_(offset) {}
 
 replay_result replay_wal(const std::filesystem::path& dir, engine::lsn_t after_lsn,
-                         const std::function<void(const wal_entry&)>& on_record) {
+                         const std::function<void(const wal_entry&)>& on_record,
+                         engine::lsn_t covered_lsn) {
   assert(on_record);
   replay_result result;
   const std::vector<segment_file> segments = list_segments(dir);
   result.segments = segments.size();
   result.next_segment_number = segments.empty() ? 1 : segments.back().number + 1;
-  cursor c{.after_lsn = after_lsn, .on_record = &on_record, .result = &result};
-  for (std::size_t i = 0; i < segments.size(); ++i) {
+  cursor c{.after_lsn = after_lsn,
+           .covered_lsn = std::max(covered_lsn, after_lsn),
+           .on_record = &on_record,
+           .result = &result};
+  // Segments whose records all lie at or below after_lsn (the next one starts by then) are
+  // not read: after a snapshot, a restart reads only the tail.
+  std::size_t first = 0;
+  while (first + 1 < segments.size() && segments[first + 1].first_lsn != 0 &&
+         segments[first + 1].first_lsn - 1 <= after_lsn) {
+    ++first;
+  }
+  result.segments_skipped = first;
+  for (std::size_t i = first; i < segments.size(); ++i) {
     const bool is_last = i + 1 == segments.size();
     const std::string bytes = read_segment(segments[i].path, is_last);
     const std::optional<torn_tail> torn = read_segment_frames(segments[i].path, bytes, is_last, c);

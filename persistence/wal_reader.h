@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/record.h"
 #include "engine/types.h"
@@ -42,6 +43,7 @@ struct replay_result {
   engine::lsn_t last_lsn = 0;
   std::uint64_t records = 0;  // records passed to on_record (lsn > after_lsn)
   std::uint64_t segments = 0;
+  std::uint64_t segments_skipped = 0;     // all their records at or below after_lsn: not read
   std::uint64_t next_segment_number = 1;  // one past the highest existing segment number
   bool tail_truncated = false;
   // e.g. "truncated torn tail of <dir>/000…3.wal at byte 4096 (37 bytes dropped: <reason>)"
@@ -59,13 +61,27 @@ class wal_corruption : public std::runtime_error {
   std::uint64_t offset_;
 };
 
+// A segment file of a WAL folder: its number, size, and the first_lsn its header names (0 when
+// unknown: too short, or not a segment).
+struct segment_file {
+  std::uint64_t number = 0;
+  std::filesystem::path path;
+  engine::lsn_t first_lsn = 0;
+  std::uint64_t bytes = 0;
+};
+// The segments of `dir` by number (a missing folder has none).
+std::vector<segment_file> list_segments(const std::filesystem::path& dir);
+
 // Calls on_record for every valid record with lsn > after_lsn, in LSN order. Creates nothing;
 // a missing folder is an empty log. The last segment is fdatasync'd (after a process crash in
 // batch/off mode its tail may only be in the page cache, and what is written after recovery
 // must not become durable before what it follows). Records delivered before a corruption is
 // found stay delivered: the caller discards its state when replay_wal throws.
 // Also throws std::system_error (with the path) when a file cannot be read or truncated.
+// `covered_lsn`: records up to it may be missing (a snapshot holds them, or a repair dropped
+// them): a gap between segments that ends at or before covered_lsn + 1 is not corruption.
 replay_result replay_wal(const std::filesystem::path& dir, engine::lsn_t after_lsn,
-                         const std::function<void(const wal_entry&)>& on_record);
+                         const std::function<void(const wal_entry&)>& on_record,
+                         engine::lsn_t covered_lsn = 0);
 
 }  // namespace ecom::persistence

@@ -177,6 +177,11 @@ void wal_writer::open_segment(engine::lsn_t first_lsn) {
   zeroed_bytes_ = header.size() + zeros;
 }
 
+engine::lsn_t wal_writer::appended_lsn() const {
+  std::lock_guard lock(mutex_);
+  return appended_lsn_;
+}
+
 engine::lsn_t wal_writer::append(std::span<const engine::record> records,
                                  durable_callback on_durable) {
   std::size_t frame_bytes = 0;

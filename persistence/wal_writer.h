@@ -91,6 +91,7 @@ class wal_writer final : public engine::journal {
   engine::lsn_t append(std::span<const engine::record> records,
                        durable_callback on_durable) override;
   engine::lsn_t durable_lsn() const override;
+  engine::lsn_t appended_lsn() const override;
 
   // Writes and fdatasyncs everything appended so far (whatever the mode), runs pending
   // callbacks, joins the thread. Idempotent.

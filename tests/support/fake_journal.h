@@ -38,6 +38,10 @@ class fake_journal : public engine::journal {
     std::lock_guard lock(mutex_);
     return durable_;
   }
+  engine::lsn_t appended_lsn() const override {
+    std::lock_guard lock(mutex_);
+    return last_;
+  }
 
   // held: makes everything appended so far durable and runs the waiting callbacks.
   void make_durable() {

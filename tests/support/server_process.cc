@@ -90,7 +90,7 @@ server_process::server_process(server_options options) : options_(std::move(opti
            "--kdf-iterations",
            "1000",
            "--log-level",
-           "warn"};
+           options_.log_level};
   for (char** var = environ; *var != nullptr; ++var) {
     if (std::string_view(*var).rfind("ECOM_ADMIN_TOKEN=", 0) != 0) env_.emplace_back(*var);
   }

@@ -25,6 +25,7 @@ struct server_options {
   // Pass the admin token as ECOM_ADMIN_TOKEN in the environment instead of --admin-token.
   bool admin_token_in_env = false;
   bool keep_dir = false;
+  std::string log_level = "warn";  // info: tests that read the start-up report
   std::chrono::milliseconds start_timeout{20000};
 };
 
