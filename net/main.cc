@@ -124,6 +124,7 @@ int serve(net::settings& s) {
   persistence::recovery_options recovery;
   recovery.fsync = fsync_mode_of(s.fsync);
   recovery.wal_zero_fill_bytes = std::uint64_t{s.wal_zero_fill_kib} << 10;
+  recovery.clock = wall_clock_ms;
   // Each shard lives on an io thread: a hop between a connection and its shard, or between two
   // shards on one thread, is a queued call there instead of a thread wake-up.
   persistence::recovered recovered =

@@ -123,6 +123,7 @@ recovered recover(const data_dir& dir, engine::shard_set& shards, const recovery
   wal.dir = dir.wal_path();
   wal.mode = options.fsync;
   wal.zero_fill_bytes = options.wal_zero_fill_bytes;
+  if (options.clock) wal.clock = options.clock;
   // After a repair the WAL may end before what the snapshot holds: never reuse an LSN.
   wal.next_lsn = std::max(replayed.last_lsn, snapshot ? snapshot->max_cut() : 0) + 1;
   wal.next_segment_number = replayed.next_segment_number;

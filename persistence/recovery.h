@@ -29,6 +29,7 @@ namespace ecom::persistence {
 struct recovery_options {
   fsync_mode fsync = fsync_mode::always;
   std::uint64_t wal_zero_fill_bytes = 4ULL << 20;  // see wal_options::zero_fill_bytes
+  std::function<engine::time_ms()> clock;          // commit times (empty: the system clock)
 };
 
 struct recovery_report {

@@ -9,8 +9,11 @@
 //
 //   0                  8                 16
 //   +------------------+-----------------+-------+-------+-----+
-//   | magic "ECOMWAL1" | first_lsn: u64  | frame | frame | ... |
+//   | magic "ECOMWAL2" | first_lsn: u64  | frame | frame | ... |
 //   +------------------+-----------------+-------+-------+-----+
+//
+//   Version 2 (ECOMWAL2) puts a commit-time frame in front of every group commit (below);
+//   version 1 segments (ECOMWAL1) are still read: their records have no commit time.
 //
 //   first_lsn is the LSN the segment's first frame carries (the writer's next LSN when it
 //   opened the file), or 0 when unknown. It lets the reader detect an LSN gap between segments
@@ -30,6 +33,11 @@
 //   a damaged length, type, shard or LSN is caught like a damaged payload. It is stored masked
 //   (crc32c::mask; see crc32c.h for why). payload_size above frame_payload_bytes_max is never
 //   written, so the reader treats it as corruption rather than trying to read 4 GiB.
+//
+// Commit-time frame: type commit_time_frame_type, shard 0, lsn = the LSN of the first record of
+// the group commit it precedes (so it does not advance the sequence), payload = the commit's
+// wall-clock time in ms (i64), taken by the writer thread just before the write. Every record
+// up to the next commit-time frame was committed then (`ecom-snapshot restore --to-time`).
 //
 // After the last frame a segment may hold zero bytes up to its end: the writer writes zeros
 // ahead of its frames so that a group commit overwrites blocks that exist (see wal_writer.h).
@@ -57,7 +65,10 @@
 
 namespace ecom::persistence::wal_format {
 
-inline constexpr std::string_view segment_magic = "ECOMWAL1";
+inline constexpr std::string_view segment_magic = "ECOMWAL2";
+inline constexpr std::string_view segment_magic_v1 = "ECOMWAL1";  // read, never written
+inline constexpr std::uint16_t commit_time_frame_type = 0xffff;   // no record type is this
+inline constexpr std::size_t commit_time_frame_size = 20 + 8;
 inline constexpr std::size_t segment_header_size = 16;
 inline constexpr std::size_t frame_header_size = 20;
 inline constexpr std::uint32_t frame_payload_bytes_max = 64u << 20;
@@ -65,6 +76,7 @@ inline constexpr std::size_t segment_name_digits = 20;
 
 static_assert(segment_magic.size() + sizeof(std::uint64_t) == segment_header_size);
 static_assert(4 + 4 + 2 + 2 + 8 == frame_header_size);
+static_assert(sizeof(engine::record_type) == 2);
 static_assert(frame_payload_bytes_max <= UINT32_MAX - frame_header_size);
 // The frame stores shard and type in 16 bits.
 static_assert(engine::shard_count_max <= 0xffff);
@@ -143,10 +155,33 @@ inline std::string encode_segment_header(engine::lsn_t first_lsn) {
   return out;
 }
 
-// Returns first_lsn, or nothing when the magic does not match. `in` has segment_header_size bytes.
-inline std::optional<engine::lsn_t> decode_segment_header(const char* in) {
-  if (std::memcmp(in, segment_magic.data(), segment_magic.size()) != 0) return std::nullopt;
+// Returns first_lsn, or nothing when the magic is neither version's. `in` has
+// segment_header_size bytes. `version` (optional) gets 1 or 2.
+inline std::optional<engine::lsn_t> decode_segment_header(const char* in, int* version = nullptr) {
+  int found = 0;
+  if (std::memcmp(in, segment_magic.data(), segment_magic.size()) == 0) found = 2;
+  if (std::memcmp(in, segment_magic_v1.data(), segment_magic_v1.size()) == 0) found = 1;
+  if (found == 0) return std::nullopt;
+  if (version != nullptr) *version = found;
   return load_le<std::uint64_t>(in + segment_magic.size());
+}
+
+// Appends a commit-time frame for a group commit whose first record gets `first_lsn`; its time
+// and CRC are set by seal_commit_time_frame when the commit is written.
+inline void append_commit_time_frame(std::string& out, engine::lsn_t first_lsn) {
+  const std::size_t start = out.size();
+  out.resize(start + commit_time_frame_size);
+  char* header = out.data() + start;
+  store_le<std::uint32_t>(header + 4, 8);
+  store_le<std::uint16_t>(header + 8, commit_time_frame_type);
+  store_le<std::uint16_t>(header + 10, 0);
+  store_le<std::uint64_t>(header + 12, first_lsn);
+}
+
+inline void seal_commit_time_frame(char* header, engine::time_ms committed_at) {
+  store_le<std::uint64_t>(header + frame_header_size, static_cast<std::uint64_t>(committed_at));
+  store_le<std::uint32_t>(
+      header, crc32c::mask(frame_crc(header, std::string_view(header + frame_header_size, 8))));
 }
 
 inline std::string segment_file_name(std::uint64_t segment_number) {

@@ -98,8 +98,9 @@ struct torn_tail {
 // Replay state carried across segments.
 struct cursor {
   engine::lsn_t after_lsn = 0;
-  engine::lsn_t covered_lsn = 0;   // a gap ending at or before covered_lsn + 1 is allowed
-  engine::lsn_t expected_lsn = 0;  // 0 until the first frame or segment header names one
+  engine::time_ms committed_at = 0;  // of the last commit-time frame (0: none yet, or v1)
+  engine::lsn_t covered_lsn = 0;     // a gap ending at or before covered_lsn + 1 is allowed
+  engine::lsn_t expected_lsn = 0;    // 0 until the first frame or segment header names one
   const std::function<void(const wal_entry&)>* on_record = nullptr;
   replay_result* result = nullptr;
 };
@@ -147,6 +148,18 @@ std::variant<std::size_t, torn_tail> read_frame(const fs::path& path, std::strin
                          "frame checksum mismatch");
   }
   // From here the frame is exactly what some writer wrote: a wrong LSN is never a torn write.
+  if (h.type == wal_format::commit_time_frame_type) {
+    // It names the LSN of the record after it and does not advance the sequence.
+    if (h.payload_size != 8 || h.lsn == 0 || (c.expected_lsn != 0 && h.lsn != c.expected_lsn)) {
+      throw wal_corruption(path, offset,
+                           "commit-time frame for LSN " + std::to_string(h.lsn) + " where LSN " +
+                               std::to_string(c.expected_lsn) + " should follow");
+    }
+    c.expected_lsn = h.lsn;
+    c.committed_at =
+        static_cast<engine::time_ms>(wal_format::load_le<std::uint64_t>(payload.data()));
+    return end;
+  }
   if (h.lsn == 0 || (c.expected_lsn != 0 && h.lsn != c.expected_lsn)) {
     throw wal_corruption(path, offset,
                          "frame has LSN " + std::to_string(h.lsn) + " where LSN " +
@@ -158,7 +171,10 @@ std::variant<std::size_t, torn_tail> read_frame(const fs::path& path, std::strin
     (*c.on_record)(wal_entry{.type = static_cast<engine::record_type>(h.type),
                              .shard = h.shard,
                              .lsn = h.lsn,
-                             .payload = payload});
+                             .payload = payload,
+                             .committed_at = c.committed_at,
+                             .segment = &path,
+                             .offset = offset});
     c.result->records += 1;
   }
   return end;
@@ -213,6 +229,7 @@ void truncate_tail(const fs::path& path, std::uint64_t size, const torn_tail& to
   }
   ::close(fd);
   result.tail_truncated = true;
+  result.tail_found = true;
   result.tail_message = "truncated torn tail of " + path.string() + " at byte " +
                         std::to_string(torn.offset) + " (" + std::to_string(size - torn.offset) +
                         " bytes dropped: " + torn.reason + ")";
@@ -229,6 +246,16 @@ wal_corruption::wal_corruption(std::filesystem::path segment, std::uint64_t offs
 replay_result replay_wal(const std::filesystem::path& dir, engine::lsn_t after_lsn,
                          const std::function<void(const wal_entry&)>& on_record,
                          engine::lsn_t covered_lsn) {
+  wal_read_options options;
+  options.after_lsn = after_lsn;
+  options.covered_lsn = covered_lsn;
+  return read_wal(dir, options, on_record);
+}
+
+replay_result read_wal(const std::filesystem::path& dir, const wal_read_options& options,
+                       const std::function<void(const wal_entry&)>& on_record) {
+  const engine::lsn_t after_lsn = options.after_lsn;
+  const engine::lsn_t covered_lsn = options.covered_lsn;
   assert(on_record);
   replay_result result;
   const std::vector<segment_file> segments = list_segments(dir);
@@ -248,11 +275,23 @@ replay_result replay_wal(const std::filesystem::path& dir, engine::lsn_t after_l
   result.segments_skipped = first;
   for (std::size_t i = first; i < segments.size(); ++i) {
     const bool is_last = i + 1 == segments.size();
-    const std::string bytes = read_segment(segments[i].path, is_last);
+    const std::string bytes = read_segment(segments[i].path, is_last && !options.read_only);
     const std::optional<torn_tail> torn = read_segment_frames(segments[i].path, bytes, is_last, c);
     if (torn) {
       assert(is_last);
-      truncate_tail(segments[i].path, bytes.size(), *torn, result);
+      result.tail_segment = segments[i].path;
+      result.tail_offset = torn->offset;
+      result.tail_bytes = bytes.size() - torn->offset;
+      result.tail_lsn = c.expected_lsn;
+      if (options.read_only) {
+        result.tail_found = true;
+        result.tail_message = "torn tail of " + segments[i].path.string() + " at byte " +
+                              std::to_string(torn->offset) + " (" +
+                              std::to_string(bytes.size() - torn->offset) +
+                              " bytes: " + torn->reason + ")";
+      } else {
+        truncate_tail(segments[i].path, bytes.size(), *torn, result);
+      }
     }
   }
   return result;

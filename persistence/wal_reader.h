@@ -33,7 +33,10 @@ struct wal_entry {
   engine::record_type type{};
   engine::shard_index shard = 0;
   engine::lsn_t lsn = 0;
-  std::string_view payload;  // valid only during the callback
+  std::string_view payload;          // valid only during the callback
+  engine::time_ms committed_at = 0;  // its group commit's time (0: a version 1 segment)
+  const std::filesystem::path* segment = nullptr;  // where it is (valid during the callback)
+  std::uint64_t offset = 0;                        // byte offset of its frame
 };
 
 struct replay_result {
@@ -46,6 +49,12 @@ struct replay_result {
   std::uint64_t segments_skipped = 0;     // all their records at or below after_lsn: not read
   std::uint64_t next_segment_number = 1;  // one past the highest existing segment number
   bool tail_truncated = false;
+  // A torn tail was found (truncated, unless read_only): where, and the LSN it would have had.
+  bool tail_found = false;
+  std::filesystem::path tail_segment;
+  std::uint64_t tail_offset = 0;
+  std::uint64_t tail_bytes = 0;
+  engine::lsn_t tail_lsn = 0;
   // e.g. "truncated torn tail of <dir>/000…3.wal at byte 4096 (37 bytes dropped: <reason>)"
   std::string tail_message;
 };
@@ -78,6 +87,16 @@ std::vector<segment_file> list_segments(const std::filesystem::path& dir);
 // must not become durable before what it follows). Records delivered before a corruption is
 // found stay delivered: the caller discards its state when replay_wal throws.
 // Also throws std::system_error (with the path) when a file cannot be read or truncated.
+struct wal_read_options {
+  engine::lsn_t after_lsn = 0;    // records at or below it are not delivered (nor read when a
+                                  // whole segment lies below it)
+  engine::lsn_t covered_lsn = 0;  // see replay_wal
+  // Tools: change nothing (no truncation, no fdatasync); a torn tail is only reported.
+  bool read_only = false;
+};
+replay_result read_wal(const std::filesystem::path& dir, const wal_read_options& options,
+                       const std::function<void(const wal_entry&)>& on_record);
+
 // `covered_lsn`: records up to it may be missing (a snapshot holds them, or a repair dropped
 // them): a gap between segments that ends at or before covered_lsn + 1 is not corruption.
 replay_result replay_wal(const std::filesystem::path& dir, engine::lsn_t after_lsn,

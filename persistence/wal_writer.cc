@@ -204,9 +204,13 @@ engine::lsn_t wal_writer::append(std::span<const engine::record> records,
       run_inline = true;  // nothing appended before us is still waiting: durable already
     }
     std::string& bytes = pending_.bytes;
-    if (bytes.capacity() < bytes.size() + frame_bytes) {
-      bytes.reserve(std::max(bytes.capacity() * 2, bytes.size() + frame_bytes));
+    if (bytes.capacity() < bytes.size() + frame_bytes + wal_format::commit_time_frame_size) {
+      bytes.reserve(std::max(bytes.capacity() * 2,
+                             bytes.size() + frame_bytes + wal_format::commit_time_frame_size));
     }
+    // A group commit starts with its commit-time frame (sealed by the writer thread).
+    if (!records.empty() && pending_.records == 0)
+      wal_format::append_commit_time_frame(bytes, appended_lsn_ + 1);
     for (const engine::record& r : records) {
       ++appended_lsn_;
       wal_format::append_frame(bytes, r.type, r.shard, appended_lsn_, r.payload);
@@ -292,9 +296,10 @@ bool wal_writer::take_batch(batch& out) {
   return stop_requested_;
 }
 
-void wal_writer::write_batch(const batch& b) {
+void wal_writer::write_batch(batch& b) {
   assert(b.records > 0);
   assert(b.last_lsn == written_lsn_ + b.records);
+  wal_format::seal_commit_time_frame(b.bytes.data(), options_.clock());
   if (!pwrite_all(segment_fd_, b.bytes.data(), b.bytes.size(), segment_bytes_)) {
     die("write", segment_path_, errno);
   }

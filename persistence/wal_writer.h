@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -61,7 +62,13 @@ struct wal_options {
   // Zeros kept written ahead of the frames (topped up 256 KiB at a time), so group commits
   // overwrite existing blocks; 0 appends instead. Trimmed at roll-over and stop().
   std::uint64_t zero_fill_bytes = 4ULL << 20;
-  engine::lsn_t next_lsn = 1;             // first LSN to assign (recovery's last LSN + 1)
+  engine::lsn_t next_lsn = 1;  // first LSN to assign (recovery's last LSN + 1)
+  // The wall clock a group commit's commit-time frame records (wal_format.h).
+  std::function<engine::time_ms()> clock = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
   std::uint64_t next_segment_number = 1;  // first segment file to create
 };
 
@@ -111,7 +118,7 @@ class wal_writer final : public engine::journal {
   void open_segment(engine::lsn_t first_lsn);  // creates segment_number_, syncs file and folder
   void run();                                  // the writer thread
   bool take_batch(batch& out);                 // waits; swaps pending into out; true = stopping
-  void write_batch(const batch& b);
+  void write_batch(batch& b);
   bool sync_due(bool stopping) const;
   void sync_segment();
   void publish_durable();

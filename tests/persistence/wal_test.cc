@@ -82,20 +82,29 @@ fs::path segment(const fs::path& dir, std::uint64_t number) {
   return dir / wal_format::segment_file_name(number);
 }
 
-// Byte offset of frame `index` in a single segment holding `records`.
-std::uint64_t frame_offset(const std::vector<record>& records, std::size_t index) {
-  std::uint64_t offset = wal_format::segment_header_size;
-  for (std::size_t i = 0; i < index; ++i) {
-    offset += wal_format::frame_header_size + records[i].payload.size();
-  }
-  return offset;
-}
-
 std::string read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+// Byte offset of the `index`-th record's frame in a segment (commit-time frames, one per group
+// commit, are passed over: how many there are depends on the writer's timing).
+std::uint64_t frame_offset(const fs::path& segment_path, std::size_t index) {
+  const std::string bytes = read_bytes(segment_path);
+  std::uint64_t offset = wal_format::segment_header_size;
+  std::size_t seen = 0;
+  while (offset + wal_format::frame_header_size <= bytes.size()) {
+    const auto h = wal_format::decode_frame_header(bytes.data() + offset);
+    if (h.type != wal_format::commit_time_frame_type) {
+      if (seen == index) return offset;
+      ++seen;
+    }
+    offset += wal_format::frame_header_size + h.payload_size;
+  }
+  ADD_FAILURE() << "no record " << index << " in " << segment_path;
+  return offset;
 }
 
 void write_bytes(const fs::path& path, const std::string& bytes) {
@@ -203,13 +212,14 @@ TEST(wal, torn_payload_at_tail_is_truncated) {
   records[4].payload.assign(100, 'x');
   write_records(options_for(tmp.path()), records);
   const fs::path path = segment(tmp.path(), 1);
+  const std::uint64_t fifth = frame_offset(path, 4);
   fs::resize_file(path, fs::file_size(path) - 10);
 
   const replay_output out = replay(tmp.path());
   expect_records(out.entries, std::vector(records.begin(), records.begin() + 4));
   EXPECT_TRUE(out.result.tail_truncated);
   EXPECT_EQ(out.result.last_lsn, 4u);
-  EXPECT_EQ(fs::file_size(path), frame_offset(records, 4));
+  EXPECT_EQ(fs::file_size(path), fifth);
 }
 
 // Goal: damage with good data after it is corruption, never silently dropped. Method: flip one
@@ -220,7 +230,7 @@ TEST(wal, flipped_bit_in_middle_record_throws_corruption_naming_segment_and_offs
   const std::vector<record> records = make_records(10);
   write_records(options_for(tmp.path()), records);
   const fs::path path = segment(tmp.path(), 1);
-  const std::uint64_t offset = frame_offset(records, 4);
+  const std::uint64_t offset = frame_offset(path, 4);
   flip_bit(path, offset + wal_format::frame_header_size + 1);
   const std::string before = read_bytes(path);
 
@@ -245,12 +255,13 @@ TEST(wal, flipped_bit_in_last_record_reaching_eof_is_torn_tail) {
   const std::vector<record> records = make_records(10);
   write_records(options_for(tmp.path()), records);
   const fs::path path = segment(tmp.path(), 1);
+  const std::uint64_t tenth = frame_offset(path, 9);
   flip_bit(path, fs::file_size(path) - 1);
 
   const replay_output out = replay(tmp.path());
   expect_records(out.entries, std::vector(records.begin(), records.begin() + 9));
   EXPECT_TRUE(out.result.tail_truncated);
-  EXPECT_EQ(fs::file_size(path), frame_offset(records, 9));
+  EXPECT_EQ(fs::file_size(path), tenth);
 }
 
 // Goal: zeros after the last good frame (the writer's zero fill, or an extent allocated but
@@ -634,6 +645,66 @@ TEST(wal, writer_refuses_an_existing_segment) {
   } catch (const std::system_error& e) {
     EXPECT_NE(std::string(e.what()).find(wal_format::segment_file_name(1)), std::string::npos);
   }
+}
+
+// Goal: every group commit carries its commit time, read back with each of its records.
+// Method: a writer with a clock the test sets; records appended at two clock readings.
+TEST(wal, records_carry_the_commit_time_of_their_group_commit) {
+  temp_dir tmp;
+  std::atomic<engine::time_ms> now{1'000};
+  wal_options options = options_for(tmp.path());
+  options.clock = [&] { return now.load(); };
+  const std::vector<record> records = make_records(4);
+  {
+    wal_writer writer(options);
+    std::atomic<int> durable{0};
+    writer.append(std::span(records.data(), 2), [&] { ++durable; });
+    while (durable.load() < 1) std::this_thread::yield();
+    now = 2'000;
+    writer.append(std::span(records.data() + 2, 2), [&] { ++durable; });
+    writer.stop();
+  }
+  std::vector<engine::time_ms> times;
+  replay_wal(tmp.path(), 0, [&](const wal_entry& e) { times.push_back(e.committed_at); });
+  EXPECT_EQ(times, (std::vector<engine::time_ms>{1'000, 1'000, 2'000, 2'000}));
+}
+
+// Goal: a log written by the previous format (ECOMWAL1, no commit times) is still read.
+// Method: rewrite a segment's magic to version 1 and drop its commit-time frames.
+TEST(wal, a_version_1_segment_is_still_read_without_commit_times) {
+  temp_dir tmp;
+  const std::vector<record> records = make_records(3);
+  std::string v1(wal_format::segment_magic_v1);
+  v1.append(8, '\0');
+  wal_format::store_le<std::uint64_t>(v1.data() + 8, 1);
+  for (std::size_t i = 0; i < records.size(); ++i)
+    wal_format::append_frame(v1, records[i].type, records[i].shard, i + 1, records[i].payload);
+  fs::create_directories(tmp.path());
+  write_bytes(segment(tmp.path(), 1), v1);
+  std::vector<engine::time_ms> times;
+  const replay_output out = replay(tmp.path());
+  expect_records(out.entries, records);
+  replay_wal(tmp.path(), 0, [&](const wal_entry& e) { times.push_back(e.committed_at); });
+  EXPECT_EQ(times, (std::vector<engine::time_ms>{0, 0, 0}));
+}
+
+// Goal: tools read a log without changing it: a torn tail is reported, not truncated.
+TEST(wal, a_read_only_read_reports_a_torn_tail_and_changes_nothing) {
+  temp_dir tmp;
+  write_records(options_for(tmp.path()), make_records(5));
+  const fs::path path = segment(tmp.path(), 1);
+  write_bytes(path, read_bytes(path) + std::string("\x12\x34\x56", 3));
+  const std::string before = read_bytes(path);
+  wal_read_options options;
+  options.read_only = true;
+  std::size_t seen = 0;
+  replay_result result = read_wal(tmp.path(), options, [&](const wal_entry&) { ++seen; });
+  EXPECT_EQ(seen, 5u);
+  EXPECT_TRUE(result.tail_found);
+  EXPECT_FALSE(result.tail_truncated);
+  EXPECT_EQ(result.tail_segment, path);
+  EXPECT_EQ(result.tail_lsn, 6u);
+  EXPECT_EQ(read_bytes(path), before);
 }
 
 }  // namespace
