@@ -413,6 +413,31 @@ void order_book::for_each_order(const std::function<void(const order_view&)>& vi
   }
 }
 
+void order_book::check_invariants(std::vector<std::string>& broken) const {
+  for (const auto& [user_id, orders] : orders_) {
+    const auto uses = users_.entries_by_order(user_id, balance_entry_kind::use);
+    std::unordered_map<entity_id, int> coupon_orders;
+    for (const auto& order : orders) {
+      const bool charged =
+          order.status == order_status::paid || order.status == order_status::refunded;
+      auto used = uses.find(order.id);
+      const int count = used == uses.end() ? 0 : used->second;
+      if (count != (charged ? 1 : 0)) {
+        broken.push_back("order " + std::to_string(order.id) + " (" +
+                         std::to_string(static_cast<int>(order.status)) + ") has " +
+                         std::to_string(count) + " USE entries in user " + std::to_string(user_id) +
+                         "'s history");
+      }
+      const bool live =
+          order.status == order_status::pending_payment || order.status == order_status::paid;
+      if (live && order.user_coupon_id != 0 && ++coupon_orders[order.user_coupon_id] > 1) {
+        broken.push_back("user coupon " + std::to_string(order.user_coupon_id) +
+                         " is used by two live orders of user " + std::to_string(user_id));
+      }
+    }
+  }
+}
+
 // ---- snapshot --------------------------------------------------------------------------------
 
 order_book::user_orders* order_book::changing(entity_id user_id, bool create) {

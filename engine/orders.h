@@ -59,6 +59,9 @@ class order_book {
   // Recovery, before start: every order of this shard.
   void for_each_order(const std::function<void(const order_view&)>& visit) const;
   std::uint64_t order_count() const { return order_count_; }
+  // Invariants: every paid (or since refunded) order's amount is one USE in its user's
+  // history; no user coupon is held by two live (pending or paid) orders.
+  void check_invariants(std::vector<std::string>& broken) const;
 
   // Snapshot (snapshot.h; the same five steps in every book). end_load rebuilds the queue of
   // pending orders; payments in progress are memory only (recovery redrives them).

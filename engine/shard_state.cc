@@ -227,6 +227,7 @@ std::vector<std::string> shard_state::check_invariants() const {
   catalog.check_invariants(broken);
   campaigns.check_invariants(broken);
   wallets.check_invariants(broken);
+  orders.check_invariants(broken);
   events.check_invariants(broken);
   return broken;
 }

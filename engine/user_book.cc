@@ -462,6 +462,17 @@ void user_book::end_load() {
   for (const auto& [id, user] : users_) email_index_.emplace(email_key(user.profile.email), id);
 }
 
+std::unordered_map<entity_id, int> user_book::entries_by_order(entity_id user_id,
+                                                               balance_entry_kind kind) const {
+  std::unordered_map<entity_id, int> out;
+  if (const user_state* user = find(user_id)) {
+    for (const auto& entry : user->history) {
+      if (entry.kind == kind && entry.order_id != 0) ++out[entry.order_id];
+    }
+  }
+  return out;
+}
+
 void user_book::check_invariants(std::vector<std::string>& broken) const {
   for (const auto& [id, user] : users_) {
     std::int64_t balance = 0;

@@ -54,6 +54,9 @@ class user_book {
   std::optional<std::int64_t> balance(entity_id user_id) const;
   entity_id next_entry_id() const;
   bool apply_order_entry(entity_id user_id, const balance_entry& entry);
+  // Invariant checks: how many entries of `kind` the user's history holds per order.
+  std::unordered_map<entity_id, int> entries_by_order(entity_id user_id,
+                                                      balance_entry_kind kind) const;
   std::size_t user_count() const { return users_.size(); }
   std::uint64_t user_sequence() const { return user_sequence_; }
 

@@ -140,6 +140,14 @@ bool wallet_book::holds(entity_id user_id, entity_id campaign_id) const {
   return it != wallets_.end() && it->second.campaigns.contains(campaign_id);
 }
 
+std::unordered_map<entity_id, std::uint64_t> wallet_book::coupons_by_campaign() const {
+  std::unordered_map<entity_id, std::uint64_t> out;
+  for (const auto& [user, w] : wallets_) {
+    for (const auto& c : w.coupons) ++out[c.campaign_id];
+  }
+  return out;
+}
+
 std::uint64_t wallet_book::coupon_count() const {
   std::uint64_t count = 0;
   for (const auto& [user, w] : wallets_) count += w.coupons.size();

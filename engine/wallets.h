@@ -47,6 +47,8 @@ class wallet_book {
   // Recovery: whether a user's wallet already holds a campaign's coupon.
   bool holds(entity_id user_id, entity_id campaign_id) const;
   std::uint64_t coupon_count() const;
+  // Invariant checks across shards: the coupons this shard's wallets hold, per campaign.
+  std::unordered_map<entity_id, std::uint64_t> coupons_by_campaign() const;
   // See campaign_book::size_for_users.
   void size_for_users(std::size_t local_users);
 

@@ -10,6 +10,7 @@
 #include <cassert>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -163,6 +164,35 @@ data_dir::data_dir(std::filesystem::path dir, std::uint32_t shard_count_requeste
 
 data_dir::~data_dir() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // closing the last fd releases the flock
+}
+
+std::uint32_t stored_shard_count(const std::filesystem::path& dir) {
+  const fs::path meta_path = dir / "meta";
+  std::optional<std::string> meta = read_small_file(meta_path);
+  if (!meta) throw std::runtime_error(dir.string() + " is not a data dir (it has no meta)");
+  return parse_meta(*meta, meta_path);
+}
+
+std::optional<long> lock_holder(const std::filesystem::path& dir) {
+  const fs::path path = dir / "LOCK";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;  // no LOCK: nobody ever held it
+  std::optional<long> holder;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    holder = 0;
+    char text[32] = {};
+    if (::pread(fd, text, sizeof text - 1, 0) > 0) holder = std::strtol(text, nullptr, 10);
+  } else {
+    ::flock(fd, LOCK_UN);
+  }
+  ::close(fd);
+  return holder;
+}
+
+dir_lock::dir_lock(const std::filesystem::path& dir) : fd_(acquire_lock(dir)) {}
+
+dir_lock::~dir_lock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace ecom::persistence

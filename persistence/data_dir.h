@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -41,6 +42,24 @@ class data_dir {
   bool created_now_ = false;
   std::string secret_;
   int lock_fd_ = -1;
+};
+
+// For offline tools (they never create a data dir):
+// The shard count in <dir>/meta; throws when it is missing or malformed.
+std::uint32_t stored_shard_count(const std::filesystem::path& dir);
+// The pid of the process holding <dir>/LOCK (0 when it wrote none), or nothing when none does.
+std::optional<long> lock_holder(const std::filesystem::path& dir);
+// Holds <dir>/LOCK while a tool writes into the dir, so no ecomd starts on it meanwhile;
+// throws when a process holds it.
+class dir_lock {
+ public:
+  explicit dir_lock(const std::filesystem::path& dir);
+  ~dir_lock();
+  dir_lock(const dir_lock&) = delete;
+  dir_lock& operator=(const dir_lock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 }  // namespace ecom::persistence

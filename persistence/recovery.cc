@@ -23,9 +23,9 @@ std::uint64_t ms_since(std::chrono::steady_clock::time_point start) {
 
 // The newest generation that opens, passes its checksums and loads; older ones are tried when
 // it does not. Nothing: none did (or there is none).
-std::optional<snapshot_info> load_snapshot(const data_dir& dir, engine::shard_set& shards,
+std::optional<snapshot_info> load_snapshot(const fs::path& data_path, engine::shard_set& shards,
                                            recovery_report& report) {
-  for (const fs::path& generation : generation_dirs(dir.snapshots_path())) {
+  for (const fs::path& generation : generation_dirs(data_path / "snapshots")) {
     const std::string name = generation.filename().string();
     snapshot_check meta = read_snapshot_meta(generation);
     if (meta.state != snapshot_state::ok) {
@@ -73,32 +73,39 @@ std::string skipped_list(const recovery_report& report) {
   return out.empty() ? "no snapshot" : out;
 }
 
-replay_result replay_into(const data_dir& dir, engine::shard_set& shards,
-                          const std::optional<snapshot_info>& snapshot,
+replay_result replay_into(const fs::path& data_path, engine::shard_set& shards,
+                          const std::optional<snapshot_info>& snapshot, const load_options& load,
                           const recovery_report& report) {
   const engine::lsn_t after = snapshot ? snapshot->min_cut() : 0;
-  const std::vector<segment_file> segments = list_segments(dir.wal_path());
+  std::vector<segment_file> segments = list_segments(data_path / "wal");
+  for (const auto& older : load.older_wal_dirs) {
+    auto more = list_segments(older);
+    segments.insert(segments.end(), more.begin(), more.end());
+  }
+  std::sort(segments.begin(), segments.end(),
+            [](const segment_file& a, const segment_file& b) { return a.number < b.number; });
   if (!segments.empty() && segments.front().first_lsn > after + 1) {
     throw std::runtime_error(
         "the WAL starts at lsn " + std::to_string(segments.front().first_lsn) +
         " and no usable snapshot holds what comes before (" + skipped_list(report) +
         "); refusing to start. Inspect the data dir with `ecom-snapshot inspect " +
-        dir.path().string() + "`, or restore a backup with `ecom-snapshot restore`.");
+        data_path.string() + "`, or restore a backup with `ecom-snapshot restore`.");
   }
+  wal_read_options options;
+  options.after_lsn = after;
+  options.covered_lsn = snapshot ? snapshot->max_cut() : 0;
+  options.read_only = load.read_only;
+  options.older_dirs = load.older_wal_dirs;
   try {
-    return replay_wal(
-        dir.wal_path(), after,
-        [&](const wal_entry& entry) {
-          if (!shards.replay(entry.type, entry.shard, entry.payload, entry.lsn)) {
-            throw std::runtime_error(
-                "WAL record at lsn " + std::to_string(entry.lsn) + " (type " +
-                std::to_string(static_cast<unsigned>(entry.type)) + ", shard " +
-                std::to_string(entry.shard) +
-                ") does not apply to the recovered state; refusing to start. "
-                "Inspect the data dir with ecom-snapshot before repairing it.");
-          }
-        },
-        snapshot ? snapshot->max_cut() : 0);
+    return read_wal(data_path / "wal", options, [&](const wal_entry& entry) {
+      if (!shards.replay(entry.type, entry.shard, entry.payload, entry.lsn)) {
+        throw std::runtime_error("WAL record at lsn " + std::to_string(entry.lsn) + " (type " +
+                                 std::to_string(static_cast<unsigned>(entry.type)) + ", shard " +
+                                 std::to_string(entry.shard) +
+                                 ") does not apply to the recovered state; refusing to start. "
+                                 "Inspect the data dir with ecom-snapshot before repairing it.");
+      }
+    });
   } catch (const wal_corruption& e) {
     throw std::runtime_error(std::string("WAL corruption: ") + e.what() + "; refusing to start");
   }
@@ -106,18 +113,27 @@ replay_result replay_into(const data_dir& dir, engine::shard_set& shards,
 
 }  // namespace
 
+loaded_state load_state(const fs::path& data_path, engine::shard_set& shards,
+                        const load_options& options, recovery_report& report) {
+  loaded_state out;
+  if (options.use_snapshot) out.snapshot = load_snapshot(data_path, shards, report);
+  out.wal = replay_into(data_path, shards, out.snapshot, options, report);
+  report.records_replayed = out.wal.records;
+  report.segments_read = out.wal.segments - out.wal.segments_skipped;
+  report.last_lsn = out.wal.last_lsn;
+  if (out.wal.tail_found) report.torn_tail = out.wal.tail_message;
+  return out;
+}
+
 recovered recover(const data_dir& dir, engine::shard_set& shards, const recovery_options& options,
                   const shard_starter& start_shards) {
   const auto started = std::chrono::steady_clock::now();
   recovered result;
   recovery_report& report = result.report;
 
-  const std::optional<snapshot_info> snapshot = load_snapshot(dir, shards, report);
-  replay_result replayed = replay_into(dir, shards, snapshot, report);
-  report.records_replayed = replayed.records;
-  report.segments_read = replayed.segments;
-  report.last_lsn = replayed.last_lsn;
-  if (replayed.tail_truncated) report.torn_tail = replayed.tail_message;
+  loaded_state loaded = load_state(dir.path(), shards, load_options{}, report);
+  const std::optional<snapshot_info>& snapshot = loaded.snapshot;
+  const replay_result& replayed = loaded.wal;
 
   wal_options wal;
   wal.dir = dir.wal_path();

@@ -16,12 +16,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/flow_recovery.h"
 #include "engine/shard_set.h"
 #include "persistence/data_dir.h"
+#include "persistence/snapshot_store.h"
+#include "persistence/wal_reader.h"
 #include "persistence/wal_writer.h"
 
 namespace ecom::persistence {
@@ -55,6 +58,22 @@ struct recovered {
   std::unique_ptr<wal_writer> wal;  // open, the shards write to it
   recovery_report report;
 };
+
+// Step 1 alone, for recover() and for offline tools (ecom-snapshot verify, restore).
+struct load_options {
+  bool read_only = false;    // tools: no truncation, no fsync; a torn tail is only reported
+  bool use_snapshot = true;  // false: the whole WAL from LSN 1 (a full replay)
+  std::vector<std::filesystem::path> older_wal_dirs;  // e.g. <data>/archive, read before wal/
+};
+struct loaded_state {
+  std::optional<snapshot_info> snapshot;  // the generation loaded, if any
+  replay_result wal;
+};
+// Loads `data_path` into `shards` (not started): the newest good snapshot, then the WAL after
+// each shard's cut. Fills report's snapshot and replay fields. Throws std::runtime_error when
+// the state cannot be rebuilt (the message says where and what to do).
+loaded_state load_state(const std::filesystem::path& data_path, engine::shard_set& shards,
+                        const load_options& options, recovery_report& report);
 
 // Starts the shards writing to the journal (e.g. shard_set::start or start_driven).
 using shard_starter = std::function<void(engine::journal&)>;

@@ -258,7 +258,17 @@ replay_result read_wal(const std::filesystem::path& dir, const wal_read_options&
   const engine::lsn_t covered_lsn = options.covered_lsn;
   assert(on_record);
   replay_result result;
-  const std::vector<segment_file> segments = list_segments(dir);
+  std::vector<segment_file> segments = list_segments(dir);
+  for (const auto& older : options.older_dirs) {
+    for (auto& segment : list_segments(older)) {
+      const bool also_in_dir = std::any_of(segments.begin(), segments.end(), [&](const auto& s) {
+        return s.number == segment.number;
+      });
+      if (!also_in_dir) segments.push_back(std::move(segment));
+    }
+  }
+  std::sort(segments.begin(), segments.end(),
+            [](const segment_file& a, const segment_file& b) { return a.number < b.number; });
   result.segments = segments.size();
   result.next_segment_number = segments.empty() ? 1 : segments.back().number + 1;
   cursor c{.after_lsn = after_lsn,

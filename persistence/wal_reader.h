@@ -93,6 +93,8 @@ struct wal_read_options {
   engine::lsn_t covered_lsn = 0;  // see replay_wal
   // Tools: change nothing (no truncation, no fdatasync); a torn tail is only reported.
   bool read_only = false;
+  // Folders whose segments come before dir's (an archive of trimmed segments), merged by number.
+  std::vector<std::filesystem::path> older_dirs;
 };
 replay_result read_wal(const std::filesystem::path& dir, const wal_read_options& options,
                        const std::function<void(const wal_entry&)>& on_record);

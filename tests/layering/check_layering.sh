@@ -3,6 +3,7 @@
 #   engine/       standard library only: no Boost, simdjson, OpenSSL, LMDB; nothing from net/,
 #                 persistence/ or tools/
 #   persistence/  engine/ types and system libraries; nothing from net/
+#   tools/ecom_snapshot/  engine/ and persistence/ only: nothing from net/
 #   net/          reaches the engine only through its public headers (the gateway, replies,
 #                 commands, values, limits); only main.cc, which wires the process, constructs
 #                 the shard set; no lock coordinates anything (http_server, log and main's
@@ -38,6 +39,14 @@ for f in net/*.h net/*.cc; do
     fi
   done < <(grep -E '#include "engine/' "$f")
 done
+
+# ecom-snapshot links engine/ and persistence/ only (OPERATIONS.md: it must not need net/).
+if grep -nE '#include "net/' tools/ecom_snapshot/*.h tools/ecom_snapshot/*.cc; then
+  breach "tools/ecom_snapshot includes nothing from net/ (lines above)"
+fi
+if grep -nE 'ecom_net|ecom_http' tools/ecom_snapshot/CMakeLists.txt; then
+  breach "ecom-snapshot links no net/ library (lines above)"
+fi
 
 locks=$(grep -lE 'std::(mutex|lock_guard|unique_lock|scoped_lock|shared_mutex)' net/*.cc net/*.h \
         | grep -vE 'net/(http_server|log|main)\.cc$')

@@ -71,10 +71,10 @@ server_process::server_process(server_options options) : options_(std::move(opti
     throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
   }
   root_dir_ = templ;
-  data_dir_ = root_dir_ + "/data";
+  data_dir_ = options_.data_dir.empty() ? root_dir_ + "/data" : options_.data_dir;
   stdout_path_ = root_dir_ + "/stdout.log";
   stderr_path_ = root_dir_ + "/stderr.log";
-  std::filesystem::create_directory(data_dir_);
+  std::filesystem::create_directories(data_dir_);
 
   argv_ = {ecomd_binary(),
            "--bind",

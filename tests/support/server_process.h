@@ -26,6 +26,8 @@ struct server_options {
   bool admin_token_in_env = false;
   bool keep_dir = false;
   std::string log_level = "warn";  // info: tests that read the start-up report
+  // Serve this existing data dir (e.g. a backup) instead of a fresh one; it is not removed.
+  std::string data_dir;
   std::chrono::milliseconds start_timeout{20000};
 };
 
