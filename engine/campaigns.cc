@@ -267,11 +267,7 @@ void campaign_book::write_campaign(payload_writer& w, const campaign& c) {
 campaign_book::campaign* campaign_book::changing(entity_id campaign_id) {
   auto it = campaigns_.find(campaign_id);
   campaign* c = it == campaigns_.end() ? nullptr : &it->second;
-  const std::uint64_t position = sequence_of(campaign_id, shard_count_);
-  if (capture_ != nullptr && capture_campaigns_.claim(position) && c != nullptr) {
-    put_entity(*capture_, snapshot_key(snapshot_table::campaigns, position),
-               [&](payload_writer& w) { write_campaign(w, *c); });
-  }
+  capture_campaigns_.changing(sequence_of(campaign_id, shard_count_), c, write_campaign);
   return c;
 }
 
@@ -283,9 +279,8 @@ void campaign_book::begin_capture(capture_buffer& out) {
         w.put(coupon_sequence_);
         w.put(campaign_sequence_);
       });
-  capture_ = &out;
-  capture_templates_.start(1, coupon_sequence_);
-  capture_campaigns_.start(1, campaign_sequence_);
+  capture_templates_.begin(out, coupon_sequence_);
+  capture_campaigns_.begin(out, campaign_sequence_);
   capture_issued_.clear();
   for (const auto& [id, c] : campaigns_) capture_issued_.emplace_back(id, c.issued.size());
   capture_issued_campaign_ = 0;
@@ -294,17 +289,10 @@ void campaign_book::begin_capture(capture_buffer& out) {
 
 bool campaign_book::capture_step(capture_buffer& out, capture_budget& budget) {
   // Templates never change once made; campaigns change by one count; units only grow.
-  if (!walk_by_sequence(capture_templates_, templates_, index_, shard_count_, budget,
-                        [&](std::uint64_t position, const coupon_template& t) {
-                          put_entity(out, snapshot_key(snapshot_table::templates, position),
-                                     [&](payload_writer& w) { write_value(w, t); });
-                        }))
+  auto write_template = [](payload_writer& w, const coupon_template& t) { write_value(w, t); };
+  if (!capture_templates_.step(templates_, index_, shard_count_, budget, write_template))
     return false;
-  if (!walk_by_sequence(capture_campaigns_, campaigns_, index_, shard_count_, budget,
-                        [&](std::uint64_t position, const campaign& c) {
-                          put_entity(out, snapshot_key(snapshot_table::campaigns, position),
-                                     [&](payload_writer& w) { write_campaign(w, c); });
-                        }))
+  if (!capture_campaigns_.step(campaigns_, index_, shard_count_, budget, write_campaign))
     return false;
   while (capture_issued_campaign_ < capture_issued_.size()) {
     const auto [id, count] = capture_issued_[capture_issued_campaign_];
@@ -328,9 +316,8 @@ bool campaign_book::capture_step(capture_buffer& out, capture_budget& budget) {
 }
 
 void campaign_book::end_capture() {
-  capture_ = nullptr;
-  capture_templates_.stop();
-  capture_campaigns_.stop();
+  capture_templates_.end();
+  capture_campaigns_.end();
   capture_issued_ = {};
 }
 

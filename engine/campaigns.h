@@ -107,10 +107,9 @@ class campaign_book {
   std::map<entity_id, campaign> campaigns_;
   std::uint64_t coupon_sequence_ = 0;  // template ids
   std::uint64_t campaign_sequence_ = 0;
-  std::size_t sized_for_users_ = 0;    // size_for_users() has sized the maps for this many
-  capture_buffer* capture_ = nullptr;  // while a capture runs
-  capture_range capture_templates_;
-  capture_range capture_campaigns_;
+  std::size_t sized_for_users_ = 0;  // size_for_users() has sized the maps for this many
+  sequence_capture<snapshot_table::templates> capture_templates_;
+  sequence_capture<snapshot_table::campaigns> capture_campaigns_;
   // The issued units' walk: each campaign's count at the cut (units after it came later).
   std::vector<std::pair<entity_id, std::size_t>> capture_issued_;
   std::size_t capture_issued_campaign_ = 0;

@@ -210,10 +210,7 @@ void cart_book::remove_lines(entity_id user_id, const std::vector<entity_id>& it
 cart_book::cart* cart_book::changing(entity_id user_id, bool create) {
   auto it = carts_.find(user_id);
   const std::uint64_t position = sequence_of(user_id, shard_count_);
-  if (capture_ != nullptr && capture_carts_.claim(position) && it != carts_.end()) {
-    put_entity(*capture_, snapshot_key(snapshot_table::carts, position),
-               [&](payload_writer& w) { write_cart(w, it->second); });
-  }
+  capture_carts_.changing(position, it == carts_.end() ? nullptr : &it->second, write_cart);
   if (it != carts_.end()) return &it->second;
   return create ? &carts_[user_id] : nullptr;
 }
@@ -232,21 +229,15 @@ void cart_book::begin_capture(capture_buffer& out) {
   put_entity(out,
              snapshot_key(snapshot_table::books, static_cast<std::uint64_t>(snapshot_book::carts)),
              [&](payload_writer& w) { w.put(item_sequence_); });
-  capture_ = &out;
-  capture_carts_.start(1, users_.user_sequence());
+  capture_carts_.begin(out, users_.user_sequence());
 }
 
-bool cart_book::capture_step(capture_buffer& out, capture_budget& budget) {
-  return walk_by_sequence(capture_carts_, carts_, index_, shard_count_, budget,
-                          [&](std::uint64_t position, const cart& c) {
-                            put_entity(out, snapshot_key(snapshot_table::carts, position),
-                                       [&](payload_writer& w) { write_cart(w, c); });
-                          });
+bool cart_book::capture_step(capture_buffer&, capture_budget& budget) {
+  return capture_carts_.step(carts_, index_, shard_count_, budget, write_cart);
 }
 
 void cart_book::end_capture() {
-  capture_ = nullptr;
-  capture_carts_.stop();
+  capture_carts_.end();
 }
 
 bool cart_book::load(const snapshot_key& key, std::string_view value) {

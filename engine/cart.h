@@ -67,8 +67,7 @@ class cart_book {
   idempotency_table& keys_;
   std::unordered_map<entity_id, cart> carts_;
   std::uint64_t item_sequence_ = 0;
-  capture_buffer* capture_ = nullptr;  // while a capture runs
-  capture_range capture_carts_;
+  sequence_capture<snapshot_table::carts> capture_carts_;
 };
 
 }  // namespace ecom::engine

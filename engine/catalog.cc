@@ -341,11 +341,7 @@ void write_product_entity(payload_writer& w, const product_view& p) {
 product_view* catalog_book::changing(entity_id product_id) {
   auto it = products_.find(product_id);
   product_view* p = it == products_.end() ? nullptr : &it->second;
-  const std::uint64_t position = sequence_of(product_id, shard_count_);
-  if (capture_ != nullptr && capture_products_.claim(position) && p != nullptr) {
-    put_entity(*capture_, snapshot_key(snapshot_table::products, position),
-               [&](payload_writer& w) { write_product_entity(w, *p); });
-  }
+  capture_products_.changing(sequence_of(product_id, shard_count_), p, write_product_entity);
   return p;
 }
 
@@ -356,21 +352,15 @@ void catalog_book::begin_capture(capture_buffer& out) {
         w.put(product_sequence_);
         w.put(part_sequence_);
       });
-  capture_ = &out;
-  capture_products_.start(1, product_sequence_);
+  capture_products_.begin(out, product_sequence_);
 }
 
-bool catalog_book::capture_step(capture_buffer& out, capture_budget& budget) {
-  return walk_by_sequence(capture_products_, products_, index_, shard_count_, budget,
-                          [&](std::uint64_t position, const product_view& p) {
-                            put_entity(out, snapshot_key(snapshot_table::products, position),
-                                       [&](payload_writer& w) { write_product_entity(w, p); });
-                          });
+bool catalog_book::capture_step(capture_buffer&, capture_budget& budget) {
+  return capture_products_.step(products_, index_, shard_count_, budget, write_product_entity);
 }
 
 void catalog_book::end_capture() {
-  capture_ = nullptr;
-  capture_products_.stop();
+  capture_products_.end();
 }
 
 bool catalog_book::load(const snapshot_key& key, std::string_view value) {

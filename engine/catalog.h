@@ -63,8 +63,7 @@ class catalog_book {
   shard_index index_;
   std::uint32_t shard_count_;
   std::map<entity_id, product_view> products_;  // ordered: listing walks ids ascending
-  capture_buffer* capture_ = nullptr;           // while a capture runs
-  capture_range capture_products_;
+  sequence_capture<snapshot_table::products> capture_products_;
   std::uint64_t product_sequence_ = 0;
   std::uint64_t part_sequence_ = 0;  // images, option values, combinations
 };

@@ -443,10 +443,7 @@ void order_book::check_invariants(std::vector<std::string>& broken) const {
 order_book::user_orders* order_book::changing(entity_id user_id, bool create) {
   auto it = orders_.find(user_id);
   const std::uint64_t position = sequence_of(user_id, shard_count_);
-  if (capture_ != nullptr && capture_orders_.claim(position) && it != orders_.end()) {
-    put_entity(*capture_, snapshot_key(snapshot_table::orders, position),
-               [&](payload_writer& w) { write_orders(w, it->second); });
-  }
+  capture_orders_.changing(position, it == orders_.end() ? nullptr : &it->second, write_orders);
   if (it != orders_.end()) return &it->second;
   return create ? &orders_[user_id] : nullptr;
 }
@@ -463,21 +460,15 @@ void order_book::begin_capture(capture_buffer& out) {
                w.put(order_sequence_);
                w.put(order_count_);
              });
-  capture_ = &out;
-  capture_orders_.start(1, users_.user_sequence());
+  capture_orders_.begin(out, users_.user_sequence());
 }
 
-bool order_book::capture_step(capture_buffer& out, capture_budget& budget) {
-  return walk_by_sequence(capture_orders_, orders_, index_, shard_count_, budget,
-                          [&](std::uint64_t position, const user_orders& orders) {
-                            put_entity(out, snapshot_key(snapshot_table::orders, position),
-                                       [&](payload_writer& w) { write_orders(w, orders); });
-                          });
+bool order_book::capture_step(capture_buffer&, capture_budget& budget) {
+  return capture_orders_.step(orders_, index_, shard_count_, budget, write_orders);
 }
 
 void order_book::end_capture() {
-  capture_ = nullptr;
-  capture_orders_.stop();
+  capture_orders_.end();
 }
 
 bool order_book::load(const snapshot_key& key, std::string_view value) {

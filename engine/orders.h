@@ -103,8 +103,7 @@ class order_book {
   std::unordered_set<entity_id> paying_;  // orders between begin_payment and finish_payment
   std::uint64_t order_sequence_ = 0;
   std::uint64_t order_count_ = 0;
-  capture_buffer* capture_ = nullptr;  // while a capture runs
-  capture_range capture_orders_;
+  sequence_capture<snapshot_table::orders> capture_orders_;
 };
 
 }  // namespace ecom::engine

@@ -172,6 +172,7 @@ void sales_book::count_sold(const hold& h, std::int64_t sign) {
     std::int64_t& quantity = by_time[h.paid_at];
     quantity += sign * line.quantity;
     if (quantity == 0) by_time.erase(h.paid_at);
+    if (by_time.empty()) sold_.erase(line.product_id);  // never kept empty (as prune does)
   }
 }
 
@@ -238,18 +239,15 @@ void sales_book::changing_hold(entity_id order_id) {
 }
 
 void sales_book::changing_sold(entity_id product_id) {
-  const std::uint64_t position = sequence_of(product_id, catalog_.shard_count());
-  if (capture_ == nullptr || !capture_sold_.claim(position)) return;
-  if (auto it = sold_.find(product_id); it != sold_.end() && !it->second.empty()) {
-    put_entity(*capture_, snapshot_key(snapshot_table::sold, position),
-               [&](payload_writer& w) { write_sold(w, it->second); });
-  }
+  auto it = sold_.find(product_id);
+  capture_sold_.changing(sequence_of(product_id, catalog_.shard_count()),
+                         it == sold_.end() ? nullptr : &it->second, write_sold);
 }
 
 void sales_book::begin_capture(capture_buffer& out) {
   capture_ = &out;
   capture_holds_.start(0, static_cast<std::uint64_t>(INT64_MAX));
-  capture_sold_.start(1, catalog_.product_sequence());
+  capture_sold_.begin(out, catalog_.product_sequence());
 }
 
 bool sales_book::capture_step(capture_buffer& out, capture_budget& budget) {
@@ -270,18 +268,13 @@ bool sales_book::capture_step(capture_buffer& out, capture_budget& budget) {
     }
     ++at;
   }
-  return walk_by_sequence(capture_sold_, sold_, index_, catalog_.shard_count(), budget,
-                          [&](std::uint64_t position, const sold_by_time& sold) {
-                            if (sold.empty()) return;  // as if absent (the sweep drops it)
-                            put_entity(out, snapshot_key(snapshot_table::sold, position),
-                                       [&](payload_writer& w) { write_sold(w, sold); });
-                          });
+  return capture_sold_.step(sold_, index_, catalog_.shard_count(), budget, write_sold);
 }
 
 void sales_book::end_capture() {
   capture_ = nullptr;
   capture_holds_.stop();
-  capture_sold_.stop();
+  capture_sold_.end();
 }
 
 bool sales_book::load(const snapshot_key& key, std::string_view value) {

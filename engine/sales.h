@@ -74,9 +74,9 @@ class sales_book {
   std::map<entity_id, hold> holds_;
   // product → paid_at → quantity paid then and not refunded
   std::unordered_map<entity_id, sold_by_time> sold_;
-  capture_buffer* capture_ = nullptr;  // while a capture runs
+  capture_buffer* capture_ = nullptr;  // the holds' walk, while a capture runs
   capture_range capture_holds_;
-  capture_range capture_sold_;
+  sequence_capture<snapshot_table::sold> capture_sold_;
 };
 
 }  // namespace ecom::engine

@@ -227,4 +227,43 @@ void put_entity(capture_buffer& out, const snapshot_key& key, WriteValue&& write
   out.end();
 }
 
+// The capture of one table keyed by ids its shard allocated (position = the id's sequence):
+// users, carts, wallets and orders (by user), products and their sales, templates, campaigns.
+// A book holds one per table and calls changing() wherever apply() is about to change, make or
+// drop an entity; write(payload_writer&, const Entity&) lays the entity out.
+template <snapshot_table Table>
+class sequence_capture {
+ public:
+  void begin(capture_buffer& out, std::uint64_t last_position) {
+    out_ = &out;
+    range_.start(1, last_position);
+  }
+  void end() {
+    out_ = nullptr;
+    range_.stop();
+  }
+  // The entity at `position` (null: it does not exist yet) is about to change.
+  template <class Entity, class Write>
+  void changing(std::uint64_t position, const Entity* entity, Write&& write) {
+    if (out_ != nullptr && range_.claim(position) && entity != nullptr) {
+      put_entity(*out_, snapshot_key(Table, position),
+                 [&](payload_writer& w) { write(w, *entity); });
+    }
+  }
+  // One step of the walk over `map` (id → entity); true when the table is done.
+  template <class Map, class Write>
+  bool step(const Map& map, shard_index index, std::uint32_t shard_count, capture_budget& budget,
+            Write&& write) {
+    return walk_by_sequence(range_, map, index, shard_count, budget,
+                            [&](std::uint64_t position, const auto& entity) {
+                              put_entity(*out_, snapshot_key(Table, position),
+                                         [&](payload_writer& w) { write(w, entity); });
+                            });
+  }
+
+ private:
+  capture_buffer* out_ = nullptr;
+  capture_range range_;
+};
+
 }  // namespace ecom::engine

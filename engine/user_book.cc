@@ -17,11 +17,7 @@ user_book::user_book(shard_index index, std::uint32_t shard_count, idempotency_t
 user_book::user_state* user_book::changing(entity_id id) {
   auto it = users_.find(id);
   user_state* user = it == users_.end() ? nullptr : &it->second;
-  if (capture_ != nullptr && capture_users_.claim(sequence_of(id, shard_count_)) &&
-      user != nullptr) {
-    put_entity(*capture_, snapshot_key(snapshot_table::users, sequence_of(id, shard_count_)),
-               [&](payload_writer& w) { write_user(w, *user); });
-  }
+  capture_users_.changing(sequence_of(id, shard_count_), user, write_user);
   return user;
 }
 
@@ -425,21 +421,15 @@ void user_book::begin_capture(capture_buffer& out) {
                w.put(entry_sequence_);
                w.put(entry_count_);
              });
-  capture_ = &out;
-  capture_users_.start(1, user_sequence_);
+  capture_users_.begin(out, user_sequence_);
 }
 
-bool user_book::capture_step(capture_buffer& out, capture_budget& budget) {
-  return walk_by_sequence(capture_users_, users_, index_, shard_count_, budget,
-                          [&](std::uint64_t position, const user_state& user) {
-                            put_entity(out, snapshot_key(snapshot_table::users, position),
-                                       [&](payload_writer& w) { write_user(w, user); });
-                          });
+bool user_book::capture_step(capture_buffer&, capture_budget& budget) {
+  return capture_users_.step(users_, index_, shard_count_, budget, write_user);
 }
 
 void user_book::end_capture() {
-  capture_ = nullptr;
-  capture_users_.stop();
+  capture_users_.end();
 }
 
 bool user_book::load(const snapshot_key& key, std::string_view value) {

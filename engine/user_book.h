@@ -111,8 +111,7 @@ class user_book {
   std::uint64_t user_sequence_ = 0;   // highest sequence allocated for user ids
   std::uint64_t entry_sequence_ = 0;  // highest sequence allocated for balance entry ids
   std::uint64_t entry_count_ = 0;
-  capture_buffer* capture_ = nullptr;  // while a capture runs
-  capture_range capture_users_;
+  sequence_capture<snapshot_table::users> capture_users_;
 };
 
 }  // namespace ecom::engine

@@ -294,10 +294,7 @@ bool wallet_book::apply_restore(entity_id user_id, entity_id user_coupon_id, ent
 wallet_book::wallet* wallet_book::changing(entity_id user_id, bool create) {
   auto it = wallets_.find(user_id);
   const std::uint64_t position = sequence_of(user_id, shard_count_);
-  if (capture_ != nullptr && capture_wallets_.claim(position) && it != wallets_.end()) {
-    put_entity(*capture_, snapshot_key(snapshot_table::wallets, position),
-               [&](payload_writer& w) { write_wallet(w, it->second); });
-  }
+  capture_wallets_.changing(position, it == wallets_.end() ? nullptr : &it->second, write_wallet);
   if (it != wallets_.end()) return &it->second;
   return create ? &wallets_[user_id] : nullptr;
 }
@@ -323,21 +320,15 @@ void wallet_book::begin_capture(capture_buffer& out) {
         w.put(user_coupon_sequence_);
         w.put(history_sequence_);
       });
-  capture_ = &out;
-  capture_wallets_.start(1, users_.user_sequence());
+  capture_wallets_.begin(out, users_.user_sequence());
 }
 
-bool wallet_book::capture_step(capture_buffer& out, capture_budget& budget) {
-  return walk_by_sequence(capture_wallets_, wallets_, index_, shard_count_, budget,
-                          [&](std::uint64_t position, const wallet& wallet) {
-                            put_entity(out, snapshot_key(snapshot_table::wallets, position),
-                                       [&](payload_writer& w) { write_wallet(w, wallet); });
-                          });
+bool wallet_book::capture_step(capture_buffer&, capture_budget& budget) {
+  return capture_wallets_.step(wallets_, index_, shard_count_, budget, write_wallet);
 }
 
 void wallet_book::end_capture() {
-  capture_ = nullptr;
-  capture_wallets_.stop();
+  capture_wallets_.end();
 }
 
 bool wallet_book::load(const snapshot_key& key, std::string_view value) {

@@ -102,8 +102,7 @@ class wallet_book {
   std::uint64_t user_coupon_sequence_ = 0;
   std::uint64_t history_sequence_ = 0;
   std::size_t sized_for_users_ = 0;
-  capture_buffer* capture_ = nullptr;  // while a capture runs
-  capture_range capture_wallets_;
+  sequence_capture<snapshot_table::wallets> capture_wallets_;
 };
 
 }  // namespace ecom::engine

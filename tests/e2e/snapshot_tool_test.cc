@@ -133,6 +133,15 @@ TEST(snapshot_tool,
   server_process server;
   http_client client(server.port());
   session user = sign_up_and_login(client, "hotbackup");
+  // Shopping traffic of every kind (ecom-load mixed, with its own audit) around the backup.
+  std::thread shoppers([&] {
+    const std::string command =
+        std::string(ECOM_LOAD_BINARY) +
+        " mixed --url http://127.0.0.1:" + std::to_string(server.port()) + " --admin-token " +
+        std::string(k_admin_token) +
+        " --users 300 --connections 8 --duration 2 --no-progress >/dev/null 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0) << "ecom-load mixed failed its audit";
+  });
   std::atomic<bool> stop{false};
   std::atomic<std::int64_t> acked{0};
   std::thread traffic([&] {
@@ -151,6 +160,7 @@ TEST(snapshot_tool,
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   stop = true;
   traffic.join();
+  shoppers.join();
   ASSERT_EQ(backup.exit, 0) << describe(backup);
   EXPECT_TRUE(parse_json(backup.out)["ok"].as_bool());
   EXPECT_TRUE(fs::exists(copies / "backup" / "backup_manifest.json"));

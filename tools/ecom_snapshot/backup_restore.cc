@@ -82,8 +82,14 @@ std::vector<copied_file> list_files(const fs::path& root) {
   return out;
 }
 
-void copy_small_file(const fs::path& from, const fs::path& to) {
-  write_file_synced(to, read_file(from));
+// A new data dir at `to` with `from`'s meta and secret (so tokens keep working on it).
+void start_data_dir(const fs::path& from, const fs::path& to) {
+  persistence::create_dir(to);
+  persistence::create_dir(to / "wal");
+  persistence::create_dir(to / "snapshots");
+  write_file_synced(to / "meta", read_file(from / "meta"));
+  write_file_synced(to / "secret", read_file(from / "secret"));
+  ::chmod((to / "secret").c_str(), 0600);
 }
 
 // POST {url}/admin/snapshot with the admin token; the server answers once it committed.
@@ -222,12 +228,7 @@ int run_backup(const options& o) {
     throw refusal(o.dir.string() + " has no good snapshot and its WAL starts at lsn " +
                   std::to_string(needed.front().first.first_lsn) + ": nothing to back up from");
 
-  persistence::create_dir(o.out);
-  persistence::create_dir(o.out / "wal");
-  persistence::create_dir(o.out / "snapshots");
-  copy_small_file(o.dir / "meta", o.out / "meta");
-  copy_small_file(o.dir / "secret", o.out / "secret");
-  ::chmod((o.out / "secret").c_str(), 0600);
+  start_data_dir(o.dir, o.out);
   std::uint64_t total = 0;
   for (const auto& [segment, fd] : needed) total += segment.bytes;
   progress shown("backup", total + (snapshot ? snapshot->bytes : 0), "B", !o.json);
@@ -330,12 +331,7 @@ int run_restore(const options& o) {
   }
   const engine::lsn_t from = base ? base->min_cut() : 0;
 
-  persistence::create_dir(o.out);
-  persistence::create_dir(o.out / "wal");
-  persistence::create_dir(o.out / "snapshots");
-  copy_small_file(o.dir / "meta", o.out / "meta");
-  copy_small_file(o.dir / "secret", o.out / "secret");
-  ::chmod((o.out / "secret").c_str(), 0600);
+  start_data_dir(o.dir, o.out);
   if (base) persistence::copy_generation(base->dir, o.out / "snapshots" / base->dir.filename());
   // The records after the base up to the target, with their commit times, in one segment.
   std::string segment = wal_format::encode_segment_header(from + 1);
