@@ -133,7 +133,7 @@ template <class OnEntity>
 bool for_each_captured(std::string_view bytes, OnEntity&& on_entity) {
   std::size_t at = 0;
   while (at < bytes.size()) {
-    auto key_size = static_cast<unsigned char>(bytes[at]);
+    const std::size_t key_size = static_cast<unsigned char>(bytes[at]);
     if (bytes.size() - at < 1 + key_size + 4) return false;
     std::string_view key = bytes.substr(at + 1, key_size);
     std::uint32_t value_size = 0;

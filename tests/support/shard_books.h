@@ -33,7 +33,9 @@ struct shard_books {
 
   entity_id user(std::int64_t balance, const std::string& email = "u@x.y") {
     entity_id id = std::get<user_view>(run(create_user{"u", email, "h"}).body).id;
-    if (balance > 0) EXPECT_EQ(run(charge_balance{id, balance}).code, errc::ok);
+    if (balance > 0) {
+      EXPECT_EQ(run(charge_balance{id, balance}).code, errc::ok);
+    }
     return id;
   }
   product_view product(std::int64_t price, std::int64_t stock, bool active = true,
