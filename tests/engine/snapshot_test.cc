@@ -135,20 +135,22 @@ class workload {
   reply run(const command_body& body) { return b.shard.run(body, now_); }
   reply run_keyed(const command_body& body, entity_id user_id, std::string scope) {
     // Few distinct keys, so replays and reuse with another body happen too.
-    idempotency_key key = test::make_key(user_id, "k" + std::to_string(pick(3)), std::move(scope),
+    idempotency_key key = test::make_key(user_id, named('k', pick(3)), std::move(scope),
                                          {errc::coupon_already_issued});
     key.body_sha256[0] = static_cast<std::uint8_t>(pick(2));
     return b.shard.run(body, now_, key_step::check, &key);
   }
 
-  // One of four token hashes (GCC 12 warns falsely on "t" + std::to_string, PR 105651).
-  std::string token_name() {
-    std::string name(1, 't');
-    name += std::to_string(pick(4));
+  // "t3" and the like (GCC 12 warns falsely on "t" + std::to_string(n), PR 105651).
+  static std::string named(char prefix, std::uint64_t n) {
+    std::string name(1, prefix);
+    name += std::to_string(n);
     return name;
   }
+  std::string token_name() { return named('t', pick(4)); }
   void make_user() {
-    std::string email = "u" + std::to_string(steps_) + "@x.y";
+    std::string email = named('u', steps_);
+    email += "@x.y";
     reply r = run(create_user{"u", email, "h"});
     ASSERT_EQ(r.code, errc::ok);
     users_.push_back(std::get<user_view>(r.body).id);
@@ -231,8 +233,8 @@ class workload {
     take_coupon take{any(campaigns_), user, nullptr};
     reply taken;
     if (pick(3) == 0) {
-      auto key = std::make_shared<idempotency_key>(
-          test::make_key(user, "i" + std::to_string(pick(3)), "issue"));
+      auto key =
+          std::make_shared<idempotency_key>(test::make_key(user, named('i', pick(3)), "issue"));
       take.key_to_store = key;
       taken = run(take);
     } else {
