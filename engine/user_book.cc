@@ -438,6 +438,8 @@ bool user_book::load(const snapshot_key& key, std::string_view value) {
     user_sequence_ = in.get<std::uint64_t>();
     entry_sequence_ = in.get<std::uint64_t>();
     entry_count_ = in.get<std::uint64_t>();
+    // At most this many users follow: no rehash while loading a million.
+    if (!in.failed()) users_.reserve(static_cast<std::size_t>(user_sequence_));
     return !in.failed() && in.at_end();
   }
   user_state user;
@@ -449,6 +451,7 @@ bool user_book::load(const snapshot_key& key, std::string_view value) {
 }
 
 void user_book::end_load() {
+  email_index_.reserve(users_.size());
   for (const auto& [id, user] : users_) email_index_.emplace(email_key(user.profile.email), id);
 }
 

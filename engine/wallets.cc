@@ -336,6 +336,8 @@ bool wallet_book::load(const snapshot_key& key, std::string_view value) {
   if (key.table() == snapshot_table::books) {
     user_coupon_sequence_ = in.get<std::uint64_t>();
     history_sequence_ = in.get<std::uint64_t>();
+    // At most one wallet per coupon made here: no rehash while loading.
+    if (!in.failed()) wallets_.reserve(static_cast<std::size_t>(user_coupon_sequence_));
     return !in.failed() && in.at_end();
   }
   if (key.table() != snapshot_table::wallets) return false;
