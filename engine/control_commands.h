@@ -48,10 +48,12 @@ struct catch_up_expiry {};
 
 // A snapshot: the shard starts a capture of its state at its cut (the WAL's appended LSN when
 // the command runs) and walks it between batches, handing the entities to `port` (see
-// snapshot_port.h). Answered at once; the port hears the rest.
+// snapshot_port.h). Answered at once; the port hears the rest. A capture still running (of a
+// snapshot that failed) is abandoned for the new one.
 class snapshot_port;
 struct begin_snapshot {
   snapshot_port* port = nullptr;
+  std::uint64_t id = 0;  // named in every port call, so late calls of an abandoned one are known
 };
 
 struct expiry_counts {

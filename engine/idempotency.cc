@@ -249,6 +249,22 @@ bool idempotency_table::apply(record_type type, std::string_view payload) {
 }
 
 void idempotency_table::encode(payload_writer& out, const idempotency_entry* entry) {
+  if (entry != nullptr) {
+    if (const auto* bytes = std::get_if<stored_reply>(&entry->body)) {
+      // An entry an older build kept as bytes (read back from its WAL) is written the same
+      // way again, e.g. into a snapshot.
+      out.put(entry_bytes);
+      out.put(entry->user_id);
+      out.put_bytes(entry->scope);
+      out.put_bytes(entry->key);
+      out.put_bytes(std::string_view(reinterpret_cast<const char*>(entry->body_sha256.data()),
+                                     entry->body_sha256.size()));
+      out.put(bytes->status);
+      out.put_bytes(bytes->body);
+      out.put(entry->created_at);
+      return;
+    }
+  }
   out.put(entry ? entry_typed : entry_none);
   if (!entry) return;
   out.put(entry->user_id);

@@ -235,7 +235,8 @@ void shard::execute_control(command& item, time_ms now) {
     }
     watches_.clear();
   } else if (std::holds_alternative<begin_snapshot>(item.body)) {
-    start_capture(*std::get<begin_snapshot>(item.body).port);
+    const auto& begin = std::get<begin_snapshot>(item.body);
+    start_capture(*begin.port, begin.id);
   } else if (std::holds_alternative<catch_up_expiry>(item.body)) {
     // Everything that expired while the server was down, not one tick's worth.
     expiry_counts total;
@@ -255,9 +256,10 @@ void shard::execute_control(command& item, time_ms now) {
 
 // Between two commands: the state now is the state at the cut. Every record this shard
 // appended has an LSN at or below the WAL's appended LSN; every later one will be above it.
-void shard::start_capture(snapshot_port& port) {
-  ECOM_CHECK(capture_port_ == nullptr, "a snapshot began while this shard's last one runs");
+void shard::start_capture(snapshot_port& port, std::uint64_t snapshot_id) {
+  if (capture_port_ != nullptr) state_->end_capture();  // a failed snapshot's walk: dropped
   capture_port_ = &port;
+  capture_id_ = snapshot_id;
   capture_cut_ = wal_->appended_lsn();
   capture_out_ = capture_buffer{};
   state_->begin_capture(capture_out_);
@@ -272,7 +274,7 @@ void shard::start_capture(snapshot_port& port) {
 
 void shard::hand_over_chunk() {
   if (capture_out_.bytes().empty()) return;
-  capture_port_->deliver(options_.index, std::move(capture_out_.bytes()));
+  capture_port_->deliver(options_.index, capture_id_, std::move(capture_out_.bytes()));
   capture_out_.bytes().clear();
 }
 
@@ -288,7 +290,7 @@ bool shard::capture_step() {
   if (!done) return true;
   state_->end_capture();
   snapshot_port* port = std::exchange(capture_port_, nullptr);
-  port->finished(options_.index, capture_cut_);
+  port->finished(options_.index, capture_id_, capture_cut_);
   return false;
 }
 

@@ -109,7 +109,7 @@ class shard {
   void check_invariants(const char* when) const;
   // Snapshot capture (begin_snapshot): one bounded step of the walk between batches, handing
   // full chunks to the port; true while there is more to walk.
-  void start_capture(snapshot_port& port);
+  void start_capture(snapshot_port& port, std::uint64_t snapshot_id);
   bool capture_step();
   void hand_over_chunk();
 
@@ -131,6 +131,7 @@ class shard {
   snapshot_port* capture_port_ = nullptr;
   capture_buffer capture_out_;
   lsn_t capture_cut_ = 0;
+  std::uint64_t capture_id_ = 0;
   bool capture_waiting_ = false;  // driven: a drain is scheduled to go on walking
   lsn_t snapshot_cut_ = 0;
 };

@@ -93,7 +93,9 @@ replay_result replay_into(const fs::path& data_path, engine::shard_set& shards,
   }
   wal_read_options options;
   options.after_lsn = after;
-  options.covered_lsn = snapshot ? snapshot->max_cut() : 0;
+  // Only records every shard holds may be missing: a gap above the lowest cut loses records
+  // a lagging shard needs, so it stays corruption.
+  options.covered_lsn = snapshot ? snapshot->min_cut() : 0;
   options.read_only = load.read_only;
   options.older_dirs = load.older_wal_dirs;
   try {

@@ -16,6 +16,7 @@ namespace ecom::persistence {
 namespace fs = std::filesystem;
 
 struct snapshotter::in_progress {
+  std::uint64_t id = 0;
   engine::lsn_t lsn = 0;
   std::unique_ptr<generation_writer> writer;
   std::vector<std::pair<engine::shard_index, std::string>> chunks;  // arrived, not yet put
@@ -128,10 +129,10 @@ snapshot_figures snapshotter::figures() const {
 
 // ---- the port (shard threads) ------------------------------------------------------------------
 
-void snapshotter::deliver(engine::shard_index index, std::string chunk) {
+void snapshotter::deliver(engine::shard_index index, std::uint64_t snapshot_id, std::string chunk) {
   {
     std::lock_guard lock(mutex_);
-    if (!current_) return;  // abandoned
+    if (!current_ || current_->id != snapshot_id) return;  // a snapshot given up
     ++current_->queued[index];
     current_->chunks.emplace_back(index, std::move(chunk));
   }
@@ -143,10 +144,11 @@ bool snapshotter::has_room(engine::shard_index index) const {
   return !current_ || current_->queued[index] < engine::capture_chunks_queued_max;
 }
 
-void snapshotter::finished(engine::shard_index index, engine::lsn_t cut) {
+void snapshotter::finished(engine::shard_index index, std::uint64_t snapshot_id,
+                           engine::lsn_t cut) {
   {
     std::lock_guard lock(mutex_);
-    if (!current_ || current_->cuts[index]) return;
+    if (!current_ || current_->id != snapshot_id || current_->cuts[index]) return;
     current_->cuts[index] = cut;
     ++current_->finished;
   }
@@ -171,7 +173,11 @@ void snapshotter::run() {
     wake_.wait_for(lock, std::chrono::seconds(1), has_work);
     if (stopping_) break;
     lock.unlock();
-    refresh_wal_figures();
+    try {
+      refresh_wal_figures();
+    } catch (const std::exception& e) {
+      log_(std::string("listing the WAL folder failed: ") + e.what());
+    }
     lock.lock();
     try {
       if (!current_ && !begin_requested_ && trigger_due()) begin_requested_ = true;
@@ -184,11 +190,12 @@ void snapshotter::run() {
         current_->durable_requested = true;
         engine::lsn_t highest = 0;
         for (const auto& cut : current_->cuts) highest = std::max(highest, *cut);
+        const std::uint64_t id = current_->id;
         lock.unlock();
-        wal_.when_durable(highest, [this] {
+        wal_.when_durable(highest, [this, id] {
           {
             std::lock_guard inner(mutex_);
-            if (current_) current_->durable = true;
+            if (current_ && current_->id == id) current_->durable = true;
           }
           wake_.notify_all();
         });
@@ -235,6 +242,7 @@ void snapshotter::begin(std::unique_lock<std::mutex>& lock) {
   }
   const fs::path dir = options_.snapshots_dir / generation_name(lsn);
   auto taking = std::make_unique<in_progress>();
+  taking->id = next_id_++;
   taking->lsn = lsn;
   taking->started = std::chrono::steady_clock::now();
   taking->queued.assign(shards_.size(), 0);
@@ -253,7 +261,7 @@ void snapshotter::begin(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   current_ = std::move(taking);
   for (engine::shard_index i = 0; i < shards_.size(); ++i) {
-    engine::command item{engine::begin_snapshot{this}, [](engine::reply&&) {}};
+    engine::command item{engine::begin_snapshot{this, current_->id}, [](engine::reply&&) {}};
     if (!shards_.at(i).post_always(item)) throw snapshot_error("the shards are stopping");
   }
 }

@@ -97,9 +97,9 @@ class snapshotter final : public engine::snapshot_port {
   snapshot_figures figures() const;
 
   // engine::snapshot_port (shard threads).
-  void deliver(engine::shard_index index, std::string chunk) override;
+  void deliver(engine::shard_index index, std::uint64_t snapshot_id, std::string chunk) override;
   bool has_room(engine::shard_index index) const override;
-  void finished(engine::shard_index index, engine::lsn_t cut) override;
+  void finished(engine::shard_index index, std::uint64_t snapshot_id, engine::lsn_t cut) override;
 
  private:
   struct in_progress;
@@ -130,6 +130,7 @@ class snapshotter final : public engine::snapshot_port {
   snapshot_figures figures_;
   std::chrono::steady_clock::time_point last_taken_at_;
   engine::lsn_t verified_ = 0;
+  std::uint64_t next_id_ = 1;  // of the next snapshot (port calls name theirs)
   std::thread thread_;
 };
 

@@ -36,7 +36,9 @@ std::vector<segment_file> list_segments(const fs::path& dir) {
   std::vector<segment_file> segments;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return segments;  // a missing folder is an empty log
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+  fs::directory_iterator listing(dir, ec);
+  if (ec) throw io_error(ec.value(), "cannot list", dir);
+  for (const fs::directory_entry& entry : listing) {
     const auto number = wal_format::parse_segment_file_name(entry.path().filename().string());
     if (!number || !entry.is_regular_file()) continue;
     segment_file segment{*number, entry.path(), 0, entry.file_size(ec)};

@@ -7,10 +7,14 @@
 //   - the snapshot plus the log after its cut replays to the state a full replay builds.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 
+#include "engine/shard.h"
+#include "tests/support/fake_journal.h"
 #include "tests/support/shard_books.h"
 
 namespace ecom::engine {
@@ -301,6 +305,22 @@ TEST(snapshot_test, keys_sort_numerically_and_parse_back) {
   EXPECT_FALSE(snapshot_key::parse(std::string(9, '\x63')));  // no such table
 }
 
+// Kept answers an older build stored as bytes (still read from its WAL) save and load as such.
+TEST(snapshot_test, a_kept_answer_of_the_older_byte_format_saves_and_loads) {
+  shard_state state(0, 1);
+  idempotency_entry entry;
+  entry.user_id = 1;
+  entry.scope = "POST /users/1/balance/charge";
+  entry.key = "k1";
+  entry.created_at = t0;
+  entry.body = stored_reply{200, "{\"balance\":5}"};
+  state.keys.insert(entry);
+  const std::string saved = state.save();
+  shard_state loaded(0, 1);
+  ASSERT_TRUE(load_into(saved, loaded));
+  EXPECT_EQ(loaded.save(), saved);
+}
+
 TEST(snapshot_test, a_save_loads_back_to_the_same_bytes_at_every_cut) {
   for (std::uint32_t seed = 1; seed <= 4; ++seed) {
     workload w(seed, true);
@@ -378,6 +398,56 @@ TEST(snapshot_test, a_snapshot_plus_the_log_after_it_replays_to_the_full_replay)
       EXPECT_TRUE(same_state(from_snapshot.save(), expected)) << "seed " << seed << " cut " << at;
     }
   }
+}
+
+// Collects what a shard hands over, per snapshot id.
+class collecting_port : public snapshot_port {
+ public:
+  void deliver(shard_index, std::uint64_t id, std::string chunk) override {
+    std::lock_guard lock(mutex_);
+    bytes_[id] += chunk;
+  }
+  bool has_room(shard_index) const override { return true; }
+  void finished(shard_index, std::uint64_t id, lsn_t cut) override {
+    std::lock_guard lock(mutex_);
+    cuts_[id] = cut;
+    done_.notify_all();
+  }
+  // The bytes of snapshot `id` once its capture finished (empty after 5 s).
+  std::string wait_for(std::uint64_t id) {
+    std::unique_lock lock(mutex_);
+    if (!done_.wait_for(lock, std::chrono::seconds(5), [&] { return cuts_.contains(id); }))
+      return {};
+    return bytes_[id];
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::map<std::uint64_t, std::string> bytes_;
+  std::map<std::uint64_t, lsn_t> cuts_;
+};
+
+// A snapshot that began while the walk of one given up still ran (the snapshotter abandons a
+// snapshot that failed and may begin the next at once): the shard drops the old walk and the
+// new capture is the whole state, every key once.
+TEST(snapshot_test, a_capture_begun_over_an_abandoned_one_starts_over_and_is_whole) {
+  workload w(31, false);
+  for (int i = 0; i < 400; ++i) w.step();
+  shard s(shard_options{0, 1, 4096, 1000}, [] { return t0; });
+  lsn_t lsn = 0;
+  for (const auto& r : w.b.log) ASSERT_TRUE(s.replay(r.type, r.payload, ++lsn));
+  test::fake_journal wal;
+  s.start(wal);
+  collecting_port port;
+  command first{begin_snapshot{&port, 1}, [](reply&&) {}};
+  command second{begin_snapshot{&port, 2}, [](reply&&) {}};
+  ASSERT_TRUE(s.post_always(first));
+  ASSERT_TRUE(s.post_always(second));
+  const std::string captured = port.wait_for(2);
+  s.stop();
+  ASSERT_FALSE(captured.empty()) << "the second capture never finished";
+  EXPECT_TRUE(same_state(captured, w.b.shard.state.save()));
 }
 
 }  // namespace
