@@ -225,11 +225,14 @@ bool snapshotter::trigger_due() const {
                                       std::chrono::seconds(options_.every_s);
 }
 
+// begin_requested_ stays set until current_ is (or the answer is given), so that a request in
+// between is refused (409) instead of joining a snapshot that did not count it; a failure on
+// the way clears it in fail().
 void snapshotter::begin(std::unique_lock<std::mutex>& lock) {
-  begin_requested_ = false;
   const engine::lsn_t lsn = wal_.appended_lsn();
   if (!generations_.empty() && generations_.front().lsn == lsn) {
     // Nothing was appended since the newest snapshot: it is the answer.
+    begin_requested_ = false;
     snapshot_result result;
     result.result = snapshot_result::outcome::unchanged;
     result.info = generations_.front();
@@ -260,6 +263,7 @@ void snapshotter::begin(std::unique_lock<std::mutex>& lock) {
   taking->writer = std::make_unique<generation_writer>(dir, lsn, shards_.size());
   lock.lock();
   current_ = std::move(taking);
+  begin_requested_ = false;
   for (engine::shard_index i = 0; i < shards_.size(); ++i) {
     engine::command item{engine::begin_snapshot{this, current_->id}, [](engine::reply&&) {}};
     if (!shards_.at(i).post_always(item)) throw snapshot_error("the shards are stopping");
