@@ -28,6 +28,11 @@ inline constexpr std::size_t capture_chunk_bytes = 256 * 1024;
 // Chunks of one shard the snapshot writer may hold before that shard's walk waits: the memory
 // a snapshot adds is about shards × this × capture_chunk_bytes (plus LMDB's dirty pages).
 inline constexpr std::size_t capture_chunks_queued_max = 8;
+// Recovery's parallel replay (replay_pipeline): records go to a shard's worker in batches of
+// at most this many payload bytes, at most this many batches waiting per worker.
+inline constexpr std::size_t replay_batch_bytes_max = 256 * 1024;
+inline constexpr std::size_t replay_batch_records_max = 4096;
+inline constexpr std::size_t replay_batches_queued_max = 4;
 
 // ---- users, sessions, balance ----------------------------------------------------------------
 inline constexpr std::size_t user_name_length_max = 100;       // code points

@@ -24,14 +24,24 @@ shard_set::~shard_set() {
 bool shard_set::replay(record_type type, shard_index index, std::string_view payload, lsn_t lsn) {
   if (index >= shards_.size()) return false;
   if (type == record_type::coupon_created) {
-    for (auto& s : shards_) {
-      if (!s->replay(type, payload, s.get() == shards_[index].get() ? lsn : s->last_lsn()))
-        return false;
+    for (shard_index target = 0; target < shards_.size(); ++target) {
+      if (!replay_on(target, type, index, payload, lsn)) return false;
     }
     return true;
   }
-  if (lsn <= shards_[index]->snapshot_cut()) return true;
-  return shards_[index]->replay(type, payload, lsn);
+  return replay_on(index, type, index, payload, lsn);
+}
+
+bool shard_set::replay_on(shard_index target, record_type type, shard_index owner,
+                          std::string_view payload, lsn_t lsn) {
+  shard& s = *shards_[target];
+  if (type == record_type::coupon_created) {
+    // Re-applied on every shard whatever its cut; only the writer's LSN moves.
+    return s.replay(type, payload, target == owner ? lsn : s.last_lsn());
+  }
+  if (target != owner) return true;
+  if (lsn <= s.snapshot_cut()) return true;
+  return s.replay(type, payload, lsn);
 }
 
 void shard_set::discard_loaded_state() {

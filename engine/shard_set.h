@@ -29,6 +29,10 @@ class shard_set {
   // After a snapshot load, a shard's records at or below its cut are skipped (it holds them);
   // templates are applied everywhere regardless (installing one again changes nothing).
   bool replay(record_type type, shard_index index, std::string_view payload, lsn_t lsn);
+  // The part of replay() that touches shard `target` only (replay_pipeline runs shards on
+  // threads of their own): a record of `owner` applied to `target` if it belongs there.
+  bool replay_on(shard_index target, record_type type, shard_index owner, std::string_view payload,
+                 lsn_t lsn);
   // After every shard loaded its snapshot entities: copies each template to every shard
   // (a snapshot holds a template once, in the shard that made it).
   void share_loaded_templates();
