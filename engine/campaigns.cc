@@ -290,9 +290,9 @@ void campaign_book::begin_capture(capture_buffer& out) {
 bool campaign_book::capture_step(capture_buffer& out, capture_budget& budget) {
   // Templates never change once made; campaigns change by one count; units only grow.
   auto write_template = [](payload_writer& w, const coupon_template& t) { write_value(w, t); };
-  if (!capture_templates_.step(templates_, index_, shard_count_, budget, write_template))
+  if (!capture_templates_.step(out, templates_, index_, shard_count_, budget, write_template))
     return false;
-  if (!capture_campaigns_.step(campaigns_, index_, shard_count_, budget, write_campaign))
+  if (!capture_campaigns_.step(out, campaigns_, index_, shard_count_, budget, write_campaign))
     return false;
   while (capture_issued_campaign_ < capture_issued_.size()) {
     const auto [id, count] = capture_issued_[capture_issued_campaign_];

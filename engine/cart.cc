@@ -232,8 +232,8 @@ void cart_book::begin_capture(capture_buffer& out) {
   capture_carts_.begin(out, users_.user_sequence());
 }
 
-bool cart_book::capture_step(capture_buffer&, capture_budget& budget) {
-  return capture_carts_.step(carts_, index_, shard_count_, budget, write_cart);
+bool cart_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return capture_carts_.step(out, carts_, index_, shard_count_, budget, write_cart);
 }
 
 void cart_book::end_capture() {

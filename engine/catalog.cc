@@ -355,8 +355,8 @@ void catalog_book::begin_capture(capture_buffer& out) {
   capture_products_.begin(out, product_sequence_);
 }
 
-bool catalog_book::capture_step(capture_buffer&, capture_budget& budget) {
-  return capture_products_.step(products_, index_, shard_count_, budget, write_product_entity);
+bool catalog_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return capture_products_.step(out, products_, index_, shard_count_, budget, write_product_entity);
 }
 
 void catalog_book::end_capture() {

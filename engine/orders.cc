@@ -463,8 +463,8 @@ void order_book::begin_capture(capture_buffer& out) {
   capture_orders_.begin(out, users_.user_sequence());
 }
 
-bool order_book::capture_step(capture_buffer&, capture_budget& budget) {
-  return capture_orders_.step(orders_, index_, shard_count_, budget, write_orders);
+bool order_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return capture_orders_.step(out, orders_, index_, shard_count_, budget, write_orders);
 }
 
 void order_book::end_capture() {

@@ -268,7 +268,7 @@ bool sales_book::capture_step(capture_buffer& out, capture_budget& budget) {
     }
     ++at;
   }
-  return capture_sold_.step(sold_, index_, catalog_.shard_count(), budget, write_sold);
+  return capture_sold_.step(out, sold_, index_, catalog_.shard_count(), budget, write_sold);
 }
 
 void sales_book::end_capture() {

@@ -261,8 +261,12 @@ void shard::start_capture(snapshot_port& port, std::uint64_t snapshot_id) {
   capture_port_ = &port;
   capture_id_ = snapshot_id;
   capture_cut_ = wal_->appended_lsn();
-  capture_out_ = capture_buffer{};
-  state_->begin_capture(capture_out_);
+  capture_walk_ = capture_buffer{};
+  capture_changed_ = capture_buffer{};
+  // The books keep writing what changes touch into capture_changed_; their headers (the
+  // lowest keys) start the walk's stream.
+  state_->begin_capture(capture_changed_);
+  capture_walk_.bytes().swap(capture_changed_.bytes());
   if (driver_ && !capture_waiting_) {
     capture_waiting_ = true;
     driver_(std::chrono::milliseconds(0), [this] {
@@ -272,10 +276,11 @@ void shard::start_capture(snapshot_port& port, std::uint64_t snapshot_id) {
   }
 }
 
-void shard::hand_over_chunk() {
-  if (capture_out_.bytes().empty()) return;
-  capture_port_->deliver(options_.index, capture_id_, std::move(capture_out_.bytes()));
-  capture_out_.bytes().clear();
+void shard::hand_over_chunk(capture_stream stream) {
+  capture_buffer& out = stream == capture_stream::walk ? capture_walk_ : capture_changed_;
+  if (out.bytes().empty()) return;
+  capture_port_->deliver(options_.index, capture_id_, stream, std::move(out.bytes()));
+  out.bytes().clear();
 }
 
 // One bounded step; true while the walk has more to do. Entities written by changes since the
@@ -284,9 +289,12 @@ bool shard::capture_step() {
   bool done = false;
   if (capture_port_->has_room(options_.index)) {
     capture_budget budget{capture_step_visits_max};
-    done = state_->capture_step(capture_out_, budget);
+    done = state_->capture_step(capture_walk_, budget);
   }
-  if (done || capture_out_.bytes().size() >= capture_chunk_bytes) hand_over_chunk();
+  if (done || capture_walk_.bytes().size() >= capture_chunk_bytes)
+    hand_over_chunk(capture_stream::walk);
+  if (done || capture_changed_.bytes().size() >= capture_chunk_bytes)
+    hand_over_chunk(capture_stream::changed);
   if (!done) return true;
   state_->end_capture();
   snapshot_port* port = std::exchange(capture_port_, nullptr);

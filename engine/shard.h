@@ -111,7 +111,7 @@ class shard {
   // full chunks to the port; true while there is more to walk.
   void start_capture(snapshot_port& port, std::uint64_t snapshot_id);
   bool capture_step();
-  void hand_over_chunk();
+  void hand_over_chunk(capture_stream stream);
 
   shard_options options_;
   clock_fn clock_;
@@ -129,7 +129,8 @@ class shard {
   std::vector<command> batch_;  // driven mode: reused per drain
   // Snapshot: the capture in progress (port null when none) and the cut of a loaded one.
   snapshot_port* capture_port_ = nullptr;
-  capture_buffer capture_out_;
+  capture_buffer capture_walk_;     // the walk's entities (capture_stream::walk)
+  capture_buffer capture_changed_;  // those changes wrote first (capture_stream::changed)
   lsn_t capture_cut_ = 0;
   std::uint64_t capture_id_ = 0;
   bool capture_waiting_ = false;  // driven: a drain is scheduled to go on walking

@@ -250,13 +250,14 @@ class sequence_capture {
                  [&](payload_writer& w) { write(w, *entity); });
     }
   }
-  // One step of the walk over `map` (id → entity); true when the table is done.
+  // One step of the walk over `map` (id → entity) into `out` (the walk's stream, which need
+  // not be where changes write); true when the table is done.
   template <class Map, class Write>
-  bool step(const Map& map, shard_index index, std::uint32_t shard_count, capture_budget& budget,
-            Write&& write) {
+  bool step(capture_buffer& out, const Map& map, shard_index index, std::uint32_t shard_count,
+            capture_budget& budget, Write&& write) {
     return walk_by_sequence(range_, map, index, shard_count, budget,
                             [&](std::uint64_t position, const auto& entity) {
-                              put_entity(*out_, snapshot_key(Table, position),
+                              put_entity(out, snapshot_key(Table, position),
                                          [&](payload_writer& w) { write(w, entity); });
                             });
   }

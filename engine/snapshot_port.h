@@ -12,13 +12,20 @@
 
 namespace ecom::engine {
 
+// Which of a capture's two streams a chunk belongs to.
+enum class capture_stream : std::uint8_t {
+  walk,     // the walk's entities, keys ascending (after the books' headers)
+  changed,  // entities a change wrote ahead of the walk, in the order changes came
+};
+
 class snapshot_port {
  public:
   virtual ~snapshot_port() = default;
 
-  // Framed entities of shard `index` (capture_buffer bytes: whole frames, any order; each key
-  // once across the capture).
-  virtual void deliver(shard_index index, std::uint64_t snapshot_id, std::string chunk) = 0;
+  // Framed entities of shard `index` (capture_buffer bytes: whole frames; each key once across
+  // both streams of the capture).
+  virtual void deliver(shard_index index, std::uint64_t snapshot_id, capture_stream stream,
+                       std::string chunk) = 0;
   // Back-pressure: false while the writer still holds enough of this shard's chunks; the walk
   // then waits (changes go on, and write the entities they touch, so the buffer stays small).
   virtual bool has_room(shard_index index) const = 0;

@@ -424,8 +424,8 @@ void user_book::begin_capture(capture_buffer& out) {
   capture_users_.begin(out, user_sequence_);
 }
 
-bool user_book::capture_step(capture_buffer&, capture_budget& budget) {
-  return capture_users_.step(users_, index_, shard_count_, budget, write_user);
+bool user_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return capture_users_.step(out, users_, index_, shard_count_, budget, write_user);
 }
 
 void user_book::end_capture() {
@@ -439,21 +439,22 @@ bool user_book::load(const snapshot_key& key, std::string_view value) {
     entry_sequence_ = in.get<std::uint64_t>();
     entry_count_ = in.get<std::uint64_t>();
     // At most this many users follow: no rehash while loading a million.
-    if (!in.failed()) users_.reserve(static_cast<std::size_t>(user_sequence_));
+    if (!in.failed()) {
+      users_.reserve(static_cast<std::size_t>(user_sequence_));
+      email_index_.reserve(static_cast<std::size_t>(user_sequence_));
+    }
     return !in.failed() && in.at_end();
   }
   user_state user;
   if (key.table() != snapshot_table::users || !read_user(in, user)) return false;
   entity_id id = user.profile.id;
-  if (id != make_id(key.a(), index_, shard_count_) || users_.contains(id)) return false;
-  users_.emplace(id, std::move(user));
-  return true;
+  if (id != make_id(key.a(), index_, shard_count_)) return false;
+  // The email index is filled as users come (the user's bytes are in cache now).
+  if (!email_index_.try_emplace(email_key(user.profile.email), id).second) return false;
+  return users_.try_emplace(id, std::move(user)).second;
 }
 
-void user_book::end_load() {
-  email_index_.reserve(users_.size());
-  for (const auto& [id, user] : users_) email_index_.emplace(email_key(user.profile.email), id);
-}
+void user_book::end_load() {}
 
 std::unordered_map<entity_id, int> user_book::entries_by_order(entity_id user_id,
                                                                balance_entry_kind kind) const {

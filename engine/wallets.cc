@@ -323,8 +323,8 @@ void wallet_book::begin_capture(capture_buffer& out) {
   capture_wallets_.begin(out, users_.user_sequence());
 }
 
-bool wallet_book::capture_step(capture_buffer&, capture_budget& budget) {
-  return capture_wallets_.step(wallets_, index_, shard_count_, budget, write_wallet);
+bool wallet_book::capture_step(capture_buffer& out, capture_budget& budget) {
+  return capture_wallets_.step(out, wallets_, index_, shard_count_, budget, write_wallet);
 }
 
 void wallet_book::end_capture() {

@@ -5,7 +5,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
+#include "engine/replay_pipeline.h"
 #include "persistence/snapshot_store.h"
 #include "persistence/wal_reader.h"
 
@@ -46,18 +48,25 @@ std::optional<snapshot_info> load_snapshot(const fs::path& data_path, engine::sh
       continue;
     }
     const auto started = std::chrono::steady_clock::now();
+    // Each shard loads on a thread of its own (shards share nothing until they run).
+    snapshot_read_options read;
+    read.threads = std::max(1u, std::thread::hardware_concurrency());
+    read.on_shard_end = [&](engine::shard_index shard) {
+      shards.at(shard).end_snapshot_load(meta.info.shards[shard].cut);
+      return true;
+    };
     snapshot_check loaded = read_snapshot(
-        generation, [&](engine::shard_index shard, std::string_view key, std::string_view value) {
+        generation,
+        [&](engine::shard_index shard, std::string_view key, std::string_view value) {
           return shards.at(shard).load_snapshot_entity(key, value);
-        });
+        },
+        read);
     if (loaded.state != snapshot_state::ok) {
       report.snapshots_skipped.push_back(name + ": " + loaded.problem);
       report.snapshots_damaged.push_back(name);
       shards.discard_loaded_state();
       continue;
     }
-    for (engine::shard_index i = 0; i < shards.size(); ++i)
-      shards.at(i).end_snapshot_load(loaded.info.shards[i].cut);
     shards.share_loaded_templates();
     report.snapshot_lsn = loaded.info.lsn;
     for (const auto& s : loaded.info.shards) report.snapshot_entities += s.entities;
@@ -98,19 +107,29 @@ replay_result replay_into(const fs::path& data_path, engine::shard_set& shards,
   options.covered_lsn = snapshot ? snapshot->min_cut() : 0;
   options.read_only = load.read_only;
   options.older_dirs = load.older_wal_dirs;
+  // This thread reads and checks the log; the shards apply their records on threads of their
+  // own, at once (engine::replay_pipeline).
+  engine::replay_pipeline pipeline(shards, std::max(1u, std::thread::hardware_concurrency()));
+  auto refused = [](const engine::replay_failure& f) {
+    return std::runtime_error(
+        "WAL record at lsn " + std::to_string(f.lsn) + " (type " +
+        std::to_string(static_cast<unsigned>(f.type)) + ", shard " + std::to_string(f.shard) +
+        ") does not apply to the recovered state" + (f.why.empty() ? "" : " (" + f.why + ")") +
+        "; refusing to start. Inspect the data dir with ecom-snapshot before repairing it.");
+  };
+  struct stopped {};
+  replay_result result;
   try {
-    return read_wal(data_path / "wal", options, [&](const wal_entry& entry) {
-      if (!shards.replay(entry.type, entry.shard, entry.payload, entry.lsn)) {
-        throw std::runtime_error("WAL record at lsn " + std::to_string(entry.lsn) + " (type " +
-                                 std::to_string(static_cast<unsigned>(entry.type)) + ", shard " +
-                                 std::to_string(entry.shard) +
-                                 ") does not apply to the recovered state; refusing to start. "
-                                 "Inspect the data dir with ecom-snapshot before repairing it.");
-      }
+    result = read_wal(data_path / "wal", options, [&](const wal_entry& entry) {
+      if (!pipeline.add(entry.type, entry.shard, entry.payload, entry.lsn)) throw stopped{};
     });
   } catch (const wal_corruption& e) {
+    if (auto failure = pipeline.finish()) throw refused(*failure);
     throw std::runtime_error(std::string("WAL corruption: ") + e.what() + "; refusing to start");
+  } catch (const stopped&) {
   }
+  if (auto failure = pipeline.finish()) throw refused(*failure);
+  return result;
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "persistence/snapshotter.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,8 +21,13 @@ struct snapshotter::in_progress {
   std::uint64_t id = 0;
   engine::lsn_t lsn = 0;
   std::unique_ptr<generation_writer> writer;
-  std::vector<std::pair<engine::shard_index, std::string>> chunks;  // arrived, not yet put
-  std::vector<std::size_t> queued;                                  // chunks per shard
+  struct chunk {
+    engine::shard_index shard;
+    engine::capture_stream stream;
+    std::string bytes;
+  };
+  std::vector<chunk> chunks;        // arrived, not yet put
+  std::vector<std::size_t> queued;  // chunks per shard
   std::vector<std::optional<engine::lsn_t>> cuts;
   std::size_t finished = 0;
   bool durable_requested = false;
@@ -129,12 +136,13 @@ snapshot_figures snapshotter::figures() const {
 
 // ---- the port (shard threads) ------------------------------------------------------------------
 
-void snapshotter::deliver(engine::shard_index index, std::uint64_t snapshot_id, std::string chunk) {
+void snapshotter::deliver(engine::shard_index index, std::uint64_t snapshot_id,
+                          engine::capture_stream stream, std::string chunk) {
   {
     std::lock_guard lock(mutex_);
     if (!current_ || current_->id != snapshot_id) return;  // a snapshot given up
     ++current_->queued[index];
-    current_->chunks.emplace_back(index, std::move(chunk));
+    current_->chunks.push_back(in_progress::chunk{index, stream, std::move(chunk)});
   }
   wake_.notify_all();
 }
@@ -158,6 +166,10 @@ void snapshotter::finished(engine::shard_index index, std::uint64_t snapshot_id,
 // ---- the thread -------------------------------------------------------------------------------
 
 void snapshotter::run() {
+  // Background work: the scheduler prefers the shards and the network threads over this one
+  // when the cores are busy (a snapshot then takes longer, requests do not wait for it).
+  // Failing to lower it changes nothing but that.
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), snapshot_thread_nice);
   try {
     verify_older_generations();
   } catch (const std::exception& e) {
@@ -276,14 +288,20 @@ void snapshotter::write_chunks(std::unique_lock<std::mutex>& lock) {
     current_->chunks.clear();
     generation_writer& writer = *current_->writer;
     lock.unlock();
-    for (const auto& [shard, bytes] : chunks) {
-      bool whole = engine::for_each_captured(
-          bytes,
-          [&](std::string_view key, std::string_view value) { writer.put(shard, key, value); });
+    for (const auto& c : chunks) {
+      const bool walk = c.stream == engine::capture_stream::walk;
+      bool whole =
+          engine::for_each_captured(c.bytes, [&](std::string_view key, std::string_view value) {
+            if (walk) {
+              writer.append(c.shard, key, value);
+            } else {
+              writer.put(c.shard, key, value);
+            }
+          });
       if (!whole) throw snapshot_error("a shard handed over a chunk that is not whole frames");
     }
     lock.lock();
-    for (const auto& [shard, bytes] : chunks) --current_->queued[shard];
+    for (const auto& c : chunks) --current_->queued[c.shard];
   }
 }
 

@@ -37,6 +37,9 @@
 
 namespace ecom::persistence {
 
+// The snapshot thread's nice value (Linux: per thread), above the process's 0.
+inline constexpr int snapshot_thread_nice = 10;
+
 struct snapshot_options {
   std::filesystem::path snapshots_dir;      // <data>/snapshots
   std::filesystem::path wal_dir;            // <data>/wal
@@ -97,7 +100,8 @@ class snapshotter final : public engine::snapshot_port {
   snapshot_figures figures() const;
 
   // engine::snapshot_port (shard threads).
-  void deliver(engine::shard_index index, std::uint64_t snapshot_id, std::string chunk) override;
+  void deliver(engine::shard_index index, std::uint64_t snapshot_id, engine::capture_stream stream,
+               std::string chunk) override;
   bool has_room(engine::shard_index index) const override;
   void finished(engine::shard_index index, std::uint64_t snapshot_id, engine::lsn_t cut) override;
 

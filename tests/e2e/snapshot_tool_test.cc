@@ -180,7 +180,9 @@ TEST(snapshot_tool,
 }
 
 TEST(snapshot_tool, restore_to_an_lsn_and_to_a_time_equals_the_server_stopped_there) {
-  server_process server(server_options{.extra_args = {"--snapshots-keep", "3"}});
+  server_options options;
+  options.extra_args = {"--snapshots-keep", "3"};
+  server_process server(options);
   http_client client(server.port());
   session user = sign_up_and_login(client, "pitr");
   shop_a_little(client, user, 1);
