@@ -9,7 +9,10 @@
 #   5. ecom-snapshot verify on the stopped dir: records/s;
 #   6. ecom-load fcfs (64 connections) with a snapshot every second vs none, ROUNDS interleaved
 #      rounds on fresh servers: requests/s and p99, and their ratios.
-# Usage: [USERS=1000000] [MIXED_S=20] [FCFS_USERS=200000] [ROUNDS=2] tools/bench_snapshot.sh
+# Usage: [USERS=1000000] [MIXED_S=20] [FCFS_USERS=200000] [ROUNDS=2] [STATE_COPY=dir]
+#        tools/bench_snapshot.sh
+# STATE_COPY keeps a copy of the built state (WAL only) in dir, and a later run with the same
+# STATE_COPY starts from that copy instead of building it again. ONLY_FCFS=1 runs step 6 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 users=${USERS:-1000000}
@@ -40,11 +43,50 @@ start() {
 stop_hard() { kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 stop_clean() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 admin() { curl -sf -H "Authorization: Bearer $token" "$@"; }
+bulk_users() {  # count: accounts made by POST /admin/users/bulk, 100k at a time
+  local left=$1 n
+  while [ "$left" -gt 0 ]; do
+    n=$((left > 100000 ? 100000 : left))
+    admin -X POST -H 'content-type: application/json' -d "{\"count\":$n,\"name_prefix\":\"bench\"}" \
+      $url/admin/users/bulk >/dev/null
+    left=$((left - n))
+  done
+}
+# Seconds a fresh process takes to touch as many bytes as the running server holds (huge pages
+# asked for, as ecomd's jemalloc does): the kernel zeroes every page on first touch, which any
+# restart of that state pays before doing any work. Slow on this VM (docs/performance.md).
+first_touch() {
+  [ -x "$work/first-touch" ] || cc -O2 -x c -o "$work/first-touch" - <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+int main(int argc, char** argv) {
+  size_t n = (size_t)atol(argv[1]) << 20;
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  char* p = mmap(0, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return 1;
+  madvise(p, n, MADV_HUGEPAGE);
+  for (size_t i = 0; i < n; i += 4096) p[i] = 1;
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  printf("%.3f\n", (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
+  return argc > 2;
+}
+EOF
+  "$work/first-touch" $(( $(rss_kb) / 1024 ))
+}
 stat() { admin $url/admin/stats | python3 -c "import json,sys; d=json.load(sys.stdin); s=d['shards']; print(sum(x['$1'] for x in s))"; }
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/"$pid"/status; }
 
-echo "== building the state ($users users)"
 state=$work/state
+if [ "${ONLY_FCFS:-0}" != 1 ]; then  # steps 1 to 5
+if [ -n "${STATE_COPY:-}" ] && [ -d "$STATE_COPY" ]; then
+  echo "== the state from $STATE_COPY"
+  cp -r "$STATE_COPY" "$state"
+  start "$state" --snapshot-every-records 0
+else
+echo "== building the state ($users users)"
 start "$state" --snapshot-every-records 0
 coupons=$((users * 4 / 10))
 orders_users=$((users / 10))
@@ -53,14 +95,18 @@ $bin/ecom-load fcfs --url $url --admin-token $token --users $coupons --quantity 
 # Sessions repeat until --duration: 20 s make about 100k orders here.
 $bin/ecom-load mixed --url $url --admin-token $token --users $orders_users --connections 64 \
   --popular-share 0 --duration "${MIXED_S:-20}" --no-progress --json >"$work/fill-mixed.json" || true
-left=$((users - coupons - orders_users))
-while [ $left -gt 0 ]; do
-  n=$((left > 100000 ? 100000 : left))
-  admin -X POST -H 'content-type: application/json' -d "{\"count\":$n,\"name_prefix\":\"bench\"}" \
-    $url/admin/users/bulk >/dev/null
-  left=$((left - n))
-done
+bulk_users $((users - coupons - orders_users))
+if [ -n "${STATE_COPY:-}" ]; then
+  stop_clean
+  cp -r "$state" "$STATE_COPY"
+  start "$state" --snapshot-every-records 0
+fi
+fi
 echo "users $(stat users), user coupons $(stat user_coupons), orders $(stat orders), WAL lsn $(admin $url/admin/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['wal']['appended_lsn'])")"
+
+stop_clean
+cp -r "$state" "$work/wal-only"  # for verify's full replay below
+start "$state" --snapshot-every-records 0
 
 echo "== restart by WAL replay alone"
 stop_hard
@@ -89,11 +135,32 @@ snap_ready=$ready_s
 replay_line=$(grep 'recovery:' "$work/ecomd.log" | tail -1)
 echo "ready in $snap_ready s: ${replay_line#*recovery: }"
 echo "restart: WAL replay $wal_ready s, from snapshot $snap_ready s: $(echo "$wal_ready / $snap_ready" | bc -l | xargs printf '%.1f')x faster"
+echo "first touch of the server's RSS by a fresh process (the floor of any restart here): $(first_touch) s"
 stop_clean
 
 echo "== ecom-snapshot verify"
-$bin/ecom-snapshot verify "$state" --json | python3 -c "import json,sys; d=json.load(sys.stdin); print('ok', d['ok'], 'records replayed', d['records_replayed'], 'in', d['seconds'], 's:', d['records_per_s'], 'records/s', '(snapshot + tail and a full replay)' if d['compared_with_full_replay'] else '')"
-rm -rf "$state"
+verify_line() {
+  python3 -c "import json,sys; d=json.load(sys.stdin); print('ok', d['ok'], 'records replayed', d['records_replayed'], 'in', d['seconds'], 's:', d['records_per_s'], 'records/s', '(snapshot + tail and a full replay)' if d['compared_with_full_replay'] else '')"
+}
+echo "snapshot + tail: $($bin/ecom-snapshot verify "$state" --json | verify_line)"
+echo "WAL only (a full replay): $($bin/ecom-snapshot verify "$work/wal-only" --json | verify_line)"
+rm -rf "$state" "$work/wal-only"
+
+echo "== $users users alone (bulk accounts, nothing else)"
+alone=$work/alone
+start "$alone" --snapshot-every-records 0
+bulk_users "$users"
+stop_hard
+start "$alone" --snapshot-every-records 0
+alone_wal=$ready_s
+admin -X POST $url/admin/snapshot >/dev/null
+stop_hard
+start "$alone" --snapshot-every-records 0
+alone_snap=$ready_s
+echo "restart: WAL replay $alone_wal s, from snapshot $alone_snap s: $(echo "$alone_wal / $alone_snap" | bc -l | xargs printf '%.1f')x faster; first touch of the server's RSS: $(first_touch) s"
+stop_clean
+rm -rf "$alone"
+fi
 
 [ "${SKIP_FCFS:-0}" = 1 ] && exit 0
 echo "== ecom-load fcfs, 64 connections, $fcfs_users users: a snapshot every second vs none"
