@@ -53,7 +53,18 @@ snapshotter::snapshotter(snapshot_options options, engine::shard_set& shards, en
       continue;  // recovery logged it
     }
     snapshot_check check = read_snapshot_meta(dir);
-    if (check.state == snapshot_state::ok) {
+    if (check.state == snapshot_state::ok &&
+        (check.info.shards.size() != shards_.size() ||
+         check.info.entity_format != engine::snapshot_format_version)) {
+      // Written by another build or for another shard count: recovery cannot use it, so it
+      // must not count as a kept generation (retention would trim the WAL behind it and drop
+      // a generation that serves). Left in place for the operator.
+      log_("snapshot " + dir.string() + " holds " + std::to_string(check.info.shards.size()) +
+           " shards in entity format " + std::to_string(check.info.entity_format) +
+           " (this server: " + std::to_string(shards_.size()) + ", format " +
+           std::to_string(engine::snapshot_format_version) +
+           "); it is left in place, not used and not counted");
+    } else if (check.state == snapshot_state::ok) {
       generations_.push_back(std::move(check.info));
     } else if (check.state == snapshot_state::incomplete) {
       log_("removing snapshot " + dir.string() + " (" + check.problem + ")");

@@ -6,16 +6,20 @@
 //     every generation damaged and the WAL trimmed, the server refuses to start and names
 //     `ecom-snapshot inspect`;
 //   - retention keeps --snapshots-keep generations and deletes or archives the WAL behind them;
+//     a generation of another entity format is neither used, nor counted, nor deleted;
 //   - POST /admin/snapshot: 409 SNAPSHOT_IN_PROGRESS while one runs, admin token only.
 #include <gtest/gtest.h>
+#include <lmdb.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iterator>
 #include <thread>
 
+#include "persistence/snapshot_store.h"
 #include "tests/support/api.h"
 #include "tests/support/commerce.h"
 #include "tests/support/server_process.h"
@@ -257,6 +261,62 @@ TEST(snapshots, retention_keeps_the_newest_and_archives_the_wal_behind_them) {
   server.restart();
   client.set_port(server.port());
   EXPECT_EQ(fetch_balance(client, user.user_id, user.access_token), total);
+}
+
+// Sets meta's "entity_format" of a committed generation (as another build would have written).
+void set_entity_format(const fs::path& generation, std::uint32_t format) {
+  MDB_env* env = nullptr;
+  MDB_txn* txn = nullptr;
+  MDB_dbi meta;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+  ASSERT_EQ(mdb_env_set_mapsize(env, persistence::snapshot_map_bytes), 0);
+  ASSERT_EQ(mdb_env_open(env, generation.c_str(), 0, 0644), 0);
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+  char bytes[4] = {static_cast<char>(format), static_cast<char>(format >> 8),
+                   static_cast<char>(format >> 16), static_cast<char>(format >> 24)};
+  MDB_val key{std::strlen("entity_format"), const_cast<char*>("entity_format")};
+  MDB_val value{sizeof bytes, bytes};
+  ASSERT_EQ(mdb_put(txn, meta, &key, &value, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+// A generation this build cannot load (another entity format; the same holds for another shard
+// count) must not count toward --snapshots-keep: counted, it could be the "oldest kept" that
+// the WAL is trimmed behind, or push out a generation that serves. It stays on disk.
+TEST(snapshots, a_generation_of_another_format_is_not_used_not_counted_and_not_deleted) {
+  server_process server(with_log({"--snapshots-keep", "2"}));
+  http_client client(server.port());
+  session user = sign_up_and_login(client, "otherformat");
+  ASSERT_EQ(charge(client, user.user_id, user.access_token, 7).status, 200);
+  const std::int64_t first = take_snapshot(client)["lsn"].as_int();
+  ASSERT_EQ(server.terminate(), 0);
+  const fs::path snapshots = fs::path(server.data_dir()) / "snapshots";
+  const fs::path foreign =
+      snapshots / persistence::generation_name(static_cast<engine::lsn_t>(first) + 1'000'000);
+  fs::copy(snapshots / persistence::generation_name(static_cast<engine::lsn_t>(first)), foreign);
+  set_entity_format(foreign, 999);
+
+  server.restart();
+  client.set_port(server.port());
+  std::string log = server.stderr_text();
+  EXPECT_NE(log.find("not used and not counted"), std::string::npos) << log;
+  EXPECT_EQ(number_after(log, "loaded snapshot "), first) << log;
+  EXPECT_EQ(fetch_balance(client, user.user_id, user.access_token), 7);
+  for (std::int64_t amount : {8, 9}) {
+    ASSERT_EQ(charge(client, user.user_id, user.access_token, amount).status, 200);
+    take_snapshot(client);
+  }
+  auto listed = admin_get(client, "/admin/snapshots")["items"].elements();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_TRUE(fs::exists(foreign)) << "retention deleted a generation it does not use";
+  EXPECT_EQ(files_in(snapshots).size(), 3u) << "the two newest good ones and the foreign one";
+  server.kill_hard();
+  server.restart();
+  client.set_port(server.port());
+  EXPECT_EQ(fetch_balance(client, user.user_id, user.access_token), 24);
 }
 
 TEST(snapshots, a_request_while_one_is_taken_is_409_and_only_the_admin_may_ask) {
