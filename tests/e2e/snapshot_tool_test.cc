@@ -280,6 +280,17 @@ TEST(snapshot_tool, wal_check_and_repair_a_torn_tail_and_quarantine_corruption) 
   tool_run corrupt = run_tool("wal check " + server.data_dir());
   EXPECT_EQ(corrupt.exit, 1) << describe(corrupt);
   EXPECT_NE(corrupt.out.find("corruption"), std::string::npos) << corrupt.out;
+  // A backup of it fails its own check, and leaves nothing half built behind.
+  scratch copies;
+  tool_run backup = run_tool("backup " + server.data_dir() + " --out " + (copies / "b").string());
+  EXPECT_EQ(backup.exit, 1) << describe(backup);
+  EXPECT_NE(backup.err.find("does not check out"), std::string::npos) << describe(backup);
+  EXPECT_FALSE(fs::exists(copies / "b")) << "a failed backup removes what it wrote";
+  fs::create_directories(copies / "empty");
+  EXPECT_EQ(run_tool("backup " + server.data_dir() + " --out " + (copies / "empty").string()).exit,
+            1);
+  EXPECT_TRUE(fs::exists(copies / "empty") && fs::is_empty(copies / "empty"))
+      << "a folder that was there stays, emptied";
   tool_run refused = run_tool("wal repair " + server.data_dir());
   EXPECT_EQ(refused.exit, 1) << describe(refused);
   tool_run cut = run_tool("wal repair " + server.data_dir() + " --truncate-corrupt");

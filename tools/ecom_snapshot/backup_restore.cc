@@ -206,6 +206,7 @@ int run_backup(const options& o) {
   require_data_dir(o.dir);
   if (o.out.empty()) throw refusal("backup needs --out DIR");
   require_empty(o.out, "--out");
+  output_dir out(o.out);
   if (!o.url.empty()) {
     if (o.admin_token.empty()) throw refusal("--url needs --admin-token");
     ask_for_snapshot(o.url, o.admin_token);
@@ -249,22 +250,28 @@ int run_backup(const options& o) {
     const std::string bytes = read_fd(fd, segment.path);
     ::close(fd);
     fd = -1;
-    const std::size_t end = whole_frames_end(bytes);
-    write_file_synced(o.out / "wal" / segment.path.filename(),
-                      std::string_view(bytes).substr(0, end));
+    write_file_synced(o.out / "wal" / segment.path.filename(), bytes);
     done += segment.bytes;
     shown.update(done);
   }
   shown.finish();
-  // The LSN range the copy holds, read back from it.
+  // The LSN range the copy holds, read back from it with recovery's own rules: damage before
+  // the end is corruption (no backup), a frame still being written at the end of the last
+  // segment is a tail, cut from the copy.
   wal_scan copied = scan_wal(o.out / "wal", {}, nullptr);
   if (!copied.corruption.empty())
-    throw std::runtime_error("the WAL copy does not check out: " + copied.corruption);
+    throw std::runtime_error("the WAL copy does not check out: " + copied.corruption +
+                             " (run `ecom-snapshot wal check` on " + o.dir.string() + ")");
+  if (!needed.empty()) {  // the last segment's zero fill, or a frame being written, goes
+    const fs::path last = o.out / "wal" / needed.back().first.path.filename();
+    fs::resize_file(last, whole_frames_end(read_file(last)));
+  }
   last_lsn = std::max(last_lsn, copied.last_lsn);
   write_manifest(o.out, o.dir.string(), snapshot, after + 1, last_lsn);
   sync_tree(o.out);
   std::uint64_t bytes = 0;
   for (const auto& f : list_files(o.out)) bytes += f.bytes;
+  out.keep();
   print_result(o, "backup", o.out, snapshot, after + 1, last_lsn, bytes);
   return exit_ok;
 }
@@ -278,6 +285,7 @@ int run_restore(const options& o) {
   if (fs::exists(o.out)) refuse_if_in_use(o.out, "restore into");
   require_empty(o.out, "--to");
   if (o.to_lsn && o.to_time) throw refusal("give --to-lsn or --to-time, not both");
+  output_dir out(o.out);
   persistence::dir_lock lock(o.dir);
   const std::vector<fs::path> archive = archive_of(o.dir);
 
@@ -373,6 +381,7 @@ int run_restore(const options& o) {
         << "ecom-snapshot: note: the records kept carry no commit time (an older WAL format)\n";
   std::uint64_t bytes = 0;
   for (const auto& f : list_files(o.out)) bytes += f.bytes;
+  out.keep();
   print_result(o, "restored", o.out, base, from + 1, target, bytes);
   return exit_ok;
 }

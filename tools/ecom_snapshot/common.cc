@@ -276,6 +276,18 @@ void require_empty(const fs::path& dest, std::string_view what) {
     throw refusal(std::string(what) + " " + dest.string() + " is not empty");
 }
 
+output_dir::output_dir(fs::path dir) : dir_(std::move(dir)), existed_(fs::exists(dir_)) {}
+
+output_dir::~output_dir() {
+  if (kept_) return;
+  std::error_code ec;
+  if (!existed_) {
+    fs::remove_all(dir_, ec);
+    return;
+  }
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) fs::remove_all(entry.path(), ec);
+}
+
 void write_file_synced(const fs::path& path, std::string_view bytes) {
   const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) throw persistence::io_error(errno, "cannot create", path);

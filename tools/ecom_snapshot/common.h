@@ -84,6 +84,23 @@ void refuse_if_in_use(const fs::path& dir, std::string_view what);
 // DEST does not exist or is an empty folder: else a refusal.
 void require_empty(const fs::path& dest, std::string_view what);
 
+// The output folder of a backup or a restore (empty or missing when it starts): unless keep()
+// was called, it is removed again (or emptied, when it was there before), so a command that
+// fails leaves nothing half built that could be taken for a good copy.
+class output_dir {
+ public:
+  explicit output_dir(fs::path dir);
+  ~output_dir();
+  output_dir(const output_dir&) = delete;
+  output_dir& operator=(const output_dir&) = delete;
+  void keep() { kept_ = true; }
+
+ private:
+  fs::path dir_;
+  bool existed_;
+  bool kept_ = false;
+};
+
 // Writes a file and fsyncs it (and not its folder: the caller fsyncs folders once).
 void write_file_synced(const fs::path& path, std::string_view bytes);
 std::string read_file(const fs::path& path);
