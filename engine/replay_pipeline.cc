@@ -19,10 +19,16 @@ replay_pipeline::replay_pipeline(shard_set& shards, std::size_t threads)
     worker_of_[s] = s % count;
     workers_[s % count]->shards.push_back(s);
   }
-  for (auto& w : workers_) w->thread = std::thread([this, raw = w.get()] { run(*raw); });
+  try {
+    for (auto& w : workers_) w->thread = std::thread([this, raw = w.get()] { run(*raw); });
+  } catch (const std::system_error&) {
+    // No more threads: the caller's thread applies everything after all.
+    stop_workers();
+    workers_.clear();
+  }
 }
 
-replay_pipeline::~replay_pipeline() {
+void replay_pipeline::stop_workers() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -33,6 +39,10 @@ replay_pipeline::~replay_pipeline() {
   }
 }
 
+replay_pipeline::~replay_pipeline() {
+  stop_workers();
+}
+
 bool replay_pipeline::apply(const std::vector<shard_index>& targets, const item& it,
                             std::string_view payload) {
   for (shard_index target : targets) {
@@ -41,15 +51,18 @@ bool replay_pipeline::apply(const std::vector<shard_index>& targets, const item&
   return true;
 }
 
+// Keeps the refusal with the lowest LSN: the one a replay on one thread stops at (workers go
+// on applying what lies below it, so a lower one in another shard is still found).
 void replay_pipeline::fail(replay_failure failure) {
   std::lock_guard lock(mutex_);
-  if (!failure_) failure_ = std::move(failure);
-  failed_.store(true, std::memory_order_relaxed);
+  if (failure_ && failure_->lsn <= failure.lsn) return;
+  failed_lsn_.store(failure.lsn, std::memory_order_relaxed);
+  failure_ = std::move(failure);
 }
 
 bool replay_pipeline::add(record_type type, shard_index owner, std::string_view payload,
                           lsn_t lsn) {
-  if (failed_.load(std::memory_order_relaxed)) return false;
+  if (failed_lsn_.load(std::memory_order_relaxed) != no_failure) return false;
   if (owner >= shards_.size()) {
     fail(replay_failure{type, owner, lsn, "names a shard beyond the shard count"});
     return false;
@@ -72,7 +85,7 @@ bool replay_pipeline::add(record_type type, shard_index owner, std::string_view 
   } else {
     put(*workers_[worker_of_[owner]]);
   }
-  return !failed_.load(std::memory_order_relaxed);
+  return failed_lsn_.load(std::memory_order_relaxed) == no_failure;
 }
 
 void replay_pipeline::hand_over(worker& w) {
@@ -80,6 +93,7 @@ void replay_pipeline::hand_over(worker& w) {
   changed_.wait(lock, [&] {
     return w.queued.size() < replay_batches_queued_max || stopping_ || failure_.has_value();
   });
+  if (stopping_) return;  // no worker takes it any more
   w.queued.push_back(std::move(w.filling));
   if (!spare_.empty()) {
     w.filling = std::move(spare_.back());
@@ -99,11 +113,13 @@ void replay_pipeline::run(worker& w) {
     std::unique_ptr<batch> b = std::move(w.queued.front());
     w.queued.pop_front();
     ++busy_;
-    const bool skip = failure_.has_value() || stopping_;
+    const bool skip = stopping_;
     lock.unlock();
     changed_.notify_all();  // room in the queue
     if (!skip) {
       for (const item& it : b->items) {
+        // Nothing above the lowest refusal so far is applied (items ascend in a batch).
+        if (it.lsn > failed_lsn_.load(std::memory_order_relaxed)) break;
         try {
           if (!apply(w.shards, it, std::string_view(b->bytes).substr(it.offset, it.size))) {
             fail(replay_failure{it.type, it.owner, it.lsn, {}});

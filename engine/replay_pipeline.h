@@ -42,7 +42,8 @@ class replay_pipeline {
   replay_pipeline(const replay_pipeline&) = delete;
   replay_pipeline& operator=(const replay_pipeline&) = delete;
 
-  // Hands one record over. false once a shard refused a record: stop, then finish() names it.
+  // Hands one record over. false once a shard refused a record: stop, then finish() names the
+  // refusal with the lowest LSN (the record a replay on one thread would have stopped at).
   bool add(record_type type, shard_index owner, std::string_view payload, lsn_t lsn);
   // Waits until every record handed over is applied; the first refusal, if any.
   std::optional<replay_failure> finish();
@@ -67,6 +68,7 @@ class replay_pipeline {
   };
 
   void hand_over(worker& w);
+  void stop_workers();
   void run(worker& w);
   bool apply(const std::vector<shard_index>& targets, const item& it, std::string_view payload);
   void fail(replay_failure failure);
@@ -79,8 +81,9 @@ class replay_pipeline {
   std::vector<std::unique_ptr<batch>> spare_;  // guarded by mutex_
   std::size_t busy_ = 0;                       // workers applying a batch; guarded
   bool stopping_ = false;                      // guarded
-  std::optional<replay_failure> failure_;      // guarded
-  std::atomic<bool> failed_{false};
+  std::optional<replay_failure> failure_;      // guarded: the lowest-LSN refusal
+  static constexpr lsn_t no_failure = ~lsn_t{0};
+  std::atomic<lsn_t> failed_lsn_{no_failure};  // failure_'s LSN, read without the lock
 };
 
 }  // namespace ecom::engine

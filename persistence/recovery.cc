@@ -123,10 +123,13 @@ replay_result replay_into(const fs::path& data_path, engine::shard_set& shards,
     result = read_wal(data_path / "wal", options, [&](const wal_entry& entry) {
       if (!pipeline.add(entry.type, entry.shard, entry.payload, entry.lsn)) throw stopped{};
     });
+  } catch (const stopped&) {
   } catch (const wal_corruption& e) {
     if (auto failure = pipeline.finish()) throw refused(*failure);
     throw std::runtime_error(std::string("WAL corruption: ") + e.what() + "; refusing to start");
-  } catch (const stopped&) {
+  } catch (...) {
+    if (auto failure = pipeline.finish()) throw refused(*failure);  // found first: named first
+    throw;
   }
   if (auto failure = pipeline.finish()) throw refused(*failure);
   return result;

@@ -24,6 +24,7 @@ namespace {
 constexpr std::size_t name_digits = 20;
 constexpr std::size_t shard_prefix_bytes = 2;
 constexpr std::size_t value_crc_bytes = 4;
+constexpr std::uint64_t page_bytes = 4096;  // LMDB's page (the OS page here)
 // Present from a writer's first byte until its final commit returned (see generation_writer).
 constexpr const char* writing_marker = "writing";
 
@@ -323,15 +324,13 @@ std::string entity_name(std::string_view stored_key) {
 }
 
 // Reads one shard's entities in key order in a read transaction of its own.
-void read_shard(MDB_env* env, const snapshot_info& info, engine::shard_index shard,
+// `dbi` was opened before (LMDB: one transaction at a time may open database handles).
+void read_shard(MDB_env* env, MDB_dbi dbi, const snapshot_info& info, engine::shard_index shard,
                 const snapshot_entity_fn& on_entity, const snapshot_shard_end_fn& on_shard_end,
                 shard_read& out) {
   txn_guard txn;
-  MDB_dbi dbi;
   MDB_cursor* cursor = nullptr;
   int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn.txn);
-  if (rc == 0)
-    rc = mdb_dbi_open(txn.txn, info.format == 1 ? "state" : shard_db_name(shard).c_str(), 0, &dbi);
   if (rc == 0) rc = mdb_cursor_open(txn.txn, dbi, &cursor);
   if (rc != 0) {
     out.problem = "cannot read shard " + std::to_string(shard) + ": " + mdb_strerror(rc);
@@ -389,19 +388,52 @@ snapshot_check read_snapshot(const fs::path& dir, const snapshot_entity_fn& on_e
     return check;
   }
   const std::size_t shard_count = check.info.shards.size();
+  // Every shard's database handle, opened once in a transaction of its own: LMDB lets only one
+  // transaction at a time open handles (concurrent opens corrupt its table of names); a
+  // committed transaction's handles stay open for the readers.
+  std::vector<MDB_dbi> dbis(shard_count);
+  {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env.env, nullptr, MDB_RDONLY, &txn);
+    for (std::size_t i = 0; rc == 0 && i < shard_count; ++i) {
+      const std::string name =
+          check.info.format == 1 ? "state" : shard_db_name(static_cast<engine::shard_index>(i));
+      rc = mdb_dbi_open(txn, name.c_str(), 0, &dbis[i]);
+    }
+    if (rc == 0) {
+      rc = mdb_txn_commit(txn);
+    } else if (txn != nullptr) {
+      mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+      check.problem = std::string("cannot read state: ") + mdb_strerror(rc);
+      return check;
+    }
+  }
   std::vector<shard_read> read(shard_count);
   const std::size_t threads = std::clamp<std::size_t>(options.threads, 1, shard_count);
   std::atomic<std::size_t> next{0};
-  auto worker = [&] {
+  auto worker = [&]() noexcept {
     for (std::size_t i; (i = next.fetch_add(1)) < shard_count;) {
-      read_shard(env.env, check.info, static_cast<engine::shard_index>(i), on_entity,
-                 options.on_shard_end, read[i]);
+      try {
+        read_shard(env.env, dbis[i], check.info, static_cast<engine::shard_index>(i), on_entity,
+                   options.on_shard_end, read[i]);
+      } catch (const std::exception& e) {  // e.g. out of memory while loading
+        read[i].problem = "shard " + std::to_string(i) + " failed to load: " + e.what();
+      } catch (...) {
+        read[i].problem = "shard " + std::to_string(i) + " failed to load";
+      }
     }
   };
-  std::vector<std::thread> helpers;
-  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(worker);
-  worker();
-  for (auto& t : helpers) t.join();
+  {
+    std::vector<std::jthread> helpers;
+    try {
+      for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(worker);
+    } catch (const std::system_error&) {
+      // No more threads: the ones started and this one read every shard all the same.
+    }
+    worker();
+  }  // joined
   for (const shard_read& r : read) {
     if (!r.problem.empty()) {
       check.problem = r.problem;
@@ -485,8 +517,9 @@ void generation_writer::store(MDB_dbi_handle dbi, unsigned flags) {
   int rc = mdb_put(h_->txn, static_cast<MDB_dbi>(dbi), &k, &v, flags);
   if (rc == MDB_KEYEXIST) throw snapshot_error("a capture wrote one entity twice (a bug)");
   if (rc != 0) fail(rc, "cannot write snapshot", dir_);
-  // Bounded memory: LMDB holds a transaction's pages in memory until it commits.
-  h_->txn_bytes += h_->key.size() + h_->value.size();
+  // Bounded memory: LMDB holds a transaction's pages in memory until it commits. An append
+  // fills pages; an insert in place may dirty a page of its own (counted as one).
+  h_->txn_bytes += h_->key.size() + h_->value.size() + (flags == MDB_APPEND ? 0 : page_bytes);
   if (h_->txn_bytes >= snapshot_txn_bytes_max) next_transaction();
 }
 
@@ -552,7 +585,8 @@ void generation_writer::merge_changed(engine::shard_index shard) {
         mdb_cursor_close(cursor);
         fail(put, "cannot write snapshot", dir_);
       }
-      h_->txn_bytes += h_->key.size() + h_->value.size();
+      // Into a full page: it splits, two dirty pages.
+      h_->txn_bytes += h_->key.size() + h_->value.size() + 2 * page_bytes;
       if (h_->txn_bytes >= snapshot_txn_bytes_max) {
         after = h_->key;
         more = true;
