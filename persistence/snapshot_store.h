@@ -49,7 +49,12 @@ namespace ecom::persistence {
 
 inline constexpr std::uint32_t snapshot_store_format = 2;
 // Virtual address space reserved per environment; the file grows only as written.
-inline constexpr std::size_t snapshot_map_bytes = std::size_t{1} << 40;  // 1 TiB
+// 256 GiB: far above a snapshot of any state that fits in this machine's memory (a snapshot
+// is about 0.4 × the server's RSS), and small enough that a few maps fit in ThreadSanitizer's
+// 1.5 TiB of high address space (1 TiB maps failed there with ENOMEM once threads' stacks
+// fragmented it). A state beyond it fails its snapshot with MDB_MAP_FULL, named; the server
+// goes on.
+inline constexpr std::size_t snapshot_map_bytes = std::size_t{256} << 30;
 // A writer commits (without syncing) once a transaction holds this many key and value bytes.
 inline constexpr std::uint64_t snapshot_txn_bytes_max = std::uint64_t{32} << 20;  // 32 MiB
 
