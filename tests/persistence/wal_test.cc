@@ -14,6 +14,7 @@
 
 #include "persistence/wal_format.h"
 #include "persistence/wal_reader.h"
+#include "persistence/wal_segment_sink.h"
 #include "persistence/wal_writer.h"
 #include "tests/persistence/temp_dir.h"
 
@@ -705,6 +706,49 @@ TEST(wal, a_read_only_read_reports_a_torn_tail_and_changes_nothing) {
   EXPECT_EQ(result.tail_segment, path);
   EXPECT_EQ(result.tail_lsn, 6u);
   EXPECT_EQ(read_bytes(path), before);
+}
+
+// Goal: a WAL a tool builds (ecom-snapshot restore) is the server's layout: several segments
+// when it passes the segment size, each naming its first LSN, commit times kept record by
+// record, and read back whole by the reader recovery uses.
+TEST(wal, a_segment_sink_writes_segments_the_reader_reads_back_with_their_commit_times) {
+  temp_dir tmp;
+  const std::vector<engine::record> records = make_records(60);
+  {
+    wal_segment_sink sink(tmp.path(), 41, 300);  // a few records per segment
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      sink.append(records[i].type, records[i].shard, 41 + i, records[i].payload,
+                  i < 10 ? 0 : 1'700'000'000'000 + static_cast<engine::time_ms>(i / 7));
+    }
+    EXPECT_GT(sink.finish(), 5u);
+  }
+  const std::vector<segment_file> segments = list_segments(tmp.path());
+  ASSERT_GT(segments.size(), 5u);
+  EXPECT_EQ(segments.front().first_lsn, 41u);
+  std::size_t frame_max = 0;  // a segment passes the size by at most its last frame
+  for (const auto& r : records) frame_max = std::max(frame_max, r.payload.size());
+  frame_max += wal_format::frame_header_size + wal_format::commit_time_frame_size;
+  for (const auto& s : segments) EXPECT_LT(s.bytes, 300u + frame_max) << s.path;
+  std::vector<wal_entry> seen;
+  std::vector<std::string> payloads;
+  replay_result result = read_wal(tmp.path(), wal_read_options{}, [&](const wal_entry& e) {
+    seen.push_back(e);
+    payloads.emplace_back(e.payload);
+  });
+  ASSERT_EQ(seen.size(), records.size());
+  EXPECT_EQ(result.last_lsn, 100u);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].lsn, 41 + i);
+    EXPECT_EQ(payloads[i], records[i].payload);
+    EXPECT_EQ(seen[i].committed_at,
+              i < 10 ? 0 : 1'700'000'000'000 + static_cast<engine::time_ms>(i / 7))
+        << "lsn " << seen[i].lsn;
+  }
+  // No record: one segment whose header says where the log goes on.
+  temp_dir empty;
+  EXPECT_EQ(wal_segment_sink(empty.path(), 77, 300).finish(), 1u);
+  ASSERT_EQ(list_segments(empty.path()).size(), 1u);
+  EXPECT_EQ(list_segments(empty.path()).front().first_lsn, 77u);
 }
 
 }  // namespace

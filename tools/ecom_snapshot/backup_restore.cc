@@ -15,6 +15,8 @@
 #include "persistence/recovery.h"
 #include "persistence/snapshot_store.h"
 #include "persistence/wal_format.h"
+#include "persistence/wal_segment_sink.h"
+#include "persistence/wal_writer.h"
 #include "tools/ecom_snapshot/commands.h"
 
 namespace ecom::snapshot_tool {
@@ -341,26 +343,21 @@ int run_restore(const options& o) {
 
   start_data_dir(o.dir, o.out);
   if (base) persistence::copy_generation(base->dir, o.out / "snapshots" / base->dir.filename());
-  // The records after the base up to the target, with their commit times, in one segment.
-  std::string segment = wal_format::encode_segment_header(from + 1);
-  engine::time_ms committed = -1;
+  // The records after the base up to the target, with their commit times, in segments of the
+  // server's size: memory holds one at a time.
+  persistence::wal_segment_sink sink(o.out / "wal", from + 1,
+                                     persistence::wal_options{}.segment_bytes_max);
   progress writing("writing WAL", target - from, "records", !o.json);
   scan_wal(
       o.dir / "wal", archive,
       [&](const persistence::wal_entry& e) {
         if (e.lsn > target) return;
-        if (e.committed_at != 0 && e.committed_at != committed) {
-          committed = e.committed_at;
-          wal_format::append_commit_time_frame(segment, e.lsn);
-          wal_format::seal_commit_time_frame(
-              segment.data() + segment.size() - wal_format::commit_time_frame_size, committed);
-        }
-        wal_format::append_frame(segment, e.type, e.shard, e.lsn, e.payload);
+        sink.append(e.type, e.shard, e.lsn, e.payload, e.committed_at);
         writing.update(e.lsn - from);
       },
       from);
   writing.finish();
-  write_file_synced(o.out / "wal" / wal_format::segment_file_name(1), segment);
+  sink.finish();
   sync_tree(o.out);
 
   // The result must load (read-only) and end where asked.
