@@ -95,8 +95,12 @@ bool validate_value(od::value value, std::size_t depth) {
       bool flag;
       return !value.get_bool().get(flag);
     }
-    case od::json_type::null:
-      return value.is_null();
+    case od::json_type::null: {
+      // The type comes from the first byte only: "nul" or "n\bll" is typed null too. Read as
+      // a result (never converted to bool: that throws on a bad literal).
+      bool is_null = false;
+      return !value.is_null().get(is_null) && is_null;
+    }
   }
   return false;
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/commerce.h"
 
 namespace ecom::test {
 namespace {
@@ -117,6 +118,61 @@ TEST_F(bad_input, malformed_json_on_every_body_route_is_400_malformed_json) {
           .status,
       200)
       << "a malformed logout revoked the refresh token";
+}
+
+// Goal: a malformed value in a field no route reads is MALFORMED_JSON everywhere, never 500
+// (found: a literal typed null by its first byte, such as n\bll, reached a conversion that
+// throws). Method: each bad value, beside a valid field, to every route that takes a body,
+// with real ids and tokens; then nothing changed (balance, cart, stock, users).
+TEST_F(bad_input, a_malformed_value_in_a_field_no_route_reads_is_400_on_every_body_route) {
+  auto s = funded_user("unreadfield");
+  const product_ref p = simple_product(client(), "unread field product", 10, 5);
+  const http_response added = add_to_cart(client(), s.user_id, s.access_token, p.id, p.cid(), 1);
+  ASSERT_EQ(added.status, 201) << describe(added);
+  const int64_t item = parse_json(added.body)["id"].as_int();
+  const std::string pid = std::to_string(p.id), cid = std::to_string(p.cid());
+  struct route {
+    const char* method;
+    std::string target;
+    std::string token;
+  };
+  const std::vector<route> routes = {
+      {"POST", "/users", ""},
+      {"POST", "/auth/login", ""},
+      {"POST", "/auth/refresh", ""},
+      {"POST", "/auth/logout", s.access_token},
+      {"POST", "/admin/users/bulk", admin()},
+      {"POST", user_path(s.user_id, "/balance/charge"), s.access_token},
+      {"POST", "/admin/products", admin()},
+      {"PATCH", "/admin/products/" + pid, admin()},
+      {"POST", "/admin/products/" + pid + "/combinations/" + cid + "/stock", admin()},
+      {"POST", "/admin/coupons", admin()},
+      {"POST", "/admin/fcfs-coupons", admin()},
+      {"POST", user_path(s.user_id, "/cart/items"), s.access_token},
+      {"PATCH", user_path(s.user_id, "/cart/items/" + std::to_string(item)), s.access_token},
+      {"POST", user_path(s.user_id, "/cart/checkout"), s.access_token},
+      {"POST", user_path(s.user_id, "/orders"), s.access_token},
+  };
+  const std::vector<std::string> bad_values = {
+      "n\\bll",    "nul",         "nulll",   "[1, n\\bll]", R"({"y": nul})",
+      R"("\u12")", R"("\u12G4")", "tru",     "fals",        "truex",
+      "-",         "01",          "1.",      ".5",          "1e",
+      "\"a\tb\"",  "\"\xff\"",    R"("\x")", "[1,]",        R"({"y" 1})"};
+  for (const auto& r : routes) {
+    for (const auto& bad : bad_values) {
+      const std::string body = R"({"amount": 5, "x": )" + bad + "}";
+      SCOPED_TRACE(std::string(r.method) + " " + r.target + " with " + body);
+      header_list headers{{"Content-Type", "application/json"}};
+      if (!r.token.empty()) headers.emplace_back("Authorization", "Bearer " + r.token);
+      expect_problem(client().request(r.method, r.target, body, headers), 400, "MALFORMED_JSON");
+    }
+  }
+  expect_state_unchanged(s);
+  EXPECT_EQ(stock_of(client(), p.id), 5);
+  const json_doc cart =
+      parse_json(client().get(user_path(s.user_id, "/cart"), bearer(s.access_token)).body);
+  ASSERT_EQ(cart["items"].elements().size(), 1u);
+  EXPECT_EQ(cart["items"].elements()[0]["quantity"].as_int(), 1);
 }
 
 // Goal: logout needs the refresh token field. Method: {} is 400 field refresh_token.
