@@ -354,9 +354,9 @@ bool campaign_book::load(const snapshot_key& key, std::string_view value) {
       if (in.failed() || c.id != make_id(key.a(), index_, shard_count_) || c.total_quantity < 0 ||
           c.remaining_quantity < 0 || c.remaining_quantity > c.total_quantity)
         return false;
-      const auto reserve = static_cast<std::size_t>(c.total_quantity - c.remaining_quantity);
-      c.issued.reserve(reserve);
-      c.issued_users.reserve(reserve);
+      // No reserve from the counts here: they are the snapshot's word, and a campaign's units
+      // come as entities anyway; the shard sizes what a sale fills once it starts
+      // (size_for_users).
       if (!campaigns_.emplace(c.id, std::move(c)).second) return false;
       break;
     }

@@ -28,6 +28,10 @@ inline constexpr std::size_t capture_chunk_bytes = 256 * 1024;
 // Chunks of one shard the snapshot writer may hold before that shard's walk waits: the memory
 // a snapshot adds is about shards × this × capture_chunk_bytes (plus LMDB's dirty pages).
 inline constexpr std::size_t capture_chunks_queued_max = 8;
+// Loading a snapshot sizes its maps from the counts it holds, at most this many entries each
+// (a count beyond it, from a damaged or forged snapshot, is no reason to allocate gigabytes:
+// the maps still grow as entities come).
+inline constexpr std::size_t load_reserve_entries_max = std::size_t{1} << 20;
 // Recovery's parallel replay (replay_pipeline): records go to a shard's worker in batches of
 // at most this many payload bytes, at most this many batches waiting per worker.
 inline constexpr std::size_t replay_batch_bytes_max = 256 * 1024;

@@ -440,8 +440,10 @@ bool user_book::load(const snapshot_key& key, std::string_view value) {
     entry_count_ = in.get<std::uint64_t>();
     // At most this many users follow: no rehash while loading a million.
     if (!in.failed()) {
-      users_.reserve(static_cast<std::size_t>(user_sequence_));
-      email_index_.reserve(static_cast<std::size_t>(user_sequence_));
+      const auto expected = static_cast<std::size_t>(
+          std::min<std::uint64_t>(user_sequence_, load_reserve_entries_max));
+      users_.reserve(expected);
+      email_index_.reserve(expected);
     }
     return !in.failed() && in.at_end();
   }
@@ -471,8 +473,11 @@ void user_book::check_invariants(std::vector<std::string>& broken) const {
   for (const auto& [id, user] : users_) {
     std::int64_t balance = 0;
     for (const auto& entry : user.history) {
+      // Checked arithmetic: the check runs on any loaded state (verify reads damaged ones).
+      std::int64_t after = 0;
       if (entry.balance_before != balance ||
-          entry.balance_after != entry.balance_before + entry.amount) {
+          __builtin_add_overflow(entry.balance_before, entry.amount, &after) ||
+          entry.balance_after != after) {
         broken.push_back("user " + std::to_string(id) + ": balance entry " +
                          std::to_string(entry.id) + " breaks the chain");
       }

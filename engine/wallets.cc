@@ -115,7 +115,10 @@ reply wallet_book::handle(const list_coupon_history& command, step_context&) {
 std::size_t wallet_book::expire(time_ms now, std::vector<record>& out) {
   std::size_t done = 0;
   while (!expiries_.empty() && expiries_.begin()->first <= now && done < expiries_per_tick_max) {
-    auto [user_id, coupon_id] = expiries_.begin()->second;
+    // Named copies, not a structured binding: the lambda below captures it (clang 14, which
+    // builds the fuzz targets, cannot capture structured bindings).
+    const entity_id user_id = expiries_.begin()->second.first;
+    const entity_id coupon_id = expiries_.begin()->second.second;
     expiries_.erase(expiries_.begin());
     auto wallet_at = wallets_.find(user_id);
     if (wallet_at == wallets_.end()) continue;
@@ -337,7 +340,10 @@ bool wallet_book::load(const snapshot_key& key, std::string_view value) {
     user_coupon_sequence_ = in.get<std::uint64_t>();
     history_sequence_ = in.get<std::uint64_t>();
     // At most one wallet per coupon made here: no rehash while loading.
-    if (!in.failed()) wallets_.reserve(static_cast<std::size_t>(user_coupon_sequence_));
+    if (!in.failed()) {
+      wallets_.reserve(static_cast<std::size_t>(
+          std::min<std::uint64_t>(user_coupon_sequence_, load_reserve_entries_max)));
+    }
     return !in.failed() && in.at_end();
   }
   if (key.table() != snapshot_table::wallets) return false;

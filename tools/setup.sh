@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(g++ cmake make ccache pkg-config curl
           libboost1.81-dev libboost-program-options1.81-dev libsimdjson-dev liblmdb-dev
-          libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev)
+          libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
+          clang-14 libclang-rt-14-dev)  # the last two: libFuzzer (tools/fuzz.sh)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for every test: install what is missing, build Release and run all ctest
 # labels (unit, e2e, crash), then the same suite under AddressSanitizer + UBSan, then the
-# engine and persistence unit tests under ThreadSanitizer. Exits non-zero on any failure.
+# engine and persistence unit tests under ThreadSanitizer, then a short run of every libFuzzer
+# target (tools/fuzz.sh). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
@@ -23,3 +24,6 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECOM_TSAN=ON -DECOM
 cmake --build build-tsan -j"$jobs" --target engine_test persistence_test
 TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/engine_test --gtest_brief=1
 TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/persistence_test --gtest_brief=1
+
+echo "== libFuzzer targets: regression inputs, then 20 s each"
+tools/fuzz.sh 20
