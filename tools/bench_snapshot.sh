@@ -42,6 +42,13 @@ start() {
 }
 stop_hard() { kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 stop_clean() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
+# kill -9, start again on dir; prints the seconds to ready and what recovery logged.
+restart_hard() {
+  stop_hard
+  start "$1" --snapshot-every-records 0
+  local line; line=$(grep 'recovery:' "$work/ecomd.log" | tail -1)
+  echo "ready in $ready_s s: ${line#*recovery: }"
+}
 admin() { curl -sf -H "Authorization: Bearer $token" "$@"; }
 bulk_users() {  # count: accounts made by POST /admin/users/bulk, 100k at a time
   local left=$1 n
@@ -109,11 +116,8 @@ cp -r "$state" "$work/wal-only"  # for verify's full replay below
 start "$state" --snapshot-every-records 0
 
 echo "== restart by WAL replay alone"
-stop_hard
-start "$state" --snapshot-every-records 0
+restart_hard "$state"
 wal_ready=$ready_s
-replay_line=$(grep 'recovery:' "$work/ecomd.log" | tail -1)
-echo "ready in $wal_ready s: ${replay_line#*recovery: }"
 
 echo "== POST /admin/snapshot"
 rss_before=$(rss_kb)
@@ -129,11 +133,8 @@ echo "$snapshot"
 echo "RSS before $((rss_before / 1024)) MiB, at most $(( $(cat "$work/rss_max") / 1024 )) MiB during, $((rss_after / 1024)) MiB after"
 
 echo "== restart from the snapshot"
-stop_hard
-start "$state" --snapshot-every-records 0
+restart_hard "$state"
 snap_ready=$ready_s
-replay_line=$(grep 'recovery:' "$work/ecomd.log" | tail -1)
-echo "ready in $snap_ready s: ${replay_line#*recovery: }"
 echo "restart: WAL replay $wal_ready s, from snapshot $snap_ready s: $(echo "$wal_ready / $snap_ready" | bc -l | xargs printf '%.1f')x faster"
 echo "first touch of the server's RSS by a fresh process (the floor of any restart here): $(first_touch) s"
 stop_clean
@@ -150,12 +151,10 @@ echo "== $users users alone (bulk accounts, nothing else)"
 alone=$work/alone
 start "$alone" --snapshot-every-records 0
 bulk_users "$users"
-stop_hard
-start "$alone" --snapshot-every-records 0
+restart_hard "$alone" >/dev/null
 alone_wal=$ready_s
 admin -X POST $url/admin/snapshot >/dev/null
-stop_hard
-start "$alone" --snapshot-every-records 0
+restart_hard "$alone" >/dev/null
 alone_snap=$ready_s
 echo "restart: WAL replay $alone_wal s, from snapshot $alone_snap s: $(echo "$alone_wal / $alone_snap" | bc -l | xargs printf '%.1f')x faster; first touch of the server's RSS: $(first_touch) s"
 stop_clean

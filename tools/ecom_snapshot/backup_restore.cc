@@ -231,6 +231,7 @@ int run_backup(const options& o) {
     throw refusal(o.dir.string() + " has no good snapshot and its WAL starts at lsn " +
                   std::to_string(needed.front().first.first_lsn) + ": nothing to back up from");
 
+  const bool live = persistence::lock_holder(o.dir).has_value();  // a server holds the dir
   start_data_dir(o.dir, o.out);
   std::uint64_t total = 0;
   for (const auto& [segment, fd] : needed) total += segment.bytes;
@@ -252,14 +253,19 @@ int run_backup(const options& o) {
     const std::string bytes = read_fd(fd, segment.path);
     ::close(fd);
     fd = -1;
-    write_file_synced(o.out / "wal" / segment.path.filename(), bytes);
+    // A server writing the last segment may be half way through a frame (or through a group
+    // of frames our reads saw in pieces): that segment is cut at its last whole frame. Every
+    // other byte is judged below as recovery judges it.
+    const bool being_written = live && segment.path == needed.back().first.path;
+    write_file_synced(o.out / "wal" / segment.path.filename(),
+                      being_written ? std::string_view(bytes).substr(0, whole_frames_end(bytes))
+                                    : std::string_view(bytes));
     done += segment.bytes;
     shown.update(done);
   }
   shown.finish();
   // The LSN range the copy holds, read back from it with recovery's own rules: damage before
-  // the end is corruption (no backup), a frame still being written at the end of the last
-  // segment is a tail, cut from the copy.
+  // the end is corruption (no backup); the last segment's zero fill or torn tail is cut.
   wal_scan copied = scan_wal(o.out / "wal", {}, nullptr);
   if (!copied.corruption.empty())
     throw std::runtime_error("the WAL copy does not check out: " + copied.corruption +
