@@ -4,6 +4,7 @@
 #include <charconv>
 #include <memory>
 
+#include "net/docs_assets.h"
 #include "net/json_writer.h"
 #include "net/limits.h"
 #include "net/log.h"
@@ -12,7 +13,6 @@
 namespace ecom::net {
 
 extern const std::string_view openapi_document;  // generated from net/openapi.json
-extern const std::string_view docs_page;         // net/docs.html
 
 api::api(api_options options, api_services services)
     : options_(std::move(options)), services_(std::move(services)) {}
@@ -25,6 +25,7 @@ const std::vector<api::route>& api::routes() {
       {m::get, "/metrics", &api::get_metrics, false},
       {m::get, "/openapi.json", &api::get_openapi, false},
       {m::get, "/docs", &api::get_docs, false},
+      {m::get, "/docs/{asset}", &api::get_docs_asset, false},
       {m::get, "/admin/stats", &api::get_admin_stats, true},
       {m::post, "/admin/snapshot", &api::post_admin_snapshot, true},
       {m::get, "/admin/snapshots", &api::get_admin_snapshots, true},
@@ -249,9 +250,7 @@ std::optional<engine::key_ptr> api::idempotency_of(const request_ptr& request, s
                                                    std::string canonical_path) {
   if (!request->has_idempotency_key) return engine::key_ptr{};
   std::string_view key = request->idempotency_key;
-  bool visible = !key.empty() && key.size() <= idempotency_key_length_max;
-  for (char c : key) visible = visible && c >= 0x21 && c <= 0x7e;
-  if (!visible) {
+  if (!idempotency_key_valid(key)) {
     reply(request, validation_failed("Idempotency-Key",
                                      "must be 1 to " + std::to_string(idempotency_key_length_max) +
                                          " visible ASCII characters"));
@@ -268,6 +267,12 @@ std::optional<engine::key_ptr> api::idempotency_of(const request_ptr& request, s
 
 // ---- shared helpers
 // ------------------------------------------------------------------------------
+
+bool idempotency_key_valid(std::string_view key) {
+  bool visible = !key.empty() && key.size() <= idempotency_key_length_max;
+  for (char c : key) visible = visible && c >= 0x21 && c <= 0x7e;
+  return visible;
+}
 
 std::optional<std::int64_t> parse_id(std::string_view text) {
   if (text.empty() || text.size() > 19) return std::nullopt;
@@ -393,7 +398,22 @@ void api::get_openapi(const request_ptr& request, const params&) {
 void api::get_docs(const request_ptr& request, const params&) {
   http_reply answer;
   answer.content_type = "text/html; charset=utf-8";
-  answer.body = std::string(docs_page);
+  answer.body = std::string(docs_page_html());
+  answer.header("Cache-Control", "no-cache");
+  reply(request, std::move(answer));
+}
+
+void api::get_docs_asset(const request_ptr& request, const params& ids) {
+  const docs_asset* asset = find_docs_asset(ids[0]);
+  if (asset == nullptr) {
+    return reply(request, not_found("NOT_FOUND", "no file " + std::string(ids[0]) +
+                                                     " in the documentation page's assets"));
+  }
+  http_reply answer;
+  answer.content_type = asset->content_type;
+  answer.body = std::string(asset->bytes);
+  answer.header("Cache-Control", "public, max-age=3600");
+  answer.header("X-Content-Type-Options", "nosniff");
   reply(request, std::move(answer));
 }
 

@@ -101,6 +101,7 @@ class api {
   void get_metrics(const request_ptr&, const params&);
   void get_openapi(const request_ptr&, const params&);
   void get_docs(const request_ptr&, const params&);
+  void get_docs_asset(const request_ptr&, const params&);
   void get_admin_stats(const request_ptr&, const params&);
   void post_admin_snapshot(const request_ptr&, const params&);
   void get_admin_snapshots(const request_ptr&, const params&);
@@ -161,6 +162,8 @@ class api {
 
 // A path id: a decimal integer in 1..2^63-1.
 std::optional<std::int64_t> parse_id(std::string_view text);
+// An Idempotency-Key header's value: 1 to idempotency_key_length_max visible ASCII characters.
+bool idempotency_key_valid(std::string_view key);
 // The value of a query parameter, percent-decoded; nullopt when absent.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
 // limit (1..100, default 20) and an opaque cursor holding an id; a reply when either is bad.

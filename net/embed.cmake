@@ -1,7 +1,13 @@
-# Writes a .cc that holds openapi.json and docs.html as string_views.
+# Writes a .cc that holds the OpenAPI document and the /docs pages as string_views.
 file(READ ${OPENAPI} openapi_text)
 file(READ ${DOCS} docs_text)
-file(WRITE ${OUT} "// Generated from net/openapi.json and net/docs.html; do not edit.\n#include <string_view>\nnamespace ecom::net {\n")
-file(APPEND ${OUT} "extern const std::string_view openapi_document;\nextern const std::string_view docs_page;\n")
+file(READ ${DOCS_FALLBACK} docs_fallback_text)
+file(READ ${DOCS_INITIALIZER} docs_initializer_text)
+file(WRITE ${OUT} "// Generated from net/openapi.json, net/docs.html, net/docs_fallback.html and\n// net/docs_initializer.js; do not edit.\n#include <string_view>\nnamespace ecom::net {\n")
+foreach(name openapi_document docs_page docs_fallback_page docs_initializer_js)
+  file(APPEND ${OUT} "extern const std::string_view ${name};\n")
+endforeach()
 file(APPEND ${OUT} "const std::string_view openapi_document = R\"ecomdoc(${openapi_text})ecomdoc\";\n")
-file(APPEND ${OUT} "const std::string_view docs_page = R\"ecomdoc(${docs_text})ecomdoc\";\n}\n")
+file(APPEND ${OUT} "const std::string_view docs_page = R\"ecomdoc(${docs_text})ecomdoc\";\n")
+file(APPEND ${OUT} "const std::string_view docs_fallback_page = R\"ecomdoc(${docs_fallback_text})ecomdoc\";\n")
+file(APPEND ${OUT} "const std::string_view docs_initializer_js = R\"ecomdoc(${docs_initializer_text})ecomdoc\";\n}\n")
