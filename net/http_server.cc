@@ -252,6 +252,8 @@ class session final : public std::enable_shared_from_this<session>, public reply
 
   void start() {
     asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->socket_.non_blocking(true, ignored);  // on_readable's read must never wait
       self->watch();
       self->do_read();
     });
@@ -264,7 +266,11 @@ class session final : public std::enable_shared_from_this<session>, public reply
       self->keep_alive_ = false;
       self->server_.next_request_id(self->request_id_);
       self->started_ = std::chrono::steady_clock::now();
-      self->write(overloaded(), true);
+      std::string detail = std::to_string(self->server_.options.connections_max) +
+                           " connections are open, the most this server takes; retry later";
+      http_reply refusal = make_problem_reply({503, "OVERLOADED", std::move(detail), {}});
+      refusal.header("Retry-After", "1");
+      self->write(std::move(refusal), true);
     });
   }
 
@@ -282,28 +288,50 @@ class session final : public std::enable_shared_from_this<session>, public reply
  private:
   void do_read() {
     if (server_.draining.load(std::memory_order_acquire)) return do_close();
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_bytes_max));
-    parser_->body_limit(server_.options.body_bytes_max);
     if (buffer_.size() > 0) return parse_buffered();  // pipelined: the next request is here
-    // Idle keep-alive: wait for the first byte under the idle timeout, then the read timeout.
-    expire_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
-    socket_.async_read_some(buffer_.prepare(read_chunk_bytes),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              // A read that completed in the same pass as the watchdog's
-                              // close is a timeout too (basic_stream made it one): a request
-                              // must not run when its reply cannot be written.
-                              if (ec || self->timed_out_) return self->do_close();
-                              self->buffer_.commit(n);
-                              self->parse_buffered();
-                            });
+    // A new connection's first request must arrive whole within the read timeout of its accept
+    // (one that connects and says nothing is a slowloris too); a keep-alive connection waits
+    // for its next request's first byte under the idle timeout, then the read timeout runs
+    // from that byte (parse_buffered).
+    expire_after(std::chrono::milliseconds(requests_read_ == 0 ? server_.options.read_timeout_ms
+                                                               : server_.options.idle_timeout_ms));
+    if (out_.capacity() > idle_reply_capacity_bytes_max) std::string().swap(out_);
+    wait_readable();
+  }
+
+  // Waits for the socket to be readable holding no read buffer and no parser: an idle
+  // connection costs its session and the socket (docs/performance.md, idle connections).
+  void wait_readable() {
+    buffer_.shrink_to_fit();  // empty here: frees it
+    parser_.reset();
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      // A wait that completed in the same pass as the watchdog's close is a timeout too: a
+      // request must not run when its reply cannot be written.
+      if (ec || self->timed_out_) return self->do_close();
+      self->on_readable();
+    });
+  }
+
+  void on_readable() {
+    beast::error_code ec;
+    const std::size_t n = socket_.read_some(buffer_.prepare(read_chunk_bytes), ec);
+    // Woken with nothing to read: wait again (under the same deadline).
+    if (ec == asio::error::would_block) return wait_readable();
+    if (ec) return do_close();  // end of stream, reset
+    buffer_.commit(n);
+    parse_buffered();
   }
 
   // A request usually arrives whole in one read: parse it from the buffer right here, and go
   // through Beast's read operations (an extra post per request) only when bytes are missing.
   void parse_buffered() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_bytes_max));
+    parser_->body_limit(server_.options.body_bytes_max);
     started_ = std::chrono::steady_clock::now();
-    expire_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    // The first request keeps the deadline its connection got at accept (do_read).
+    if (requests_read_ > 0)
+      expire_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
     beast::error_code ec;
     // The header first, on its own, so the bytes it took are known: Beast's header_limit
     // counts from where parsing resumes (after a request line parsed alone, say), so the
@@ -402,6 +430,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
   void on_request() {
     auto request = std::make_shared<request_context>();
     request_reader& reader = *parser_;
+    ++requests_read_;
     request->started = std::chrono::steady_clock::now();
     request->method = method_of(reader.method);
     take_request_id(reader.view(reader.request_id));
@@ -492,7 +521,9 @@ class session final : public std::enable_shared_from_this<session>, public reply
   void drain_some() {
     if (drained_bytes_ >= drain_bytes_max) return do_close();
     buffer_.consume(buffer_.size());
-    socket_.async_read_some(buffer_.prepare(64 << 10),
+    // Small reads: a connection refused over the cap sits here for up to drain_timeout, and a
+    // flood of them must not each hold a large buffer (64 KiB ones measured 11 KiB of RSS each).
+    socket_.async_read_some(buffer_.prepare(read_chunk_bytes),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->do_close();
                               self->drained_bytes_ += n;
@@ -551,6 +582,7 @@ class session final : public std::enable_shared_from_this<session>, public reply
   bool counted_ = false;  // this request is in server_.in_flight
   bool head_request_ = false;
   std::size_t drained_bytes_ = 0;
+  std::uint64_t requests_read_ = 0;  // on this connection, the one being answered included
 };
 
 }  // namespace

@@ -23,7 +23,10 @@ inline constexpr std::size_t bulk_name_prefix_length_max = 80;
 inline constexpr std::int64_t path_id_max = INT64_MAX;
 
 // ---- one connection --------------------------------------------------------------------------
-inline constexpr std::size_t read_chunk_bytes = 4096;  // first read of an idle connection
+inline constexpr std::size_t read_chunk_bytes = 4096;  // a request's first read; drain reads
+// A connection going idle keeps its reply buffer for the next reply up to this capacity; a
+// larger one (a long list) is freed, so idle connections do not each hold their largest reply.
+inline constexpr std::size_t idle_reply_capacity_bytes_max = 1 << 10;
 // A body's buffer is reserved up to this from its Content-Length; beyond, it grows with the bytes.
 inline constexpr std::uint64_t body_reserve_bytes_max = 16 << 10;
 // After a 413 or 431 the rest of the request is read and dropped (up to this much, for up to
@@ -32,10 +35,16 @@ inline constexpr std::size_t drain_bytes_max = 64 << 20;
 inline constexpr auto drain_timeout = std::chrono::seconds(5);
 inline constexpr auto shutdown_drain_timeout = std::chrono::seconds(10);
 
+// ---- the process -----------------------------------------------------------------------------
+// Open files beyond --connections-max: the WAL's segments, snapshots' LMDB files, the listener,
+// epoll and timer descriptors. ecomd raises its soft open-file limit to the hard one at
+// start-up and warns when that is below connections_max plus this.
+inline constexpr std::uint32_t descriptors_reserved = 256;
+
 // ---- flags' bounds ---------------------------------------------------------------------------
 inline constexpr std::uint32_t io_threads_max = 256;
 inline constexpr std::uint32_t kdf_iterations_max = 10'000'000;
-inline constexpr std::uint32_t snapshots_keep_max = 1000;  // --snapshots-keep
+inline constexpr std::uint32_t snapshots_keep_max = 1000;         // --snapshots-keep
 inline constexpr std::uint32_t wal_zero_fill_kib_max = 1u << 20;  // 1 GiB
 
 static_assert(body_bytes_max % (1 << 10) == 0, "problem details print it in KiB/MiB");

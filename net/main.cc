@@ -6,9 +6,12 @@
 // what a crash cut off, expire what expired while down), seed demo data once, then turn ready.
 // Shutdown (SIGINT/SIGTERM): stop accepting, answer parked long polls, let in-flight requests
 // finish, stop the io threads, drain the shards, flush and fsync the WAL, exit 0.
+#include <sys/resource.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -52,6 +55,31 @@ persistence::fsync_mode fsync_mode_of(const std::string& text) {
   return persistence::fsync_mode::always;
 }
 
+// The soft limit on open files is often 1,024 while the hard one is far higher: raised here to
+// the hard limit, or else accept fails with EMFILE long before the cap and connections past it
+// wait unanswered in the backlog instead of getting 503. The whole hard limit, not just
+// --connections-max + descriptors_reserved: connections refused over the cap hold a descriptor
+// too until they are drained.
+void raise_open_files_limit(std::uint32_t connections_max) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = rlim_t{connections_max} + net::descriptors_reserved;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    // An unlimited hard limit still has the kernel's per-process cap (fs.nr_open): ask for room
+    // to refuse as many connections again as the cap lets in.
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? 2 * wanted : limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    net::log_line(net::log_level::warn,
+                  "open-file limit %llu is below --connections-max %u + %u: connections past it "
+                  "wait unanswered instead of getting 503 (raise the hard limit: ulimit -Hn)",
+                  static_cast<unsigned long long>(limit.rlim_cur), connections_max,
+                  net::descriptors_reserved);
+  }
+}
+
 // The signal handler runs on an io thread and must not block: it hands the signal to main.
 class stop_signal {
  public:
@@ -75,6 +103,7 @@ class stop_signal {
 };
 
 int serve(net::settings& s) {
+  raise_open_files_limit(s.server.connections_max);
   unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
   persistence::data_dir dir(s.data_dir, s.shards, std::min(hardware, engine::shard_count_max));
   net::log_line(net::log_level::info, "data dir %s: %u shards%s", dir.path().c_str(),
