@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One command for every test: install what is missing, build Release and run all ctest
-# labels (unit, e2e, crash), then the same suite under AddressSanitizer + UBSan, then the
-# engine and persistence unit tests under ThreadSanitizer, then a short run of every libFuzzer
-# target (tools/fuzz.sh). Exits non-zero on any failure.
+# labels (unit, e2e, crash, browser: /docs in chromium, contract: Spectral and Prism), then the
+# same suite under AddressSanitizer + UBSan, then the engine and persistence unit tests under
+# ThreadSanitizer, then a short run of every libFuzzer target (tools/fuzz.sh). Exits non-zero on
+# any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace ecom::test {
@@ -82,6 +83,22 @@ std::string describe(const http_response& response) {
   return out;
 }
 
+namespace {
+
+// The contract check (tests/contract/prism_conformance.mjs) runs the e2e tests with this set:
+// request() then goes to Prism (through the check's recorder) and names the server it means in
+// X-Ecom-Upstream-Port. Raw byte sends are not HTTP Prism could judge; they go there too and
+// fail, so the tests that use them are left out of that run.
+uint16_t contract_proxy_port() {
+  static const uint16_t port = [] {
+    const char* text = std::getenv("ECOM_E2E_CONTRACT_PROXY_PORT");
+    return text == nullptr ? uint16_t{0} : static_cast<uint16_t>(std::atoi(text));
+  }();
+  return port;
+}
+
+}  // namespace
+
 http_client::http_client(uint16_t port, std::chrono::milliseconds timeout)
     : port_(port), timeout_(timeout) {}
 
@@ -112,7 +129,7 @@ bool http_client::connect_(std::string& error) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(port_);
+  addr.sin_port = htons(contract_proxy_port() != 0 ? contract_proxy_port() : port_);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   // Loopback connects complete or fail at once; a full backlog is covered by the send deadline.
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
@@ -320,6 +337,8 @@ http_response http_client::request(std::string_view method, std::string_view tar
   bytes.reserve(256 + body.size());
   bytes.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
   if (!has_header(headers, "Host")) bytes += "Host: 127.0.0.1:" + std::to_string(port_) + "\r\n";
+  if (contract_proxy_port() != 0)
+    bytes += "X-Ecom-Upstream-Port: " + std::to_string(port_) + "\r\n";
   const bool body_method = method == "POST" || method == "PUT" || method == "PATCH";
   if ((body_method || !body.empty()) && !has_header(headers, "Content-Length") &&
       !has_header(headers, "Transfer-Encoding")) {
