@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "net/auth.h"
+#include "net/http_wire.h"
 #include "net/log.h"
 #include "net/metrics.h"
 #include "net/problem.h"
@@ -38,38 +39,10 @@ using session_timer =
 using steady_time = std::chrono::steady_clock::time_point;
 
 namespace {
-// "1 MiB", "16 KiB": a limit as the problem details print it.
-std::string size_text(std::size_t bytes) {
-  if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
-  if (bytes % (1 << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
-  return std::to_string(bytes) + " bytes";
-}
-
 bool valid_request_id(std::string_view id) {
   bool ok = !id.empty() && id.size() <= request_id_length_max;
   for (char c : id) ok = ok && c >= 0x21 && c <= 0x7e;
   return ok;
-}
-
-http_method method_of(http::verb verb) {
-  switch (verb) {
-    case http::verb::get:
-      return http_method::get;
-    case http::verb::post:
-      return http_method::post;
-    case http::verb::put:
-      return http_method::put;
-    case http::verb::patch:
-      return http_method::patch;
-    case http::verb::delete_:
-      return http_method::del;
-    case http::verb::head:
-      return http_method::head;
-    case http::verb::options:
-      return http_method::options;
-    default:
-      return http_method::other;
-  }
 }
 }  // namespace
 
@@ -132,115 +105,6 @@ struct http_server::impl {
 };
 
 namespace {
-
-// The status line and headers of a reply, written by hand into one buffer with the body, so a
-// reply is one write from one reused string (Beast's field list allocated per header).
-void render_reply(std::string& out, unsigned version, const http_reply& answer,
-                  std::string_view request_id, bool keep_alive, bool head_request) {
-  out.clear();
-  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  char digits[24];
-  out.append(digits, std::to_chars(digits, digits + sizeof digits, answer.status).ptr);
-  out += ' ';
-  out += http::obsolete_reason(static_cast<http::status>(answer.status));
-  out += "\r\n";
-  const auto field = [&out](std::string_view name, std::string_view value) {
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  };
-  if (!answer.content_type.empty()) field("Content-Type", answer.content_type);
-  field("X-Request-Id", request_id);
-  for (const auto& [name, value] : answer.headers) field(name, value);
-  // 1xx, 204 and 304 carry no body and no Content-Length (RFC 9110 8.6).
-  const bool bodiless = answer.status < 200 || answer.status == 204 || answer.status == 304;
-  if (!bodiless) {
-    field("Content-Length",
-          std::string_view(digits,
-                           std::to_chars(digits, digits + sizeof digits, answer.body.size()).ptr));
-  }
-  if (version == 10 && keep_alive) field("Connection", "keep-alive");
-  if (version != 10 && !keep_alive) field("Connection", "close");
-  out += "\r\n";
-  // HEAD: the headers GET would send, Content-Length included, and no body.
-  if (!bodiless && !head_request) out += answer.body;
-}
-
-// A piece of request_reader::text: offsets, because the text grows while fields arrive.
-struct text_span {
-  std::size_t at = 0, size = 0;
-  bool found = false;
-};
-
-// Beast's HTTP/1.1 request parser (framing, Content-Length, chunked, keep-alive, limits) with
-// only what ecomd reads kept: the request line, five header fields and the body. Beast's
-// request_parser<string_body> stored every field in a list, one allocation per field.
-class request_reader final : public http::basic_parser<true> {
- public:
-  http::verb method = http::verb::unknown;
-  unsigned version = 11;
-  std::string text;  // method, target and the kept field values, one after the other
-  text_span method_text, target, content_type, authorization, idempotency_key, request_id, expect;
-  std::string body;
-
-  std::string_view view(const text_span& span) const {
-    return std::string_view(text).substr(span.at, span.size);
-  }
-
- private:
-  void keep(text_span& span, std::string_view value) {
-    if (span.found) return;  // the first of repeated fields, as Beast's fields[] answered
-    span = {text.size(), value.size(), true};
-    text.append(value);
-  }
-  void on_request_impl(http::verb verb, beast::string_view method_string,
-                       beast::string_view target_string, int http_version,
-                       beast::error_code&) override {
-    method = verb;
-    version = static_cast<unsigned>(http_version);
-    text.reserve(method_string.size() + target_string.size() + 256);
-    keep(method_text, method_string);
-    keep(target, target_string);
-  }
-  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
-  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
-                     beast::error_code&) override {
-    switch (name) {
-      case http::field::content_type:
-        return keep(content_type, value);
-      case http::field::authorization:
-        return keep(authorization, value);
-      case http::field::expect:
-        return keep(expect, value);
-      case http::field::unknown:
-        if (beast::iequals(name_string, "Idempotency-Key")) return keep(idempotency_key, value);
-        if (beast::iequals(name_string, "X-Request-Id")) return keep(request_id, value);
-        return;
-      default:
-        return;
-    }
-  }
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
-                         beast::error_code&) override {
-    // Room for the first body_reserve_bytes_max only: the rest grows as bytes arrive, so a
-    // client that announces 1 MiB and stalls holds what it sent, not a 1 MiB reservation
-    // (with transparent huge pages the first byte written would bring in 2 MiB).
-    if (length) body.reserve(static_cast<std::size_t>(std::min(*length, body_reserve_bytes_max)));
-  }
-  std::size_t on_body_impl(beast::string_view bytes, beast::error_code&) override {
-    body.append(bytes.data(), bytes.size());
-    return bytes.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view bytes,
-                                 beast::error_code&) override {
-    body.append(bytes.data(), bytes.size());
-    return bytes.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-};
 
 class session final : public std::enable_shared_from_this<session>, public reply_channel {
  public:
@@ -325,27 +189,18 @@ class session final : public std::enable_shared_from_this<session>, public reply
   // A request usually arrives whole in one read: parse it from the buffer right here, and go
   // through Beast's read operations (an extra post per request) only when bytes are missing.
   void parse_buffered() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_bytes_max));
-    parser_->body_limit(server_.options.body_bytes_max);
+    parser_.emplace(server_.options.header_bytes_max, server_.options.body_bytes_max);
     started_ = std::chrono::steady_clock::now();
     // The first request keeps the deadline its connection got at accept (do_read).
     if (requests_read_ > 0)
       expire_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    beast::error_code ec;
-    // The header first, on its own, so the bytes it took are known: Beast's header_limit
-    // counts from where parsing resumes (after a request line parsed alone, say), so the
+    // The header first, on its own, so the bytes it took are known (see parse_in_place); the
     // session counts the header's bytes itself (on_header).
-    parser_->eager(false);
-    header_bytes_ = parser_->put(buffer_.data(), ec);
-    buffer_.consume(header_bytes_);
-    if (ec == http::error::need_more) return read_header();  // read_header adds the rest
-    if (!ec && !parser_->is_done() && buffer_.size() > 0) {
-      parser_->eager(true);  // the body, as far as it is buffered
-      buffer_.consume(parser_->put(buffer_.data(), ec));
-      if (ec == http::error::need_more) ec = {};
-    }
-    on_header(ec, header_bytes_);
+    const buffered_parse parsed = parse_in_place(*parser_, buffer_.data());
+    header_bytes_ = parsed.header_bytes;
+    buffer_.consume(parsed.consumed);
+    if (parsed.ec == http::error::need_more) return read_header();  // read_header adds the rest
+    on_header(parsed.ec, header_bytes_);
   }
 
   void read_header() {
@@ -392,27 +247,9 @@ class session final : public std::enable_shared_from_this<session>, public reply
     take_request_id(rid);
     head_request_ = false;
     keep_alive_ = false;
-    if (ec == http::error::body_limit) {
-      return write(make_problem_reply(
-                       {413,
-                        "PAYLOAD_TOO_LARGE",
-                        "the body is larger than " + size_text(server_.options.body_bytes_max),
-                        {}}),
-                   true);
-    }
-    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      return write(make_problem_reply({431,
-                                       "HEADERS_TOO_LARGE",
-                                       "the header block is larger than " +
-                                           size_text(server_.options.header_bytes_max),
-                                       {}}),
-                   true);
-    }
-    if (ec.category() == beast::error_code(http::error::end_of_stream).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return write(make_problem_reply(
-                       {400, "VALIDATION_FAILED", "request: malformed HTTP request", "request"}),
-                   true);
+    if (auto answer = read_error_reply(ec, server_.options.body_bytes_max,
+                                       server_.options.header_bytes_max)) {
+      return write(std::move(*answer), true);
     }
     do_close();  // end of stream, timeout, reset: nothing to answer
   }
@@ -432,28 +269,10 @@ class session final : public std::enable_shared_from_this<session>, public reply
     request_reader& reader = *parser_;
     ++requests_read_;
     request->started = std::chrono::steady_clock::now();
-    request->method = method_of(reader.method);
     take_request_id(reader.view(reader.request_id));
     keep_alive_ = reader.keep_alive();
     version_ = reader.version;
-    const bool chunked = reader.chunked();
-    const auto length = reader.content_length();
-    request->has_body = chunked || (length && *length != 0);
-    request->body = std::move(reader.body);
-    request->has_idempotency_key = reader.idempotency_key.found;
-    // Every header value the routes read, in one buffer taken over from the reader.
-    request->text = std::move(reader.text);
-    const auto view = [&text = request->text](const text_span& span) {
-      return std::string_view(text).substr(span.at, span.size);
-    };
-    request->method_text = view(reader.method_text);
-    request->target = view(reader.target);
-    request->content_type = view(reader.content_type);
-    request->authorization = view(reader.authorization);
-    request->idempotency_key = view(reader.idempotency_key);
-    auto question = request->target.find('?');
-    request->path = request->target.substr(0, question);
-    if (question != std::string_view::npos) request->query = request->target.substr(question + 1);
+    take_request(reader, *request);
     head_request_ = request->method == http_method::head;
     started_ = request->started;
     // Counted in before draining is checked (both seq_cst), so shutdown either sees this
