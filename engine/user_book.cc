@@ -438,13 +438,10 @@ bool user_book::load(const snapshot_key& key, std::string_view value) {
     user_sequence_ = in.get<std::uint64_t>();
     entry_sequence_ = in.get<std::uint64_t>();
     entry_count_ = in.get<std::uint64_t>();
-    // At most this many users follow: no rehash while loading a million.
-    if (!in.failed()) {
-      const auto expected = static_cast<std::size_t>(
-          std::min<std::uint64_t>(user_sequence_, load_reserve_entries_max));
-      users_.reserve(expected);
-      email_index_.reserve(expected);
-    }
+    // At most this many users follow: the maps are sized for them once enough have come
+    // (below), so that loading a million does not rehash, and a forged count costs nothing.
+    load_expected_users_ =
+        static_cast<std::size_t>(std::min<std::uint64_t>(user_sequence_, load_reserve_entries_max));
     return !in.failed() && in.at_end();
   }
   user_state user;
@@ -453,7 +450,12 @@ bool user_book::load(const snapshot_key& key, std::string_view value) {
   if (id != make_id(key.a(), index_, shard_count_)) return false;
   // The email index is filled as users come (the user's bytes are in cache now).
   if (!email_index_.try_emplace(email_key(user.profile.email), id).second) return false;
-  return users_.try_emplace(id, std::move(user)).second;
+  if (!users_.try_emplace(id, std::move(user)).second) return false;
+  if (users_.size() == load_reserve_after_entries && load_expected_users_ > users_.size()) {
+    users_.reserve(load_expected_users_);
+    email_index_.reserve(load_expected_users_);
+  }
+  return true;
 }
 
 void user_book::end_load() {}

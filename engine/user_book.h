@@ -111,6 +111,7 @@ class user_book {
   std::uint64_t user_sequence_ = 0;   // highest sequence allocated for user ids
   std::uint64_t entry_sequence_ = 0;  // highest sequence allocated for balance entry ids
   std::uint64_t entry_count_ = 0;
+  std::size_t load_expected_users_ = 0;  // the books header's count, capped (see load)
   sequence_capture<snapshot_table::users> capture_users_;
 };
 

@@ -339,11 +339,10 @@ bool wallet_book::load(const snapshot_key& key, std::string_view value) {
   if (key.table() == snapshot_table::books) {
     user_coupon_sequence_ = in.get<std::uint64_t>();
     history_sequence_ = in.get<std::uint64_t>();
-    // At most one wallet per coupon made here: no rehash while loading.
-    if (!in.failed()) {
-      wallets_.reserve(static_cast<std::size_t>(
-          std::min<std::uint64_t>(user_coupon_sequence_, load_reserve_entries_max)));
-    }
+    // At most one wallet per coupon made here: the map is sized for them once enough have
+    // come (below), so that loading does not rehash, and a forged count costs nothing.
+    load_expected_wallets_ = static_cast<std::size_t>(
+        std::min<std::uint64_t>(user_coupon_sequence_, load_reserve_entries_max));
     return !in.failed() && in.at_end();
   }
   if (key.table() != snapshot_table::wallets) return false;
@@ -368,7 +367,10 @@ bool wallet_book::load(const snapshot_key& key, std::string_view value) {
     loaded.history.push_back(h);
   }
   if (in.failed() || !in.at_end()) return false;
-  return wallets_.emplace(user_id, std::move(loaded)).second;
+  if (!wallets_.emplace(user_id, std::move(loaded)).second) return false;
+  if (wallets_.size() == load_reserve_after_entries && load_expected_wallets_ > wallets_.size())
+    wallets_.reserve(load_expected_wallets_);
+  return true;
 }
 
 // The expiry queue holds every coupon that may still expire: live, it keeps entries for used

@@ -102,6 +102,7 @@ class wallet_book {
   std::uint64_t user_coupon_sequence_ = 0;
   std::uint64_t history_sequence_ = 0;
   std::size_t sized_for_users_ = 0;
+  std::size_t load_expected_wallets_ = 0;  // the books header's count, capped (see load)
   sequence_capture<snapshot_table::wallets> capture_wallets_;
 };
 

@@ -321,6 +321,39 @@ TEST(snapshot_test, a_kept_answer_of_the_older_byte_format_saves_and_loads) {
   EXPECT_EQ(loaded.save(), saved);
 }
 
+// Loading sizes the user maps from the books header only once load_reserve_after_entries
+// users have come (a forged count alone sizes nothing: fuzz_snapshot_entities); past that
+// point, and with a header that claims far more users than follow, the state loads whole.
+TEST(snapshot_test, users_past_the_sizing_point_and_a_forged_count_load_whole) {
+  test::state_runner runner;
+  const auto count = static_cast<std::uint32_t>(load_reserve_after_entries + 100);
+  ASSERT_EQ(runner.run(bulk_create_users{count, "u"}).code, errc::ok);
+  const std::string saved = runner.state.save();
+  shard_state loaded(0, 1);
+  ASSERT_TRUE(load_into(saved, loaded));
+  EXPECT_EQ(loaded.save(), saved);
+  EXPECT_TRUE(loaded.check_invariants().empty());
+
+  // The same users under a books header claiming 2^40 of them.
+  std::string forged;
+  for_each_captured(saved, [&](std::string_view key, std::string_view value) {
+    std::string v(value);
+    auto parsed = snapshot_key::parse(key);
+    if (parsed && parsed->table() == snapshot_table::books &&
+        parsed->a() == static_cast<std::uint64_t>(snapshot_book::users)) {
+      const std::uint64_t claimed = std::uint64_t{1} << 40;
+      v.replace(0, 8, reinterpret_cast<const char*>(&claimed), 8);
+    }
+    forged += static_cast<char>(key.size());
+    forged += key;
+    const auto size = static_cast<std::uint32_t>(v.size());
+    forged.append(reinterpret_cast<const char*>(&size), 4);
+    forged += v;
+  });
+  shard_state from_forged(0, 1);
+  EXPECT_TRUE(load_into(forged, from_forged));
+}
+
 TEST(snapshot_test, a_save_loads_back_to_the_same_bytes_at_every_cut) {
   for (std::uint32_t seed = 1; seed <= 4; ++seed) {
     workload w(seed, true);
