@@ -4,6 +4,7 @@
 #pragma once
 
 #include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -90,11 +91,26 @@ class json_writer {
     if (!first_) out_.push_back(',');
     first_ = false;
   }
+  // A JSON string of `text`. Bytes that are not well-formed UTF-8 (a request path echoed in a
+  // problem's detail may hold any byte Beast lets through) become U+FFFD, one per byte, so
+  // that every reply is valid JSON (RFC 8259 8.1).
   void quoted(std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
     out_.push_back('"');
-    for (char c : text) {
-      auto u = static_cast<unsigned char>(c);
+    for (std::size_t i = 0; i < text.size();) {
+      const char c = text[i];
+      const auto u = static_cast<unsigned char>(c);
+      if (u >= 0x80) {
+        const std::size_t size = utf8_sequence_size(text, i);
+        if (size == 0) {
+          out_.append("\\ufffd");
+          ++i;
+        } else {
+          out_.append(text.data() + i, size);
+          i += size;
+        }
+        continue;
+      }
       if (u == '"' || u == '\\') {
         out_.push_back('\\');
         out_.push_back(c);
@@ -105,8 +121,36 @@ class json_writer {
       } else {
         out_.push_back(c);
       }
+      ++i;
     }
     out_.push_back('"');
+  }
+  // The size of the well-formed UTF-8 sequence that starts at text[at] (RFC 3629: no overlong
+  // form, no surrogate, nothing past U+10FFFF), or 0 when the bytes there are not one.
+  static std::size_t utf8_sequence_size(std::string_view text, std::size_t at) {
+    const auto byte = [text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char lead = byte(at);
+    std::size_t size = 0;
+    unsigned char second_min = 0x80, second_max = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      size = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      size = 3;
+      if (lead == 0xe0) second_min = 0xa0;  // overlong below U+0800
+      if (lead == 0xed) second_max = 0x9f;  // surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      size = 4;
+      if (lead == 0xf0) second_min = 0x90;  // overlong below U+10000
+      if (lead == 0xf4) second_max = 0x8f;  // past U+10FFFF
+    } else {
+      return 0;
+    }
+    if (text.size() - at < size) return 0;
+    if (byte(at + 1) < second_min || byte(at + 1) > second_max) return 0;
+    for (std::size_t k = 2; k < size; ++k) {
+      if ((byte(at + k) & 0xc0) != 0x80) return 0;
+    }
+    return size;
   }
 
   std::string& out_;

@@ -26,6 +26,22 @@ TEST_F(http_conventions, unknown_route_is_404_not_found) {
   expect_problem(client().post_json("/auth/nope", "{}"), 404, "NOT_FOUND");
 }
 
+// Goal: a problem that echoes the request's path is valid JSON whatever bytes the path held
+// (fuzz_http_request: a path with bytes 0x80..0xff, which Beast lets through, came back raw in
+// the 404's detail, and the body was not UTF-8). Method: paths with a lone continuation byte,
+// a truncated sequence, an overlong form and a surrogate, and one with valid UTF-8.
+TEST_F(http_conventions, a_problem_echoing_a_path_of_any_bytes_is_valid_json) {
+  for (std::string path :
+       {"/nope\x80", "/auth/login\x80\xff\xff", "/a\xe2\x82", "/b\xc0\xaf", "/c\xed\xa0\x80"}) {
+    auto r = client().send_raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_problem(r, 404, "NOT_FOUND");  // parses the body as JSON
+    EXPECT_NE(r.body.find("\\ufffd"), std::string::npos) << r.body;
+  }
+  auto r = client().get("/caf\xc3\xa9");
+  expect_problem(r, 404, "NOT_FOUND");
+  EXPECT_NE(r.body.find("/caf\xc3\xa9"), std::string::npos) << r.body;
+}
+
 // Goal: a known path with the wrong method is 405 METHOD_NOT_ALLOWED with an Allow header that
 // lists the right method. Method: one request per route family.
 TEST_F(http_conventions, wrong_method_is_405_with_allow_header) {
