@@ -14,11 +14,13 @@
 //   → user's shard    deliver_coupon: coupon_delivered (wallet entry + ISSUE history), at
 //                     most once per (campaign, user)                   (durable: the answer)
 //   A refusal (not found, not active, already issued, sold out) answers from the campaign's
-//   shard, once what it rests on is durable: one hop.
+//   shard, once what it rests on is durable: one hop. A user that does not exist (a valid
+//   token for a user this state does not hold) is refused USER_NOT_FOUND at the delivery; its
+//   unit stays taken (recovery offers it again, and it is refused again).
 //
 // Issue with a key:
 //   user's shard      claim_issue: the kernel screens (stored answer, in use, other body) and
-//                     claims the key                                   (feeds)
+//                     claims the key; USER_NOT_FOUND before any unit is taken (feeds)
 //   → campaign's shard take_coupon, recording the key with the take  (feeds)
 //   → user's shard    deliver_coupon, keeping the 201 with the key (settle), or settle_issue
 //                     keeping the refusal when the contract does      (durable: the answer)

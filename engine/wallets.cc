@@ -24,13 +24,19 @@ user_coupon_view wallet_book::as_seen(const user_coupon_view& coupon, time_ms no
   return seen;
 }
 
-// Issue flow, keyed: the kernel screens and claims the key; nothing else to check here.
-reply wallet_book::handle(const claim_issue&, step_context&) {
+// Issue flow, keyed: the kernel screens and claims the key; the user must exist before a
+// unit is taken for it (a signed token can name a user this state does not hold: one made
+// after the point a data dir was restored to, say).
+reply wallet_book::handle(const claim_issue& command, step_context&) {
+  if (!users_.exists(command.user_id)) return refusal(errc::user_not_found);
   return reply{};
 }
 
 reply wallet_book::handle(const deliver_coupon& command, step_context& ctx) {
-  assert(users_.exists(command.coupon.user_id));
+  // Without a key the take came first (one hop: the hot path), so a user that does not exist
+  // is found only here: no wallet for it; the unit it took stays spent (fuzz_http_request:
+  // this was an assert, and without assertions a wallet for no user).
+  if (!users_.exists(command.coupon.user_id)) return refusal(errc::user_not_found);
   campaigns_.install(command.coupon.coupon);
   if (auto it = wallets_.find(command.coupon.user_id);
       it != wallets_.end() && it->second.campaigns.contains(command.coupon.campaign_id)) {

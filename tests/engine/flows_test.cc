@@ -61,6 +61,30 @@ TEST(flows_test, a_template_is_on_every_shard_before_its_answer) {
   }
 }
 
+// A signed token can name a user the engine does not hold (fuzz_http_request: the delivery
+// asserted the user exists; without assertions it made a wallet for no user). With a key the
+// claim refuses before a unit is taken; without one the delivery refuses and no wallet is made
+// (the unit stays taken).
+TEST(flows_test, an_issue_for_a_user_that_does_not_exist_is_user_not_found) {
+  cluster c;
+  c.start();
+  entity_id campaign = campaign_on(c, 1, 5);
+  entity_id real = c.user(0, 0);
+  const entity_id ghosts[] = {make_id(1000, 0, 2), make_id(1000, 1, 2)};
+  for (entity_id ghost : ghosts) {
+    EXPECT_EQ(issue(c, campaign, ghost, key_of(ghost, "k")).code, errc::user_not_found);
+    EXPECT_EQ(issue(c, campaign, ghost).code, errc::user_not_found);
+  }
+  EXPECT_EQ(issue(c, campaign, real).code, errc::ok);
+  EXPECT_EQ(wallet_size(c, real), 1u);
+  c.shards.stop();  // the state may be read now
+  for (entity_id ghost : ghosts) {
+    EXPECT_FALSE(c.shards.at(owner_of(ghost, 2)).state().wallets.holds(ghost, campaign));
+  }
+  for (shard_index i = 0; i < 2; ++i)
+    EXPECT_TRUE(c.shards.at(i).state().check_invariants().empty());
+}
+
 TEST(flows_test, an_issue_across_shards_takes_one_unit_and_fills_one_wallet) {
   cluster c;
   c.start();
