@@ -519,7 +519,9 @@ constexpr int k_flood_mailbox_depth_max = 8;  // the server's --mailbox-depth-ma
 constexpr long k_flood_rss_growth_kib_max = (k_asan ? 512 : 64) * 1024;
 // Bounded, not growing with time: the peak of the flood's second half is at most this above the
 // peak of its first half (the successful charges add history lines; 2 MiB huge pages round up).
-constexpr long k_flood_rss_creep_kib_max = (k_asan ? 128 : 16) * 1024;
+// Under ASan the freed memory it quarantines (256 MiB) is still filling in the second half
+// (+106 MiB measured), so there the bound is the quarantine's size and says little.
+constexpr long k_flood_rss_creep_kib_max = (k_asan ? 320 : 16) * 1024;
 
 class mailbox_flood : public shared_server_test {
  public:
