@@ -55,11 +55,12 @@ int parse_flags(int argc, char** argv, settings& s) {
                                           po::value(&s.api.kdf_iterations)->default_value(100000),
                                           "PBKDF2 iterations for new password hashes")(
       "connections-max", po::value(&s.server.connections_max)->default_value(10000),
-      "open connections beyond this get 503")(
+      "open connections; the one past it gets 503 OVERLOADED and is closed")(
       "read-timeout-ms", po::value(&s.server.read_timeout_ms)->default_value(15000),
-      "time allowed to read one request (at least 1)")(
+      "milliseconds to read one request, from its first byte (a new connection's first request: "
+      "from the accept); at least 1")(
       "idle-timeout-ms", po::value(&s.server.idle_timeout_ms)->default_value(60000),
-      "keep-alive connection idle limit (at least 1)")(
+      "milliseconds a keep-alive connection may wait for its next request; at least 1")(
       "wal-zero-fill-kib", po::value(&s.wal_zero_fill_kib)->default_value(4096),
       "zeros kept ahead of the WAL's frames so a group commit overwrites existing blocks "
       "(0: plain appends; see docs/operations.md)")(
