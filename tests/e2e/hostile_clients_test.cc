@@ -80,19 +80,6 @@ std::string ensure_open_files(rlim_t needed) {
   return {};
 }
 
-// Resident memory of a process in KiB (VmRSS), 0 when it cannot be read.
-long resident_kib(pid_t pid) {
-  std::FILE* status = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
-  if (status == nullptr) return 0;
-  char line[256];
-  long kib = 0;
-  while (std::fgets(line, sizeof line, status) != nullptr) {
-    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
-  }
-  std::fclose(status);
-  return kib;
-}
-
 // Samples a process's VmRSS on a thread of its own until stopped.
 class rss_sampler {
  public:

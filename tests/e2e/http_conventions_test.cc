@@ -195,19 +195,6 @@ TEST_F(http_conventions, header_block_over_16_kib_is_431) {
   EXPECT_EQ(long_line.status, 200) << describe(long_line);
 }
 
-// Resident memory of a process in KiB, from /proc (0 when it cannot be read).
-long resident_kib(pid_t pid) {
-  std::FILE* status = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
-  if (status == nullptr) return 0;
-  char line[256];
-  long kib = 0;
-  while (std::fgets(line, sizeof line, status) != nullptr) {
-    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
-  }
-  std::fclose(status);
-  return kib;
-}
-
 // Goal: a body announced large and not sent costs the server what arrived, not what was
 // announced (the body buffer is reserved up to 16 KiB; with transparent huge pages a 1 MiB
 // reservation cost 2 MiB of RSS as soon as its first byte was written). Method: 300

@@ -34,6 +34,9 @@ struct server_options {
 // Path of the ecomd binary: $ECOMD_BINARY if set, else the one CMake built.
 std::string ecomd_binary();
 
+// Resident memory of a process in KiB (VmRSS from /proc), 0 when it cannot be read.
+long resident_kib(pid_t pid);
+
 class server_process {
  public:
   // Creates the temp dir and starts the server; throws std::runtime_error (with the server's
