@@ -28,7 +28,7 @@ using command_body = std::variant<
     // the event feed (event_book)
     record_event, list_events,
     // the shard runtime itself (shard)
-    get_shard_figures, watch_events, release_watches, catch_up_expiry, begin_snapshot>;
+    get_shard_figures, watch_events, release_watches, catch_up_expiry, begin_snapshot, apply_log>;
 
 // When and where a command's `done` runs. This is the one place these promises are stated.
 enum class reply_mode : std::uint8_t {

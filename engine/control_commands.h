@@ -1,10 +1,12 @@
 // Commands the shard runtime answers itself (no book holds their state): figures, the event
-// feed's long polls, and start-up's expiry catch-up.
+// feed's long polls, start-up's expiry catch-up, snapshots and a standby's log apply.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "engine/log_batch.h"
 #include "engine/types.h"
 
 namespace ecom::engine {
@@ -54,6 +56,13 @@ class snapshot_port;
 struct begin_snapshot {
   snapshot_port* port = nullptr;
   std::uint64_t id = 0;  // named in every port call, so late calls of an abandoned one are known
+};
+
+// A standby (following a primary's log): apply the records of `batch` that this shard owns
+// (and every template), as replay does. Answered once applied; a record that does not apply
+// is a refusal (errc::internal): the logs have parted ways.
+struct apply_log {
+  std::shared_ptr<const log_batch> batch;
 };
 
 struct expiry_counts {

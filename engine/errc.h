@@ -37,6 +37,11 @@ enum class errc : std::uint8_t {
   order_not_cancellable,
   overloaded,  // a shard mailbox is full
   not_ready,   // recovery has not finished
+  // Replication (persistence/replication_*.h): a change refused because this server does not
+  // take writes: a standby, or a primary another one fenced; or a primary in stream-ack mode
+  // whose stream has not answered within the timeout.
+  not_primary,
+  replication_unavailable,
   internal,
 };
 

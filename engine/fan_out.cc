@@ -172,6 +172,16 @@ bool shard_figures_everywhere(shard_set& shards, reply_callback done) {
                  });
 }
 
+void apply_log_everywhere(shard_set& shards, std::shared_ptr<const log_batch> batch,
+                          std::function<void(bool applied)> applied) {
+  scatter(shards, every_shard(shards, apply_log{std::move(batch)}), reply_mode::feeds_next_step, 0,
+          false, [applied = std::move(applied)](std::vector<reply>&& replies) {
+            bool ok = true;
+            for (const auto& answer : replies) ok = ok && answer.code == errc::ok;
+            applied(ok);
+          });
+}
+
 void bulk_create_users_everywhere(shard_set& shards, std::uint32_t count, std::string name_prefix,
                                   reply_callback done) {
   std::vector<std::pair<shard_index, command_body>> asks;

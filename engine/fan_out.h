@@ -57,6 +57,11 @@ bool list_campaigns_everywhere(shard_set& shards, entity_id after_id, std::uint3
                                reply_callback done);
 bool popular_products(shard_set& shards, time_ms since, std::uint32_t limit, reply_callback done);
 bool shard_figures_everywhere(shard_set& shards, reply_callback done);
+// A standby: every shard applies its part of `batch` (apply_log), past the mailbox bound (the
+// follower bounds how many batches it has in flight); `applied` runs on the thread of the
+// last shard, with false when a shard refused a record.
+void apply_log_everywhere(shard_set& shards, std::shared_ptr<const log_batch> batch,
+                          std::function<void(bool applied)> applied);
 // Past the mailbox bound (one command per shard), so the request is never half done.
 void bulk_create_users_everywhere(shard_set& shards, std::uint32_t count, std::string name_prefix,
                                   reply_callback done);

@@ -89,8 +89,33 @@ gateway::gateway(shard_set& shards) : shards_(shards), flows_(std::make_unique<f
 
 gateway::~gateway() = default;
 
+bool gateway::refused_by_gate(reply_callback& done) const {
+  switch (current_write_gate()) {
+    case write_gate::open:
+      return false;
+    case write_gate::not_primary:
+      done(refusal(errc::not_primary));
+      return true;
+    case write_gate::replication_unavailable:
+      done(refusal(errc::replication_unavailable));
+      return true;
+  }
+  return false;
+}
+
+// The single-owner requests that may write (the others only read).
+template <class C>
+inline constexpr bool changes_state =
+    std::is_same_v<C, create_user> || std::is_same_v<C, open_session> ||
+    std::is_same_v<C, rotate_session> || std::is_same_v<C, close_session> ||
+    std::is_same_v<C, charge_balance> || std::is_same_v<C, update_product> ||
+    std::is_same_v<C, adjust_stock> || std::is_same_v<C, remove_cart_item>;
+
 template <single_owner_request C>
 bool gateway::submit(C request, reply_callback done, key_ptr key) {
+  if constexpr (changes_state<C>) {
+    if (refused_by_gate(done)) return true;
+  }
   shard_index index = owner(shards_, request);
   const key_step use = key ? key_step::check : key_step::none;
   command item{std::move(request), std::move(done), reply_mode::durable, use, std::move(key)};
@@ -119,30 +144,36 @@ template bool gateway::submit(list_orders, reply_callback, key_ptr);
 template bool gateway::submit(list_events, reply_callback, key_ptr);
 
 bool gateway::create_product(product_spec spec, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   auto index = next_product_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
   return post(shards_, index, engine::create_product{std::move(spec)}, std::move(done));
 }
 
 bool gateway::create_campaign(engine::create_campaign campaign, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   auto index = next_campaign_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
   return post(shards_, index, std::move(campaign), std::move(done));
 }
 
 bool gateway::create_coupon(coupon_template coupon, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   return flows_->coupons.create_template(std::move(coupon), std::move(done));
 }
 
 bool gateway::issue_coupon(entity_id campaign_id, entity_id user_id, key_ptr key,
                            reply_callback done) {
+  if (refused_by_gate(done)) return true;
   return flows_->coupons.issue(campaign_id, user_id, std::move(key), std::move(done));
 }
 
 bool gateway::add_cart_item(engine::add_cart_item item, key_ptr key, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   return flows_->carts.add_item(std::move(item), std::move(key), std::move(done));
 }
 
 bool gateway::set_cart_quantity(entity_id user_id, entity_id item_id, std::int64_t quantity,
                                 reply_callback done) {
+  if (refused_by_gate(done)) return true;
   return flows_->carts.set_quantity(user_id, item_id, quantity, std::move(done));
 }
 
@@ -151,18 +182,22 @@ bool gateway::read_cart(entity_id user_id, reply_callback done) {
 }
 
 bool gateway::create_order(engine::create_order order, key_ptr key, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   return flows_->orders.create(std::move(order), std::move(key), std::move(done));
 }
 
 bool gateway::checkout(checkout_request request, key_ptr key, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   return flows_->orders.checkout(std::move(request), std::move(key), std::move(done));
 }
 
 bool gateway::pay(entity_id user_id, entity_id order_id, key_ptr key, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   return flows_->orders.pay(user_id, order_id, std::move(key), std::move(done));
 }
 
 bool gateway::cancel(entity_id user_id, entity_id order_id, key_ptr key, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   return flows_->orders.cancel(user_id, order_id, std::move(key), std::move(done));
 }
 
@@ -183,6 +218,7 @@ bool gateway::shard_figures(reply_callback done) {
 }
 
 bool gateway::bulk_create_users(std::uint32_t count, std::string name_prefix, reply_callback done) {
+  if (refused_by_gate(done)) return true;
   bulk_create_users_everywhere(shards_, count, std::move(name_prefix), std::move(done));
   return true;
 }

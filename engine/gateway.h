@@ -23,6 +23,14 @@ namespace ecom::engine {
 
 class shard_set;
 
+// Whether the gateway takes changes (replication sets it; a server without replication is
+// always `open`). Reads are never refused by it.
+enum class write_gate : std::uint8_t {
+  open,
+  not_primary,              // a standby, or a primary fenced by another one: errc::not_primary
+  replication_unavailable,  // stream-ack mode, the stream silent: errc::replication_unavailable
+};
+
 // Requests one shard answers on its own, routed by what they name (a user, an email, a
 // product, a campaign, the event feed).
 template <class C>
@@ -77,6 +85,11 @@ class gateway {
   // Shutdown: every parked long poll answers now.
   void release_watches();
 
+  // Every change (a request that may write) is refused with the gate's errc while it is not
+  // open: `done` runs at once with the refusal (the call returns true). Any thread.
+  void set_write_gate(write_gate gate) { gate_.store(gate, std::memory_order_release); }
+  engine::write_gate current_write_gate() const { return gate_.load(std::memory_order_acquire); }
+
   // Observation (any thread).
   std::uint32_t shard_count() const;
   std::size_t mailbox_depth(shard_index index) const;
@@ -84,12 +97,16 @@ class gateway {
   time_ms now() const;
 
  private:
+  // True (and `done` answered with the refusal) when the gate is closed.
+  bool refused_by_gate(reply_callback& done) const;
+
   struct flows;  // the flow objects (gateway.cc): net sees no shard and no flow internals
 
   shard_set& shards_;
   std::unique_ptr<flows> flows_;
   std::atomic<std::uint32_t> next_product_shard_{0};
   std::atomic<std::uint32_t> next_campaign_shard_{0};
+  std::atomic<engine::write_gate> gate_{write_gate::open};
 };
 
 }  // namespace ecom::engine

@@ -27,6 +27,22 @@ bool shard::replay(record_type type, std::string_view payload, lsn_t lsn) {
   return state_->apply(type, payload);
 }
 
+bool shard::apply_log_batch(const log_batch& batch) {
+  for (const log_batch::item& it : batch.items) {
+    if (it.type == record_type::coupon_created) {
+      // Templates are copied to every shard (as on replay); only the writer's LSN moves.
+      if (!state_->apply(it.type, batch.payload(it))) return false;
+      if (it.owner == options_.index) last_lsn_.store(it.lsn, std::memory_order_relaxed);
+      continue;
+    }
+    if (it.owner != options_.index) continue;
+    if (!state_->apply(it.type, batch.payload(it))) return false;
+    last_lsn_.store(it.lsn, std::memory_order_relaxed);
+  }
+  log_applied_lsn_ = batch.last_lsn;
+  return true;
+}
+
 bool shard::load_snapshot_entity(std::string_view key, std::string_view value) {
   assert(wal_ == nullptr);
   return state_->load(key, value);
@@ -50,6 +66,7 @@ void shard::start(journal& wal) {
   assert(wal_ == nullptr && !thread_.joinable());
   check_invariants("after recovery");
   wal_ = &wal;
+  log_applied_lsn_ = wal.appended_lsn();  // recovery applied the whole log
   state_->size_for_users();
   thread_ = std::thread([this] { run(); });
 }
@@ -58,6 +75,7 @@ void shard::start_driven(journal& wal, shard_driver driver) {
   assert(wal_ == nullptr && !driver_);
   check_invariants("after recovery");
   wal_ = &wal;
+  log_applied_lsn_ = wal.appended_lsn();  // recovery applied the whole log
   state_->size_for_users();
   driver_ = std::move(driver);
   batch_.reserve(mailbox_.depth_max());
@@ -164,6 +182,7 @@ void shard::append_records() {
 
 // Periodic work that needs no request (see shard_state::tick).
 void shard::tick(time_ms now) {
+  if (following()) return;
   records_.clear();
   state_->tick(now, records_);
   append_records();
@@ -171,7 +190,7 @@ void shard::tick(time_ms now) {
 
 // Pending orders whose time is up expire before the batch that could read them runs.
 void shard::expire_due(time_ms now) {
-  if (!state_->orders.has_due(now)) return;
+  if (following() || !state_->orders.has_due(now)) return;
   records_.clear();
   state_->orders.expire(now, records_);
   append_records();
@@ -237,6 +256,9 @@ void shard::execute_control(command& item, time_ms now) {
   } else if (std::holds_alternative<begin_snapshot>(item.body)) {
     const auto& begin = std::get<begin_snapshot>(item.body);
     start_capture(*begin.port, begin.id);
+  } else if (const auto* log = std::get_if<apply_log>(&item.body)) {
+    answer = reply{apply_log_batch(*log->batch) ? errc::ok : errc::internal, {}, false};
+    if (!watches_.empty()) wake_watches();
   } else if (std::holds_alternative<catch_up_expiry>(item.body)) {
     // Everything that expired while the server was down, not one tick's worth.
     expiry_counts total;
@@ -260,7 +282,8 @@ void shard::start_capture(snapshot_port& port, std::uint64_t snapshot_id) {
   if (capture_port_ != nullptr) state_->end_capture();  // a failed snapshot's walk: dropped
   capture_port_ = &port;
   capture_id_ = snapshot_id;
-  capture_cut_ = wal_->appended_lsn();
+  // Following, the WAL holds records the shards have not applied yet.
+  capture_cut_ = following() ? log_applied_lsn_ : wal_->appended_lsn();
   capture_walk_ = capture_buffer{};
   capture_changed_ = capture_buffer{};
   // The books keep writing what changes touch into capture_changed_; their headers (the

@@ -79,6 +79,12 @@ class shard {
   // stopped; the rest of the mailbox is then executed on the calling thread.
   void stop();
 
+  // A standby's shard follows another server's log (apply_log) and writes nothing of its own:
+  // the periodic tick and the expiries wait, since the primary's log carries their records.
+  // Any thread; the shard sees it at its next tick.
+  void set_following(bool following) { following_.store(following, std::memory_order_release); }
+  bool following() const { return following_.load(std::memory_order_acquire); }
+
   std::size_t mailbox_depth() const { return mailbox_.depth(); }
   std::size_t mailbox_depth_max() const { return mailbox_.depth_max(); }
   lsn_t last_lsn() const { return last_lsn_.load(std::memory_order_relaxed); }
@@ -100,6 +106,9 @@ class shard {
   void append_records();  // records_ with no reply waiting on them
   void tick(time_ms now);
   void expire_due(time_ms now);
+  // apply_log: this shard's records of a batch (and every template); false at the first one
+  // that does not apply.
+  bool apply_log_batch(const log_batch& batch);
   // Runs `work` on this shard's thread after `delay`.
   void schedule(std::chrono::milliseconds delay, std::function<void()> work);
   void run_due_timers();
@@ -135,6 +144,11 @@ class shard {
   std::uint64_t capture_id_ = 0;
   bool capture_waiting_ = false;  // driven: a drain is scheduled to go on walking
   lsn_t snapshot_cut_ = 0;
+  std::atomic<bool> following_{false};
+  // Following: the last LSN of the log applied here (every record of this shard up to it is
+  // in the state, none after it): a capture's cut, since the WAL's appended LSN runs ahead of
+  // what the shards applied.
+  lsn_t log_applied_lsn_ = 0;
 };
 
 }  // namespace ecom::engine

@@ -43,6 +43,10 @@ class shard_set {
   // shard i on the thread driver_of(i) drives (see shard_driver).
   void start(journal& wal);
   void start_driven(journal& wal, const std::function<shard_driver(shard_index)>& driver_of);
+  // A standby's shards follow another server's log (see shard::set_following). Any thread.
+  void set_following(bool following) {
+    for (auto& s : shards_) s->set_following(following);
+  }
   void stop();  // drains every mailbox and joins; idempotent (driven: after the drivers stop)
 
   // After start: the journal the shards write to, and the clock they read.

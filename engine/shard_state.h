@@ -36,7 +36,7 @@ template <class C>
 inline constexpr bool is_control_command =
     std::is_same_v<C, get_shard_figures> || std::is_same_v<C, watch_events> ||
     std::is_same_v<C, release_watches> || std::is_same_v<C, catch_up_expiry> ||
-    std::is_same_v<C, begin_snapshot>;
+    std::is_same_v<C, begin_snapshot> || std::is_same_v<C, apply_log>;
 
 // The book that applies each record type (shard_state::book_of).
 enum class record_book : std::uint8_t {

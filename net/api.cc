@@ -9,6 +9,7 @@
 #include "net/limits.h"
 #include "net/log.h"
 #include "net/problem.h"
+#include "persistence/replication_port.h"
 
 namespace ecom::net {
 
@@ -28,6 +29,7 @@ const std::vector<api::route>& api::routes() {
       {m::get, "/docs/{asset}", &api::get_docs_asset, false},
       {m::get, "/admin/stats", &api::get_admin_stats, true},
       {m::post, "/admin/snapshot", &api::post_admin_snapshot, true},
+      {m::post, "/admin/promote", &api::post_admin_promote, true},
       {m::get, "/admin/snapshots", &api::get_admin_snapshots, true},
       {m::post, "/users", &api::post_users, true},
       {m::post, "/auth/login", &api::post_login, true},
@@ -131,6 +133,39 @@ std::vector<std::string> api::route_labels() {
 }
 
 void api::handle(const request_ptr& request) {
+  persistence::replication_port* replication = services_.replication;
+  if (replication != nullptr && request->has_min_lsn &&
+      (request->method == http_method::get || request->method == http_method::head)) {
+    // Read-your-writes across servers: a standby waits (bounded) for the LSN the client saw.
+    std::uint64_t min_lsn = 0;
+    const std::string_view text = request->min_lsn;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), min_lsn);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+      return reply(request, validation_failed("X-Ecomd-Min-Lsn",
+                                              "must be a decimal LSN (a value of X-Ecomd-Lsn)"));
+    }
+    if (replication->role() == persistence::replication_role::standby &&
+        replication->applied_lsn() < min_lsn) {
+      return replication->when_applied(
+          min_lsn, persistence::replica_wait_ms_max, [this, request](bool reached) {
+            request->run_on_io([this, request, reached] {
+              if (reached) return dispatch(request);
+              http_reply answer = make_problem_reply(
+                  {503,
+                   "REPLICA_BEHIND",
+                   "this standby has not applied the requested LSN within 1 s: retry, or read "
+                   "from the primary",
+                   {}});
+              answer.header("Retry-After", "1");
+              reply(request, std::move(answer));
+            });
+          });
+    }
+  }
+  dispatch(request);
+}
+
+void api::dispatch(const request_ptr& request) {
   const auto& table = routes();
   std::string allow;
   for (std::size_t i = 0; i < table.size(); ++i) {
@@ -163,6 +198,36 @@ void api::handle(const request_ptr& request) {
 }
 
 void api::reply(const request_ptr& request, http_reply&& answer) {
+  persistence::replication_port* replication = services_.replication;
+  if (replication == nullptr) return request->respond(std::move(answer));
+  const bool change = request->method != http_method::get && request->method != http_method::head;
+  const engine::lsn_t lsn = replication->applied_lsn();
+  // Stream-ack mode: a change's success (or a replay of it) leaves once the stream holds it.
+  // The LSN is the WAL's durable one when the engine answered: at or after the change's own.
+  if (change && answer.status >= 200 && answer.status < 300 && replication->acks_from_stream() &&
+      request->path != "/admin/promote" && request->path != "/admin/snapshot") {
+    auto held = std::make_shared<http_reply>(std::move(answer));
+    return replication->when_acked(lsn, [this, request, held, lsn](bool acked) {
+      request->run_on_io([this, request, held, lsn, acked] {
+        if (acked) return send(request, std::move(*held), lsn);
+        // Not acknowledged: fenced by another primary, or the stream silent past the timeout.
+        const auto why = services_.replication->status().fenced
+                             ? engine::errc::not_primary
+                             : engine::errc::replication_unavailable;
+        send(request, *problem_reply_of(engine::refusal(why)),
+             services_.replication->applied_lsn());
+      });
+    });
+  }
+  send(request, std::move(answer), lsn);
+}
+
+void api::send(const request_ptr& request, http_reply&& answer, engine::lsn_t lsn) {
+  if (services_.replication != nullptr) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, lsn).ptr;
+    answer.header("X-Ecomd-Lsn", std::string(digits, static_cast<std::size_t>(end - digits)));
+  }
   request->respond(std::move(answer));
 }
 
@@ -352,7 +417,9 @@ std::optional<http_reply> problem_reply_of(const engine::reply& answer) {
   if (answer.code == engine::errc::ok) return std::nullopt;
   if (answer.code == engine::errc::overloaded) return overloaded();  // with Retry-After
   if (answer.code == engine::errc::not_ready) return not_ready();
-  return make_problem_reply(problem_of(answer.code));
+  http_reply reply = make_problem_reply(problem_of(answer.code));
+  if (reply.status == 503) reply.header("Retry-After", "1");
+  return reply;
 }
 
 http_reply keyed_reply(const engine::reply& answer, http_reply (*render)(const engine::reply&)) {
@@ -445,6 +512,7 @@ void api::get_admin_stats(const request_ptr& request, const params&) {
     }
     w.end_array();
     render_persistence_stats(w);
+    render_replication_stats(w);
     w.end_object();
     reply(request, json_reply(200, std::move(body)));
   };

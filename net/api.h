@@ -21,7 +21,8 @@
 
 namespace ecom::persistence {
 class snapshotter;
-}
+class replication_port;
+}  // namespace ecom::persistence
 
 namespace ecom::net {
 
@@ -50,6 +51,8 @@ struct api_services {
   const std::atomic<persistence::snapshotter*>& snapshots;
   const std::atomic<bool>& ready;
   std::function<std::int64_t()> clock_ms;
+  // Replication (OPERATIONS.md §3): null when this server neither publishes nor follows.
+  persistence::replication_port* replication = nullptr;
 };
 
 class api {
@@ -105,7 +108,13 @@ class api {
   void get_admin_stats(const request_ptr&, const params&);
   void post_admin_snapshot(const request_ptr&, const params&);
   void get_admin_snapshots(const request_ptr&, const params&);
+  void post_admin_promote(const request_ptr&, const params&);
   void render_persistence_stats(json_writer& w);
+  void render_replication_stats(json_writer& w);
+  // Routes the request (after a standby's X-Ecomd-Min-Lsn wait, if any).
+  void dispatch(const request_ptr& request);
+  // Sends the answer with X-Ecomd-Lsn: `lsn` (a replicating server only).
+  void send(const request_ptr& request, http_reply&& answer, engine::lsn_t lsn);
 
   // ---- users and sessions (routes_users.cc) --------------------------------------------------
   void post_users(const request_ptr&, const params&);

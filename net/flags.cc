@@ -78,7 +78,19 @@ int parse_flags(int argc, char** argv, settings& s) {
       po::value(&s.mailbox_depth_max)->default_value(engine::mailbox_depth_max_default),
       "commands queued per shard before 503 OVERLOADED")(
       "clock-offset-ms", po::value(&s.clock_offset_ms)->default_value(0),
-      "testing only: add this to the wall clock (e.g. to pass coupon expiries across a restart)");
+      "testing only: add this to the wall clock (e.g. to pass coupon expiries across a restart)")(
+      "replicate-to", po::value(&s.replicate_to)->default_value(""),
+      "nats://host:port[,...]: this server is a primary and publishes its WAL to the stream")(
+      "follow", po::value(&s.follow)->default_value(""),
+      "nats://host:port[,...]: this server is a standby of the stream")(
+      "replication-stream", po::value(&s.replication_stream)->default_value("ecomd"),
+      "JetStream stream name (subject NAME.wal); the primary makes it if missing")(
+      "replication-replicas", po::value(&s.replication_replicas)->default_value(1),
+      "the stream's replicas when the primary makes it (1..5)")(
+      "replication-ack", po::value(&s.replication_ack)->default_value("local"),
+      "local: a 2xx after the local fsync; stream: also after the stream's ack")(
+      "replication-timeout-ms", po::value(&s.replication_timeout_ms)->default_value(2000),
+      "stream mode: a change not acked by then answers 503 REPLICATION_UNAVAILABLE");
   po::variables_map values;
   try {
     po::store(po::parse_command_line(argc, argv, flags), values);
@@ -102,6 +114,34 @@ int parse_flags(int argc, char** argv, settings& s) {
   set_log_level(level);
   if (s.fsync != "always" && s.fsync != "batch" && s.fsync != "off") {
     std::cerr << "ecomd: --fsync must be always, batch or off\n";
+    return 2;
+  }
+  if (!s.replicate_to.empty() && !s.follow.empty()) {
+    std::cerr << "ecomd: --replicate-to and --follow exclude each other (a standby is promoted "
+                 "with POST /admin/promote)\n";
+    return 2;
+  }
+  for (const std::string* urls : {&s.replicate_to, &s.follow}) {
+    if (!urls->empty() && urls->rfind("nats://", 0) != 0) {
+      std::cerr << "ecomd: --replicate-to and --follow take nats://host:port[,nats://...]\n";
+      return 2;
+    }
+  }
+  if (s.replication_ack != "local" && s.replication_ack != "stream") {
+    std::cerr << "ecomd: --replication-ack must be local or stream\n";
+    return 2;
+  }
+  if (s.replication_stream.empty() || s.replication_stream.size() > replication_stream_name_max ||
+      s.replication_stream.find_first_of(" .*>\t") != std::string::npos) {
+    std::cerr << "ecomd: --replication-stream must be 1.." << replication_stream_name_max
+              << " characters without spaces, dots, * or >\n";
+    return 2;
+  }
+  if (s.replication_replicas < 1 || s.replication_replicas > replication_replicas_max ||
+      s.replication_timeout_ms < 1 || s.replication_timeout_ms > replication_timeout_ms_max) {
+    std::cerr << "ecomd: --replication-replicas (1.." << replication_replicas_max
+              << ") or --replication-timeout-ms (1.." << replication_timeout_ms_max
+              << ") is out of range\n";
     return 2;
   }
   if (s.shards > engine::shard_count_max || s.server.io_threads == 0 ||

@@ -26,6 +26,13 @@ struct settings {
   std::uint32_t snapshots_keep = 2;                  // at least 1
   std::string wal_archive_dir;                       // empty: trimmed segments are deleted
   std::int64_t clock_offset_ms = 0;                  // testing only
+  // Replication through NATS JetStream (OPERATIONS.md §3; persistence/replication.h).
+  std::string replicate_to;  // a primary: the NATS URLs
+  std::string follow;        // a standby: the NATS URLs
+  std::string replication_stream = "ecomd";
+  std::uint32_t replication_replicas = 1;
+  std::string replication_ack = "local";
+  std::uint32_t replication_timeout_ms = 2000;
   api_options api;
 };
 

@@ -60,6 +60,8 @@ struct request_context {
   std::string_view authorization;
   std::string_view idempotency_key;
   bool has_idempotency_key = false;
+  std::string_view min_lsn;  // X-Ecomd-Min-Lsn (read-your-writes on a standby)
+  bool has_min_lsn = false;
   std::string body;
   bool has_body = false;
   std::chrono::steady_clock::time_point started;

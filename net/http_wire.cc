@@ -114,6 +114,7 @@ void take_request(request_reader& reader, request_context& request) {
   request.has_body = chunked || (length && *length != 0);
   request.body = std::move(reader.body);
   request.has_idempotency_key = reader.idempotency_key.found;
+  request.has_min_lsn = reader.min_lsn.found;
   // Every header value the routes read, in one buffer taken over from the reader.
   request.text = std::move(reader.text);
   const auto view = [&text = request.text](const text_span& span) {
@@ -124,6 +125,7 @@ void take_request(request_reader& reader, request_context& request) {
   request.content_type = view(reader.content_type);
   request.authorization = view(reader.authorization);
   request.idempotency_key = view(reader.idempotency_key);
+  request.min_lsn = view(reader.min_lsn);
   auto question = request.target.find('?');
   request.path = request.target.substr(0, question);
   if (question != std::string_view::npos) request.query = request.target.substr(question + 1);

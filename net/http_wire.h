@@ -40,7 +40,7 @@ struct text_span {
 };
 
 // Beast's HTTP/1.1 request parser (framing, Content-Length, chunked, keep-alive, limits) with
-// only what ecomd reads kept: the request line, five header fields and the body. Beast's
+// only what ecomd reads kept: the request line, six header fields and the body. Beast's
 // request_parser<string_body> stored every field in a list, one allocation per field.
 class request_reader final : public boost::beast::http::basic_parser<true> {
  public:
@@ -53,7 +53,8 @@ class request_reader final : public boost::beast::http::basic_parser<true> {
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
   unsigned version = 11;
   std::string text;  // method, target and the kept field values, one after the other
-  text_span method_text, target, content_type, authorization, idempotency_key, request_id, expect;
+  text_span method_text, target, content_type, authorization, idempotency_key, request_id, expect,
+      min_lsn;
   std::string body;
 
   std::string_view view(const text_span& span) const {
@@ -92,6 +93,7 @@ class request_reader final : public boost::beast::http::basic_parser<true> {
         if (boost::beast::iequals(name_string, "Idempotency-Key"))
           return keep(idempotency_key, value);
         if (boost::beast::iequals(name_string, "X-Request-Id")) return keep(request_id, value);
+        if (boost::beast::iequals(name_string, "X-Ecomd-Min-Lsn")) return keep(min_lsn, value);
         return;
       default:
         return;

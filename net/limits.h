@@ -44,8 +44,12 @@ inline constexpr std::uint32_t descriptors_reserved = 256;
 // ---- flags' bounds ---------------------------------------------------------------------------
 inline constexpr std::uint32_t io_threads_max = 256;
 inline constexpr std::uint32_t kdf_iterations_max = 10'000'000;
-inline constexpr std::uint32_t snapshots_keep_max = 1000;         // --snapshots-keep
-inline constexpr std::uint32_t wal_zero_fill_kib_max = 1u << 20;  // 1 GiB
+inline constexpr std::uint32_t snapshots_keep_max = 1000;  // --snapshots-keep
+// Replication flags (OPERATIONS.md §3). JetStream allows at most 5 replicas of a stream.
+inline constexpr std::uint32_t replication_replicas_max = 5;          // --replication-replicas
+inline constexpr std::size_t replication_stream_name_max = 64;        // --replication-stream
+inline constexpr std::uint32_t replication_timeout_ms_max = 600'000;  // --replication-timeout-ms
+inline constexpr std::uint32_t wal_zero_fill_kib_max = 1u << 20;      // 1 GiB
 
 static_assert(body_bytes_max % (1 << 10) == 0, "problem details print it in KiB/MiB");
 static_assert(header_bytes_max < body_bytes_max);

@@ -32,6 +32,7 @@
 #include "net/wal_metrics.h"
 #include "persistence/data_dir.h"
 #include "persistence/recovery.h"
+#include "persistence/replication.h"
 #include "persistence/snapshotter.h"
 #include "persistence/wal_writer.h"
 
@@ -80,6 +81,29 @@ void raise_open_files_limit(std::uint32_t connections_max) {
   }
 }
 
+// Prometheus lines for the replication figures (OPERATIONS.md §3).
+void render_replication_metrics(const persistence::replication_status& r, std::string& out) {
+  const auto line = [&out](const char* type, const char* name, std::uint64_t value) {
+    out += "# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+  };
+  line("gauge", "ecomd_replication_lag_records", r.lag_records);
+  line("gauge", "ecomd_replication_lsn", r.lsn);
+  line("gauge", "ecomd_replication_fenced", r.fenced ? 1 : 0);
+  line("counter", "ecomd_replication_messages_published_total", r.messages_published);
+  line("counter", "ecomd_replication_records_published_total", r.records_published);
+  line("counter", "ecomd_replication_publish_errors_total", r.publish_errors);
+  line("counter", "ecomd_replication_messages_applied_total", r.messages_applied);
+  line("counter", "ecomd_replication_records_applied_total", r.records_applied);
+}
+
 // The signal handler runs on an io thread and must not block: it hands the signal to main.
 class stop_signal {
  public:
@@ -119,6 +143,37 @@ int serve(net::settings& s) {
     return writer ? writer->stats() : persistence::wal_stats{};
   };
   net::token_signer signer(dir.token_secret());
+  // Replication: a primary (--replicate-to) or a standby (--follow), or neither.
+  persistence::replication_options replication_options;
+  if (!s.replicate_to.empty() || !s.follow.empty()) {
+    replication_options.role = s.follow.empty() ? persistence::replication_role::primary
+                                                : persistence::replication_role::standby;
+    replication_options.urls = s.follow.empty() ? s.replicate_to : s.follow;
+    replication_options.stream = s.replication_stream;
+    replication_options.replicas = s.replication_replicas;
+    replication_options.ack = s.replication_ack == "stream" ? persistence::replication_ack::stream
+                                                            : persistence::replication_ack::local;
+    replication_options.timeout_ms = s.replication_timeout_ms;
+    replication_options.fingerprint =
+        persistence::replication_fingerprint(dir.token_secret(), dir.shard_count());
+    replication_options.wal_dir = dir.wal_path();
+    replication_options.log_info = [](const std::string& line) {
+      net::log_line(net::log_level::info, "%s", line.c_str());
+    };
+    replication_options.log_warn = [](const std::string& line) {
+      net::log_line(net::log_level::warn, "%s", line.c_str());
+    };
+  }
+  const bool standby = replication_options.role == persistence::replication_role::standby;
+  stop_signal stop;
+  std::atomic<bool> failed{false};
+  replication_options.fatal = [&stop, &failed](const std::string& line) {
+    net::log_line(net::log_level::error, "%s", line.c_str());
+    failed.store(true);
+    stop.raise(-1);
+  };
+  replication_options.caught_up = [&ready] { ready.store(true, std::memory_order_release); };
+  persistence::replicator replicator(replication_options, shards, engine);
   boost::asio::thread_pool slow_work(2);
   net::metrics counters(net::api::route_labels());
   net::api_services services{
@@ -128,6 +183,7 @@ int serve(net::settings& s) {
       [&](std::string& out) {
         if (wal.load(std::memory_order_acquire) != nullptr)
           net::render_wal_metrics(wal_stats(), out);
+        if (replicator.active()) render_replication_metrics(replicator.status(), out);
         out += "# TYPE ecomd_shard_mailbox_depth gauge\n";
         for (engine::shard_index i = 0; i < engine.shard_count(); ++i) {
           out += "ecomd_shard_mailbox_depth{shard=\"" + std::to_string(i) + "\"} " +
@@ -138,12 +194,12 @@ int serve(net::settings& s) {
       [&](std::string& out) { counters.render(out); },
       snapshots,
       ready,
-      wall_clock_ms};
+      wall_clock_ms,
+      replicator.active() ? &replicator : nullptr};
   net::api routes(s.api, services);
   net::http_server server(
       s.server, [&](const net::request_ptr& r) { routes.handle(r); }, counters);
   std::uint16_t port = server.listen();
-  stop_signal stop;
   server.start([&](int signal) { stop.raise(signal); });
   bool ipv6 = s.server.bind.find(':') != std::string::npos;
   std::printf("listening on http://%s%s%s:%u\n", ipv6 ? "[" : "", s.server.bind.c_str(),
@@ -154,6 +210,10 @@ int serve(net::settings& s) {
   recovery.fsync = fsync_mode_of(s.fsync);
   recovery.wal_zero_fill_bytes = std::uint64_t{s.wal_zero_fill_kib} << 10;
   recovery.clock = wall_clock_ms;
+  recovery.follower = standby;
+  if (replicator.active()) {
+    recovery.on_wal_durable = [&replicator](engine::lsn_t lsn) { replicator.wal_durable(lsn); };
+  }
   // Each shard lives on an io thread: a hop between a connection and its shard, or between two
   // shards on one thread, is a queued call there instead of a thread wake-up.
   persistence::recovered recovered =
@@ -177,21 +237,37 @@ int serve(net::settings& s) {
   snapshot_options.keep = s.snapshots_keep;
   snapshot_options.every_records = s.snapshot_every_records;
   snapshot_options.every_s = s.snapshot_every_s;
+  if (replicator.active()) {
+    snapshot_options.wal_needed_after = [&replicator] { return replicator.wal_needed_after(); };
+  }
   persistence::snapshotter snapshotter(
       snapshot_options, shards, *recovered.wal, wall_clock_ms,
       [](const std::string& line) { net::log_line(net::log_level::info, "%s", line.c_str()); },
       report.snapshots_damaged, report.snapshot_lsn);
   snapshotter.start();
   snapshots.store(&snapshotter, std::memory_order_release);
-  if (s.seed_demo && report.last_lsn == 0 && report.snapshot_lsn == 0)
+  try {
+    replicator.start(*recovered.wal, recovered.wal->appended_lsn());
+  } catch (const std::exception& e) {
+    net::log_line(net::log_level::error, "replication: %s", e.what());
+    failed.store(true);
+    stop.raise(-1);
+  }
+  if (s.seed_demo && !standby && report.last_lsn == 0 && report.snapshot_lsn == 0)
     net::seed_demo(engine, s.api.kdf_iterations);
-  ready.store(true, std::memory_order_release);
-  net::log_line(net::log_level::info, "ready: replayed %llu records up to lsn %llu",
+  // A standby turns ready once it has caught up with the stream once (and stays so).
+  if (!standby) ready.store(true, std::memory_order_release);
+  net::log_line(net::log_level::info, "%s: replayed %llu records up to lsn %llu",
+                standby ? "standby" : "ready",
                 static_cast<unsigned long long>(report.records_replayed),
                 static_cast<unsigned long long>(report.last_lsn));
 
   int signal = stop.wait();
-  net::log_line(net::log_level::info, "signal %d: draining", signal);
+  if (signal == -1) {
+    net::log_line(net::log_level::error, "stopping: replication cannot go on (see above)");
+  } else {
+    net::log_line(net::log_level::info, "signal %d: draining", signal);
+  }
   server.stop_accepting();
   engine.release_watches();  // parked long polls answer now rather than hold the drain
   auto deadline = std::chrono::steady_clock::now() + net::shutdown_drain_timeout;
@@ -199,14 +275,15 @@ int serve(net::settings& s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   slow_work.join();
-  server.stop();  // the io threads end; the shards they ran are now this thread's
-  shards.stop();  // what is still queued runs here
+  replicator.stop();  // waits end: a change waiting for the stream's ack answers 503
+  server.stop();      // the io threads end; the shards they ran are now this thread's
+  shards.stop();      // what is still queued runs here
   snapshots.store(nullptr, std::memory_order_release);
   snapshotter.stop();  // a snapshot still being taken is abandoned (the WAL holds everything)
   recovered.wal->stop();
   net::log_line(net::log_level::info, "stopped cleanly at lsn %llu",
                 static_cast<unsigned long long>(recovered.wal->durable_lsn()));
-  return 0;
+  return failed.load() ? 1 : 0;
 }
 
 }  // namespace

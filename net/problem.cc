@@ -50,6 +50,10 @@ std::string_view title_of(std::string_view code) {
       {"INTERNAL", "Internal error"},
       {"SNAPSHOT_IN_PROGRESS", "Snapshot in progress"},
       {"SNAPSHOT_FAILED", "Snapshot failed"},
+      {"NOT_PRIMARY", "Not primary"},
+      {"NOT_STANDBY", "Not standby"},
+      {"REPLICA_BEHIND", "Replica behind"},
+      {"REPLICATION_UNAVAILABLE", "Replication unavailable"},
   };
   for (const auto& e : titles) {
     if (e.code == code) return e.title;
@@ -171,6 +175,15 @@ problem problem_of(engine::errc code) {
       return {503, "OVERLOADED", "a shard queue is full; retry later", {}};
     case errc::not_ready:
       return {503, "NOT_READY", "recovery is still running", {}};
+    case errc::not_primary:
+      return {
+          503, "NOT_PRIMARY", "this server is not the primary: send changes to the primary", {}};
+    case errc::replication_unavailable:
+      return {503,
+              "REPLICATION_UNAVAILABLE",
+              "the replication stream did not acknowledge in time; the outcome is unknown: "
+              "retry with the same Idempotency-Key",
+              {}};
     case errc::ok:
     case errc::internal:
       break;

@@ -1,9 +1,11 @@
-// Operators' routes: snapshots (OPERATIONS.md §1). The snapshotter does the work on its own
-// thread; these routes start it, list what it kept, and render.
+// Operators' routes: snapshots (OPERATIONS.md §1) and a standby's promotion (§3). The
+// snapshotter and the replicator do the work on their own threads; these routes start it, list
+// what it kept, and render.
 #include "net/api.h"
 #include "net/json_writer.h"
 #include "net/problem.h"
 #include "net/time_format.h"
+#include "persistence/replication_port.h"
 #include "persistence/snapshotter.h"
 
 namespace ecom::net {
@@ -66,6 +68,60 @@ void api::get_admin_snapshots(const request_ptr& request, const params&) {
 }
 
 // /admin/stats's "snapshot" (null when none) and "wal" objects.
+void api::post_admin_promote(const request_ptr& request, const params&) {
+  if (!authorize_admin(request)) return;
+  persistence::replication_port* replication = services_.replication;
+  if (replication == nullptr || replication->role() != persistence::replication_role::standby) {
+    return reply(request,
+                 make_problem_reply({409,
+                                     "NOT_STANDBY",
+                                     "this server is not a standby (it was not started with "
+                                     "--follow, or it was promoted already)",
+                                     {}}));
+  }
+  replication->promote([this, request](persistence::promote_outcome outcome, engine::lsn_t lsn) {
+    request->run_on_io([this, request, outcome, lsn] {
+      switch (outcome) {
+        case persistence::promote_outcome::promoted: {
+          std::string body;
+          json_writer w(body);
+          w.begin_object().key("role").value(std::string_view("primary"));
+          w.key("lsn").value(lsn).end_object();
+          return reply(request, json_reply(200, std::move(body)));
+        }
+        case persistence::promote_outcome::not_standby:
+          return reply(request,
+                       make_problem_reply(
+                           {409, "NOT_STANDBY", "this server is not a standby any more", {}}));
+        case persistence::promote_outcome::unavailable:
+          break;
+      }
+      reply(request, *problem_reply_of(engine::refusal(engine::errc::replication_unavailable)));
+    });
+  });
+}
+
+void api::render_replication_stats(json_writer& w) {
+  persistence::replication_status status;
+  if (services_.replication != nullptr) status = services_.replication->status();
+  w.key("replication").begin_object();
+  const char* role = status.role == persistence::replication_role::primary   ? "primary"
+                     : status.role == persistence::replication_role::standby ? "standby"
+                                                                             : "none";
+  w.key("role").value(std::string_view(role));
+  w.key("stream");
+  if (status.role == persistence::replication_role::none) {
+    w.null();
+  } else {
+    w.value(std::string_view(status.stream));
+  }
+  w.key("lsn").value(status.lsn);
+  w.key("lag_records").value(status.lag_records);
+  w.key("state").value(std::string_view(status.state));
+  w.key("stream_seq").value(status.stream_seq);
+  w.end_object();
+}
+
 void api::render_persistence_stats(json_writer& w) {
   persistence::snapshotter* snapshots = services_.snapshots.load(std::memory_order_acquire);
   persistence::snapshot_figures figures;

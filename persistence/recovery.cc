@@ -164,14 +164,20 @@ recovered recover(const data_dir& dir, engine::shard_set& shards, const recovery
   wal.mode = options.fsync;
   wal.zero_fill_bytes = options.wal_zero_fill_bytes;
   if (options.clock) wal.clock = options.clock;
+  wal.on_durable = options.on_wal_durable;
   // After a repair the WAL may end before what the snapshot holds: never reuse an LSN.
   wal.next_lsn = std::max(replayed.last_lsn, snapshot ? snapshot->max_cut() : 0) + 1;
   wal.next_segment_number = replayed.next_segment_number;
   result.wal = std::make_unique<wal_writer>(wal);
 
-  engine::flow_recovery_plan plan = engine::plan_flow_recovery(shards);
-  start_shards(*result.wal);
-  report.flows = engine::run_flow_recovery(shards, std::move(plan));
+  if (options.follower) {
+    shards.set_following(true);
+    start_shards(*result.wal);
+  } else {
+    engine::flow_recovery_plan plan = engine::plan_flow_recovery(shards);
+    start_shards(*result.wal);
+    report.flows = engine::run_flow_recovery(shards, std::move(plan));
+  }
 
   report.duration_ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

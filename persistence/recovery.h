@@ -9,7 +9,8 @@
 //   3. plan each cross-shard flow's recovery from the replayed state (engine/flow_recovery.h);
 //   4. start the shards: the caller's choice of threads (`start_shards`, given the journal);
 //   5. run the plan: coupons re-delivered, order steps redone, what expired while down
-//      expired; returns once all of it is durable;
+//      expired; returns once all of it is durable (a standby skips 3 and 5: its primary's log
+//      carries them, and a promotion runs them);
 //   6. report what it did (recovery_report::summary).
 #pragma once
 
@@ -33,6 +34,12 @@ struct recovery_options {
   fsync_mode fsync = fsync_mode::always;
   std::uint64_t wal_zero_fill_bytes = 4ULL << 20;  // see wal_options::zero_fill_bytes
   std::function<engine::time_ms()> clock;          // commit times (empty: the system clock)
+  // A standby: the shards follow the primary's log from the start (shard::set_following) and
+  // no flow is redone or expired here: the primary's log carries those records (its own
+  // recovery's, or the promotion's).
+  bool follower = false;
+  // See wal_options::on_durable (the replication publisher's wake-up).
+  std::function<void(engine::lsn_t)> on_wal_durable;
 };
 
 struct recovery_report {

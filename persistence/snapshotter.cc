@@ -377,6 +377,7 @@ void snapshotter::apply_retention() {
     if (generations_.empty()) return;
     covered = generations_.back().min_cut();
   }
+  if (options_.wal_needed_after) covered = std::min(covered, options_.wal_needed_after());
   for (const auto& old : dropped) {
     remove_generation(old.dir);
     log_("snapshot " + generation_name(old.lsn) + " removed (retention)");

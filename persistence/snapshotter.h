@@ -47,6 +47,9 @@ struct snapshot_options {
   std::uint32_t keep = 2;                   // generations kept, at least 1
   std::uint64_t every_records = 1'000'000;  // records since the newest snapshot; 0: never
   std::uint64_t every_s = 0;                // seconds since the newest snapshot; 0: never
+  // Segments that hold a record above it are kept whatever the snapshots cover (a primary's
+  // replication publisher: what the stream has not acknowledged yet). Empty: no such floor.
+  std::function<engine::lsn_t()> wal_needed_after;
 };
 
 struct snapshot_result {

@@ -355,9 +355,13 @@ void wal_writer::sync_segment() {
 void wal_writer::publish_durable() {
   const engine::lsn_t lsn = options_.mode == fsync_mode::off ? written_lsn_ : synced_lsn_;
   assert(lsn >= durable_lsn_.load(std::memory_order_relaxed));
+  const bool moved = lsn != durable_lsn_.load(std::memory_order_relaxed);
   durable_lsn_.store(lsn, std::memory_order_release);
-  std::lock_guard lock(mutex_);
-  stats_.durable_lsn = lsn;
+  {
+    std::lock_guard lock(mutex_);
+    stats_.durable_lsn = lsn;
+  }
+  if (moved && options_.on_durable) options_.on_durable(lsn);
 }
 
 // A segment that is done gives its unused zeros back. Nothing needs syncing: the reader takes

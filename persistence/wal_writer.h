@@ -70,6 +70,9 @@ struct wal_options {
         .count();
   };
   std::uint64_t next_segment_number = 1;  // first segment file to create
+  // Called on the writer thread each time durable_lsn() moves, with the new value, before the
+  // batch's callbacks run; it must not block (the replication publisher's wake-up).
+  std::function<void(engine::lsn_t)> on_durable;
 };
 
 // Figures for /metrics; all monotonic except where noted.
