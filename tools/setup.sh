@@ -11,6 +11,7 @@ packages=(g++ cmake make ccache pkg-config curl
           libboost1.81-dev libboost-program-options1.81-dev libsimdjson-dev liblmdb-dev
           libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
           clang-14 libclang-rt-14-dev  # libFuzzer (tools/fuzz.sh)
+          libnats-dev nats-server      # replication (NATS JetStream) and its tests
           chromium)                    # the browser test of /docs
 apt_lock_wait_s=900  # how long to wait for another apt or dpkg run to finish
 
