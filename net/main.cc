@@ -157,6 +157,7 @@ int serve(net::settings& s) {
     replication_options.fingerprint =
         persistence::replication_fingerprint(dir.token_secret(), dir.shard_count());
     replication_options.wal_dir = dir.wal_path();
+    replication_options.data_dir = dir.path();
     replication_options.log_info = [](const std::string& line) {
       net::log_line(net::log_level::info, "%s", line.c_str());
     };

@@ -10,6 +10,7 @@
 #include "engine/fan_out.h"
 #include "engine/flow_recovery.h"
 #include "persistence/crc32c.h"
+#include "persistence/file_io.h"
 #include "persistence/wal_format.h"
 #include "persistence/wal_reader.h"
 #include "persistence/wal_tail.h"
@@ -341,6 +342,7 @@ replicator::check replicator::standby_check(std::string& why) {
   if (st.messages == 0) {
     start_seq_ = st.last_seq + 1;
     stream_last_lsn_.store(last, std::memory_order_release);
+    stream_seq_.store(start_seq_ - 1, std::memory_order_relaxed);  // held already
     checked_.store(true, std::memory_order_release);
     return check::passed;
   }
@@ -351,6 +353,7 @@ replicator::check replicator::standby_check(std::string& why) {
     // The stream ends at or before this data dir: same record at its end, then wait for more.
     if (!same_at(end.last_lsn, end)) return diverged(end.last_lsn);
     start_seq_ = st.last_seq + 1;
+    stream_seq_.store(start_seq_ - 1, std::memory_order_relaxed);  // held already
     checked_.store(true, std::memory_order_release);
     return check::passed;
   }
@@ -395,6 +398,7 @@ replicator::check replicator::standby_check(std::string& why) {
     if (!same_at(last, before)) return diverged(last);
   }
   start_seq_ = found.seq;
+  stream_seq_.store(start_seq_ - 1, std::memory_order_relaxed);  // held already
   checked_.store(true, std::memory_order_release);
   return check::passed;
 }
@@ -595,30 +599,49 @@ bool replicator::try_promote() {
     if (options_.log_warn) options_.log_warn("replication: promotion refused: stream unavailable");
     return answer(promote_outcome::unavailable, 0);
   }
-  // Apply the stream to its end.
+  // Apply the stream to its end, then mark it: an append that expects that end. Another
+  // primary's append in between moves the end: apply it too and mark again.
   const auto deadline = steady::now() + std::chrono::milliseconds(options_.timeout_ms);
-  while (st.messages > 0 && stream_seq_.load() < st.last_seq) {
-    if (steady::now() > deadline) {
-      if (options_.log_warn)
-        options_.log_warn("replication: promotion refused: the stream's end was not reached");
-      return answer(promote_outcome::unavailable, 0);
-    }
-    stream_message msg;
-    const nats_result r = stream_->next(50, msg, why);
-    if (r == nats_result::ok && msg.seq >= start_seq_) {
-      if (!apply_message(msg, why)) {
-        if (options_.fatal) options_.fatal("replication: " + why);
+  std::uint64_t mark = 0;
+  for (;;) {
+    while (st.messages > 0 && stream_seq_.load() < st.last_seq) {
+      if (steady::now() > deadline) {
+        if (options_.log_warn)
+          options_.log_warn("replication: promotion refused: the stream's end was not reached");
         return answer(promote_outcome::unavailable, 0);
       }
-      start_seq_ = msg.seq + 1;
-    } else if (r == nats_result::unavailable) {
+      stream_message msg;
+      const nats_result r = stream_->next(50, msg, why);
+      if (r == nats_result::ok && msg.seq >= start_seq_) {
+        if (!apply_message(msg, why)) {
+          if (options_.fatal) options_.fatal("replication: " + why);
+          return answer(promote_outcome::unavailable, 0);
+        }
+        start_seq_ = msg.seq + 1;
+      } else if (r == nats_result::unavailable) {
+        return answer(promote_outcome::unavailable, 0);
+      }
+    }
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return in_flight_ == 0; });
+    }
+    bool moved = false;
+    mark = append_promotion_mark(st.last_seq, moved, why);
+    if (mark != 0) break;
+    if (!moved || steady::now() > deadline || stream_->info(st, why) != nats_result::ok) {
+      if (options_.log_warn) options_.log_warn("replication: promotion refused: " + why);
       return answer(promote_outcome::unavailable, 0);
     }
   }
-  {
-    std::unique_lock lock(mutex_);
-    wake_.wait(lock, [&] { return in_flight_ == 0; });
+  try {
+    write_file_atomically(options_.data_dir, replication_term_file,
+                          options_.stream + " " + std::to_string(mark) + "\n", 0644);
+  } catch (const std::exception& e) {
+    if (options_.log_warn) options_.log_warn(std::string("replication: ") + e.what());
   }
+  st.last_seq = mark;
+  stream_seq_.store(mark, std::memory_order_relaxed);
   stream_->unfollow();
   // Every shard applied the whole log and takes nothing more from it; changes are still
   // refused (the gate), so the state stands still for the plan, as before a restart's.
@@ -645,6 +668,29 @@ bool replicator::try_promote() {
                       std::to_string(redone.orders_expired) + " orders");
   }
   return answer(promote_outcome::promoted, wal_->durable_lsn());
+}
+
+std::uint64_t replicator::append_promotion_mark(std::uint64_t after, bool& moved,
+                                                std::string& why) {
+  unsigned char random[6];
+  if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("RAND_bytes failed");
+  epoch_ = hex(random, sizeof random);
+  std::uint64_t seq = 0;
+  // No record: LSNs appended_ + 1 .. appended_ (a standby applies nothing of it).
+  const nats_result r = stream_->publish({}, appended_ + 1, appended_, options_.fingerprint, after,
+                                         epoch_ + "-promotion-" + std::to_string(after), seq, why);
+  moved = r == nats_result::wrong_last_seq;
+  return r == nats_result::ok ? seq : 0;
+}
+
+std::uint64_t replicator::own_promotion_mark() const {
+  std::FILE* f = std::fopen((options_.data_dir / replication_term_file).c_str(), "r");
+  if (f == nullptr) return 0;
+  char stream[128] = {};
+  unsigned long long seq = 0;
+  const int got = std::fscanf(f, "%127s %llu", stream, &seq);
+  std::fclose(f);
+  return got == 2 && options_.stream == stream ? seq : 0;
 }
 
 // ---- primary -------------------------------------------------------------------------------
@@ -693,6 +739,13 @@ replicator::check replicator::primary_check(std::string& why) {
   } else {
     stream_message end;
     if (stream_->get(st.last_seq, end, why) != nats_result::ok) return check::retry;
+    if (end.data.empty() && end.first_lsn > end.last_lsn && own_promotion_mark() != st.last_seq) {
+      // The stream ends with a promotion mark that is not this server's: another was promoted.
+      fence("stream " + options_.stream + " ends with the promotion of another server (sequence " +
+            std::to_string(st.last_seq) + "): re-seed this one as a standby");
+      checked_.store(true, std::memory_order_release);
+      return check::passed;
+    }
     if (end.last_lsn > own_last) {
       fence("stream " + options_.stream + " reaches lsn " + std::to_string(end.last_lsn) +
             ", past this server's last lsn " + std::to_string(own_last) +

@@ -11,8 +11,12 @@
 //             LSN), then reads the stream from there: appends the records to its own WAL with
 //             the same LSNs and has every shard apply its part (engine apply_log), at most
 //             apply_batches_in_flight_max messages ahead of the shards.
-//   promotion the standby applies the stream to its end, plans and runs the flows' recovery
-//             (as a restart would), and goes on as a primary after the stream's last sequence.
+//   promotion the standby applies the stream to its end and appends a promotion mark (a message
+//             with no record, expecting the last sequence it applied; if the old primary
+//             appended meanwhile, it applies that too and tries again): from then on the old
+//             primary's appends are refused and it is fenced. The mark's sequence is noted in
+//             the data dir (replication_term_file). Then it plans and runs the flows' recovery
+//             (as a restart would) and goes on as a primary after its mark.
 // A primary whose append is refused because the stream moved on (another primary appended)
 // is fenced: the gateway refuses changes (NOT_PRIMARY) for good; it still serves reads.
 //
@@ -49,6 +53,7 @@ class wal_writer;
 
 inline constexpr std::size_t replication_message_bytes_max = (1u << 20) - (16u << 10);
 inline constexpr std::size_t apply_batches_in_flight_max = 32;
+inline constexpr const char* replication_term_file = "replication-term";
 
 struct replication_options {
   replication_role role = replication_role::none;
@@ -59,6 +64,9 @@ struct replication_options {
   std::uint32_t timeout_ms = 2000;
   std::string fingerprint;  // replication_fingerprint() of the data dir
   std::filesystem::path wal_dir;
+  // Where a promoted server notes the stream sequence of its promotion (replication_term_file),
+  // so that it knows its own mark at the stream's end after a restart.
+  std::filesystem::path data_dir;
   std::function<void(const std::string&)> log_info;
   std::function<void(const std::string&)> log_warn;
   // The process must stop: a standby found (after start) that it cannot follow the stream.
@@ -141,6 +149,10 @@ class replicator final : public replication_port {
   bool try_promote();
   bool promote_pending_empty();
   bool publish_pending(std::string& why);
+  // Promotion: the mark after stream sequence `after`; its sequence, or 0 (see `why`, and
+  // `moved`: another append came first).
+  std::uint64_t append_promotion_mark(std::uint64_t after, bool& moved, std::string& why);
+  std::uint64_t own_promotion_mark() const;  // from replication_term_file; 0 when none
   void fence(const std::string& why);
   void expire_waiters();
   void set_state(const char* state);
