@@ -209,7 +209,7 @@ nats_result nats_stream::publish(std::string_view frames, engine::lsn_t first, e
   if (s == NATS_OK) s = natsMsgHeader_Set(msg, expected_last_seq_header, expect_text.c_str());
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  po.MaxWait = options_.timeout_ms;
+  po.MaxWait = options_.publish_wait_ms;
   po.MsgId = msg_id.c_str();
   jsPubAck* ack = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);

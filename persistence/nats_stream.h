@@ -18,7 +18,10 @@ struct nats_stream_options {
   std::string stream;  // the stream's name; its one subject is `<stream>.wal`
   std::uint32_t replicas = 1;
   std::string description;          // set when create() makes the stream
-  std::uint32_t timeout_ms = 2000;  // each request (publish, info, get) waits at most this long
+  std::uint32_t timeout_ms = 2000;  // each request (info, get, follow) waits at most this long
+  // One publish waits at most this long for its ack; the replicator retries the same append
+  // (de-duplicated) and judges the overall timeout itself, between tries.
+  std::uint32_t publish_wait_ms = 500;
 };
 
 // One message of the stream: the frames of LSNs first_lsn .. last_lsn (wal_format.h).

@@ -128,6 +128,7 @@ replicator::replicator(replication_options options, engine::shard_set& shards,
   so.replicas = options_.replicas;
   so.description = description_of(options_.fingerprint, shards.size());
   so.timeout_ms = options_.timeout_ms;
+  so.publish_wait_ms = std::min(options_.timeout_ms, publish_wait_ms_max);
   stream_ = std::make_unique<nats_stream>(so);
   tail_ = std::make_unique<wal_tail>(options_.wal_dir);
   // A standby takes no change from its first request on (before start: while it recovers).
@@ -897,6 +898,12 @@ void replicator::publish_loop() {
         continue;
       }
     }
+    if (!stream_->connected()) {
+      // Disconnected: the client would buffer each try and send them all on reconnect.
+      log_warn_limited("replication: NATS unreachable at " + options_.urls + " (retrying)");
+      wait_for(std::chrono::milliseconds(50));
+      continue;
+    }
     if (publish_pending(why)) {
       if (gateway_.current_write_gate() == engine::write_gate::replication_unavailable &&
           acked_.load() >= durable_.load()) {
@@ -910,7 +917,7 @@ void replicator::publish_loop() {
     if (fenced_.load(std::memory_order_acquire)) continue;
     log_warn_limited("replication: cannot append to stream " + options_.stream + ": " + why +
                      " (retrying)");
-    wait_for(std::chrono::milliseconds(100));
+    wait_for(std::chrono::milliseconds(20));
   }
 }
 
