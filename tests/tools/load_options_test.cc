@@ -167,12 +167,87 @@ TEST(load_options, options_of_the_other_scenario_are_named) {
   }
 }
 
+TEST(load_options, read_urls_are_repeatable_and_parsed_like_url) {
+  auto none = parse({"mixed", "--url", "http://127.0.0.1:1", "--admin-token", "t"});
+  EXPECT_TRUE(none.read_urls.empty());
+  auto o = parse({"mixed", "--url", "http://127.0.0.1:1", "--admin-token", "t", "--read-url",
+                  "http://127.0.0.1:8081/", "--read-url", "http://[::1]:8082", "--read-url",
+                  "http://localhost"});
+  ASSERT_EQ(o.read_urls.size(), 3u);
+  EXPECT_EQ(o.read_urls[0].text(), "http://127.0.0.1:8081");
+  EXPECT_EQ(o.read_urls[1].host, "::1");
+  EXPECT_EQ(o.read_urls[1].port, 8082);
+  EXPECT_EQ(o.read_urls[2].port, 80);
+  // The primary itself as a read server (all reads on it, through their own connections).
+  auto same = parse({"fcfs", "--url", "http://127.0.0.1:1", "--admin-token", "t", "--read-url",
+                     "http://127.0.0.1:1"});
+  ASSERT_EQ(same.read_urls.size(), 1u);
+  EXPECT_EQ(same.read_urls[0].port, 1);
+  // Remote read servers need --allow-remote, like --url.
+  auto remote = parse({"mixed", "--url", "http://127.0.0.1:1", "--admin-token", "t",
+                       "--allow-remote", "--read-url", "http://10.0.0.2:8080"});
+  EXPECT_EQ(remote.read_urls[0].host, "10.0.0.2");
+}
+
+TEST(load_options, bad_read_urls_name_the_flag) {
+  std::vector<std::string> base{"mixed", "--url", "http://127.0.0.1:1", "--admin-token", "t"};
+  std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--read-url", "https://127.0.0.1:2"}, "--read-url https://127.0.0.1:2: TLS"},
+      {{"--read-url", "127.0.0.1:2"}, "--read-url 127.0.0.1:2: expected http://HOST:PORT"},
+      {{"--read-url", "http://127.0.0.1:0"}, "--read-url http://127.0.0.1:0: port must be"},
+      {{"--read-url", "http://127.0.0.1:2/replica"}, "--read-url http://127.0.0.1:2/replica: only"},
+      {{"--read-url", "http://[::1:2"}, "--read-url http://[::1:2: unclosed"},
+      {{"--read-url", "http://:2"}, "--read-url http://:2: missing host"},
+      {{"--read-url", "http://10.0.0.2:2"}, "--read-url http://10.0.0.2:2: host is not loopback"},
+      {{"--read-url", "http://127.0.0.1:2", "--read-url", "http://127.0.0.1:2/"},
+       "--read-url http://127.0.0.1:2/: given twice"},
+      {{"--read-url"}, "read-url"},
+  };
+  for (const auto& [extra, message] : cases) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    try {
+      parse_load_options(args, nullptr);
+      ADD_FAILURE() << "no usage_error for " << message;
+    } catch (const usage_error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  // --url keeps its own name in its messages.
+  EXPECT_THROW(parse_server_url("http://127.0.0.1:0", false), usage_error);
+  try {
+    parse_server_url("http://127.0.0.1:0", false);
+  } catch (const usage_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--url http://127.0.0.1:0", 0), 0u) << e.what();
+  }
+}
+
+TEST(load_options, read_urls_have_a_limit) {
+  std::vector<std::string> args{"mixed", "--url", "http://127.0.0.1:1", "--admin-token", "t"};
+  for (std::size_t i = 0; i < read_urls_max; ++i) {
+    args.push_back("--read-url");
+    args.push_back("http://127.0.0.1:" + std::to_string(2000 + i));
+  }
+  EXPECT_EQ(parse(args).read_urls.size(), read_urls_max);
+  args.push_back("--read-url");
+  args.push_back("http://127.0.0.1:3000");
+  try {
+    parse_load_options(args, nullptr);
+    ADD_FAILURE() << "no usage_error past read_urls_max";
+  } catch (const usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--read-url given 17 times; at most 16"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(load_options, help_lists_both_scenarios) {
   auto result = parse_load_options({"--help"}, nullptr);
   EXPECT_FALSE(result.options);
   EXPECT_NE(result.help_text.find("--quantity"), std::string::npos);
   EXPECT_NE(result.help_text.find("--coupon-share"), std::string::npos);
   EXPECT_NE(result.help_text.find("mixed"), std::string::npos);
+  EXPECT_NE(result.help_text.find("--read-url"), std::string::npos);
 }
 
 }  // namespace

@@ -20,55 +20,54 @@ bool is_loopback_host(const std::string& host) {
 
 namespace {
 
-std::uint16_t parse_port(const std::string& text, const std::string& url) {
+std::uint16_t parse_port(const std::string& text, const std::string& where) {
   unsigned value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value == 0 ||
       value > 65535) {
-    throw usage_error("--url " + url + ": port must be 1..65535");
+    throw usage_error(where + ": port must be 1..65535");
   }
   return static_cast<std::uint16_t>(value);
 }
 
 // Splits "host:port", "[v6]:port", "host" or "[v6]" into host and port text.
-void split_authority(const std::string& authority, const std::string& url, std::string& host,
+// where ("--url http://...") starts every message.
+void split_authority(const std::string& authority, const std::string& where, std::string& host,
                      std::string& port) {
   if (!authority.empty() && authority.front() == '[') {
     auto close = authority.find(']');
-    if (close == std::string::npos) throw usage_error("--url " + url + ": unclosed '['");
+    if (close == std::string::npos) throw usage_error(where + ": unclosed '['");
     host = authority.substr(1, close - 1);
     std::string rest = authority.substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') throw usage_error("--url " + url + ": bad host");
+    if (!rest.empty() && rest.front() != ':') throw usage_error(where + ": bad host");
     port = rest.empty() ? "" : rest.substr(1);
     return;
   }
   auto colon = authority.rfind(':');
   host = authority.substr(0, colon);
   port = colon == std::string::npos ? "" : authority.substr(colon + 1);
-  if (colon != std::string::npos && port.empty())
-    throw usage_error("--url " + url + ": empty port");
+  if (colon != std::string::npos && port.empty()) throw usage_error(where + ": empty port");
 }
 
 }  // namespace
 
-server_url parse_server_url(const std::string& text, bool allow_remote) {
+server_url parse_server_url(const std::string& text, bool allow_remote, const std::string& flag) {
   const std::string scheme = "http://";
-  if (text.rfind("https://", 0) == 0) throw usage_error("--url " + text + ": TLS is not supported");
-  if (text.rfind(scheme, 0) != 0) {
-    throw usage_error("--url " + text + ": expected http://HOST:PORT");
-  }
+  const std::string where = flag + " " + text;
+  if (text.rfind("https://", 0) == 0) throw usage_error(where + ": TLS is not supported");
+  if (text.rfind(scheme, 0) != 0) throw usage_error(where + ": expected http://HOST:PORT");
   std::string authority = text.substr(scheme.size());
   if (!authority.empty() && authority.back() == '/') authority.pop_back();
   if (authority.find('/') != std::string::npos || authority.find('@') != std::string::npos ||
       authority.find('?') != std::string::npos) {
-    throw usage_error("--url " + text + ": only http://HOST:PORT is accepted (no path)");
+    throw usage_error(where + ": only http://HOST:PORT is accepted (no path)");
   }
   std::string host, port;
-  split_authority(authority, text, host, port);
-  if (host.empty()) throw usage_error("--url " + text + ": missing host");
-  server_url url{host, port.empty() ? std::uint16_t{80} : parse_port(port, text)};
+  split_authority(authority, where, host, port);
+  if (host.empty()) throw usage_error(where + ": missing host");
+  server_url url{host, port.empty() ? std::uint16_t{80} : parse_port(port, where)};
   if (!allow_remote && !is_loopback_host(url.host)) {
-    throw usage_error("--url " + text +
+    throw usage_error(where +
                       ": host is not loopback (127.0.0.1, localhost, [::1]); pass --allow-remote "
                       "to load another host");
   }
@@ -81,6 +80,9 @@ po::options_description option_descriptions(load_options& o) {
   po::options_description common("common options");
   common.add_options()("help,h", "show this help")(
       "url", po::value<std::string>(), "server, http://HOST:PORT (loopback unless --allow-remote)")(
+      "read-url", po::value<std::vector<std::string>>(),
+      "standby for the load phase's GETs, http://HOST:PORT (repeatable, up to 16; writes and "
+      "setup stay on --url; replication lag is reported)")(
       "admin-token", po::value<std::string>(), "admin bearer token (default: $ECOM_ADMIN_TOKEN)")(
       "users", po::value(&o.user_count), "users to create (bulk, default 1000)")(
       "connections", po::value(&o.connection_count), "keep-alive connections (default 64)")(
@@ -176,6 +178,26 @@ void apply_mixed(const po::variables_map& vm, mixed_options& m) {
   if (vm.count("seed")) m.seed = vm["seed"].as<std::uint64_t>();
 }
 
+// --read-url values: the --url rules each, at most read_urls_max, none twice (the same server as
+// --url is allowed: its reads then go to the primary's own second connection).
+std::vector<server_url> parse_read_urls(const std::vector<std::string>& texts, bool allow_remote) {
+  if (texts.size() > read_urls_max) {
+    throw usage_error("--read-url given " + std::to_string(texts.size()) + " times; at most " +
+                      std::to_string(read_urls_max));
+  }
+  std::vector<server_url> urls;
+  for (const auto& text : texts) {
+    server_url url = parse_server_url(text, allow_remote, "--read-url");
+    for (const auto& earlier : urls) {
+      if (earlier.host == url.host && earlier.port == url.port) {
+        throw usage_error("--read-url " + text + ": given twice");
+      }
+    }
+    urls.push_back(std::move(url));
+  }
+  return urls;
+}
+
 // Copies the optional values and cross-checks them.
 void apply_parsed(const po::variables_map& vm, const char* admin_token_env, load_options& o) {
   if (vm.count("scenario") == 0) throw usage_error("missing scenario (expected: fcfs or mixed)");
@@ -185,6 +207,8 @@ void apply_parsed(const po::variables_map& vm, const char* admin_token_env, load
   reject_foreign_options(vm, o.scenario);
   if (vm.count("url") == 0) throw usage_error("missing --url http://HOST:PORT");
   o.url = parse_server_url(vm["url"].as<std::string>(), o.allow_remote);
+  if (vm.count("read-url"))
+    o.read_urls = parse_read_urls(vm["read-url"].as<std::vector<std::string>>(), o.allow_remote);
   if (vm.count("admin-token")) {
     o.admin_token = vm["admin-token"].as<std::string>();
   } else if (admin_token_env != nullptr) {

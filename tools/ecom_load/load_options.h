@@ -1,6 +1,7 @@
 // Command line of ecom-load: the options struct, URL parsing and validation (exit 2 on misuse).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -35,6 +36,9 @@ struct mixed_options {
 struct load_options {
   std::string scenario;  // "fcfs" or "mixed"
   server_url url;
+  // --read-url (repeatable): standbys that get the measured run's GETs; writes and setup go to
+  // url. Empty: every request goes to url.
+  std::vector<server_url> read_urls;
   std::string admin_token;
   std::int64_t user_count = 1000;
   std::int64_t quantity = 100;
@@ -57,9 +61,12 @@ inline constexpr std::int64_t product_count_max = 10'000;
 inline constexpr int connection_count_max = 10'000;
 inline constexpr int thread_count_max = 64;
 inline constexpr double duration_s_max = 86'400;
+inline constexpr std::size_t read_urls_max = 16;
 
-// Parses http://HOST[:PORT][/]; throws usage_error. Loopback hosts only unless allow_remote.
-server_url parse_server_url(const std::string& text, bool allow_remote);
+// Parses http://HOST[:PORT][/]; throws usage_error whose message starts with flag (the option
+// the text came from). Loopback hosts only unless allow_remote.
+server_url parse_server_url(const std::string& text, bool allow_remote,
+                            const std::string& flag = "--url");
 bool is_loopback_host(const std::string& host);
 
 struct parse_result {
