@@ -879,8 +879,11 @@ void replicator::publish_loop() {
           }
           positioned = true;
         }
+        // Room for the headers below the server's max_payload (1 MiB unless configured).
+        const std::size_t payload = stream_->max_payload();
         const std::size_t limit =
-            std::min(replication_message_bytes_max, stream_->max_payload() - (16u << 10));
+            std::min(replication_message_bytes_max,
+                     payload > (32u << 10) ? payload - (16u << 10) : payload / 2);
         const std::size_t frames = tail_->read(durable, limit, pending_.frames);
         pending_.first = next_publish_;
         pending_.last = next_publish_ + frames - 1;
