@@ -2,6 +2,7 @@
 // the blocking client built on it, and the pool of keep-alive connections.
 #include "tools/ecom_load/http_transport.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -46,6 +47,7 @@ http::request<http::string_body> make_beast_request(const http_request& request,
     out.set(http::field::authorization, "Bearer " + request.bearer_token);
   }
   if (!request.idempotency_key.empty()) out.set("Idempotency-Key", request.idempotency_key);
+  if (request.min_lsn >= 0) out.set("X-Ecomd-Min-Lsn", std::to_string(request.min_lsn));
   if (!request.body.empty()) {
     out.set(http::field::content_type, "application/json");
     out.body() = request.body;
@@ -59,6 +61,16 @@ int parse_retry_after_s(beast::string_view text) {
   int value = -1;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   return error == std::errc{} ? value : -1;
+}
+
+// X-Ecomd-Lsn: a decimal LSN; -1 when it is anything else.
+std::int64_t parse_lsn(beast::string_view text) {
+  std::int64_t value = -1;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value < 0) {
+    return -1;
+  }
+  return value;
 }
 
 // Sends one request on an open stream and reads its response; the timeout is re-armed before
@@ -90,6 +102,9 @@ asio::awaitable<http_reply> exchange(beast::tcp_stream& stream, beast::flat_buff
   reply.keep_alive = response.keep_alive();
   if (auto it = response.find(http::field::retry_after); it != response.end()) {
     reply.retry_after_s = parse_retry_after_s(it->value());
+  }
+  if (auto it = response.find("X-Ecomd-Lsn"); it != response.end()) {
+    reply.lsn = parse_lsn(it->value());
   }
   reply.body = std::move(response.body());
   co_return reply;
@@ -123,6 +138,7 @@ struct blocking_client::state {
   std::uint16_t port;
   std::string host_header;
   std::chrono::milliseconds timeout;
+  lsn_tracker* tracker = nullptr;
 };
 
 blocking_client::blocking_client(std::string host, std::uint16_t port,
@@ -135,6 +151,10 @@ blocking_client::blocking_client(std::string host, std::uint16_t port,
 }
 
 blocking_client::~blocking_client() = default;
+
+void blocking_client::track_lsn(lsn_tracker* tracker) {
+  state_->tracker = tracker;
+}
 
 namespace {
 
@@ -193,6 +213,7 @@ http_reply blocking_client::send(const http_request& request) {
   s.io.restart();
   asio::co_spawn(s.io, run(), asio::detached);
   s.io.run();
+  if (s.tracker != nullptr && reply.lsn >= 0) s.tracker->observe(reply.lsn);
   return reply;
 }
 
@@ -200,10 +221,15 @@ http_reply blocking_client::send(const http_request& request) {
 
 namespace {
 
-struct pool_state {
-  const pool_options& options;
+// One server a pooled request can go to: index 0 is pool_options::host, k the read server k - 1.
+struct pool_server {
   tcp::resolver::results_type endpoints;
   std::string host_header;
+};
+
+struct pool_state {
+  const pool_options& options;
+  std::vector<pool_server> servers;
   std::mutex mutex;
   std::condition_variable all_done;
   std::size_t running = 0;
@@ -216,17 +242,30 @@ asio::awaitable<void> pause_for(std::chrono::milliseconds pause) {
   co_await timer.async_wait(no_throw);
 }
 
-// One connection: sends the script's requests one at a time (no pipelining), reopening the
-// connection after a transport failure or a "Connection: close" answer.
-asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
+// A script's keep-alive connection to one server.
+struct server_link {
+  explicit server_link(const asio::any_io_executor& executor) : stream(executor) {}
+  beast::tcp_stream stream;
   beast::flat_buffer buffer;
+};
+
+// One script: sends its requests one at a time (no pipelining), each on its connection to the
+// server the request names (opened when first needed), reopening a connection after a
+// transport failure or a "Connection: close" answer.
+asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<std::unique_ptr<server_link>> links(pool.servers.size());
   http_request request;
   int connect_failures = 0;
   bool gave_up = false;
   while (script.next(request)) {
-    std::string connect_error =
-        co_await connect_if_closed(stream, pool.endpoints, pool.options.request_timeout);
+    assert(request.server < pool.servers.size());
+    std::size_t server = std::min(request.server, pool.servers.size() - 1);
+    if (!links[server]) links[server] = std::make_unique<server_link>(executor);
+    beast::tcp_stream& stream = links[server]->stream;
+    beast::flat_buffer& buffer = links[server]->buffer;
+    std::string connect_error = co_await connect_if_closed(stream, pool.servers[server].endpoints,
+                                                           pool.options.request_timeout);
     if (!connect_error.empty()) {
       if (++connect_failures >= pool.options.connect_failures_max) {
         gave_up = true;
@@ -236,13 +275,19 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
       continue;
     }
     connect_failures = 0;
-    http_reply reply =
-        co_await exchange(stream, buffer, request, pool.host_header, pool.options.request_timeout);
+    lsn_tracker* tracker = pool.options.primary_lsn;
+    std::int64_t primary_lsn = tracker != nullptr ? tracker->get() : -1;
+    http_reply reply = co_await exchange(stream, buffer, request, pool.servers[server].host_header,
+                                         pool.options.request_timeout);
+    reply.primary_lsn_at_send = primary_lsn;
+    if (tracker != nullptr && server == 0 && reply.lsn >= 0) tracker->observe(reply.lsn);
     if (reply.status == 0 || !reply.keep_alive) close_stream(stream, buffer);
     auto pause = script.on_reply(request, reply);
     if (pause.count() > 0) co_await pause_for(pause);
   }
-  close_stream(stream, buffer);
+  for (auto& link : links) {
+    if (link) close_stream(link->stream, link->buffer);
+  }
   std::lock_guard lock(pool.mutex);
   if (gave_up) ++pool.gave_up;
   assert(pool.running > 0);
@@ -256,10 +301,15 @@ std::size_t run_connection_pool(const pool_options& options,
                                 const std::function<void()>& tick) {
   assert(options.thread_count >= 1);
   asio::io_context io(options.thread_count);
-  pool_state pool{options, {}, host_header_of(options.host, options.port), {}, {}, 0, 0};
-  std::string error;
-  pool.endpoints = resolve(io, options.host, options.port, error);
-  if (!error.empty()) return scripts.size();
+  pool_state pool{options, {}, {}, {}, 0, 0};
+  std::vector<server_address> addresses{{options.host, options.port}};
+  addresses.insert(addresses.end(), options.read_servers.begin(), options.read_servers.end());
+  for (const auto& address : addresses) {
+    std::string error;
+    auto endpoints = resolve(io, address.host, address.port, error);
+    if (!error.empty()) return scripts.size();
+    pool.servers.push_back({std::move(endpoints), host_header_of(address.host, address.port)});
+  }
   pool.running = scripts.size();
   for (auto& script : scripts) asio::co_spawn(io, run_connection(pool, *script), asio::detached);
   std::vector<std::thread> threads;

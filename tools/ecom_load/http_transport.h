@@ -22,6 +22,9 @@ struct http_request {
   std::string bearer_token;
   std::size_t body_limit_bytes = 1 << 20;  // largest response body accepted
   std::string idempotency_key;             // sent as Idempotency-Key when not empty
+  // Pool only: 0 the pool's server (--url), k >= 1 pool_options::read_servers[k - 1].
+  std::size_t server = 0;
+  std::int64_t min_lsn = -1;  // sent as X-Ecomd-Min-Lsn when >= 0 (read-your-writes)
 };
 
 struct http_reply {
@@ -31,6 +34,22 @@ struct http_reply {
   bool keep_alive = true;
   std::string transport_error;
   std::chrono::nanoseconds latency{0};  // write start to full response
+  std::int64_t lsn = -1;  // X-Ecomd-Lsn of a replicating server; -1 when absent or not decimal
+  // The highest X-Ecomd-Lsn of the primary (lsn_tracker) when the request was sent; -1: none
+  // seen yet, or no tracker.
+  std::int64_t primary_lsn_at_send = -1;
+};
+
+// The highest X-Ecomd-Lsn seen on the primary's answers (-1: none), shared by every client
+// and pool talking to the primary.
+struct lsn_tracker {
+  std::atomic<std::int64_t> highest{-1};
+  void observe(std::int64_t lsn) {
+    std::int64_t seen = highest.load(std::memory_order_relaxed);
+    while (lsn > seen && !highest.compare_exchange_weak(seen, lsn, std::memory_order_relaxed)) {
+    }
+  }
+  std::int64_t get() const { return highest.load(std::memory_order_relaxed); }
 };
 
 // One blocking keep-alive connection (reconnects when the server closed it).
@@ -42,6 +61,8 @@ class blocking_client {
   blocking_client& operator=(const blocking_client&) = delete;
 
   http_reply send(const http_request& request);
+  // Every answer's X-Ecomd-Lsn goes into tracker (this client talks to the primary).
+  void track_lsn(lsn_tracker* tracker);
 
  private:
   struct state;
@@ -60,9 +81,19 @@ class request_script {
   virtual std::chrono::milliseconds on_reply(const http_request& request, http_reply& reply) = 0;
 };
 
+struct server_address {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
 struct pool_options {
   std::string host;
   std::uint16_t port = 0;
+  // Further servers a request can name (http_request::server = index + 1); each connection
+  // opens its own keep-alive connection to a server when it first sends there.
+  std::vector<server_address> read_servers;
+  // Answers of host:port (server 0) update it; every reply gets primary_lsn_at_send from it.
+  lsn_tracker* primary_lsn = nullptr;
   int thread_count = 2;
   std::chrono::milliseconds request_timeout{30000};
   // A connection that failed to connect this many times in a row gives up its script.
