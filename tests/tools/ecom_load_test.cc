@@ -358,6 +358,43 @@ TEST_F(ecom_load, mixed_json_summary) {
   EXPECT_EQ(last_line(run.err), "invariants: PASS") << run.err;
 }
 
+// Goal: with --read-url the GETs go to the read server and the summary reports them, and a
+// server that sends no X-Ecomd-Lsn (this one does not replicate) still passes. Method: the
+// server itself as --read-url (its reads then go over their own connections); mixed with
+// --json, then fcfs in text.
+TEST_F(ecom_load, read_url_takes_the_reads_and_reports_them) {
+  auto args = mixed_args(url(), 30, 4);
+  args.insert(args.end(), {"--read-url", url(), "--json"});
+  auto run = run_ecom_load(args);
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  auto summary = parse_json(run.out);
+  EXPECT_TRUE(summary["invariants"]["pass"].as_bool()) << run.out;
+  ASSERT_TRUE(summary.has("replication")) << run.out;
+  auto replication = summary["replication"];
+  EXPECT_EQ(replication["read_urls"][0].as_string(), url());
+  EXPECT_GT(replication["reads_to_standbys"].as_int(), 0);
+  EXPECT_EQ(replication["reads_to_primary"].as_int(), 0);
+  auto standby = replication["standbys"][0];
+  EXPECT_EQ(standby["answers"].as_int(), replication["reads_to_standbys"].as_int());
+  EXPECT_EQ(standby["replica_behind"].as_int(), 0);
+  if (replication["primary_lsn_max"].is_null()) {
+    EXPECT_EQ(standby["lag_samples"].as_int(), 0);
+    EXPECT_TRUE(standby["lag_records"].is_null());
+  }
+  EXPECT_GT(summary["operations"]["order_read"]["requests"].as_int(), 0);
+  EXPECT_GT(replication["read_your_writes"]["checked"].as_int(), 0);
+  EXPECT_EQ(replication["read_your_writes"]["stale"].as_int(), 0);
+  EXPECT_NE(run.err.find("replicas: " + url() + " ready"), std::string::npos) << run.err;
+
+  auto fcfs = fcfs_args(200, 8);
+  fcfs.insert(fcfs.end(), {"--read-url", url()});
+  auto issued = run_ecom_load(fcfs);
+  ASSERT_EQ(issued.exit_code, 0) << issued.describe();
+  EXPECT_EQ(last_line(issued.out), "invariants: PASS") << issued.describe();
+  EXPECT_TRUE(has_line_starting(issued.out, "reads: ")) << issued.out;
+  EXPECT_TRUE(has_line_starting(issued.out, url() + " ")) << issued.out;
+}
+
 // Goal: misuse exits 2 with a message naming the problem, before any request is sent.
 TEST_F(ecom_load, bad_arguments_exit_2_with_a_message) {
   struct misuse {
@@ -377,6 +414,8 @@ TEST_F(ecom_load, bad_arguments_exit_2_with_a_message) {
        "--products belongs to the mixed scenario"},
       {{"mixed", "--url", url(), "--admin-token", "t", "--coupon-share", "2"},
        "--coupon-share must be in"},
+      {{"mixed", "--url", url(), "--admin-token", "t", "--read-url", "https://127.0.0.1:1"},
+       "--read-url https://127.0.0.1:1: TLS"},
   };
   for (const auto& c : cases) {
     auto run = run_ecom_load(c.args, std::chrono::seconds(20));

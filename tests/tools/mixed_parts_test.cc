@@ -222,5 +222,106 @@ TEST(mixed_summary, human_json_and_html) {
   EXPECT_NE(page.find("class=\"fail\""), std::string::npos);
 }
 
+TEST(replication_stats, lag_samples_and_counts) {
+  EXPECT_EQ(lag_sample(100, 90), std::optional<std::uint64_t>(10));
+  EXPECT_EQ(lag_sample(100, 120), std::optional<std::uint64_t>(0));  // applied more since
+  EXPECT_FALSE(lag_sample(-1, 90));                                  // no primary LSN yet
+  EXPECT_FALSE(lag_sample(100, -1));                                 // no X-Ecomd-Lsn
+  EXPECT_TRUE(is_replica_behind(503, R"({"status":503,"code":"REPLICA_BEHIND"})"));
+  EXPECT_FALSE(is_replica_behind(503, R"({"status":503,"code":"OVERLOADED"})"));
+
+  read_counts a(2), b(2);
+  a.record_standby(0, 200, "{}", 95, 100);
+  a.record_standby(0, 503, R"({"code":"REPLICA_BEHIND"})", 40, 100);
+  a.record_standby(1, 200, "{}", -1, 100);  // answered without the header: no sample
+  b.record_standby(1, 0, "", -1, 100);      // transport failure
+  b.primary_reads = 7;
+  b.note_stale("user 1 order 2: expected PAID, read PENDING_PAYMENT");
+  a.merge(b);
+  EXPECT_EQ(a.standbys[0].answers, 2u);
+  EXPECT_EQ(a.standbys[0].replica_behind, 1u);
+  EXPECT_EQ(a.standbys[0].lag_records.count(), 2u);
+  EXPECT_EQ(a.standbys[0].lag_records.max_us(), 60u);
+  EXPECT_EQ(a.standbys[1].answers, 1u);
+  EXPECT_EQ(a.standbys[1].transport_errors, 1u);
+  EXPECT_EQ(a.standbys[1].lag_records.count(), 0u);
+  EXPECT_EQ(a.primary_reads, 7u);
+  EXPECT_EQ(a.stale_own_reads, 1u);
+  EXPECT_NE(stale_reads_failure(a).find("read-your-writes: 1 of 0 reads older"), std::string::npos)
+      << stale_reads_failure(a);
+  EXPECT_EQ(stale_reads_failure(read_counts(1)), "");
+}
+
+// Goal: the replication figures appear in all three outputs with --read-url, and nothing
+// changes without it (no order_read row, no "replication" key).
+TEST(mixed_summary, replication_figures_only_with_read_urls) {
+  auto plain = sample_summary();
+  std::ostringstream plain_text;
+  write_human_summary(plain_text, plain);
+  EXPECT_EQ(plain_text.str().find("order_read"), std::string::npos);
+  EXPECT_EQ(plain_text.str().find("reads:"), std::string::npos);
+  EXPECT_EQ(summary_json(plain).find("replication"), std::string::npos);
+  EXPECT_EQ(summary_json(plain).find("order_read"), std::string::npos);
+  EXPECT_EQ(summary_html(plain).find("Replication"), std::string::npos);
+
+  auto s = sample_summary();
+  auto& order_read = s.measurements.ops[static_cast<std::size_t>(mixed_op::order_read)];
+  order_read.record_answer(200, 900);
+  replication_report r;
+  r.read_urls = {"http://127.0.0.1:2", "http://127.0.0.1:3"};
+  r.reads = read_counts(2);
+  for (int i = 0; i < 99; ++i) r.reads.record_standby(0, 200, "{}", 1000, 1000);
+  r.reads.record_standby(0, 200, "{}", 1000, 1250);
+  r.reads.record_standby(0, 503, R"({"code":"REPLICA_BEHIND"})", 990, 1000);
+  r.reads.record_standby(1, 200, "{}", -1, -1);  // a server without X-Ecomd-Lsn
+  r.reads.primary_reads = 4;
+  r.reads.own_reads = 1;
+  r.reads.own_reads_checked = 1;
+  r.primary_lsn_max = 1300;
+  r.setup_lsn = 120;
+  r.own_reads_sent = true;
+  s.replication = r;
+
+  std::ostringstream text;
+  write_human_summary(text, s);
+  std::string out = text.str();
+  EXPECT_NE(out.find("\norder_read "), std::string::npos) << out;
+  EXPECT_NE(out.find("reads: 102 to standbys, 4 to the primary; highest primary LSN 1,300; "
+                     "standbys waited for LSN 120"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\nhttp://127.0.0.1:2             101        0       10      250"
+                     "               1          0\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\nhttp://127.0.0.1:3               1      n/a      n/a      n/a"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("read-your-writes: 1 order reads (0 with X-Ecomd-Min-Lsn), 1 compared, 0 "
+                     "older"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.substr(out.size() - 17), "invariants: PASS\n") << out;
+
+  std::string json = summary_json(s);
+  EXPECT_NE(json.find("\"order_read\":{\"requests\":1"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"replication\":{\"read_urls\":[\"http://127.0.0.1:2\","
+                      "\"http://127.0.0.1:3\"],\"reads_to_standbys\":102,"
+                      "\"reads_to_primary\":4,\"primary_lsn_max\":1300,\"setup_lsn\":120"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"replica_behind\":1,\"lag_samples\":101,\"lag_records\":{\"p50\":0,"
+                      "\"p99\":10,\"max\":250}}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"lag_samples\":0,\"lag_records\":null}"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"read_your_writes\":{\"reads\":1,"), std::string::npos) << json;
+
+  std::string page = summary_html(s);
+  EXPECT_NE(page.find("<h2>Replication</h2>"), std::string::npos);
+  EXPECT_NE(page.find("<td>http://127.0.0.1:3</td><td>1</td><td>n/a</td>"), std::string::npos)
+      << page;
+}
+
 }  // namespace
 }  // namespace ecom::load

@@ -21,6 +21,7 @@ constexpr int transport_attempts_max = 3;
 constexpr milliseconds retry_after_pause_max{1000};
 constexpr milliseconds overloaded_pause_default{100};
 constexpr milliseconds transport_failure_pause{50};
+constexpr milliseconds campaign_read_interval{10};
 
 // Counters of one I/O thread; merged after the pool stopped.
 struct worker_stats {
@@ -32,6 +33,7 @@ struct worker_stats {
   std::uint64_t request_count = 0;
   std::uint64_t transport_error_count = 0;
   simdjson::dom::parser parser;
+  read_counts reads;
 };
 
 // Parses a body in place (padding is reserved in the string); false when it is not JSON.
@@ -54,6 +56,7 @@ struct issue_shared {
   steady::time_point started;
   steady::time_point deadline;
   double slot_s;
+  std::atomic<std::size_t> issuers_running{0};  // issue scripts not done yet
 };
 
 // Issues for users [index, end) one after the other. A user that got 201 is never asked
@@ -65,8 +68,11 @@ class issue_script final : public request_script {
       : shared_(shared), index_(begin), end_(end) {}
 
   bool next(http_request& request) override {
-    if (index_ >= end_ || shared_.live.stop_requested.load(std::memory_order_relaxed)) return false;
-    if (steady::now() >= shared_.deadline) return false;
+    if (index_ >= end_ || shared_.live.stop_requested.load(std::memory_order_relaxed) ||
+        steady::now() >= shared_.deadline) {
+      shared_.issuers_running.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
     request.method = http_method::post;
     request.target = shared_.target;
     request.body.clear();
@@ -145,6 +151,40 @@ class issue_script final : public request_script {
   bool transport_failed_ = false;
 };
 
+// Reads the campaign from one read server every campaign_read_interval while issue scripts
+// run: its answers' X-Ecomd-Lsn against the primary's give the lag under the flood.
+class campaign_read_script final : public request_script {
+ public:
+  campaign_read_script(issue_shared& shared, std::size_t server, std::string target)
+      : shared_(shared), server_(server), target_(std::move(target)) {}
+
+  bool next(http_request& request) override {
+    if (shared_.issuers_running.load(std::memory_order_relaxed) == 0 ||
+        shared_.live.stop_requested.load(std::memory_order_relaxed) ||
+        steady::now() >= shared_.deadline) {
+      return false;
+    }
+    request.method = http_method::get;
+    request.target = target_;
+    request.server = server_;
+    request.body_limit_bytes = issue_body_bytes_max;
+    return true;
+  }
+
+  milliseconds on_reply(const http_request&, http_reply& reply) override {
+    worker_stats& stats = shared_.stats[static_cast<std::size_t>(current_worker_index())];
+    stats.reads.record_standby(server_ - 1, reply.status, reply.body, reply.lsn,
+                               reply.primary_lsn_at_send);
+    if (reply.status == 503) return std::max(campaign_read_interval, overloaded_pause(reply));
+    return campaign_read_interval;
+  }
+
+ private:
+  issue_shared& shared_;
+  std::size_t server_;
+  std::string target_;
+};
+
 void merge_stats(const std::vector<worker_stats>& stats, issue_measurements& out) {
   for (const auto& s : stats) {
     out.request_count += s.request_count;
@@ -186,10 +226,18 @@ issue_phase_result run_issue_phase(const issue_phase_options& options,
     std::size_t end = users.size() * (c + 1) / connection_count;
     scripts.push_back(std::make_unique<issue_script>(shared, begin, end));
   }
+  shared.issuers_running = scripts.size();
+  std::size_t read_server_count = options.pool.read_servers.size();
+  for (std::size_t k = 1; k <= read_server_count; ++k) {
+    scripts.push_back(std::make_unique<campaign_read_script>(
+        shared, k, "/coupons/fcfs/" + std::to_string(options.campaign_id)));
+  }
   result.connections_gave_up = run_connection_pool(options.pool, scripts, tick);
   result.measurements.duration_s = std::chrono::duration<double>(steady::now() - started).count();
   result.measurements.slot_s = slot_s;
   merge_stats(stats, result.measurements);
+  result.reads = read_counts(read_server_count);
+  for (const auto& s : stats) result.reads.merge(s.reads);
   return result;
 }
 

@@ -11,6 +11,7 @@
 
 #include "tools/ecom_load/fcfs_types.h"
 #include "tools/ecom_load/http_transport.h"
+#include "tools/ecom_load/replication_stats.h"
 
 namespace ecom::load {
 
@@ -23,6 +24,8 @@ struct live_counters {
 };
 
 struct issue_phase_options {
+  // With pool.read_servers, one more connection per read server reads the campaign from it
+  // every 10 ms while the issue scripts run (lag samples; the issues themselves are writes).
   pool_options pool;
   int connection_count = 1;
   std::chrono::duration<double> duration{30};
@@ -32,6 +35,7 @@ struct issue_phase_options {
 struct issue_phase_result {
   issue_measurements measurements;
   std::vector<user_result> users;  // same order as the users passed in
+  read_counts reads;               // the campaign reads of the read servers
   std::size_t connections_gave_up = 0;
 };
 

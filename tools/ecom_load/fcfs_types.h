@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tools/ecom_load/latency_histogram.h"
+#include "tools/ecom_load/replication_stats.h"
 
 namespace ecom::load {
 
@@ -84,6 +85,7 @@ struct fcfs_summary {
   int thread_count = 0;
   issue_measurements measurements;
   verdict result;
+  std::optional<replication_report> replication;  // with --read-url only
 };
 
 const char* outcome_name(issue_outcome outcome);

@@ -144,10 +144,11 @@ std::string throughput_svg(const throughput_series& m) {
   return svg + "</svg>";
 }
 
-// The page: verdict line, the human summary as text, the latency histogram and throughput.
+// The page: verdict line, the human summary as text, extra_html (the replication table, or
+// nothing), the latency histogram and throughput.
 std::string report_page(const std::string& title, const std::string& verdict_line, bool pass,
-                        const std::string& summary_text, const latency_histogram& latency,
-                        const throughput_series& series) {
+                        const std::string& summary_text, const std::string& extra_html,
+                        const latency_histogram& latency, const throughput_series& series) {
   std::string page =
       "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>ecom-load report</title>"
       "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}"
@@ -156,12 +157,38 @@ std::string report_page(const std::string& title, const std::string& verdict_lin
   page += std::string("<p class=\"") + (pass ? "pass" : "fail") + "\"><b>" +
           escape_html(verdict_line) + "</b></p>\n";
   page += "<pre>" + escape_html(summary_text) + "</pre>\n";
+  page += extra_html;
   page += latency_svg(latency) + "\n<br>\n";
   page += throughput_svg(series) + "\n</body></html>\n";
   return page;
 }
 
+std::string lag_cell(const latency_histogram& lag, double percentile) {
+  if (lag.count() == 0) return "n/a";
+  return with_thousands(percentile >= 100 ? lag.max_us() : lag.percentile_us(percentile));
+}
+
 }  // namespace
+
+std::string replication_html(const replication_report& r) {
+  std::string rows;
+  for (std::size_t i = 0; i < r.read_urls.size(); ++i) {
+    standby_reads s = i < r.reads.standbys.size() ? r.reads.standbys[i] : standby_reads{};
+    rows += "<tr><td>" + escape_html(r.read_urls[i]) + "</td><td>" + with_thousands(s.answers) +
+            "</td><td>" + lag_cell(s.lag_records, 50) + "</td><td>" + lag_cell(s.lag_records, 99) +
+            "</td><td>" + lag_cell(s.lag_records, 100) + "</td><td>" +
+            with_thousands(s.replica_behind) + "</td><td>" + with_thousands(s.transport_errors) +
+            "</td></tr>\n";
+  }
+  return "<h2>Replication</h2>\n<p>Reads: " + with_thousands(r.standby_read_total()) +
+         " to standbys, " + with_thousands(r.reads.primary_reads) +
+         " to the primary. Lag in records: the highest X-Ecomd-Lsn seen from the primary when "
+         "the read was sent minus the standby answer's X-Ecomd-Lsn.</p>\n"
+         "<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\">"
+         "<tr><th>read url</th><th>answers</th><th>lag p50</th><th>lag p99</th><th>lag max</th>"
+         "<th>REPLICA_BEHIND</th><th>transport errors</th></tr>\n" +
+         rows + "</table>\n";
+}
 
 std::string summary_html(const fcfs_summary& summary) {
   std::ostringstream text;
@@ -169,7 +196,7 @@ std::string summary_html(const fcfs_summary& summary) {
   const issue_measurements& m = summary.measurements;
   return report_page(
       "ecom-load fcfs", invariants_line(summary.result), summary.result.pass(), text.str(),
-      m.latency,
+      summary.replication ? replication_html(*summary.replication) : "", m.latency,
       {m.requests_per_slot, m.issued_per_slot, m.slot_s, "blue: requests/s, orange: issued/s"});
 }
 
@@ -180,7 +207,8 @@ std::string summary_html(const mixed_summary& summary) {
   latency_histogram all;
   for (const auto& op : m.ops) all.merge(op.latency);
   return report_page(
-      "ecom-load mixed", invariants_line(summary.result), summary.result.pass(), text.str(), all,
+      "ecom-load mixed", invariants_line(summary.result), summary.result.pass(), text.str(),
+      summary.replication ? replication_html(*summary.replication) : "", all,
       {m.requests_per_slot, m.paid_per_slot, m.slot_s, "blue: requests/s, orange: paid orders/s"});
 }
 

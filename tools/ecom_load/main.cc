@@ -8,6 +8,10 @@
 // <what>". With --json, stdout holds only the JSON object and the invariants line is the last
 // line on stderr. Exit codes: 0 PASS, 1 FAIL, 2 bad arguments, 3 server unreachable or setup
 // failed.
+//
+// With --read-url (repeatable), the measured run's GETs go to those standbys (writes and setup
+// to --url), after a wait for them to apply setup; the summaries gain the replication figures
+// (reads per server, lag in records, REPLICA_BEHIND answers, read-your-writes checks).
 #include <sys/resource.h>
 
 #include <csignal>
@@ -23,6 +27,7 @@
 #include "tools/ecom_load/mixed_run.h"
 #include "tools/ecom_load/mixed_setup.h"
 #include "tools/ecom_load/progress_display.h"
+#include "tools/ecom_load/standby_wait.h"
 #include "tools/ecom_load/summary_output.h"
 
 namespace ecom::load {
@@ -42,14 +47,41 @@ void on_interrupt(int) {
   interrupted = 1;
 }
 
-pool_options make_pool_options(const load_options& o) {
+// primary_lsn (may be null) collects the X-Ecomd-Lsn of the primary's answers.
+pool_options make_pool_options(const load_options& o, lsn_tracker* primary_lsn) {
   pool_options pool;
   pool.host = o.url.host;
   pool.port = o.url.port;
+  for (const auto& url : o.read_urls) pool.read_servers.push_back({url.host, url.port});
+  pool.primary_lsn = primary_lsn;
   pool.thread_count = o.thread_count;
   pool.request_timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(o.request_timeout_s * 1000));
   return pool;
+}
+
+// "http://127.0.0.1:8080" or "http://127.0.0.1:8080 or a --read-url" for the gave-up message.
+std::string servers_text(const load_options& o) {
+  return o.read_urls.empty() ? o.url.text() : o.url.text() + " or a --read-url";
+}
+
+// The standbys' wait after setup (nothing without --read-url); fills what the report needs.
+void wait_for_standbys(const load_options& o, const lsn_tracker& primary_lsn,
+                       std::optional<replication_report>& report) {
+  if (o.read_urls.empty()) return;
+  report.emplace();
+  for (const auto& url : o.read_urls) report->read_urls.push_back(url.text());
+  report->setup_lsn = primary_lsn.get();
+  report->wait_s = wait_for_read_servers(o.read_urls, report->setup_lsn);
+}
+
+// The run's reads and the primary's highest LSN into the report (when there is one).
+void finish_report(std::optional<replication_report>& report, read_counts reads,
+                   const lsn_tracker& primary_lsn) {
+  if (!report) return;
+  report->reads = std::move(reads);
+  report->reads.standbys.resize(report->read_urls.size());
+  report->primary_lsn_max = primary_lsn.get();
 }
 
 campaign_info prepare_campaign(admin_api& api, const load_options& o) {
@@ -58,10 +90,10 @@ campaign_info prepare_campaign(admin_api& api, const load_options& o) {
 }
 
 issue_phase_result issue(const load_options& o, const campaign_info& campaign,
-                         const std::vector<load_user>& users) {
+                         const std::vector<load_user>& users, lsn_tracker& primary_lsn) {
   live_counters live;
   issue_phase_options phase;
-  phase.pool = make_pool_options(o);
+  phase.pool = make_pool_options(o, &primary_lsn);
   phase.connection_count = o.connection_count;
   phase.duration = std::chrono::duration<double>(o.duration_s);
   phase.campaign_id = campaign.id;
@@ -80,7 +112,7 @@ issue_phase_result issue(const load_options& o, const campaign_info& campaign,
   progress.finish();
   if (result.connections_gave_up > 0) {
     std::fprintf(stderr, "ecom-load: %zu connections could not connect to %s and gave up\n",
-                 result.connections_gave_up, o.url.text().c_str());
+                 result.connections_gave_up, servers_text(o).c_str());
   }
   return result;
 }
@@ -102,9 +134,11 @@ void write_outputs(const load_options& o, const summary_type& summary) {
 }
 
 int run_fcfs(const load_options& o) {
+  lsn_tracker primary_lsn;
   blocking_client client(o.url.host, o.url.port,
                          std::chrono::milliseconds(static_cast<std::int64_t>(
                              std::max(o.request_timeout_s, 120.0) * 1000)));
+  client.track_lsn(&primary_lsn);
   admin_api api(client, o.url.text(), o.admin_token);
   api.check_reachable();
   campaign_info campaign = prepare_campaign(api, o);
@@ -115,10 +149,13 @@ int run_fcfs(const load_options& o) {
       static_cast<long long>(campaign.remaining_quantity), campaign.status.c_str(),
       static_cast<long long>(o.user_count));
   std::vector<load_user> users = api.create_users(o.user_count, "load");
-  issue_phase_result issued = issue(o, campaign, users);
+  std::optional<replication_report> replication;
+  wait_for_standbys(o, primary_lsn, replication);
+  issue_phase_result issued = issue(o, campaign, users, primary_lsn);
+  finish_report(replication, std::move(issued.reads), primary_lsn);
   auto chosen = pick_wallet_sample(issued.users, o.wallet_check_max.value_or(-1));
-  auto wallets = run_wallet_check(make_pool_options(o), o.connection_count, o.admin_token,
-                                  campaign.id, issued.users, chosen);
+  auto wallets = run_wallet_check(make_pool_options(o, &primary_lsn), o.connection_count,
+                                  o.admin_token, campaign.id, issued.users, chosen);
   std::optional<campaign_info> after;
   std::string after_error;
   try {
@@ -132,7 +169,8 @@ int run_fcfs(const load_options& o) {
                        o.connection_count,
                        o.thread_count,
                        std::move(issued.measurements),
-                       {}};
+                       {},
+                       std::move(replication)};
   summary.result = judge_fcfs(campaign.total_quantity, after, after_error, issued.users, wallets,
                               summary.measurements);
   write_outputs(o, summary);
@@ -151,10 +189,11 @@ std::string run_key_prefix() {
 }
 
 mixed_phase_result run_mixed_load(const load_options& o, mixed_catalog& catalog,
-                                  std::vector<user_record>& users, const std::string& key_prefix) {
+                                  std::vector<user_record>& users, const std::string& key_prefix,
+                                  lsn_tracker& primary_lsn) {
   mixed_live live;
   mixed_phase_options phase;
-  phase.pool = make_pool_options(o);
+  phase.pool = make_pool_options(o, &primary_lsn);
   phase.connection_count = o.connection_count;
   phase.duration = std::chrono::duration<double>(o.duration_s);
   phase.knobs = o.mixed;
@@ -175,24 +214,33 @@ mixed_phase_result run_mixed_load(const load_options& o, mixed_catalog& catalog,
   progress.finish();
   if (result.connections_gave_up > 0) {
     std::fprintf(stderr, "ecom-load: %zu connections could not connect to %s and gave up\n",
-                 result.connections_gave_up, o.url.text().c_str());
+                 result.connections_gave_up, servers_text(o).c_str());
   }
   return result;
 }
 
 int run_mixed(const load_options& o) {
+  lsn_tracker primary_lsn;
   blocking_client client(o.url.host, o.url.port,
                          std::chrono::milliseconds(static_cast<std::int64_t>(
                              std::max(o.request_timeout_s, 120.0) * 1000)));
+  client.track_lsn(&primary_lsn);
   admin_api api(client, o.url.text(), o.admin_token);
   api.check_reachable();
   std::string key_prefix = run_key_prefix();
-  mixed_setup_result setup = run_mixed_setup(api, o, make_pool_options(o), key_prefix);
-  mixed_phase_result load = run_mixed_load(o, setup.catalog, setup.users, key_prefix);
+  mixed_setup_result setup =
+      run_mixed_setup(api, o, make_pool_options(o, &primary_lsn), key_prefix);
+  std::optional<replication_report> replication;
+  wait_for_standbys(o, primary_lsn, replication);
+  if (replication) replication->own_reads_sent = true;
+  mixed_phase_result load = run_mixed_load(o, setup.catalog, setup.users, key_prefix, primary_lsn);
+  finish_report(replication, std::move(load.reads), primary_lsn);
   std::fprintf(stderr, "audit: reading %zu users, %zu products and the event log\n",
                setup.users.size(), setup.catalog.products.size());
-  mixed_server_state state = read_server_state(make_pool_options(o), o.connection_count,
-                                               o.admin_token, setup.catalog, setup.users);
+  // The audit reads the primary: it checks what the primary acknowledged.
+  mixed_server_state state =
+      read_server_state(make_pool_options(o, &primary_lsn), o.connection_count, o.admin_token,
+                        setup.catalog, setup.users);
   mixed_summary summary;
   summary.url = o.url.text();
   summary.user_count = o.user_count;
@@ -209,6 +257,11 @@ int run_mixed(const load_options& o) {
     summary.result.failures.push_back(std::to_string(load.connections_gave_up) +
                                       " connections gave up (server unreachable)");
   }
+  if (replication) {
+    std::string stale = stale_reads_failure(replication->reads);
+    if (!stale.empty()) summary.result.failures.push_back(stale);
+  }
+  summary.replication = std::move(replication);
   write_outputs(o, summary);
   return summary.result.pass() ? exit_pass : exit_fail;
 }

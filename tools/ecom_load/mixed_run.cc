@@ -3,6 +3,9 @@
 // directly), checks out with the user's coupon when it can, pays, and sometimes cancels before
 // or after payment or leaves the order unpaid; cart lines of orders that were not paid are
 // removed again. Every POST carries an Idempotency-Key so a transport failure can be retried.
+// With read servers (--read-url), a session's GETs go to its read server and, after the last
+// change to its order, it reads the order back with X-Ecomd-Min-Lsn = the highest X-Ecomd-Lsn
+// of the user's own write answers, and compares its status with what the user did.
 #include <algorithm>
 #include <cassert>
 #include <map>
@@ -30,6 +33,7 @@ struct worker_stats {
   op_table ops;
   std::vector<std::uint64_t> requests_per_slot;
   std::vector<std::uint64_t> paid_per_slot;
+  read_counts reads;
 };
 
 enum class coupon_state : std::uint8_t { none, available, used, unknown };
@@ -38,7 +42,8 @@ struct run_shared {
   const mixed_phase_options& options;
   const mixed_catalog& catalog;
   std::vector<user_record>& users;
-  std::vector<coupon_state>& coupons;  // per user
+  std::vector<coupon_state>& coupons;     // per user
+  std::vector<std::int64_t>& write_lsns;  // per user: highest X-Ecomd-Lsn of its write answers
   std::vector<worker_stats>& stats;
   mixed_live& live;
   steady::time_point started;
@@ -82,6 +87,7 @@ enum class stage : std::uint8_t {
   browse_list,
   browse_product,
   popular,
+  order_read,
   add,
   create,
   pay,
@@ -111,6 +117,7 @@ struct session {
   std::int64_t cart_total = 0;           // of the lines added, at catalog prices
   std::int64_t coupon_sent = 0;
   std::size_t order = SIZE_MAX;  // index in the user's records
+  bool order_read = false;       // read back already (or not to be)
 };
 
 // True when a request may or may not have been applied: no answer at all, or a busy answer
@@ -122,8 +129,15 @@ bool outcome_unknown(const http_reply& reply, bool earlier_transport_failure) {
 
 class session_script final : public retrying_script {
  public:
-  session_script(run_shared& shared, std::size_t begin, std::size_t end, std::uint64_t seed)
-      : shared_(shared), begin_(begin), end_(end), next_user_(begin), rng_(seed) {}
+  // read_server: where the GETs go (0: the pool's server, k: read server k - 1).
+  session_script(run_shared& shared, std::size_t begin, std::size_t end, std::uint64_t seed,
+                 std::size_t read_server)
+      : shared_(shared),
+        begin_(begin),
+        end_(end),
+        next_user_(begin),
+        rng_(seed),
+        read_server_(read_server) {}
 
  protected:
   bool stopping() const override { return past_deadline(shared_); }
@@ -135,13 +149,25 @@ class session_script final : public retrying_script {
     }
   }
 
-  void observe(const http_request&, const http_reply& reply) override {
+  void observe(const http_request& request, const http_reply& reply) override {
     // A DELETE has no Idempotency-Key: repeated after a lost answer it may find the line gone.
     bool lost = stage_ == stage::remove && reply.status == 404 && after_transport_failure();
     record_reply(shared_, current_op(), reply, lost);
+    worker_stats& stats = shared_.stats[static_cast<std::size_t>(current_worker_index())];
+    if (request.method == http_method::get) {
+      if (request.server == 0) {
+        ++stats.reads.primary_reads;
+      } else {
+        stats.reads.record_standby(request.server - 1, reply.status, reply.body, reply.lsn,
+                                   reply.primary_lsn_at_send);
+      }
+    } else if (reply.lsn >= 0) {
+      std::int64_t& lsn = shared_.write_lsns[s_.user];
+      lsn = std::max(lsn, reply.lsn);
+    }
   }
 
-  milliseconds consume(const http_request&, http_reply& reply, bool earlier) override {
+  milliseconds consume(const http_request& request, http_reply& reply, bool earlier) override {
     unknown_ = outcome_unknown(reply, earlier);
     switch (stage_) {
       case stage::browse_list:
@@ -152,6 +178,10 @@ class session_script final : public retrying_script {
         break;
       case stage::popular:
         stage_ = stage::add;
+        break;
+      case stage::order_read:
+        on_order_read(request, reply);
+        stage_ = stage::end;
         break;
       case stage::add:
         on_added(reply);
@@ -183,6 +213,8 @@ class session_script final : public retrying_script {
     request.bearer_token.clear();
     request.idempotency_key.clear();
     request.body_limit_bytes = answer_body_bytes_max;
+    request.server = 0;
+    request.min_lsn = -1;
     switch (stage_) {
       case stage::start:
         begin_session();
@@ -229,7 +261,17 @@ class session_script final : public retrying_script {
         request.target = user_path() + "/cart/items/" + std::to_string(s_.cart_items.back());
         request.bearer_token = user().access_token;
         return true;
+      case stage::order_read:
+        get(request, order_path());
+        request.bearer_token = user().access_token;
+        request.min_lsn = shared_.write_lsns[s_.user];
+        return true;
       case stage::end:
+        if (read_server_ != 0 && s_.order != SIZE_MAX && !s_.order_read) {
+          s_.order_read = true;
+          stage_ = stage::order_read;
+          return false;
+        }
         shared_.live.session_count.fetch_add(1, std::memory_order_relaxed);
         ++sessions_;
         stage_ = stage::start;
@@ -398,6 +440,31 @@ class session_script final : public retrying_script {
     stage_ = stage::end;
   }
 
+  // The order read back after the session's last change to it: a 200 must show a status the
+  // user's own answers allow (the standby waited for X-Ecomd-Min-Lsn), a 404 is stale too.
+  void on_order_read(const http_request& request, const http_reply& reply) {
+    worker_stats& stats = shared_.stats[static_cast<std::size_t>(current_worker_index())];
+    read_counts& reads = stats.reads;
+    const order_record& record = user().orders[s_.order];
+    ++reads.own_reads;
+    if (request.min_lsn >= 0) ++reads.own_reads_with_min_lsn;
+    if (reply.status != 200 && reply.status != 404) return;  // no answer, or still behind
+    std::vector<std::string> allowed = allowed_statuses(record);
+    if (allowed.empty()) return;
+    ++reads.own_reads_checked;
+    reply_fields fields;
+    if (reply.status == 200) parse_reply_fields(reply.body, fields);
+    if (reply.status == 200 && fields.id == record.order_id &&
+        std::find(allowed.begin(), allowed.end(), fields.status) != allowed.end()) {
+      return;
+    }
+    std::string shown = reply.status == 404 ? "404" : fields.status;
+    reads.note_stale("user " + std::to_string(user().user_id) + " order " +
+                     std::to_string(record.order_id) + ": expected " + allowed.front() + ", read " +
+                     shown + " at LSN " + std::to_string(reply.lsn) + " with min LSN " +
+                     std::to_string(request.min_lsn));
+  }
+
   const product_info& pick_product() {
     const auto& products = shared_.catalog.products;
     std::size_t hot =
@@ -421,6 +488,7 @@ class session_script final : public retrying_script {
   void get(http_request& request, std::string target) {
     request.method = http_method::get;
     request.target = std::move(target);
+    request.server = read_server_;
   }
 
   void post(http_request& request, std::string target, std::string body) {
@@ -446,6 +514,8 @@ class session_script final : public retrying_script {
         return mixed_op::popular;
       case stage::remove:
         return mixed_op::remove_from_cart;
+      case stage::order_read:
+        return mixed_op::order_read;
       default:
         return mixed_op::browse;
     }
@@ -464,6 +534,7 @@ class session_script final : public retrying_script {
   std::size_t end_;
   std::size_t next_user_;
   std::mt19937_64 rng_;
+  std::size_t read_server_;
   stage stage_ = stage::start;
   session s_;
   bool unknown_ = false;  // the last consumed request may or may not have been applied
@@ -546,11 +617,13 @@ mixed_phase_result run_mixed_phase(const mixed_phase_options& options, mixed_cat
   std::vector<worker_stats> stats(static_cast<std::size_t>(options.pool.thread_count));
   auto started = steady::now();
   double slot_s = slot_width_s(options.duration.count());
+  std::size_t read_server_count = options.pool.read_servers.size();
+  for (auto& s : stats) s.reads = read_counts(read_server_count);
+  std::vector<std::int64_t> write_lsns(users.size(), -1);
   run_shared shared{
-      options, catalog,
-      users,   coupons,
-      stats,   live,
-      started, started + std::chrono::duration_cast<steady::duration>(options.duration),
+      options, catalog,    users,
+      coupons, write_lsns, stats,
+      live,    started,    started + std::chrono::duration_cast<steady::duration>(options.duration),
       slot_s};
   std::size_t connection_count =
       std::min<std::size_t>(static_cast<std::size_t>(options.connection_count), users.size());
@@ -558,8 +631,10 @@ mixed_phase_result run_mixed_phase(const mixed_phase_options& options, mixed_cat
   for (std::size_t c = 0; c < connection_count; ++c) {
     std::size_t begin = users.size() * c / connection_count;
     std::size_t end = users.size() * (c + 1) / connection_count;
-    scripts.push_back(
-        std::make_unique<session_script>(shared, begin, end, options.knobs.seed * 1'000'003 + c));
+    // Connection c reads from read server c mod n: round-robin, the same on every run.
+    std::size_t read_server = read_server_count == 0 ? 0 : 1 + c % read_server_count;
+    scripts.push_back(std::make_unique<session_script>(
+        shared, begin, end, options.knobs.seed * 1'000'003 + c, read_server));
   }
   auto restocker = std::make_unique<restock_script>(shared, options.knobs.seed * 7919 + 1);
   restock_script* restocks = restocker.get();
@@ -571,6 +646,8 @@ mixed_phase_result run_mixed_phase(const mixed_phase_options& options, mixed_cat
   result.measurements.slot_s = slot_s;
   result.measurements.session_count = live.session_count.load();
   merge_stats(stats, result.measurements);
+  result.reads = read_counts(read_server_count);
+  for (const auto& s : stats) result.reads.merge(s.reads);
   return result;
 }
 

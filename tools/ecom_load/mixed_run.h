@@ -13,6 +13,7 @@
 #include "tools/ecom_load/http_transport.h"
 #include "tools/ecom_load/load_options.h"
 #include "tools/ecom_load/mixed_types.h"
+#include "tools/ecom_load/replication_stats.h"
 
 namespace ecom::load {
 
@@ -26,6 +27,8 @@ struct mixed_live {
 };
 
 struct mixed_phase_options {
+  // With pool.read_servers, session k sends its GETs to read server k mod n (its writes to the
+  // pool's server) and reads each order back after its last change (order_read).
   pool_options pool;
   int connection_count = 1;
   std::chrono::duration<double> duration{30};
@@ -36,6 +39,7 @@ struct mixed_phase_options {
 
 struct mixed_phase_result {
   mixed_measurements measurements;
+  read_counts reads;  // the GETs by server, lag samples, read-your-writes checks
   std::size_t connections_gave_up = 0;
 };
 

@@ -6,10 +6,12 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tools/ecom_load/replication_stats.h"
 #include "tools/ecom_load/request_stats.h"
 
 namespace ecom::load {
@@ -25,8 +27,14 @@ enum class mixed_op : std::uint8_t {
   popular,           // GET /products/popular
   remove_from_cart,  // DELETE /users/{id}/cart/items/{item}: lines of orders that were not paid
   restock,           // POST /admin/products/{id}/combinations/{cid}/stock (admin, one connection)
+  // GET /users/{id}/orders/{oid} after the session's last change to the order, with
+  // X-Ecomd-Min-Lsn (read-your-writes on a standby): sent only with --read-url.
+  order_read,
 };
-inline constexpr std::size_t mixed_op_count = 9;
+inline constexpr std::size_t mixed_op_count = 10;
+// Whether the summaries show op: every op always, except order_read only when it was sent (so
+// the output without --read-url is as before).
+bool op_shown(mixed_op op, const request_stats& stats);
 inline constexpr std::int64_t popular_limit_max = 100;
 const char* op_name(mixed_op op);
 using op_table = std::array<request_stats, mixed_op_count>;
@@ -192,6 +200,7 @@ struct mixed_summary {
   int thread_count = 0;
   mixed_measurements measurements;
   mixed_verdict result;
+  std::optional<replication_report> replication;  // with --read-url only
 };
 
 // ---- setup plan (deterministic for a seed) ----
@@ -214,6 +223,10 @@ struct mixed_plan {
 mixed_plan plan_mixed_setup(std::int64_t product_count, std::int64_t user_count,
                             double coupon_share, std::uint64_t seed,
                             const std::string& coupon_name);
+
+// What a client's answers allow its order's status to be now; empty: anything (an outcome the
+// client does not know).
+std::vector<std::string> allowed_statuses(const order_record& record);
 
 // Answers no correct server gives this client, per op: "pay 409 ORDER_NOT_PAYABLE x2". 503
 // OVERLOADED and 409 IDEMPOTENCY_KEY_IN_USE are retried and so expected everywhere. Problem

@@ -1,6 +1,7 @@
 // The human summary and the --json object of a run.
 #include "tools/ecom_load/summary_output.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -59,6 +60,97 @@ void write_status_lines(std::ostream& out, const issue_measurements& m) {
 
 }  // namespace
 
+namespace {
+
+std::string lsn_text(std::int64_t lsn) {
+  return lsn < 0 ? "n/a" : with_thousands(static_cast<std::uint64_t>(lsn));
+}
+
+std::string lsn_json(std::int64_t lsn) {
+  return lsn < 0 ? "null" : std::to_string(lsn);
+}
+
+// A lag percentile in records, "n/a" without samples.
+std::string lag_text(const latency_histogram& lag, double percentile) {
+  if (lag.count() == 0) return "n/a";
+  return with_thousands(percentile >= 100 ? lag.max_us() : lag.percentile_us(percentile));
+}
+
+std::string text_pad(std::string text, std::size_t width, bool right) {
+  if (text.size() >= width) return text;
+  std::string fill(width - text.size(), ' ');
+  return right ? fill + text : text + fill;
+}
+
+}  // namespace
+
+void write_replication_lines(std::ostream& out, const replication_report& r) {
+  out << "reads: " << with_thousands(r.standby_read_total()) << " to standbys, "
+      << with_thousands(r.reads.primary_reads) << " to the primary; highest primary LSN "
+      << lsn_text(r.primary_lsn_max) << "; standbys waited for LSN " << lsn_text(r.setup_lsn)
+      << " (" << fixed(r.wait_s, 1) << " s)\n";
+  std::size_t url_width = 24;
+  for (const auto& url : r.read_urls) url_width = std::max(url_width, url.size() + 2);
+  out << text_pad("read url", url_width, false) << text_pad("answers", 10, true)
+      << text_pad("lag p50", 9, true) << text_pad("lag p99", 9, true)
+      << text_pad("lag max", 9, true) << text_pad("REPLICA_BEHIND", 16, true)
+      << text_pad("transport", 11, true) << "  (lag in records)\n";
+  for (std::size_t i = 0; i < r.read_urls.size(); ++i) {
+    standby_reads s = i < r.reads.standbys.size() ? r.reads.standbys[i] : standby_reads{};
+    out << text_pad(r.read_urls[i], url_width, false)
+        << text_pad(with_thousands(s.answers), 10, true)
+        << text_pad(lag_text(s.lag_records, 50), 9, true)
+        << text_pad(lag_text(s.lag_records, 99), 9, true)
+        << text_pad(lag_text(s.lag_records, 100), 9, true)
+        << text_pad(with_thousands(s.replica_behind), 16, true)
+        << text_pad(with_thousands(s.transport_errors), 11, true) << "\n";
+  }
+  if (r.own_reads_sent) {
+    const read_counts& c = r.reads;
+    out << "read-your-writes: " << with_thousands(c.own_reads) << " order reads ("
+        << with_thousands(c.own_reads_with_min_lsn) << " with X-Ecomd-Min-Lsn), "
+        << with_thousands(c.own_reads_checked) << " compared, " << with_thousands(c.stale_own_reads)
+        << " older than the user's own writes\n";
+  }
+}
+
+std::string replication_json(const replication_report& r) {
+  std::string urls, standbys;
+  for (std::size_t i = 0; i < r.read_urls.size(); ++i) {
+    standby_reads s = i < r.reads.standbys.size() ? r.reads.standbys[i] : standby_reads{};
+    append_item(urls, json_string(r.read_urls[i]));
+    const latency_histogram& lag = s.lag_records;
+    std::string lag_json = lag.count() == 0
+                               ? std::string("null")
+                               : "{\"p50\":" + std::to_string(lag.percentile_us(50)) +
+                                     ",\"p99\":" + std::to_string(lag.percentile_us(99)) +
+                                     ",\"max\":" + std::to_string(lag.max_us()) + "}";
+    append_item(standbys, "{\"url\":" + json_string(r.read_urls[i]) +
+                              ",\"answers\":" + std::to_string(s.answers) +
+                              ",\"transport_errors\":" + std::to_string(s.transport_errors) +
+                              ",\"replica_behind\":" + std::to_string(s.replica_behind) +
+                              ",\"lag_samples\":" + std::to_string(lag.count()) +
+                              ",\"lag_records\":" + lag_json + "}");
+  }
+  std::string j = "{\"read_urls\":[" + urls +
+                  "],\"reads_to_standbys\":" + std::to_string(r.standby_read_total()) +
+                  ",\"reads_to_primary\":" + std::to_string(r.reads.primary_reads) +
+                  ",\"primary_lsn_max\":" + lsn_json(r.primary_lsn_max) +
+                  ",\"setup_lsn\":" + lsn_json(r.setup_lsn) +
+                  ",\"standby_wait_s\":" + fixed(r.wait_s, 3) + ",\"standbys\":[" + standbys + "]";
+  if (r.own_reads_sent) {
+    const read_counts& c = r.reads;
+    std::string examples;
+    for (const auto& e : c.stale_examples) append_item(examples, json_string(e));
+    j += ",\"read_your_writes\":{\"reads\":" + std::to_string(c.own_reads) +
+         ",\"with_min_lsn\":" + std::to_string(c.own_reads_with_min_lsn) +
+         ",\"checked\":" + std::to_string(c.own_reads_checked) +
+         ",\"stale\":" + std::to_string(c.stale_own_reads) + ",\"stale_examples\":[" + examples +
+         "]}";
+  }
+  return j + "}";
+}
+
 std::string with_thousands(std::uint64_t value) {
   std::string digits = std::to_string(value);
   std::string out;
@@ -108,6 +200,7 @@ void write_human_summary(std::ostream& out, const fcfs_summary& s) {
       << ")\n";
   out << "wallets checked: " << with_thousands(static_cast<std::uint64_t>(v.wallets_checked))
       << "\n";
+  if (s.replication) write_replication_lines(out, *s.replication);
   out << invariants_line(v) << "\n";
 }
 
@@ -137,8 +230,9 @@ std::string summary_json(const fcfs_summary& s) {
     << ",\"transport_errors\":" << m.transport_error_count << ",\"user_outcomes\":{" << outcomes
     << "},\"issued\":" << v.issued << ",\"users_asked\":" << v.users_asked
     << ",\"quantity\":" << v.quantity << ",\"remaining_quantity\":" << v.remaining_quantity
-    << ",\"wallets_checked\":" << v.wallets_checked
-    << ",\"invariants\":{\"pass\":" << (v.pass() ? "true" : "false") << ",\"failures\":["
+    << ",\"wallets_checked\":" << v.wallets_checked;
+  if (s.replication) j << ",\"replication\":" << replication_json(*s.replication);
+  j << ",\"invariants\":{\"pass\":" << (v.pass() ? "true" : "false") << ",\"failures\":["
     << failures << "]}}";
   return j.str();
 }
@@ -203,6 +297,7 @@ void write_human_summary(std::ostream& out, const mixed_summary& s) {
       << "  answers\n";
   for (std::size_t i = 0; i < m.ops.size(); ++i) {
     const request_stats& op = m.ops[i];
+    if (!op_shown(static_cast<mixed_op>(i), op)) continue;
     out << pad(op_name(static_cast<mixed_op>(i)), 17, false)
         << pad(with_thousands(op.request_count), 10, true)
         << pad(fixed(per_s(op.request_count, m.duration_s), 1), 10, true)
@@ -224,6 +319,7 @@ void write_human_summary(std::ostream& out, const mixed_summary& s) {
       << v.coupons_used << " coupons USED, events "
       << with_thousands(static_cast<std::uint64_t>(v.events_read)) << " read (this run: ORDER_PAID "
       << v.run_paid_events << ", ORDER_REFUNDED " << v.run_refunded_events << ")\n";
+  if (s.replication) write_replication_lines(out, *s.replication);
   out << invariants_line(v) << "\n";
 }
 
@@ -238,8 +334,10 @@ std::string summary_json(const mixed_summary& s) {
     << ",\"threads\":" << s.thread_count << ",\"duration_s\":" << fixed(m.duration_s, 6)
     << ",\"sessions\":" << m.session_count << ",\"requests\":" << requests
     << ",\"requests_per_s\":" << fixed(per_s(requests, m.duration_s), 3) << ",\"operations\":{";
+  bool first = true;
   for (std::size_t i = 0; i < m.ops.size(); ++i) {
     const request_stats& op = m.ops[i];
+    if (!op_shown(static_cast<mixed_op>(i), op)) continue;
     std::string statuses, codes;
     for (const auto& [status, count] : op.status_counts) {
       append_item(statuses, json_string(std::to_string(status)) + ":" + std::to_string(count));
@@ -247,12 +345,13 @@ std::string summary_json(const mixed_summary& s) {
     for (const auto& [code, count] : op.problem_codes) {
       append_item(codes, json_string(code) + ":" + std::to_string(count));
     }
-    j << (i ? "," : "") << json_string(op_name(static_cast<mixed_op>(i)))
+    j << (first ? "" : ",") << json_string(op_name(static_cast<mixed_op>(i)))
       << ":{\"requests\":" << op.request_count
       << ",\"requests_per_s\":" << fixed(per_s(op.request_count, m.duration_s), 3)
       << ",\"transport_errors\":" << op.transport_error_count
       << ",\"latency_us\":" << latency_json(op.latency) << ",\"status_counts\":{" << statuses
       << "},\"problem_codes\":{" << codes << "}}";
+    first = false;
   }
   std::string orders, failures;
   for (const auto& [status, count] : v.order_status_counts) {
@@ -264,8 +363,9 @@ std::string summary_json(const mixed_summary& s) {
     << ",\"sold_out_combinations\":" << v.sold_out_combinations
     << ",\"coupons_used\":" << v.coupons_used << ",\"events_read\":" << v.events_read
     << ",\"run_paid_events\":" << v.run_paid_events
-    << ",\"run_refunded_events\":" << v.run_refunded_events
-    << ",\"invariants\":{\"pass\":" << (v.pass() ? "true" : "false") << ",\"failures\":["
+    << ",\"run_refunded_events\":" << v.run_refunded_events;
+  if (s.replication) j << ",\"replication\":" << replication_json(*s.replication);
+  j << ",\"invariants\":{\"pass\":" << (v.pass() ? "true" : "false") << ",\"failures\":["
     << failures << "]}}";
   return j.str();
 }

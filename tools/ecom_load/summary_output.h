@@ -27,6 +27,14 @@ void write_human_summary(std::ostream& out, const mixed_summary& summary);
 std::string summary_json(const mixed_summary& summary);
 std::string summary_html(const mixed_summary& summary);
 
+// The replication figures (--read-url): reads to the standbys and the primary, per read URL
+// answers, lag p50/p99/max in records ("n/a" without samples) and REPLICA_BEHIND answers, and
+// the read-your-writes reads. Lines for the human summary, the "replication" JSON value, and a
+// table for the HTML report.
+void write_replication_lines(std::ostream& out, const replication_report& report);
+std::string replication_json(const replication_report& report);
+std::string replication_html(const replication_report& report);
+
 // 1234567 → "1,234,567".
 std::string with_thousands(std::uint64_t value);
 
