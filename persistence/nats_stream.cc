@@ -111,6 +111,7 @@ nats_result nats_stream::connect(std::string& error) {
     h_->conn = nullptr;
     return nats_result::unavailable;
   }
+  interruptible_.store(h_->conn, std::memory_order_release);
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = options_.timeout_ms;
@@ -260,6 +261,11 @@ nats_result nats_stream::next(std::uint32_t wait_ms, stream_message& out, std::s
   fill(msg, out);
   natsMsg_Destroy(msg);
   return nats_result::ok;
+}
+
+void nats_stream::interrupt() {
+  auto* conn = static_cast<natsConnection*>(interruptible_.load(std::memory_order_acquire));
+  if (conn != nullptr) natsConnection_Close(conn);  // thread-safe in cnats; idempotent
 }
 
 void nats_stream::release_thread() {

@@ -4,6 +4,7 @@
 // that includes the NATS C client (cnats). One object per thread; it reconnects by itself.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -77,6 +78,10 @@ class nats_stream {
   nats_result next(std::uint32_t wait_ms, stream_message& out, std::string& error);
   void unfollow();
 
+  // Any thread: closes the connection, so that a request in progress on another thread ends
+  // now (stopping) instead of at its timeout. Later requests fail at once.
+  void interrupt();
+
   // A thread that used the client calls this before it ends (the client's per-thread memory).
   static void release_thread();
 
@@ -88,6 +93,7 @@ class nats_stream {
   nats_stream_options options_;
   std::string subject_;
   std::unique_ptr<handles> h_;
+  std::atomic<void*> interruptible_{nullptr};  // the connection, once made (for interrupt())
 };
 
 }  // namespace ecom::persistence

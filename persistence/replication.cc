@@ -150,6 +150,10 @@ void replicator::set_state(const char* state) {
 }
 
 void replicator::log_warn_limited(const std::string& line) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;  // the connection was closed on purpose
+  }
   const auto now = steady::now();
   if (now - last_warn_ < std::chrono::seconds(5)) return;
   last_warn_ = now;
@@ -185,6 +189,7 @@ void replicator::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  if (stream_) stream_->interrupt();  // a request in progress ends now, not at its timeout
   if (thread_.joinable()) thread_.join();
   acks_.fail_all();
   applies_.fail_all();
