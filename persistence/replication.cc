@@ -142,7 +142,11 @@ replicator::~replicator() {
 
 void replicator::wal_durable(engine::lsn_t lsn) {
   durable_.store(lsn, std::memory_order_release);
-  if (role() == replication_role::primary) wake_.notify_one();
+  if (role() != replication_role::primary) return;
+  // Through the mutex: the publisher checks `durable_` under it before it waits, so the
+  // wake-up cannot fall between its check and its wait (a lost one would cost up to 20 ms).
+  { std::lock_guard lock(mutex_); }
+  wake_.notify_one();
 }
 
 void replicator::set_state(const char* state) {
