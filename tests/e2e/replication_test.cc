@@ -5,7 +5,8 @@
 // (one node, or a 3-node cluster) on loopback ports with temporary store dirs, and its own
 // ecomd processes:
 //   - a standby under `ecom-load mixed` equals the primary entity by entity once caught up;
-//   - a standby killed -9 while following resumes from its own WAL and equals the primary;
+//   - a standby, then a local-ack primary, killed -9 mid-stream restart from their WAL and
+//     converge;
 //   - kill -9 of a stream-ack primary mid-FCFS-flood and mid-payments, then promote: every 2xx
 //     a client saw is on the promoted standby, nothing over-issued, balances = histories;
 //   - a 3-node NATS cluster (stream replicas 3) loses the node the servers talk to, and the
@@ -15,6 +16,7 @@
 //     servers started while NATS is down come up (and stop on SIGTERM);
 //   - fencing: the old primary never acknowledges a write after the promotion, restarted it
 //     serves reads and refuses writes, and re-seeded from a backup it follows the new primary;
+//     a local-ack old primary refuses changes once its next append is refused;
 //   - refusals: another data dir's backup, another shard count, a WAL that diverged, a stream
 //     that no longer holds the next LSN;
 //   - the HTTP surface of a standby: /readyz, X-Ecomd-Min-Lsn, NOT_PRIMARY after 401, promote
@@ -30,12 +32,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -160,6 +164,15 @@ int64_t lsn_of(const http_response& response) {
   auto value = response.header("X-Ecomd-Lsn");
   if (!value || value->empty()) return -1;
   return std::stoll(*value);
+}
+
+// The value of an unlabelled Prometheus sample in GET /metrics, -1 when it is not there.
+int64_t metric_of(http_client& client, const std::string& name) {
+  const std::string text = client.get("/metrics").body;
+  const std::string key = "\n" + name + " ";
+  const auto at = text.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + key.size()));
 }
 
 server_options replicating(std::vector<std::string> args) {
@@ -302,7 +315,9 @@ void expect_charges_kept(http_client& client, const bulk_user& user, const charg
 // Goal: a standby follows a primary under shopping traffic and, once caught up, holds the same
 // state entity by entity. Method: NATS (one node); a primary (local ack, a snapshot every 3,000
 // records, which the standby takes too); a standby from a backup; `ecom-load mixed` (200 users,
-// 8 connections, 3 s, its own audit) on the primary, while a reader polls the standby's lag;
+// 8 connections, 3 s, its own audit) on the primary, while a reader polls the standby's lag and
+// two clients charge on the primary and read the balance on the standby with X-Ecomd-Min-Lsn
+// (a 200 must show the charge);
 // then wait until the standby applied the primary's durable LSN, compare /admin/stats counts
 // per shard, stop both (SIGTERM) and compare every shard's canonical state (save()) of the two
 // data dirs loaded read-only.
@@ -328,6 +343,39 @@ TEST(replication, a_standby_under_mixed_load_equals_the_primary_entity_by_entity
       std::this_thread::sleep_for(50ms);
     }
   });
+  // Read-your-writes under the load: a charge on the primary, then its user's balance on the
+  // standby with X-Ecomd-Min-Lsn = the charge's X-Ecomd-Lsn: a 200 shows the charge.
+  const auto ryw_users = bulk_users(client, 2, "ryw");
+  std::vector<int> ryw_ok(2, 0), ryw_behind(2, 0);
+  std::vector<std::string> ryw_errors(2);
+  std::vector<std::thread> ryw;
+  for (int t = 0; t < 2; ++t) {
+    ryw.emplace_back([&, t] {
+      http_client writer(primary.port());
+      http_client own(standby->port());
+      const bulk_user& u = ryw_users[t];
+      int64_t balance = 0;
+      for (int64_t amount = 1; !done.load(); ++amount) {
+        auto charged = charge(writer, u.id, u.token, amount);
+        if (charged.status != 200) {
+          ryw_errors[t] = "charge: " + describe(charged);
+          return;
+        }
+        balance += amount;
+        const header_list min_lsn = {{"X-Ecomd-Min-Lsn", std::to_string(lsn_of(charged))}};
+        auto read = own.get(user_path(u.id, "/balance"), with_headers(bearer(u.token), min_lsn));
+        if (read.status == 503 && code_of(read) == "REPLICA_BEHIND") {
+          ++ryw_behind[t];
+        } else if (read.status != 200 || parse_json(read.body)["balance"].as_int() != balance) {
+          ryw_errors[t] = "after a charge to " + std::to_string(balance) + ": " + describe(read);
+          return;
+        } else {
+          ++ryw_ok[t];
+        }
+        std::this_thread::sleep_for(5ms);
+      }
+    });
+  }
   const auto started = steady::now();
   tool_run load =
       run_tool(ECOM_LOAD_BINARY, "mixed --url http://127.0.0.1:" + std::to_string(primary.port()) +
@@ -337,6 +385,13 @@ TEST(replication, a_standby_under_mixed_load_equals_the_primary_entity_by_entity
   const double load_ms = ms_since(started);
   done = true;
   watcher.join();
+  for (auto& thread : ryw) thread.join();
+  for (int t = 0; t < 2; ++t) {
+    EXPECT_EQ(ryw_errors[t], "") << "read-your-writes on the standby";
+    EXPECT_GT(ryw_ok[t], 10);
+  }
+  std::cout << "figure: read-your-writes on the standby under the load: " << ryw_ok[0] + ryw_ok[1]
+            << " x 200, " << ryw_behind[0] + ryw_behind[1] << " x 503 REPLICA_BEHIND\n";
   EXPECT_EQ(load.exit, 0) << "ecom-load mixed failed (its audit, or a request): " << describe(load);
 
   const auto caught_up_from = steady::now();
@@ -355,6 +410,16 @@ TEST(replication, a_standby_under_mixed_load_equals_the_primary_entity_by_entity
   EXPECT_EQ(p["replication"]["lag_records"].as_int(), 0);
   EXPECT_EQ(s["replication"]["stream_seq"].as_int(), p["replication"]["stream_seq"].as_int());
   EXPECT_GT(s["snapshot"]["lsn"].as_int(), 3000) << "the standby takes its own snapshots";
+  // The same figures in /metrics.
+  EXPECT_EQ(metric_of(client, "ecomd_replication_lsn"), lsn);
+  EXPECT_EQ(metric_of(client, "ecomd_replication_lag_records"), 0);
+  EXPECT_EQ(metric_of(client, "ecomd_replication_fenced"), 0);
+  EXPECT_GE(metric_of(client, "ecomd_replication_records_published_total"), lsn - 10);
+  EXPECT_GT(metric_of(client, "ecomd_replication_messages_published_total"), 0);
+  EXPECT_EQ(metric_of(reader, "ecomd_replication_lsn"), lsn);
+  EXPECT_EQ(metric_of(reader, "ecomd_replication_lag_records"), 0);
+  EXPECT_GE(metric_of(reader, "ecomd_replication_records_applied_total"), lsn - 10);
+  EXPECT_GT(metric_of(reader, "ecomd_replication_messages_applied_total"), 0);
   const auto ps = p["shards"].elements();
   const auto ss = s["shards"].elements();
   ASSERT_EQ(ps.size(), ss.size());
@@ -371,10 +436,13 @@ TEST(replication, a_standby_under_mixed_load_equals_the_primary_entity_by_entity
 }
 
 // Goal: a standby killed -9 while it follows restarts from its own data dir (its WAL's tail
-// may be torn), resumes the stream where its WAL ends and ends equal to the primary. Method:
-// NATS (one node), a primary, a standby; 4 writers charge for ~2 s; the standby is killed
-// 700 ms in and started again at once (ready: caught up); then both compared once caught up.
-TEST(replication, a_standby_killed_mid_stream_resumes_from_its_own_wal_and_equals_the_primary) {
+// may be torn) and resumes the stream where its WAL ends; a local-ack primary killed -9 restarts
+// and publishes what its WAL holds past the stream's end; both end equal. Method: NATS (one
+// node), a primary, a standby; 4 writers charge all along (unique amounts; an answer cut off by
+// the kill counts as unknown); the standby is killed 700 ms in and started again at once (ready:
+// caught up), then the primary 700 ms later, started again on its data dir; 700 ms more of
+// writes; then every acknowledged charge is held once on both and the states are compared.
+TEST(replication, standby_and_primary_killed_mid_stream_restart_from_their_wal_and_converge) {
   constexpr int k_writers = 4;
   nats_cluster nats;
   scratch dirs;
@@ -383,32 +451,50 @@ TEST(replication, a_standby_killed_mid_stream_resumes_from_its_own_wal_and_equal
   const auto users = bulk_users(client, k_writers, "rresume");
   auto standby = start_standby(primary, dirs, nats.url());
   http_client reader(standby->port());
-  std::atomic<bool> stop{false};
   std::vector<charge_book> books(k_writers);
-  std::vector<std::thread> writers;
-  for (int t = 0; t < k_writers; ++t) {
-    writers.emplace_back([&, t] {
-      http_client own(primary.port());
-      for (int64_t amount = 1; !stop.load(); ++amount) {
-        auto r = charge(own, users[t].id, users[t].token, amount);
-        (r.status == 200 ? books[t].acknowledged : books[t].unknown).insert(amount);
-      }
-    });
-  }
-  std::this_thread::sleep_for(700ms);
-  standby->kill_hard();
-  const auto restarting = steady::now();
-  standby->restart();
-  const double restart_ms = ms_since(restarting);
-  reader.set_port(standby->port());
-  std::this_thread::sleep_for(1000ms);
-  stop = true;
-  for (auto& writer : writers) writer.join();
+  std::vector<int64_t> next_amount(k_writers, 1);
+  // Writers on the primary's current port until stop, or until the primary stops answering.
+  const auto write_for = [&](std::chrono::milliseconds how_long, const std::function<void()>& mid) {
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < k_writers; ++t) {
+      writers.emplace_back([&, t, port = primary.port()] {
+        http_client own(port, 5000ms);
+        while (!stop.load()) {
+          const int64_t amount = next_amount[t]++;
+          auto r = charge(own, users[t].id, users[t].token, amount);
+          (r.status == 200 ? books[t].acknowledged : books[t].unknown).insert(amount);
+          if (r.status == 0) break;
+        }
+      });
+    }
+    std::this_thread::sleep_for(how_long);
+    if (mid) mid();
+    stop = true;
+    for (auto& writer : writers) writer.join();
+  };
+  double standby_restart_ms = 0;
+  write_for(700ms, [&] {
+    standby->kill_hard();
+    const auto restarting = steady::now();
+    standby->restart();
+    standby_restart_ms = ms_since(restarting);
+    reader.set_port(standby->port());
+    std::this_thread::sleep_for(700ms);
+    primary.kill_hard();
+  });
+  int unknown = 0;
+  for (const auto& book : books) unknown += int(book.unknown.size());
+  EXPECT_LE(unknown, k_writers) << "only the answers the primary's kill cut off are unknown";
+  primary.restart();
+  client.set_port(primary.port());
+  write_for(700ms, nullptr);
   const int64_t lsn = wait_caught_up(client, reader);
-  std::cout << "figure: the killed standby was ready (caught up) " << restart_ms
-            << " ms after its restart; lsn " << lsn << "\n";
+  std::cout << "figure: the killed standby was ready (caught up) " << standby_restart_ms
+            << " ms after its restart; both caught up at lsn " << lsn << "\n";
   for (int t = 0; t < k_writers; ++t) {
-    EXPECT_TRUE(books[t].unknown.empty()) << "the primary refused a charge";
+    EXPECT_GT(books[t].acknowledged.size(), 10u);
+    expect_charges_kept(client, users[t], books[t]);
     expect_charges_kept(reader, users[t], books[t]);
   }
   ASSERT_EQ(primary.terminate(), 0);
@@ -437,10 +523,10 @@ struct payer_book {
 // primary's kill -9 on the promoted standby; no coupon is over-issued; balances equal their
 // histories. Method: NATS (one node); a stream-ack primary with 800 users, a campaign of 500
 // and a product; a standby from a backup; 6 connections issue one coupon per user while 4 payers
-// charge (unique amounts), order and pay in a loop; kill -9 once 150 coupons were issued (and
-// some orders paid); POST /admin/promote on the standby; then every 201 coupon is in its user's
-// wallet byte for byte, nobody holds two, total - remaining = wallet entries = 201s + unseen
-// takes, every acknowledged charge is in its history once, every created order exists, every
+// charge (unique amounts), order and pay in a loop; kill -9 once a random 50..450 coupons were
+// issued (and some orders paid); POST /admin/promote on the standby; then every 201 coupon is in
+// its user's wallet byte for byte, nobody holds two, total - remaining = wallet entries = 201s +
+// unseen takes, every acknowledged charge is in its history once, every created order exists, every
 // paid one is PAID, balances equal histories; and the promoted standby takes writes.
 TEST(replication, kill_9_of_a_stream_ack_primary_mid_flood_then_promote_keeps_every_2xx) {
   constexpr int k_users = 800, k_quantity = 500, k_issuers = 6, k_payers = 4;
@@ -514,14 +600,18 @@ TEST(replication, kill_9_of_a_stream_ack_primary_mid_flood_then_promote_keeps_ev
       }
     });
   }
+  // The kill lands after a random number of 201s (50..450 of 500), with payments under way.
+  const unsigned seed = std::random_device{}();
+  const int kill_after = 50 + int(seed % 401);
+  std::cout << "[ info ] kill after " << kill_after << " coupons (seed " << seed << ")\n";
   const auto started = steady::now();
-  while ((issued.load() < 150 || paid.load() < 4) && steady::now() < started + 30s)
+  while ((issued.load() < kill_after || paid.load() < 4) && steady::now() < started + 30s)
     std::this_thread::sleep_for(1ms);
   const double flood_ms = ms_since(started);
   primary.kill_hard();
   killed = true;
   for (auto& thread : pool) thread.join();
-  ASSERT_GE(issued.load(), 150) << "the flood did not get far in 30 s";
+  ASSERT_GE(issued.load(), kill_after) << "the flood did not get far in 30 s";
   const auto cut_off = std::count_if(asks.begin(), asks.end(),
                                      [](const ask& a) { return a.result == outcome::no_answer; });
   EXPECT_GT(cut_off, 0) << "the kill should have cut issue requests off mid-flood";
@@ -731,12 +821,14 @@ TEST(replication, a_nats_cluster_node_and_then_the_stream_leader_die_mid_flood_a
   EXPECT_EQ(late, 0) << "refusals in the last 500 ms: writes did not go on";
   EXPECT_GT(ok, 100);
 
+  const auto catching_up = steady::now();
   const int64_t lsn = wait_caught_up(client, reader);
+  std::cout << "figure: standby caught up at lsn " << lsn << ", " << ms_since(catching_up)
+            << " ms after the writes stopped\n";
   for (int t = 0; t < k_writers; ++t) {
     expect_charges_kept(client, users[t], books[t]);
     expect_charges_kept(reader, users[t], books[t]);
   }
-  std::cout << "figure: standby caught up at lsn " << lsn << "\n";
   ASSERT_EQ(primary.terminate(), 0);
   ASSERT_EQ(standby->terminate(), 0);
   expect_same_state(primary.data_dir(), standby->data_dir());
@@ -778,6 +870,9 @@ TEST(replication, stream_ack_writes_answer_503_while_nats_is_down_and_resume_whe
   EXPECT_GE(first_ms, 400) << "answered before the 500 ms timeout";
   EXPECT_LE(first_ms, 2500) << "answered long after the 500 ms timeout";
   book.unknown.insert(2);
+  // Its replay under the same key waits for the stream's ack too: no 2xx while NATS is down.
+  auto replayed = charge(client, user.id, user.token, 2, keyed("c", 2));
+  expect_problem(replayed, 503, "REPLICATION_UNAVAILABLE");
   for (int64_t amount = 3; amount <= 5; ++amount) {
     started = steady::now();
     auto refused = charge(client, user.id, user.token, amount, keyed("c", amount));
@@ -855,6 +950,11 @@ TEST(replication, local_ack_writes_go_on_while_nats_is_down_and_the_standby_catc
   EXPECT_EQ(fetch_balance(reader, user.id, user.token), 1) << "the standby serves what it has";
   EXPECT_EQ(reader.get("/readyz").status, 200) << "a standby stays ready without the stream";
   EXPECT_LE(stats_of(reader)["replication"]["lsn"].as_int(), before);
+  // A promotion needs the stream: refused, and the standby stays one.
+  auto promote = reader.request("POST", "/admin/promote", "", bearer(k_admin));
+  expect_problem(promote, 503, "REPLICATION_UNAVAILABLE");
+  EXPECT_EQ(stats_of(reader)["replication"]["role"].as_string(), "standby");
+  expect_problem(charge(reader, user.id, user.token, 99), 503, "NOT_PRIMARY");
 
   nats.start(0);
   const auto back = steady::now();
@@ -1033,6 +1133,46 @@ TEST(replication, a_promoted_standby_fences_the_old_primary_which_acknowledges_n
   expect_same_state(standby->data_dir(), reseeded->data_dir());
 }
 
+// Goal: a local-ack primary that keeps running after a promotion is fenced as soon as it next
+// appends to the stream: from then on every change is 503 NOT_PRIMARY (what it acknowledged
+// before is the known risk of local mode: not on the new primary). Method: NATS (one node), a
+// local-ack primary and a standby; promote; a writer on the old primary must see NOT_PRIMARY
+// within 2 s, then only NOT_PRIMARY for 300 ms, and the old primary's stats say fenced.
+TEST(replication, a_local_ack_old_primary_refuses_changes_once_its_append_is_refused) {
+  nats_cluster nats;
+  scratch dirs;
+  server_process old_primary(primary_of(nats.url()));
+  http_client a(old_primary.port());
+  const auto users = bulk_users(a, 1, "rlfence");
+  auto standby = start_standby(old_primary, dirs, nats.url());
+  http_client b(standby->port());
+  wait_caught_up(a, b);
+  ASSERT_EQ(b.request("POST", "/admin/promote", "", bearer(k_admin)).status, 200);
+
+  int acknowledged = 0;
+  int64_t amount = 0;
+  const auto promoted = steady::now();
+  http_response last;
+  while (steady::now() < promoted + 2s) {
+    last = charge(a, users[0].id, users[0].token, ++amount);
+    if (last.status == 503 && code_of(last) == "NOT_PRIMARY") break;
+    ASSERT_EQ(last.status, 200) << describe(last);
+    ++acknowledged;
+  }
+  const double fenced_ms = ms_since(promoted);
+  expect_problem(last, 503, "NOT_PRIMARY");
+  std::cout << "figure: the local-ack old primary acknowledged " << acknowledged
+            << " changes after the promotion and refused from " << fenced_ms << " ms on\n";
+  for (const auto until = steady::now() + 300ms; steady::now() < until;)
+    expect_problem(charge(a, users[0].id, users[0].token, ++amount), 503, "NOT_PRIMARY");
+  EXPECT_EQ(stats_of(a)["replication"]["state"].as_string(), "fenced");
+  EXPECT_EQ(metric_of(a, "ecomd_replication_fenced"), 1);
+  auto on_new = charge(b, users[0].id, users[0].token, 1'000'000);
+  EXPECT_EQ(on_new.status, 200) << describe(on_new);
+  // None of the old primary's changes after the promotion is on the new one.
+  EXPECT_EQ(charges_of(b, users[0].id), (std::multiset<int64_t>{1'000'000}));
+}
+
 // ============================================================================================
 
 // Goal: a standby whose data dir is not a copy of the stream's primary refuses to start, naming
@@ -1178,9 +1318,10 @@ TEST(replication, a_standby_needing_an_lsn_the_stream_no_longer_holds_refuses_to
 // answers; read-your-writes with X-Ecomd-Min-Lsn (a primary's LSN read on the standby at once
 // shows the change; an LSN far ahead waits ~1 s and answers 503 REPLICA_BEHIND with
 // Retry-After; a value that is not a decimal LSN is 400 naming the header, on both); changes on
-// a standby are 503 NOT_PRIMARY after the 401 and 400 checks; promote is admin-only and 409
-// NOT_STANDBY on a primary; /readyz of a standby restarted while NATS is down is 503 NOT_READY
-// until NATS is back and it caught up, then 200, and stays 200 when NATS goes away again.
+// a standby are 503 NOT_PRIMARY after the 401 and 400 checks (POST /admin/snapshot is taken);
+// promote is admin-only and 409 NOT_STANDBY on a primary; /readyz of a standby restarted while NATS
+// is down is 503 NOT_READY until NATS is back and it caught up, then 200, and stays 200 when NATS
+// goes away again.
 TEST(replication, a_standby_reads_its_writes_refuses_changes_and_is_ready_once_caught_up) {
   nats_cluster nats;
   scratch dirs;
@@ -1252,6 +1393,9 @@ TEST(replication, a_standby_reads_its_writes_refuses_changes_and_is_ready_once_c
   EXPECT_EQ(reader.request("POST", "/admin/promote", "", bearer(user.token)).status, 403);
   expect_problem(client.request("POST", "/admin/promote", "", bearer(k_admin)), 409, "NOT_STANDBY");
   EXPECT_EQ(stats_of(reader)["replication"]["role"].as_string(), "standby");
+  // A standby takes its own snapshots on request too.
+  auto snapshot = reader.request("POST", "/admin/snapshot", "", bearer(k_admin));
+  EXPECT_EQ(snapshot.status, 200) << describe(snapshot);
 
   // /readyz: a standby restarted without NATS is not ready until it caught up once.
   ASSERT_EQ(standby->terminate(), 0);
