@@ -16,7 +16,8 @@
 //     servers started while NATS is down come up (and stop on SIGTERM);
 //   - fencing: the old primary never acknowledges a write after the promotion, restarted it
 //     serves reads and refuses writes, and re-seeded from a backup it follows the new primary;
-//     a local-ack old primary refuses changes once its next append is refused;
+//     a local-ack old primary refuses changes once its next append is refused; a second
+//     standby follows the promoted one;
 //   - refusals: another data dir's backup, another shard count, a WAL that diverged, a stream
 //     that no longer holds the next LSN;
 //   - the HTTP surface of a standby: /readyz, X-Ecomd-Min-Lsn, NOT_PRIMARY after 401, promote
@@ -1038,8 +1039,9 @@ TEST(replication, servers_started_while_nats_is_down_come_up_and_stop_on_sigterm
 // its data dir the old primary serves reads and still refuses changes. Method: NATS (one node),
 // a stream-ack primary and a standby; promote; a charge on the old primary first (it has not
 // heard of the promotion), then on the new one; then 1 s of writers on both at once; then the
-// old primary restarted with the same flags; last, re-seeded from a backup of the new primary
-// as its standby, it follows it to the same state.
+// old primary restarted with the same flags; its data dir started as a standby refuses when it
+// holds the change it never acknowledged; last, re-seeded from a backup of the new primary as
+// its standby, it follows it to the same state.
 TEST(replication, a_promoted_standby_fences_the_old_primary_which_acknowledges_no_write_after) {
   nats_cluster nats;
   scratch dirs;
@@ -1120,9 +1122,25 @@ TEST(replication, a_promoted_standby_fences_the_old_primary_which_acknowledges_n
   EXPECT_EQ(charge(b, users[0].id, users[0].token, 5).status, 200);
   EXPECT_EQ(charges_of(b, users[0].id), (std::multiset<int64_t>{1, 3, 5}));
 
+  // Its data dir as it is cannot follow the new primary when it holds charge 2 (a record the
+  // stream has not, at an LSN where the new primary's records are): it refuses, saying so.
+  // Without it, the data dir is a prefix of the stream and follows.
+  ASSERT_EQ(old_primary.terminate(), 0);
+  std::cout << "[ info ] the old primary holds charge 2: " << (old_balance == 3 ? "yes" : "no")
+            << "\n";
+  if (old_balance == 3) {
+    const std::string message = refused_start(standby_of(old_primary.data_dir(), nats.url()));
+    expect_refusal_exit(message);
+    EXPECT_NE(message.find("different records at lsn"), std::string::npos) << message;
+    EXPECT_NE(message.find("ecom-snapshot backup"), std::string::npos) << message;
+  } else {
+    server_process rejoined(standby_of(old_primary.data_dir(), nats.url()));
+    http_client r(rejoined.port());
+    wait_caught_up(b, r);
+  }
+
   // The runbook's last step: the old primary re-seeded as a standby of the new one (a backup of
   // the new primary restored into a fresh dir) follows the new primary's part of the stream.
-  ASSERT_EQ(old_primary.terminate(), 0);
   auto reseeded = start_standby(*standby, dirs, nats.url(), {}, "reseeded");
   http_client c(reseeded->port());
   ASSERT_EQ(charge(b, users[0].id, users[0].token, 6).status, 200);
@@ -1131,6 +1149,71 @@ TEST(replication, a_promoted_standby_fences_the_old_primary_which_acknowledges_n
   ASSERT_EQ(standby->terminate(), 0);
   ASSERT_EQ(reseeded->terminate(), 0);
   expect_same_state(standby->data_dir(), reseeded->data_dir());
+}
+
+// Goal: with two standbys, the one not promoted follows the promoted one: after kill -9 of a
+// stream-ack primary mid-flood and the promotion of standby 1, standby 2 applies the promotion
+// mark and the new primary's records (its flows' recovery included) and ends equal to it.
+// Method: NATS (one node), a primary and two standbys; 4 writers charge until 300 charges were
+// acknowledged; kill -9; promote standby 1; 4 writers charge on it for 500 ms; standby 2 catches
+// up with it; every charge acknowledged by either primary is held on both; states compared.
+TEST(replication, the_other_standby_follows_the_promoted_one_after_the_primary_dies) {
+  constexpr int k_writers = 4;
+  nats_cluster nats;
+  scratch dirs;
+  server_process primary(primary_of(nats.url(), {"--replication-ack", "stream"}));
+  http_client client(primary.port());
+  const auto users = bulk_users(client, k_writers, "rtwo");
+  auto one = start_standby(primary, dirs, nats.url(), {"--replication-ack", "stream"}, "one");
+  auto two = start_standby(primary, dirs, nats.url(), {}, "two");
+  http_client c1(one->port()), c2(two->port());
+  std::vector<charge_book> books(k_writers);
+  std::vector<int64_t> next_amount(k_writers, 1);
+  std::atomic<int> acknowledged{0};
+  const auto write_until = [&](uint16_t port, const std::function<bool()>& done) {
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < k_writers; ++t) {
+      writers.emplace_back([&, t] {
+        http_client own(port, 5000ms);
+        while (!stop.load()) {
+          const int64_t amount = next_amount[t]++;
+          auto r = charge(own, users[t].id, users[t].token, amount);
+          if (r.status == 200) {
+            books[t].acknowledged.insert(amount);
+            acknowledged.fetch_add(1);
+          } else {
+            books[t].unknown.insert(amount);
+            if (r.status == 0) break;
+          }
+        }
+      });
+    }
+    const auto deadline = steady::now() + 20s;
+    while (!done() && steady::now() < deadline) std::this_thread::sleep_for(1ms);
+    stop = true;
+    for (auto& writer : writers) writer.join();
+  };
+  write_until(primary.port(), [&] {
+    if (acknowledged.load() < 300) return false;
+    primary.kill_hard();
+    return true;
+  });
+  ASSERT_FALSE(primary.running()) << "the writers did not get 300 charges through";
+  auto promoted = c1.request("POST", "/admin/promote", "", bearer(k_admin));
+  ASSERT_EQ(promoted.status, 200) << describe(promoted);
+  const auto after = steady::now() + 500ms;
+  write_until(one->port(), [&] { return steady::now() > after; });
+  const int64_t lsn = wait_caught_up(c1, c2);
+  EXPECT_GT(lsn, parse_json(promoted.body)["lsn"].as_int());
+  EXPECT_EQ(stats_of(c2)["replication"]["role"].as_string(), "standby");
+  for (int t = 0; t < k_writers; ++t) {
+    expect_charges_kept(c1, users[t], books[t]);
+    expect_charges_kept(c2, users[t], books[t]);
+  }
+  ASSERT_EQ(one->terminate(), 0);
+  ASSERT_EQ(two->terminate(), 0);
+  expect_same_state(one->data_dir(), two->data_dir());
 }
 
 // Goal: a local-ack primary that keeps running after a promotion is fenced as soon as it next
