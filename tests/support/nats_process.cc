@@ -226,7 +226,13 @@ void nats_cluster::spawn_(int index) {
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
-    ::execvp(args[0], args.data());
+    // A path (the one CMake found) is executed as it is: no PATH search, which allocates,
+    // between fork and exec of a process that may run threads.
+    if (std::strchr(args[0], '/') != nullptr) {
+      ::execv(args[0], args.data());
+    } else {
+      ::execvp(args[0], args.data());
+    }
     const char msg[] = "execvp of nats-server failed (is the nats-server package installed?)\n";
     [[maybe_unused]] auto written = ::write(2, msg, sizeof msg - 1);
     ::_exit(127);
