@@ -822,8 +822,10 @@ TEST(replication, a_nats_cluster_node_and_then_the_stream_leader_die_mid_flood_a
   EXPECT_EQ(late, 0) << "refusals in the last 500 ms: writes did not go on";
   EXPECT_GT(ok, 100);
 
+  // The standby's ordered consumer lived on the dead node: the client library re-creates it
+  // after missed heartbeats (5 s each), and only once the stream has a leader again.
   const auto catching_up = steady::now();
-  const int64_t lsn = wait_caught_up(client, reader);
+  const int64_t lsn = wait_caught_up(client, reader, 45s);
   std::cout << "figure: standby caught up at lsn " << lsn << ", " << ms_since(catching_up)
             << " ms after the writes stopped\n";
   for (int t = 0; t < k_writers; ++t) {
