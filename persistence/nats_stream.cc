@@ -35,6 +35,8 @@ nats_result result_of(natsStatus s, jsErrCode code, std::string& error) {
   return nats_result::unavailable;
 }
 
+void on_connected(natsConnection*, void*) {}
+
 std::uint64_t header_u64(natsMsg* msg, const char* name) {
   const char* value = nullptr;
   if (natsMsgHeader_Get(msg, name, &value) != NATS_OK || value == nullptr) return 0;
@@ -81,7 +83,11 @@ nats_stream::nats_stream(nats_stream_options options)
 nats_stream::~nats_stream() = default;
 
 nats_result nats_stream::connect(std::string& error) {
-  if (h_->conn != nullptr) return connected() ? nats_result::ok : nats_result::unavailable;
+  if (h_->conn != nullptr) {
+    if (connected()) return nats_result::ok;
+    error = "no NATS server answers at " + options_.urls + " (still trying)";
+    return nats_result::unavailable;
+  }
   // SetURL takes one URL: the list is split here and given as servers.
   std::vector<std::string> urls;
   for (std::size_t from = 0; from <= options_.urls.size();) {
@@ -99,7 +105,8 @@ nats_result nats_stream::connect(std::string& error) {
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(h_->opts, -1);  // for ever
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(h_->opts, 250);
   // Keep trying in the background when no server answers now; requests fail until one does.
-  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(h_->opts, true, nullptr, nullptr);
+  // With a null handler Connect would block until a server answers (cnats 3.4): a no-op one.
+  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(h_->opts, true, on_connected, nullptr);
   if (s != NATS_OK) {
     error = "nats options: " + last_error(s);
     return nats_result::unavailable;

@@ -182,7 +182,12 @@ void replicator::start(wal_writer& wal, engine::lsn_t last_lsn) {
     }
     if (result == check::retry && options_.log_warn) options_.log_warn("replication: " + why);
   } else if (options_.log_warn) {
-    options_.log_warn("replication: " + why + "; serving what the data dir holds meanwhile");
+    options_.log_warn("replication: " + why +
+                      (options_.role == replication_role::standby
+                           ? "; not ready until it has caught up with the stream"
+                       : options_.ack == replication_ack::stream
+                           ? "; changes wait for the stream (503 after the timeout)"
+                           : "; changes are taken and published once the stream answers"));
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -498,6 +503,7 @@ bool replicator::apply_message(const stream_message& msg, std::string& why) {
 
 bool replicator::follow_loop() {
   bool following = false;
+  auto progressed_at = steady::now();  // the last message read (or the subscription made)
   // Messages after the last one read, as the server counted (0: the stream's end).
   std::uint64_t pending = start_seq_ > stream_end_seq_ ? 0 : 1;
   std::string why;
@@ -536,6 +542,7 @@ bool replicator::follow_loop() {
         continue;
       }
       following = true;
+      progressed_at = steady::now();
       set_state("following");
       if (options_.log_info) {
         options_.log_info("replication: following stream " + options_.stream + " from sequence " +
@@ -555,6 +562,7 @@ bool replicator::follow_loop() {
         }
         pending = msg.pending;
         start_seq_ = msg.seq + 1;
+        progressed_at = steady::now();
         if (msg.last_lsn > stream_last_lsn_.load(std::memory_order_relaxed))
           stream_last_lsn_.store(msg.last_lsn, std::memory_order_release);
         break;
@@ -583,6 +591,18 @@ bool replicator::follow_loop() {
           stream_->get(st.last_seq, end, why) == nats_result::ok) {
         stream_last_lsn_.store(std::max(end.last_lsn, appended_), std::memory_order_release);
         if (st.last_seq < start_seq_) pending = 0;
+        // The stream has more, yet nothing came for a while: the consumer was lost (its
+        // stream leader died; the client would re-create it only after missed heartbeats,
+        // 10 to 20 s): make a new one from where we are.
+        if (following && st.last_seq >= start_seq_ &&
+            now - progressed_at > std::chrono::milliseconds(resubscribe_after_ms)) {
+          log_warn_limited("replication: no message for " + std::to_string(resubscribe_after_ms) +
+                           " ms while the stream has " +
+                           std::to_string(st.last_seq - start_seq_ + 1) +
+                           " more: reading again from sequence " + std::to_string(start_seq_));
+          stream_->unfollow();
+          following = false;
+        }
       }
     }
   }

@@ -53,6 +53,8 @@ class wal_writer;
 
 inline constexpr std::size_t replication_message_bytes_max = (1u << 20) - (16u << 10);
 inline constexpr std::size_t apply_batches_in_flight_max = 32;
+// A standby whose consumer delivers nothing this long while the stream has more makes a new one.
+inline constexpr std::uint32_t resubscribe_after_ms = 2000;
 // One publish's wait for its ack, at most (the stream-ack timeout is judged between tries).
 inline constexpr std::uint32_t publish_wait_ms_max = 250;
 inline constexpr const char* replication_term_file = "replication-term";
