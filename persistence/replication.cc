@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 
 #include "engine/fan_out.h"
@@ -852,6 +853,7 @@ bool replicator::publish_pending(std::string& why) {
 void replicator::publish_loop() {
   std::string why;
   bool positioned = false;
+  std::optional<steady::time_point> due_since;  // local mode: when records first waited
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -899,6 +901,18 @@ void replicator::publish_loop() {
         });
         continue;
       }
+      if (options_.ack == replication_ack::local &&
+          durable - next_publish_ + 1 < publish_linger_records) {
+        const auto now = steady::now();
+        if (!due_since) due_since = now;
+        const auto until = *due_since + std::chrono::milliseconds(publish_linger_ms);
+        if (now < until) {
+          std::unique_lock lock(mutex_);
+          wake_.wait_until(lock, until, [&] { return stopping_ || !promotes_.empty(); });
+          continue;
+        }
+      }
+      due_since.reset();
       try {
         if (!positioned || tail_->next_lsn() != next_publish_) {
           if (!tail_->seek(next_publish_)) {

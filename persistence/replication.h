@@ -55,6 +55,11 @@ inline constexpr std::size_t replication_message_bytes_max = (1u << 20) - (16u <
 inline constexpr std::size_t apply_batches_in_flight_max = 32;
 // A standby whose consumer delivers nothing this long while the stream has more makes a new one.
 inline constexpr std::uint32_t resubscribe_after_ms = 2000;
+// `local` ack mode: a message waits up to this long for more records (fewer, larger messages
+// cost NATS and the publisher far less per record; nobody waits on them), unless it already
+// holds publish_linger_records.
+inline constexpr std::uint32_t publish_linger_ms = 2;
+inline constexpr engine::lsn_t publish_linger_records = 2048;
 // One publish's wait for its ack, at most (the stream-ack timeout is judged between tries).
 inline constexpr std::uint32_t publish_wait_ms_max = 250;
 inline constexpr const char* replication_term_file = "replication-term";

@@ -30,7 +30,7 @@ wal_tail::~wal_tail() {
 void wal_tail::close_segment() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  buf_.clear();
+  buf_bytes_ = 0;
   buf_offset_ = 0;
 }
 
@@ -48,18 +48,18 @@ bool wal_tail::open_segment(std::uint64_t number, const std::filesystem::path& p
 }
 
 bool wal_tail::fetch(std::uint64_t offset, std::size_t size, bool fresh) {
-  if (!fresh && offset >= buf_offset_ && offset + size <= buf_offset_ + buf_.size()) return true;
-  buf_.resize(std::max(size, wal_tail_read_bytes));
+  if (!fresh && offset >= buf_offset_ && offset + size <= buf_offset_ + buf_bytes_) return true;
+  const std::size_t want = std::max(size, wal_tail_read_bytes);
+  if (buf_.size() < want) buf_.resize(want);
   std::size_t got = 0;
-  while (got < buf_.size()) {
-    const ssize_t n =
-        ::pread(fd_, buf_.data() + got, buf_.size() - got, static_cast<off_t>(offset + got));
+  while (got < want) {
+    const ssize_t n = ::pread(fd_, buf_.data() + got, want - got, static_cast<off_t>(offset + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw io_error(errno, "cannot read WAL segment", segment_path_);
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
   }
-  buf_.resize(got);
+  buf_bytes_ = got;
   buf_offset_ = offset;
   return got >= size;
 }

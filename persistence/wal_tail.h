@@ -6,8 +6,10 @@
 // bound are whole on disk, anything after them may be zeros or a frame being written, which is
 // why a frame that does not check out is read again from the file once before it counts as
 // corruption. Commit-time frames are skipped: only record frames come out, byte for byte as on
-// disk (header and payload, CRC included). Reads go through one buffer of
-// wal_tail_read_bytes at a time. Not thread-safe; one reader per thread.
+// disk (header and payload, CRC included). Reads go through one buffer, wal_tail_read_bytes at
+// a time (more for a larger frame): about one group commit, since each read past the buffered
+// bytes goes to the file again (what lies after the last durable frame is zeros, or not yet
+// written). Not thread-safe; one reader per thread.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +23,7 @@
 
 namespace ecom::persistence {
 
-inline constexpr std::size_t wal_tail_read_bytes = 256 * 1024;
+inline constexpr std::size_t wal_tail_read_bytes = 32 * 1024;
 
 class wal_tail {
  public:
@@ -63,7 +65,8 @@ class wal_tail {
   std::filesystem::path segment_path_;
   std::uint64_t offset_ = 0;  // of the next frame in the current segment
   engine::lsn_t next_lsn_ = 0;
-  std::string buf_;
+  std::string buf_;               // its size only grows (no zero-fill per read)
+  std::size_t buf_bytes_ = 0;     // how much of buf_ holds file bytes
   std::uint64_t buf_offset_ = 0;  // file offset of buf_[0]
 };
 
