@@ -3,18 +3,18 @@
 # private data dirs, --fsync always everywhere:
 #   1. first-come issue (ecom-load fcfs, every request a durable issue) at 64 and 256
 #      connections against a primary with no replication, with --replicate-to in `local` ack
-#      mode and in `stream` ack mode, interleaved per connection count; requests/s, p50, p99
-#      and the ratios against no replication;
+#      mode and in `stream` ack mode, interleaved, ROUNDS rounds (default 3); medians of
+#      requests/s, p50, p99, and of the ratios against the same round's no-replication run;
 #   2. the lag of a standby under that flood (local mode, 256 connections): a sampler reads
 #      X-Ecomd-Lsn of the primary and the standby every 5 ms: lag in records, and the delay
 #      until the standby held an LSN the primary had (ms);
 #   3. a standby's apply rate: a second standby restored from a backup taken before the flood
 #      catches up with the whole stream; records per second;
 #   4. ecom-load mixed with its reads on the standby (--read-url) vs all on the primary.
-# Usage: tools/bench_replication.sh [users per fcfs run (default 40000)] [mixed seconds (10)]
+# Usage: [ROUNDS=3] tools/bench_replication.sh [users per fcfs run (default 100000)] [mixed seconds (10)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-users="${1:-40000}" mixed_s="${2:-10}"
+users="${1:-100000}" mixed_s="${2:-10}"
 command -v nats-server >/dev/null || { echo "nats-server missing: tools/setup.sh installs it" >&2; exit 2; }
 [ -x build/bin/ecomd ] && [ -x build/bin/ecom-load ] && [ -x build/bin/ecom-snapshot ] ||
   cmake --build build -j2 --target ecomd ecom-load ecom-snapshot
@@ -44,30 +44,42 @@ start() {  # port data-dir extra-flags... ; sets last_pid
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# ---- 1. fcfs issue: none / local / stream ---------------------------------------------------
-printf "%-34s %10s %9s %9s %7s\n" "fcfs issue (${users} users)" "req/s" "p50 ms" "p99 ms" "ratio"
+# ---- 1. fcfs issue: none / local / stream, ROUNDS rounds interleaved, medians -----------------
+rounds="${ROUNDS:-3}"
 run=0
-for conns in 64 256; do
-  declare -A rps=()
-  for mode in none local stream; do
-    run=$((run + 1))
-    flags=()
-    [ "$mode" != none ] && flags=(--replicate-to "$nats" --replication-stream "bench$run" --replication-ack "$mode")
-    start "$p_port" "$work/fcfs$run" "${flags[@]}"
-    wait_ready "$p_port"
-    $bin/ecom-load fcfs --url "http://127.0.0.1:$p_port" --admin-token bench --users "$users" \
-      --quantity "$users" --connections "$conns" --no-progress --json >"$work/fcfs$run.json" \
-      2>"$work/fcfs$run.err" || true
-    stop "$last_pid"
-    read -r r p50 p99 ok < <(python3 -c '
-import json,sys; d=json.load(open(sys.argv[1])); l=d["latency_us"]
-print(d["requests_per_s"], l["p50"]/1000, l["p99"]/1000, d["invariants"]["pass"])' "$work/fcfs$run.json")
-    rps[$mode]=$r
-    ratio=$(python3 -c "print(f'{float(\"$r\")/float(\"${rps[none]}\"):.2f}')")
-    printf "%-34s %10.0f %9.2f %9.2f %7s%s\n" "$conns conns, $mode" "$r" "$p50" "$p99" "$ratio" \
-      "$([ "$ok" = True ] || echo '  INVARIANTS FAILED')"
+for round in $(seq "$rounds"); do
+  for conns in 64 256; do
+    for mode in none local stream; do
+      run=$((run + 1))
+      flags=()
+      [ "$mode" != none ] && flags=(--replicate-to "$nats" --replication-stream "bench$run" --replication-ack "$mode")
+      start "$p_port" "$work/fcfs$run" "${flags[@]}"
+      wait_ready "$p_port"
+      $bin/ecom-load fcfs --url "http://127.0.0.1:$p_port" --admin-token bench --users "$users" \
+        --quantity "$users" --connections "$conns" --no-progress --json \
+        >"$work/fcfs-$conns-$mode-$round.json" 2>"$work/fcfs$run.err" || true
+      stop "$last_pid"
+      rm -rf "$work/fcfs$run"
+    done
   done
 done
+python3 - "$work" "$rounds" "$users" <<'PY'
+import json, statistics, sys
+work, rounds, users = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+print(f"{'fcfs issue (' + users + ' users), median of ' + str(rounds):40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}  ratios per round")
+for conns in (64, 256):
+    base = []
+    for mode in ("none", "local", "stream"):
+        runs = [json.load(open(f"{work}/fcfs-{conns}-{mode}-{r}.json")) for r in range(1, rounds + 1)]
+        rps = [d["requests_per_s"] for d in runs]
+        if mode == "none": base = rps
+        ratios = [a / b for a, b in zip(rps, base)]
+        ok = all(d["invariants"]["pass"] for d in runs)
+        med = lambda key: statistics.median(d["latency_us"][key] / 1000 for d in runs)
+        print(f"{str(conns) + ' conns, ' + mode:40} {statistics.median(rps):9.0f} {med('p50'):8.2f} {med('p99'):8.2f} "
+              f"{statistics.median(ratios):6.2f}  {' '.join(f'{x:.2f}' for x in ratios)}"
+              + ("" if ok else "  INVARIANTS FAILED"))
+PY
 
 # ---- 2. lag under the flood, 3. apply rate -------------------------------------------------
 echo
