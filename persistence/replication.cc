@@ -519,21 +519,9 @@ bool replicator::follow_loop() {
       continue;
     }
     if (!checked_.load(std::memory_order_acquire)) {
-      if (stream_->connect(why) != nats_result::ok) {
-        log_warn_limited("replication: " + why);
-        wait_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      const check result = standby_check(why);
-      if (result == check::refused) {
-        if (options_.fatal) options_.fatal("replication: " + why);
-        return false;
-      }
-      if (result == check::retry) {
-        log_warn_limited("replication: " + why);
-        wait_for(std::chrono::milliseconds(250));
-        continue;
-      }
+      const check result = connect_and_check();
+      if (result == check::refused) return false;
+      if (result == check::retry) continue;
       pending = start_seq_ > stream_end_seq_ ? 0 : 1;
     }
     if (!following) {
@@ -607,6 +595,24 @@ bool replicator::follow_loop() {
       }
     }
   }
+}
+
+replicator::check replicator::connect_and_check() {
+  std::string why;
+  if (stream_->connect(why) != nats_result::ok) {
+    log_warn_limited("replication: " + why);
+    wait_for(std::chrono::milliseconds(100));
+    return check::retry;
+  }
+  const check result =
+      role() == replication_role::standby ? standby_check(why) : primary_check(why);
+  if (result == check::refused) {
+    if (options_.fatal) options_.fatal("replication: " + why);
+  } else if (result == check::retry) {
+    log_warn_limited("replication: " + why);
+    wait_for(std::chrono::milliseconds(250));
+  }
+  return result;
 }
 
 bool replicator::promote_pending_empty() {
@@ -874,21 +880,7 @@ void replicator::publish_loop() {
       continue;
     }
     if (!checked_.load(std::memory_order_acquire)) {
-      if (stream_->connect(why) != nats_result::ok) {
-        log_warn_limited("replication: " + why);
-        wait_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      const check result = primary_check(why);
-      if (result == check::refused) {
-        if (options_.fatal) options_.fatal("replication: " + why);
-        return;
-      }
-      if (result == check::retry) {
-        log_warn_limited("replication: " + why);
-        wait_for(std::chrono::milliseconds(250));
-        continue;
-      }
+      if (connect_and_check() == check::refused) return;
       continue;
     }
     if (pending_.frames.empty()) {

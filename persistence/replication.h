@@ -154,6 +154,9 @@ class replicator final : public replication_port {
   void publish_loop();
   check standby_check(std::string& why);
   check primary_check(std::string& why);
+  // Connects if need be and runs the role's check: waits a little on `retry`, calls `fatal` on
+  // `refused`.
+  check connect_and_check();
   bool apply_message(const stream_message& msg, std::string& why);
   bool try_promote();
   bool promote_pending_empty();

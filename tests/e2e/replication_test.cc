@@ -51,6 +51,7 @@
 #include "persistence/recovery.h"
 #include "tests/support/api.h"
 #include "tests/support/commerce.h"
+#include "tests/support/data_dir_tools.h"
 #include "tests/support/http_client.h"
 #include "tests/support/json.h"
 #include "tests/support/nats_process.h"
@@ -64,74 +65,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 // ---- tools and dirs ------------------------------------------------------------------------
-
-struct tool_run {
-  int exit = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Runs `binary args` (paths without spaces) bounded by `timeout` 120, capturing its output.
-tool_run run_tool(const std::string& binary, const std::string& args) {
-  static std::atomic<int> counter{0};
-  const fs::path base =
-      fs::temp_directory_path() /
-      ("ecom-replication-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-  const std::string command = "timeout -s KILL 120 " + binary + " " + args + " >" + base.string() +
-                              ".out 2>" + base.string() + ".err";
-  const int status = std::system(command.c_str());
-  tool_run run;
-  run.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = slurp(base.string() + ".out");
-  run.err = slurp(base.string() + ".err");
-  fs::remove(base.string() + ".out");
-  fs::remove(base.string() + ".err");
-  return run;
-}
-
-std::string describe(const tool_run& run) {
-  return "exit " + std::to_string(run.exit) + "\nstdout: " + run.out + "\nstderr: " + run.err;
-}
-
-// A fresh folder for backups and standby data dirs, removed at the end of the test.
-class scratch {
- public:
-  scratch() {
-    char templ[] = "/tmp/ecom-replication-test-XXXXXX";
-    if (::mkdtemp(templ) == nullptr) throw std::runtime_error("mkdtemp");
-    root_ = templ;
-  }
-  ~scratch() {
-    std::error_code ignored;
-    if (std::getenv("ECOMD_E2E_KEEP") == nullptr) fs::remove_all(root_, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return root_ / name; }
-
- private:
-  fs::path root_;
-};
-
-// The state of a stopped server's data dir (snapshot + WAL, read-only), per shard, as canonical
-// entity bytes, after forgetting what time forgets by `now`.
-std::vector<std::string> state_of(const fs::path& dir, engine::time_ms now) {
-  engine::shard_set shards(persistence::stored_shard_count(dir), 4096, [now] { return now; });
-  persistence::recovery_report report;
-  persistence::load_options load;
-  load.read_only = true;
-  persistence::load_state(dir, shards, load, report);
-  std::vector<std::string> out;
-  for (engine::shard_index i = 0; i < shards.size(); ++i) {
-    shards.at(i).state_for_load().keys.sweep(now);
-    shards.at(i).state_for_load().sales.prune(now);
-    out.push_back(shards.at(i).state_for_load().save());
-  }
-  return out;
-}
 
 // Both data dirs hold the same entities, shard by shard.
 void expect_same_state(const fs::path& primary_dir, const fs::path& standby_dir) {
@@ -324,7 +257,7 @@ void expect_charges_kept(http_client& client, const bulk_user& user, const charg
 // data dirs loaded read-only.
 TEST(replication, a_standby_under_mixed_load_equals_the_primary_entity_by_entity_when_caught_up) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(primary_of(nats.url(), {"--snapshot-every-records", "3000"}));
   http_client client(primary.port());
   sign_up_and_login(client, "follow");
@@ -446,7 +379,7 @@ TEST(replication, a_standby_under_mixed_load_equals_the_primary_entity_by_entity
 TEST(replication, standby_and_primary_killed_mid_stream_restart_from_their_wal_and_converge) {
   constexpr int k_writers = 4;
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(primary_of(nats.url()));
   http_client client(primary.port());
   const auto users = bulk_users(client, k_writers, "rresume");
@@ -532,7 +465,7 @@ struct payer_book {
 TEST(replication, kill_9_of_a_stream_ack_primary_mid_flood_then_promote_keeps_every_2xx) {
   constexpr int k_users = 800, k_quantity = 500, k_issuers = 6, k_payers = 4;
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(primary_of(nats.url(), {"--replication-ack", "stream"}));
   http_client client(primary.port());
   const auto users = bulk_users(client, k_users, "rflood");
@@ -703,7 +636,7 @@ struct write_event {
 TEST(replication, a_nats_cluster_node_and_then_the_stream_leader_die_mid_flood_and_writes_go_on) {
   constexpr int k_writers = 6;
   nats_cluster nats(3);
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(
       primary_of(nats.url(), {"--replication-ack", "stream", "--replication-replicas", "3"}));
   http_client client(primary.port());
@@ -848,7 +781,7 @@ TEST(replication, a_nats_cluster_node_and_then_the_stream_leader_die_mid_flood_a
 // kept across the kill), a primary with --replication-timeout-ms 500, keyed charges.
 TEST(replication, stream_ack_writes_answer_503_while_nats_is_down_and_resume_when_it_is_back) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(
       primary_of(nats.url(), {"--replication-ack", "stream", "--replication-timeout-ms", "500"}));
   http_client client(primary.port());
@@ -928,7 +861,7 @@ TEST(replication, stream_ack_writes_answer_503_while_nats_is_down_and_resume_whe
 // kill -9, 20 charges, nats-server started again on its port and store dir.
 TEST(replication, local_ack_writes_go_on_while_nats_is_down_and_the_standby_catches_up_after) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(primary_of(nats.url()));
   http_client client(primary.port());
   const auto users = bulk_users(client, 1, "rlocal");
@@ -983,7 +916,7 @@ TEST(replication, local_ack_writes_go_on_while_nats_is_down_and_the_standby_catc
 // both started again (the primary must be ready within 8 s); SIGTERM to the standby.
 TEST(replication, servers_started_while_nats_is_down_come_up_and_stop_on_sigterm) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_options options = primary_of(nats.url());
   options.start_timeout = 8s;
   server_process primary(options);
@@ -1047,7 +980,7 @@ TEST(replication, servers_started_while_nats_is_down_come_up_and_stop_on_sigterm
 // its standby, it follows it to the same state.
 TEST(replication, a_promoted_standby_fences_the_old_primary_which_acknowledges_no_write_after) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process old_primary(primary_of(nats.url(), {"--replication-ack", "stream"}));
   http_client a(old_primary.port());
   const auto users = bulk_users(a, 3, "rfence");
@@ -1163,7 +1096,7 @@ TEST(replication, a_promoted_standby_fences_the_old_primary_which_acknowledges_n
 TEST(replication, the_other_standby_follows_the_promoted_one_after_the_primary_dies) {
   constexpr int k_writers = 4;
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(primary_of(nats.url(), {"--replication-ack", "stream"}));
   http_client client(primary.port());
   const auto users = bulk_users(client, k_writers, "rtwo");
@@ -1226,7 +1159,7 @@ TEST(replication, the_other_standby_follows_the_promoted_one_after_the_primary_d
 // within 2 s, then only NOT_PRIMARY for 300 ms, and the old primary's stats say fenced.
 TEST(replication, a_local_ack_old_primary_refuses_changes_once_its_append_is_refused) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process old_primary(primary_of(nats.url()));
   http_client a(old_primary.port());
   const auto users = bulk_users(a, 1, "rlfence");
@@ -1269,7 +1202,7 @@ TEST(replication, a_local_ack_old_primary_refuses_changes_once_its_append_is_ref
 // --follow. Both exit non-zero.
 TEST(replication, a_standby_of_another_data_dir_or_shard_count_refuses_to_start) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(primary_of(nats.url()));
   http_client client(primary.port());
   sign_up_and_login(client, "fingerprint");
@@ -1307,7 +1240,7 @@ TEST(replication, a_standby_of_another_data_dir_or_shard_count_refuses_to_start)
 // backup's LSN), while the primary writes others; then that copy with --follow.
 TEST(replication, a_standby_whose_wal_diverged_from_the_stream_refuses_to_start) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(primary_of(nats.url()));
   http_client client(primary.port());
   session user = sign_up_and_login(client, "diverge");
@@ -1355,7 +1288,7 @@ TEST(replication, a_standby_whose_wal_diverged_from_the_stream_refuses_to_start)
 // its oldest WAL record, past L + 1; the backup's standby refuses.
 TEST(replication, a_standby_needing_an_lsn_the_stream_no_longer_holds_refuses_to_start) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(replicating({"--snapshots-keep", "1"}));
   http_client client(primary.port());
   session user = sign_up_and_login(client, "history");
@@ -1410,7 +1343,7 @@ TEST(replication, a_standby_needing_an_lsn_the_stream_no_longer_holds_refuses_to
 // goes away again.
 TEST(replication, a_standby_reads_its_writes_refuses_changes_and_is_ready_once_caught_up) {
   nats_cluster nats;
-  scratch dirs;
+  scratch dirs("ecom-replication-test");
   server_process primary(primary_of(nats.url()));
   http_client client(primary.port());
   const auto users = bulk_users(client, 2, "rsurface");

@@ -22,6 +22,7 @@
 #include "persistence/recovery.h"
 #include "tests/support/api.h"
 #include "tests/support/commerce.h"
+#include "tests/support/data_dir_tools.h"
 #include "tests/support/server_process.h"
 
 namespace ecom::test {
@@ -29,72 +30,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct tool_run {
-  int exit = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // Runs build/bin/ecom-snapshot with `args` (paths without spaces), capturing its output.
 tool_run run_tool(const std::string& args) {
-  static std::atomic<int> counter{0};
-  const fs::path base =
-      fs::temp_directory_path() /
-      ("ecom-snapshot-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-  const std::string command = std::string(ECOM_SNAPSHOT_BINARY) + " " + args + " >" +
-                              base.string() + ".out 2>" + base.string() + ".err";
-  const int status = std::system(command.c_str());
-  tool_run run;
-  run.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = slurp(base.string() + ".out");
-  run.err = slurp(base.string() + ".err");
-  fs::remove(base.string() + ".out");
-  fs::remove(base.string() + ".err");
-  return run;
-}
-
-std::string describe(const tool_run& run) {
-  return "exit " + std::to_string(run.exit) + "\nstdout: " + run.out + "\nstderr: " + run.err;
-}
-
-// A fresh folder for a copy, removed at the end of the test.
-class scratch {
- public:
-  scratch() {
-    char templ[] = "/tmp/ecom-snapshot-test-XXXXXX";
-    if (::mkdtemp(templ) == nullptr) throw std::runtime_error("mkdtemp");
-    root_ = templ;
-  }
-  ~scratch() {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return root_ / name; }
-
- private:
-  fs::path root_;
-};
-
-// The state of a data dir (read-only: snapshot + WAL), per shard, as canonical entity bytes,
-// after forgetting what time forgets by `now` (as verify does).
-std::vector<std::string> state_of(const fs::path& dir, engine::time_ms now) {
-  engine::shard_set shards(persistence::stored_shard_count(dir), 4096, [now] { return now; });
-  persistence::recovery_report report;
-  persistence::load_options load;
-  load.read_only = true;
-  persistence::load_state(dir, shards, load, report);
-  std::vector<std::string> out;
-  for (engine::shard_index i = 0; i < shards.size(); ++i) {
-    shards.at(i).state_for_load().keys.sweep(now);
-    shards.at(i).state_for_load().sales.prune(now);
-    out.push_back(shards.at(i).state_for_load().save());
-  }
-  return out;
+  return test::run_tool(ECOM_SNAPSHOT_BINARY, args);
 }
 
 std::int64_t appended_lsn(http_client& client) {
@@ -151,7 +89,7 @@ TEST(snapshot_tool,
     }
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  scratch copies;
+  scratch copies("ecom-snapshot-test");
   const std::int64_t acknowledged_before = acked.load();
   tool_run backup =
       run_tool("backup " + server.data_dir() + " --out " + (copies / "backup").string() +
@@ -194,7 +132,7 @@ TEST(snapshot_tool, restore_to_an_lsn_and_to_a_time_equals_the_server_stopped_th
   const std::int64_t point = appended_lsn(client);
   ASSERT_EQ(server.terminate(), 0);
   // The reference: the data dir as the server left it at that point.
-  scratch copies;
+  scratch copies("ecom-snapshot-test");
   fs::copy(server.data_dir(), copies / "reference", fs::copy_options::recursive);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const std::int64_t point_time = now_ms();
@@ -281,7 +219,7 @@ TEST(snapshot_tool, wal_check_and_repair_a_torn_tail_and_quarantine_corruption) 
   EXPECT_EQ(corrupt.exit, 1) << describe(corrupt);
   EXPECT_NE(corrupt.out.find("corruption"), std::string::npos) << corrupt.out;
   // A backup of it fails its own check, and leaves nothing half built behind.
-  scratch copies;
+  scratch copies("ecom-snapshot-test");
   tool_run backup = run_tool("backup " + server.data_dir() + " --out " + (copies / "b").string());
   EXPECT_EQ(backup.exit, 1) << describe(backup);
   EXPECT_NE(backup.err.find("does not check out"), std::string::npos) << describe(backup);
@@ -306,7 +244,7 @@ TEST(snapshot_tool, verify_finds_a_damaged_snapshot_and_a_backup_file_that_fails
   session user = sign_up_and_login(client, "verifydamage");
   ASSERT_EQ(charge(client, user.user_id, user.access_token, 7).status, 200);
   client.request("POST", "/admin/snapshot", "", bearer(k_admin_token));
-  scratch copies;
+  scratch copies("ecom-snapshot-test");
   tool_run backup = run_tool("backup " + server.data_dir() + " --out " + (copies / "b").string());
   ASSERT_EQ(backup.exit, 0) << describe(backup);
   ASSERT_EQ(server.terminate(), 0);
@@ -339,7 +277,7 @@ TEST(snapshot_tool, refusals_are_exit_2_and_a_held_dir_is_only_read) {
   session user = sign_up_and_login(client, "refusals");
   ASSERT_EQ(charge(client, user.user_id, user.access_token, 3).status, 200);
   const std::string dir = server.data_dir();
-  scratch copies;
+  scratch copies("ecom-snapshot-test");
   fs::create_directories(copies / "full");
   std::ofstream(copies / "full" / "something") << "x";
 

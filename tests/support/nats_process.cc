@@ -1,5 +1,6 @@
 // Spawning and supervising nats-server (JetStream) for the replication tests.
 #include "tests/support/nats_process.h"
+#include "tests/support/process_util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -34,28 +35,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-bool current_test_failed() {
-  const auto* unit = ::testing::UnitTest::GetInstance();
-  if (const auto* info = unit->current_test_info(); info != nullptr) {
-    return info->result()->Failed();
-  }
-  if (const auto* suite = unit->current_test_suite(); suite != nullptr) return suite->Failed();
-  return false;
-}
-
-int exit_code_of(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 // `count` distinct ports that were free on 127.0.0.1 a moment ago: each is bound to port 0 and
 // kept until all are picked, then released for nats-server to take.

@@ -1,5 +1,6 @@
 // Spawning and supervising ecomd for the end-to-end tests.
 #include "tests/support/server_process.h"
+#include "tests/support/process_util.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -30,29 +31,6 @@ namespace ecom::test {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-bool current_test_failed() {
-  const auto* unit = ::testing::UnitTest::GetInstance();
-  if (const auto* info = unit->current_test_info(); info != nullptr) {
-    return info->result()->Failed();
-  }
-  if (const auto* suite = unit->current_test_suite(); suite != nullptr) return suite->Failed();
-  return false;
-}
-
-// Decodes a waitpid status into the value terminate() returns.
-int exit_code_of(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 bool is_not_ready(const http_response& response) {
   return response.header_or("Content-Type").rfind("application/problem+json", 0) == 0 &&
