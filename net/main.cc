@@ -31,6 +31,7 @@
 #include "net/seed.h"
 #include "net/wal_metrics.h"
 #include "persistence/data_dir.h"
+#include "persistence/nats_stream.h"
 #include "persistence/recovery.h"
 #include "persistence/replication.h"
 #include "persistence/snapshotter.h"
@@ -293,10 +294,12 @@ int main(int argc, char** argv) {
   net::settings s;
   if (int code = net::parse_flags(argc, argv, s); code != 0) return code == 1 ? 0 : code;
   clock_offset_ms = s.clock_offset_ms;
+  int code = 1;
   try {
-    return serve(s);
+    code = serve(s);
   } catch (const std::exception& e) {
     net::log_line(net::log_level::error, "%s", e.what());
-    return 1;
   }
+  persistence::nats_stream::close_library();  // after the replicator is gone
+  return code;
 }

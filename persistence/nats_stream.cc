@@ -37,6 +37,8 @@ nats_result result_of(natsStatus s, jsErrCode code, std::string& error) {
 
 void on_connected(natsConnection*, void*) {}
 
+std::atomic<bool> library_used{false};
+
 std::uint64_t header_u64(natsMsg* msg, const char* name) {
   const char* value = nullptr;
   if (natsMsgHeader_Get(msg, name, &value) != NATS_OK || value == nullptr) return 0;
@@ -97,6 +99,7 @@ nats_result nats_stream::connect(std::string& error) {
   }
   std::vector<const char*> servers;
   for (const auto& url : urls) servers.push_back(url.c_str());
+  library_used.store(true);
   natsStatus s = natsOptions_Create(&h_->opts);
   if (s == NATS_OK)
     s = natsOptions_SetServers(h_->opts, servers.data(), static_cast<int>(servers.size()));
@@ -273,6 +276,10 @@ nats_result nats_stream::next(std::uint32_t wait_ms, stream_message& out, std::s
 void nats_stream::interrupt() {
   auto* conn = static_cast<natsConnection*>(interruptible_.load(std::memory_order_acquire));
   if (conn != nullptr) natsConnection_Close(conn);  // thread-safe in cnats; idempotent
+}
+
+void nats_stream::close_library() {
+  if (library_used.exchange(false)) nats_CloseAndWait(1000);
 }
 
 void nats_stream::release_thread() {

@@ -82,6 +82,10 @@ class nats_stream {
   // now (stopping) instead of at its timeout. Later requests fail at once.
   void interrupt();
 
+  // At the process's end, once every nats_stream is gone: the client's threads and memory
+  // (nothing to do when none was made). Waits at most 1 s.
+  static void close_library();
+
   // A thread that used the client calls this before it ends (the client's per-thread memory).
   static void release_thread();
 
