@@ -88,6 +88,10 @@ class gateway {
   // Every change (a request that may write) is refused with the gate's errc while it is not
   // open: `done` runs at once with the refusal (the call returns true). Any thread.
   void set_write_gate(write_gate gate) { gate_.store(gate, std::memory_order_release); }
+  // Moves the gate from `from` to `to` only if it is at `from` (false otherwise).
+  bool move_write_gate(write_gate from, write_gate to) {
+    return gate_.compare_exchange_strong(from, to, std::memory_order_acq_rel);
+  }
   engine::write_gate current_write_gate() const { return gate_.load(std::memory_order_acquire); }
 
   // Observation (any thread).

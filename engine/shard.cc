@@ -182,7 +182,7 @@ void shard::append_records() {
 
 // Periodic work that needs no request (see shard_state::tick).
 void shard::tick(time_ms now) {
-  if (following()) return;
+  if (following()) return state_->forget_old(now);  // the expiries come in the primary's log
   records_.clear();
   state_->tick(now, records_);
   append_records();

@@ -80,7 +80,8 @@ class shard {
   void stop();
 
   // A standby's shard follows another server's log (apply_log) and writes nothing of its own:
-  // the periodic tick and the expiries wait, since the primary's log carries their records.
+  // the expiries wait, since the primary's log carries their records (the tick only forgets
+  // old idempotency entries and popularity, which write nothing).
   // Any thread; the shard sees it at its next tick.
   void set_following(bool following) { following_.store(following, std::memory_order_release); }
   bool following() const { return following_.load(std::memory_order_acquire); }

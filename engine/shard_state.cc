@@ -197,9 +197,13 @@ bool shard_state::apply(record_type type, std::string_view payload) {
   return false;
 }
 
-expiry_counts shard_state::tick(time_ms now, std::vector<record>& out) {
+void shard_state::forget_old(time_ms now) {
   keys.sweep(now);
   sales.prune(now);
+}
+
+expiry_counts shard_state::tick(time_ms now, std::vector<record>& out) {
+  forget_old(now);
   expiry_counts counts;
   counts.coupons = wallets.expire(now, out);
   counts.orders = orders.expire(now, out);

@@ -73,6 +73,9 @@ class shard_state {
   // Periodic work that needs no request: forget old idempotency entries and old popularity,
   // expire coupons and pending orders (bounded per call). Returns what expired.
   expiry_counts tick(time_ms now, std::vector<record>& out);
+  // The part of tick that writes no record (old idempotency entries, old popularity): also
+  // what a following shard (a standby) does, whose expiries come in the primary's log.
+  void forget_old(time_ms now);
   shard_figures figures() const;
   // Every invariant the books keep (balance = history, campaign counts, one coupon per
   // campaign and user, stock within bounds, a gap-free feed); empty when all hold.

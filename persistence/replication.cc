@@ -46,6 +46,12 @@ std::string fingerprint_in(const std::string& description) {
   return description.substr(from, description.find(';', from) - from);
 }
 
+// A promotion mark: a message without records (its LSN range is empty), whose data names the
+// promotion (random), so that the promoted server knows its own.
+bool is_mark(const stream_message& msg) {
+  return msg.first_lsn > msg.last_lsn;
+}
+
 const char* restore_hint =
     "take a new backup of the primary (ecom-snapshot backup) and restore it into this data dir "
     "(ecom-snapshot restore), then start the standby again";
@@ -63,15 +69,17 @@ std::string replication_fingerprint(const std::string& token_secret, std::uint32
 
 void lsn_waiters::add(engine::lsn_t lsn, steady::time_point deadline, callback done,
                       const std::atomic<engine::lsn_t>& reached) {
+  bool ok = true;
   {
     std::lock_guard lock(mutex_);
+    ok = !closed_;
     // Checked under the lock: release() stores `reached` before it takes the lock.
-    if (reached.load(std::memory_order_acquire) < lsn) {
+    if (ok && reached.load(std::memory_order_acquire) < lsn) {
       waiting_.emplace(lsn, entry{deadline, std::move(done)});
       return;
     }
   }
-  done(true);
+  done(ok);
 }
 
 void lsn_waiters::release(engine::lsn_t reached) {
@@ -109,6 +117,14 @@ void lsn_waiters::fail_all() {
     all.swap(waiting_);
   }
   for (auto& [lsn, e] : all) e.done(false);
+}
+
+void lsn_waiters::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  fail_all();
 }
 
 std::size_t lsn_waiters::size() const {
@@ -167,8 +183,11 @@ void replicator::log_warn_limited(const std::string& line) {
 
 void replicator::start(wal_writer& wal, engine::lsn_t last_lsn) {
   if (!active()) return;
-  wal_ = &wal;
-  durable_.store(wal.durable_lsn(), std::memory_order_release);
+  wal_.store(&wal, std::memory_order_release);
+  // The hook may have moved it already: only ever forward.
+  engine::lsn_t known = durable_.load();
+  while (known < wal.durable_lsn() && !durable_.compare_exchange_weak(known, wal.durable_lsn())) {
+  }
   appended_ = last_lsn;
   applied_.store(last_lsn, std::memory_order_release);
   acked_.store(0, std::memory_order_release);
@@ -177,10 +196,7 @@ void replicator::start(wal_writer& wal, engine::lsn_t last_lsn) {
   if (stream_->connect(why) == nats_result::ok) {
     const check result =
         options_.role == replication_role::standby ? standby_check(why) : primary_check(why);
-    if (result == check::refused) {
-      if (options_.role == replication_role::standby) throw std::runtime_error(why);
-      throw std::runtime_error(why);
-    }
+    if (result == check::refused) throw std::runtime_error(why);
     if (result == check::retry && options_.log_warn) options_.log_warn("replication: " + why);
   } else if (options_.log_warn) {
     options_.log_warn("replication: " + why +
@@ -191,6 +207,18 @@ void replicator::start(wal_writer& wal, engine::lsn_t last_lsn) {
                            : "; changes are taken and published once the stream answers"));
   }
   thread_ = std::thread([this] { run(); });
+  expiry_thread_ = std::thread([this] { run_expiry(); });
+}
+
+void replicator::run_expiry() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    expire_waiters();
+    lock.lock();
+    expiry_wake_.wait_for(lock, std::chrono::milliseconds(waiter_expiry_interval_ms),
+                          [&] { return stopping_; });
+  }
 }
 
 void replicator::stop() {
@@ -199,10 +227,12 @@ void replicator::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  expiry_wake_.notify_all();
   if (stream_) stream_->interrupt();  // a request in progress ends now, not at its timeout
   if (thread_.joinable()) thread_.join();
-  acks_.fail_all();
-  applies_.fail_all();
+  if (expiry_thread_.joinable()) expiry_thread_.join();
+  acks_.close();
+  applies_.close();
   std::vector<promote_callback> promotes;
   {
     std::lock_guard lock(mutex_);
@@ -218,7 +248,10 @@ void replicator::wait_for(std::chrono::milliseconds pause) {
 
 engine::lsn_t replicator::applied_lsn() const {
   if (role() == replication_role::standby) return applied_.load(std::memory_order_acquire);
-  return durable_.load(std::memory_order_acquire);
+  // A primary: what it holds, at or past any change it answered (in `batch` and `off` fsync
+  // modes an answer leaves before its LSN is durable).
+  const wal_writer* wal = wal_.load(std::memory_order_acquire);
+  return wal != nullptr ? wal->appended_lsn() : durable_.load(std::memory_order_acquire);
 }
 
 void replicator::when_acked(engine::lsn_t lsn, lsn_waiters::callback done) {
@@ -273,18 +306,20 @@ replication_status replicator::status() const {
 
 engine::lsn_t replicator::wal_needed_after() const {
   if (role() != replication_role::primary) return ~engine::lsn_t{0};
-  // A fenced primary's tail will never be published; keep it anyway (an operator may want it).
-  return acked_.load(std::memory_order_acquire);
+  // The segment of the last acked record stays too: a restart compares it with the stream's
+  // end. A fenced primary's tail will never be published; kept anyway (an operator may want it).
+  const engine::lsn_t acked = acked_.load(std::memory_order_acquire);
+  return acked > 0 ? acked - 1 : 0;
 }
 
 void replicator::expire_waiters() {
   const auto now = steady::now();
   applies_.expire(now);
+  // A change was not acked in time: no further change until the stream answers again.
   if (acks_.expire(now) > 0 && role() == replication_role::primary &&
-      gateway_.current_write_gate() == engine::write_gate::open &&
-      !fenced_.load(std::memory_order_acquire)) {
-    // A change was not acked in time: no further change until the stream answers again.
-    gateway_.set_write_gate(engine::write_gate::replication_unavailable);
+      !fenced_.load(std::memory_order_acquire) &&
+      gateway_.move_write_gate(engine::write_gate::open,
+                               engine::write_gate::replication_unavailable)) {
     set_state("unavailable");
     if (options_.log_warn) {
       options_.log_warn("replication: the stream did not acknowledge within " +
@@ -292,6 +327,11 @@ void replicator::expire_waiters() {
                         " ms; changes answer 503 REPLICATION_UNAVAILABLE until it does");
     }
   }
+}
+
+void replicator::set_acked(engine::lsn_t lsn) {
+  acked_.store(lsn, std::memory_order_release);
+  acks_.release(lsn);
 }
 
 void replicator::fence(const std::string& why) {
@@ -345,7 +385,7 @@ replicator::check replicator::standby_check(std::string& why) {
   // Compares this WAL's record at `lsn` with the stream's (in `msg`); false when they differ.
   const auto same_at = [&](engine::lsn_t lsn, const stream_message& msg) {
     std::uint32_t stream_crc = 0;
-    if (lsn == 0 || !frame_crc_in(msg.data, lsn, stream_crc)) return true;
+    if (lsn == 0 || is_mark(msg) || !frame_crc_in(msg.data, lsn, stream_crc)) return true;
     const auto own = wal_tail::frame_crc_of(options_.wal_dir, lsn);
     return !own || *own == stream_crc;  // a trimmed record cannot be compared
   };
@@ -357,6 +397,7 @@ replicator::check replicator::standby_check(std::string& why) {
   stream_end_seq_ = st.last_seq;
   if (st.messages == 0) {
     start_seq_ = st.last_seq + 1;
+    stream_end_lsn_ = last;
     stream_last_lsn_.store(last, std::memory_order_release);
     stream_seq_.store(start_seq_ - 1, std::memory_order_relaxed);  // held already
     checked_.store(true, std::memory_order_release);
@@ -366,8 +407,13 @@ replicator::check replicator::standby_check(std::string& why) {
   if (stream_->get(st.last_seq, end, why) != nats_result::ok) return check::retry;
   stream_last_lsn_.store(end.last_lsn, std::memory_order_release);
   if (end.last_lsn <= last) {
-    // The stream ends at or before this data dir: same record at its end, then wait for more.
+    // The stream ends at or before this data dir: same record at its end, then wait for more
+    // (what this dir holds past it is checked against the stream as it comes). But a stream
+    // that ends with a promotion mark before this dir's end goes on without this dir's later
+    // records: another server was promoted there.
     if (!same_at(end.last_lsn, end)) return diverged(end.last_lsn);
+    if (is_mark(end) && end.last_lsn < last) return diverged(end.last_lsn + 1);
+    stream_end_lsn_ = end.last_lsn;
     start_seq_ = st.last_seq + 1;
     stream_seq_.store(start_seq_ - 1, std::memory_order_relaxed);  // held already
     checked_.store(true, std::memory_order_release);
@@ -392,11 +438,13 @@ replicator::check replicator::standby_check(std::string& why) {
       return check::refused;
     }
     const std::uint64_t mid = lo + (hi - lo) / 2;
-    if (stream_->get(mid, found, why) != nats_result::ok) {
-      why = "stream " + options_.stream + ": message " + std::to_string(mid) + " cannot be read (" +
-            why + "); " + restore_hint;
+    const nats_result got = stream_->get(mid, found, why);
+    if (got == nats_result::not_found) {
+      why = "stream " + options_.stream + ": message " + std::to_string(mid) +
+            " is gone (deleted); " + restore_hint;
       return check::refused;
     }
+    if (got != nats_result::ok) return check::retry;  // e.g. a leader election: try again
     if (found.last_lsn < last + 1) {
       lo = mid + 1;
     } else if (found.first_lsn > last + 1) {
@@ -414,15 +462,33 @@ replicator::check replicator::standby_check(std::string& why) {
     if (!same_at(last, before)) return diverged(last);
   }
   start_seq_ = found.seq;
+  stream_end_lsn_ = last;                                        // until the first message is read
   stream_seq_.store(start_seq_ - 1, std::memory_order_relaxed);  // held already
   checked_.store(true, std::memory_order_release);
   return check::passed;
+}
+
+bool replicator::own_record_is(engine::lsn_t lsn, std::uint32_t crc) {
+  if (!own_records_) own_records_ = std::make_unique<wal_tail>(options_.wal_dir);
+  try {
+    if (own_records_->next_lsn() != lsn && !own_records_->seek(lsn)) return true;  // trimmed
+    std::string frame;
+    if (own_records_->read(lsn, 1, frame) != 1) return true;
+    return wal_format::decode_frame_header(frame.data()).masked_crc == crc;
+  } catch (const std::exception&) {
+    return false;  // its own WAL is damaged there: it cannot vouch for the record
+  }
 }
 
 bool replicator::apply_message(const stream_message& msg, std::string& why) {
   if (msg.fingerprint != options_.fingerprint) {
     why = "stream message " + std::to_string(msg.seq) + " comes from another data dir";
     return false;
+  }
+  if (is_mark(msg)) {  // a promotion: nothing to apply
+    stream_seq_.store(msg.seq, std::memory_order_relaxed);
+    stream_end_lsn_ = std::max(stream_end_lsn_, msg.last_lsn);
+    return true;
   }
   auto batch = std::make_shared<engine::log_batch>();
   std::vector<engine::record> records;
@@ -448,7 +514,16 @@ bool replicator::apply_message(const stream_message& msg, std::string& why) {
       return false;
     }
     at += size;
-    if (header.lsn < expected) continue;  // this data dir holds it already
+    if (header.lsn < expected) {
+      // This data dir holds it already: the same record, or the logs parted ways.
+      if (!own_record_is(header.lsn, header.masked_crc)) {
+        why = "this data dir's WAL and stream " + options_.stream +
+              " hold different records at lsn " + std::to_string(header.lsn) +
+              ": it is not a copy of the primary's; " + restore_hint;
+        return false;
+      }
+      continue;
+    }
     if (header.lsn != expected) {
       why = "stream message " + std::to_string(msg.seq) + " holds lsn " +
             std::to_string(header.lsn) + " where " + std::to_string(expected) +
@@ -464,11 +539,12 @@ bool replicator::apply_message(const stream_message& msg, std::string& why) {
     batch->bytes.append(payload);
   }
   stream_seq_.store(msg.seq, std::memory_order_relaxed);
+  stream_end_lsn_ = std::max(stream_end_lsn_, msg.last_lsn);
   if (records.empty()) return true;
   batch->first_lsn = appended_ + 1;
   batch->last_lsn = expected - 1;
   // Into this server's WAL first, with the same LSNs (nothing else writes on a standby).
-  const engine::lsn_t got = wal_->append(records, {});
+  const engine::lsn_t got = wal_.load()->append(records, {});
   if (got != batch->last_lsn) {
     why = "the standby's WAL gave lsn " + std::to_string(got) + " to what the stream numbers " +
           std::to_string(batch->last_lsn);
@@ -483,16 +559,20 @@ bool replicator::apply_message(const stream_message& msg, std::string& why) {
   const engine::lsn_t last = batch->last_lsn;
   const std::size_t count = records.size();
   engine::apply_log_everywhere(shards_, std::move(batch), [this, last, count](bool applied) {
-    if (!applied && options_.fatal) {
-      options_.fatal("replication: a record of the stream up to lsn " + std::to_string(last) +
-                     " does not apply to this standby's state; " + restore_hint);
+    if (!applied) {
+      // The state is not the primary's any more: nothing after it counts as applied.
+      if (options_.fatal) {
+        options_.fatal("replication: a record of the stream up to lsn " + std::to_string(last) +
+                       " does not apply to this standby's state; " + restore_hint);
+      }
+    } else {
+      engine::lsn_t before = applied_.load(std::memory_order_acquire);
+      while (before < last && !applied_.compare_exchange_weak(before, last)) {
+      }
+      records_applied_.fetch_add(count, std::memory_order_relaxed);
+      messages_applied_.fetch_add(1, std::memory_order_relaxed);
+      applies_.release(applied_.load(std::memory_order_acquire));
     }
-    engine::lsn_t before = applied_.load(std::memory_order_acquire);
-    while (before < last && !applied_.compare_exchange_weak(before, last)) {
-    }
-    records_applied_.fetch_add(count, std::memory_order_relaxed);
-    messages_applied_.fetch_add(1, std::memory_order_relaxed);
-    applies_.release(applied_.load(std::memory_order_acquire));
     {
       std::lock_guard lock(mutex_);
       --in_flight_;
@@ -639,7 +719,12 @@ bool replicator::try_promote() {
   // Apply the stream to its end, then mark it: an append that expects that end. Another
   // primary's append in between moves the end: apply it too and mark again.
   const auto deadline = steady::now() + std::chrono::milliseconds(options_.timeout_ms);
+  unsigned char random[6];
+  if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("RAND_bytes failed");
+  epoch_ = hex(random, sizeof random);
+  const std::string mark_data = "promotion " + epoch_;
   std::uint64_t mark = 0;
+  engine::lsn_t stream_end = appended_;  // the last LSN the stream holds
   for (;;) {
     while (st.messages > 0 && stream_seq_.load() < st.last_seq) {
       if (steady::now() > deadline) {
@@ -663,8 +748,20 @@ bool replicator::try_promote() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return in_flight_ == 0; });
     }
+    // The stream may end before this WAL (a standby seeded while the primary's publisher
+    // lagged): those records go to the stream first, after the mark.
+    stream_end = st.messages > 0 ? std::min(stream_end_lsn_, appended_) : appended_;
+    if (stream_end < appended_ && !wal_tail(options_.wal_dir).seek(stream_end + 1)) {
+      if (options_.log_warn) {
+        options_.log_warn("replication: lsn " + std::to_string(stream_end + 1) + ".." +
+                          std::to_string(appended_) +
+                          " are not in the stream nor in this WAL any more; standbys need a new "
+                          "backup of this server");
+      }
+      stream_end = appended_;
+    }
     bool moved = false;
-    mark = append_promotion_mark(st.last_seq, moved, why);
+    mark = append_promotion_mark(st.last_seq, stream_end, mark_data, deadline, moved, why);
     if (mark != 0) break;
     if (!moved || steady::now() > deadline || stream_->info(st, why) != nats_result::ok) {
       if (options_.log_warn) options_.log_warn("replication: promotion refused: " + why);
@@ -685,9 +782,8 @@ bool replicator::try_promote() {
   engine::flow_recovery_plan plan = engine::plan_flow_recovery(shards_);
   shards_.set_following(false);
   expected_last_seq_ = st.last_seq;
-  next_publish_ = appended_ + 1;
-  acked_.store(appended_, std::memory_order_release);
-  durable_.store(wal_->durable_lsn(), std::memory_order_release);
+  next_publish_ = stream_end + 1;
+  set_acked(stream_end);
   stream_last_lsn_.store(appended_, std::memory_order_release);
   role_.store(replication_role::primary, std::memory_order_release);
   set_state("publishing");
@@ -704,20 +800,37 @@ bool replicator::try_promote() {
                       std::to_string(redone.coupons_expired) + " coupons and " +
                       std::to_string(redone.orders_expired) + " orders");
   }
-  return answer(promote_outcome::promoted, wal_->durable_lsn());
+  return answer(promote_outcome::promoted, wal_.load()->durable_lsn());
 }
 
-std::uint64_t replicator::append_promotion_mark(std::uint64_t after, bool& moved,
+std::uint64_t replicator::append_promotion_mark(std::uint64_t after, engine::lsn_t stream_end,
+                                                const std::string& mark_data,
+                                                steady::time_point deadline, bool& moved,
                                                 std::string& why) {
-  unsigned char random[6];
-  if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("RAND_bytes failed");
-  epoch_ = hex(random, sizeof random);
-  std::uint64_t seq = 0;
-  // No record: LSNs appended_ + 1 .. appended_ (a standby applies nothing of it).
-  const nats_result r = stream_->publish({}, appended_ + 1, appended_, options_.fingerprint, after,
-                                         epoch_ + "-promotion-" + std::to_string(after), seq, why);
-  moved = r == nats_result::wrong_last_seq;
-  return r == nats_result::ok ? seq : 0;
+  moved = false;
+  const std::string msg_id = epoch_ + "-promotion-" + std::to_string(after);
+  for (;;) {
+    std::uint64_t seq = 0;
+    // No record: the LSN range stream_end + 1 .. stream_end.
+    const nats_result r = stream_->publish(mark_data, stream_end + 1, stream_end,
+                                           options_.fingerprint, after, msg_id, seq, why);
+    if (r == nats_result::ok) return seq;
+    if (r == nats_result::wrong_last_seq) {
+      // Our own mark whose ack was lost, or another server's append.
+      stream_state st;
+      stream_message end;
+      std::string ignored;
+      if (stream_->info(st, ignored) == nats_result::ok && st.last_seq == after + 1 &&
+          stream_->get(st.last_seq, end, ignored) == nats_result::ok && is_mark(end) &&
+          end.data == mark_data) {
+        return st.last_seq;
+      }
+      moved = true;
+      return 0;
+    }
+    if (steady::now() > deadline) return 0;
+    wait_for(std::chrono::milliseconds(50));  // the same append again (de-duplicated)
+  }
 }
 
 std::uint64_t replicator::own_promotion_mark() const {
@@ -772,11 +885,11 @@ replicator::check replicator::primary_check(std::string& why) {
       }
     }
     next_publish_ = std::max<engine::lsn_t>(oldest, 1);
-    acked_.store(next_publish_ - 1, std::memory_order_release);
+    set_acked(next_publish_ - 1);
   } else {
     stream_message end;
     if (stream_->get(st.last_seq, end, why) != nats_result::ok) return check::retry;
-    if (end.data.empty() && end.first_lsn > end.last_lsn && own_promotion_mark() != st.last_seq) {
+    if (is_mark(end) && own_promotion_mark() != st.last_seq) {
       // The stream ends with a promotion mark that is not this server's: another was promoted.
       fence("stream " + options_.stream + " ends with the promotion of another server (sequence " +
             std::to_string(st.last_seq) + "): re-seed this one as a standby");
@@ -791,7 +904,7 @@ replicator::check replicator::primary_check(std::string& why) {
       return check::passed;
     }
     std::uint32_t stream_crc = 0;
-    const bool in_message = frame_crc_in(end.data, end.last_lsn, stream_crc);
+    const bool in_message = !is_mark(end) && frame_crc_in(end.data, end.last_lsn, stream_crc);
     const auto own = wal_tail::frame_crc_of(options_.wal_dir, end.last_lsn);
     if (in_message && own && *own != stream_crc) {
       fence("stream " + options_.stream + " holds another record at lsn " +
@@ -807,7 +920,7 @@ replicator::check replicator::primary_check(std::string& why) {
     }
     expected_last_seq_ = st.last_seq;
     next_publish_ = end.last_lsn + 1;
-    acked_.store(end.last_lsn, std::memory_order_release);
+    set_acked(end.last_lsn);
   }
   stream_seq_.store(expected_last_seq_, std::memory_order_relaxed);
   set_state("publishing");
@@ -844,13 +957,19 @@ bool replicator::publish_pending(std::string& why) {
   } else if (r != nats_result::ok) {
     publish_errors_.fetch_add(1, std::memory_order_relaxed);
     return false;
+  } else if (seq != expected_last_seq_ + 1) {
+    // Not the sequence after ours: unclear what was stored. Ask again (de-duplicated); a
+    // refusal then tells whose append is there.
+    why = "the stream acknowledged sequence " + std::to_string(seq) + " where " +
+          std::to_string(expected_last_seq_ + 1) + " was due";
+    publish_errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
   expected_last_seq_ = seq;
   stream_seq_.store(seq, std::memory_order_relaxed);
   messages_published_.fetch_add(1, std::memory_order_relaxed);
   records_published_.fetch_add(pending_.last - pending_.first + 1, std::memory_order_relaxed);
-  acked_.store(pending_.last, std::memory_order_release);
-  acks_.release(pending_.last);
+  set_acked(pending_.last);
   pending_.frames.clear();
   pending_.first = pending_.last = 0;
   return true;
@@ -859,7 +978,8 @@ bool replicator::publish_pending(std::string& why) {
 void replicator::publish_loop() {
   std::string why;
   bool positioned = false;
-  std::optional<steady::time_point> due_since;  // local mode: when records first waited
+  steady::time_point due_since{};  // local mode: when records first waited (if lingering)
+  bool lingering = false;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -885,6 +1005,15 @@ void replicator::publish_loop() {
     }
     if (pending_.frames.empty()) {
       const engine::lsn_t durable = durable_.load(std::memory_order_acquire);
+      // Everything durable is in the stream: changes may come again (a wait that timed out
+      // closed the gate, and there may be nothing new to publish that would reopen it).
+      if (acked_.load() >= durable &&
+          gateway_.move_write_gate(engine::write_gate::replication_unavailable,
+                                   engine::write_gate::open)) {
+        set_state("publishing");
+        if (options_.log_info)
+          options_.log_info("replication: the stream holds everything; changes are taken");
+      }
       if (next_publish_ > durable) {
         std::unique_lock lock(mutex_);
         wake_.wait_for(lock, std::chrono::milliseconds(20), [&] {
@@ -896,15 +1025,18 @@ void replicator::publish_loop() {
       if (options_.ack == replication_ack::local &&
           durable - next_publish_ + 1 < publish_linger_records) {
         const auto now = steady::now();
-        if (!due_since) due_since = now;
-        const auto until = *due_since + std::chrono::milliseconds(publish_linger_ms);
+        if (!lingering) {
+          lingering = true;
+          due_since = now;
+        }
+        const auto until = due_since + std::chrono::milliseconds(publish_linger_ms);
         if (now < until) {
           std::unique_lock lock(mutex_);
           wake_.wait_until(lock, until, [&] { return stopping_ || !promotes_.empty(); });
           continue;
         }
       }
-      due_since.reset();
+      lingering = false;
       try {
         if (!positioned || tail_->next_lsn() != next_publish_) {
           if (!tail_->seek(next_publish_)) {
@@ -925,7 +1057,7 @@ void replicator::publish_loop() {
         next_publish_ = pending_.last + 1;
         pending_.msg_id =
             epoch_ + "-" + std::to_string(pending_.first) + "-" + std::to_string(pending_.last);
-        if (pending_.frames.size() > stream_->max_payload()) {
+        if (pending_.frames.size() + message_header_bytes_max > stream_->max_payload()) {
           fence("the record at lsn " + std::to_string(pending_.first) +
                 " is larger than the NATS server's max_payload (" +
                 std::to_string(stream_->max_payload()) + " bytes): raise it");

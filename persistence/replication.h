@@ -52,7 +52,10 @@ class wal_tail;
 class wal_writer;
 
 inline constexpr std::size_t replication_message_bytes_max = (1u << 20) - (16u << 10);
+inline constexpr std::size_t message_header_bytes_max = 1024;  // ours and NATS's, generously
 inline constexpr std::size_t apply_batches_in_flight_max = 32;
+// How often waits are checked against their deadlines (X-Ecomd-Min-Lsn, stream acks).
+inline constexpr std::uint32_t waiter_expiry_interval_ms = 10;
 // A standby whose consumer delivers nothing this long while the stream has more makes a new one.
 inline constexpr std::uint32_t resubscribe_after_ms = 2000;
 // `local` ack mode: a message waits up to this long for more records (fewer, larger messages
@@ -98,6 +101,8 @@ class lsn_waiters {
   void release(engine::lsn_t reached);  // done(true) for every one at or below
   std::size_t expire(std::chrono::steady_clock::time_point now);  // done(false) when due
   void fail_all();
+  // fail_all, and from now on add() answers false at once (the replicator stops).
+  void close();
   std::size_t size() const;
 
  private:
@@ -107,6 +112,7 @@ class lsn_waiters {
   };
   mutable std::mutex mutex_;
   std::multimap<engine::lsn_t, entry> waiting_;
+  bool closed_ = false;
 };
 
 class replicator final : public replication_port {
@@ -161,12 +167,20 @@ class replicator final : public replication_port {
   bool try_promote();
   bool promote_pending_empty();
   bool publish_pending(std::string& why);
-  // Promotion: the mark after stream sequence `after`; its sequence, or 0 (see `why`, and
-  // `moved`: another append came first).
-  std::uint64_t append_promotion_mark(std::uint64_t after, bool& moved, std::string& why);
+  // Promotion: the mark after stream sequence `after` (retried until `deadline`); its sequence,
+  // or 0 (see `why`, and `moved`: another append came first).
+  std::uint64_t append_promotion_mark(std::uint64_t after, engine::lsn_t stream_end,
+                                      const std::string& mark_data,
+                                      std::chrono::steady_clock::time_point deadline, bool& moved,
+                                      std::string& why);
   std::uint64_t own_promotion_mark() const;  // from replication_term_file; 0 when none
   void fence(const std::string& why);
   void expire_waiters();
+  void run_expiry();  // the expiry thread: waits end on time, whatever NATS calls take
+  void set_acked(engine::lsn_t lsn);  // acked_, and the acks waiting for it
+  // A standby: false when this data dir's own record at `lsn` differs from `crc` (the frame of
+  // the stream that it skips, since it holds that LSN already).
+  bool own_record_is(engine::lsn_t lsn, std::uint32_t crc);
   void set_state(const char* state);
   void log_warn_limited(const std::string& line);
   void wait_for(std::chrono::milliseconds pause);
@@ -176,9 +190,10 @@ class replicator final : public replication_port {
   replication_options options_;
   engine::shard_set& shards_;
   engine::gateway& gateway_;
-  wal_writer* wal_ = nullptr;
+  std::atomic<wal_writer*> wal_{nullptr};
   std::unique_ptr<nats_stream> stream_;
   std::unique_ptr<wal_tail> tail_;
+  std::unique_ptr<wal_tail> own_records_;  // a standby's overlap check (own_record_is)
 
   std::atomic<replication_role> role_{replication_role::none};
   std::atomic<engine::lsn_t> durable_{0};          // the WAL's durable LSN (primary)
@@ -199,6 +214,7 @@ class replicator final : public replication_port {
   std::uint64_t expected_last_seq_ = 0;
   std::uint64_t start_seq_ = 1;       // standby: where to read from once checked
   std::uint64_t stream_end_seq_ = 0;  // standby: the stream's last sequence at the check
+  engine::lsn_t stream_end_lsn_ = 0;  // standby: the last LSN of the last message read (or checked)
   std::string epoch_;                 // this primary term's part of each Nats-Msg-Id
   struct pending_message {
     std::string frames;
@@ -213,10 +229,12 @@ class replicator final : public replication_port {
   lsn_waiters applies_;  // standby, X-Ecomd-Min-Lsn
   std::mutex mutex_;     // wake-ups, stop, promote requests, the apply window
   std::condition_variable wake_;
+  std::condition_variable expiry_wake_;  // the expiry thread's (stop)
   bool stopping_ = false;
   std::vector<promote_callback> promotes_;
   std::size_t in_flight_ = 0;  // apply batches the shards have not finished
   std::thread thread_;
+  std::thread expiry_thread_;
 };
 
 }  // namespace ecom::persistence

@@ -134,6 +134,7 @@ wal_writer::wal_writer(wal_options options) : options_(std::move(options)) {
   written_lsn_ = appended_lsn_;
   synced_lsn_ = appended_lsn_;  // what came before was recovered (and synced) by wal_reader
   durable_lsn_.store(appended_lsn_, std::memory_order_release);
+  appended_atomic_.store(appended_lsn_, std::memory_order_release);
   stats_.appended_lsn = appended_lsn_;
   stats_.durable_lsn = appended_lsn_;
   segment_number_ = options_.next_segment_number;
@@ -178,8 +179,7 @@ void wal_writer::open_segment(engine::lsn_t first_lsn) {
 }
 
 engine::lsn_t wal_writer::appended_lsn() const {
-  std::lock_guard lock(mutex_);
-  return appended_lsn_;
+  return appended_atomic_.load(std::memory_order_acquire);
 }
 
 engine::lsn_t wal_writer::append(std::span<const engine::record> records,
@@ -219,6 +219,7 @@ engine::lsn_t wal_writer::append(std::span<const engine::record> records,
       pending_.records += records.size();
       pending_.last_lsn = appended_lsn_;
       stats_.appended_lsn = appended_lsn_;
+      appended_atomic_.store(appended_lsn_, std::memory_order_release);
     }
     if (!run_inline && on_durable) pending_.callbacks.push_back(std::move(on_durable));
     last_lsn = appended_lsn_;

@@ -150,7 +150,8 @@ class wal_writer final : public engine::journal {
   std::chrono::steady_clock::time_point synced_at_;
 
   std::atomic<engine::lsn_t> durable_lsn_{0};
-  std::mutex stop_mutex_;  // serializes stop() callers
+  std::atomic<engine::lsn_t> appended_atomic_{0};  // appended_lsn_, readable without mutex_
+  std::mutex stop_mutex_;                          // serializes stop() callers
   std::thread thread_;
 };
 

@@ -1156,7 +1156,8 @@ TEST(replication, the_other_standby_follows_the_promoted_one_after_the_primary_d
 // appends to the stream: from then on every change is 503 NOT_PRIMARY (what it acknowledged
 // before is the known risk of local mode: not on the new primary). Method: NATS (one node), a
 // local-ack primary and a standby; promote; a writer on the old primary must see NOT_PRIMARY
-// within 2 s, then only NOT_PRIMARY for 300 ms, and the old primary's stats say fenced.
+// within 2 s, then only NOT_PRIMARY for 300 ms, and the old primary's stats say fenced; its
+// data dir, holding what it acknowledged after the mark, refuses to follow the stream.
 TEST(replication, a_local_ack_old_primary_refuses_changes_once_its_append_is_refused) {
   nats_cluster nats;
   scratch dirs("ecom-replication-test");
@@ -1186,6 +1187,14 @@ TEST(replication, a_local_ack_old_primary_refuses_changes_once_its_append_is_ref
     expect_problem(charge(a, users[0].id, users[0].token, ++amount), 503, "NOT_PRIMARY");
   EXPECT_EQ(stats_of(a)["replication"]["state"].as_string(), "fenced");
   EXPECT_EQ(metric_of(a, "ecomd_replication_fenced"), 1);
+  // The stream now ends with the promotion mark, before what the old primary acknowledged
+  // since: its data dir cannot follow (it would skip the new primary's first records as held).
+  if (acknowledged > 0) {
+    ASSERT_EQ(old_primary.terminate(), 0);
+    const std::string refusal = refused_start(standby_of(old_primary.data_dir(), nats.url()));
+    expect_refusal_exit(refusal);
+    EXPECT_NE(refusal.find("different records"), std::string::npos) << refusal;
+  }
   auto on_new = charge(b, users[0].id, users[0].token, 1'000'000);
   EXPECT_EQ(on_new.status, 200) << describe(on_new);
   // None of the old primary's changes after the promotion is on the new one.
