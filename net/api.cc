@@ -201,9 +201,11 @@ void api::reply(const request_ptr& request, http_reply&& answer) {
   persistence::replication_port* replication = services_.replication;
   if (replication == nullptr) return request->respond(std::move(answer));
   const bool change = request->method != http_method::get && request->method != http_method::head;
-  const engine::lsn_t lsn = replication->applied_lsn();
+  // A change's 2xx carries (and in stream-ack mode waits for) the LSN held when the engine
+  // answered: at or after the change's own. Other answers: what the server holds now.
+  const engine::lsn_t lsn =
+      change && request->answered_lsn != 0 ? request->answered_lsn : replication->applied_lsn();
   // Stream-ack mode: a change's success (or a replay of it) leaves once the stream holds it.
-  // The LSN is the WAL's durable one when the engine answered: at or after the change's own.
   if (change && answer.status >= 200 && answer.status < 300 && replication->acks_from_stream() &&
       request->path != "/admin/promote" && request->path != "/admin/snapshot") {
     auto held = std::make_shared<http_reply>(std::move(answer));
@@ -302,8 +304,10 @@ void api::started(const request_ptr& request, bool ok) {
   if (!ok) reply(request, overloaded());
 }
 
-engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done) {
-  return [request, done = std::move(done)](engine::reply&& answer) mutable {
+engine::reply_callback api::on_io(const request_ptr& request, engine::reply_callback done) const {
+  return [request, done = std::move(done),
+          replication = services_.replication](engine::reply&& answer) mutable {
+    if (replication != nullptr) request->answered_lsn = replication->answer_lsn();
     // Called once: the callback moves on (a copy would copy everything it captured).
     request->run_on_io([done = std::move(done), answer = std::move(answer)]() mutable {
       done(std::move(answer));

@@ -88,6 +88,9 @@ class api {
                                                   std::string_view id_text);
   bool authorize_admin(const request_ptr& request);
   bool check_content_type(const request_ptr& request);
+  // Wraps an engine reply callback so that it runs on the request's network thread; a
+  // replicating server notes the LSN it held when the engine answered (answered_lsn).
+  engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done) const;
   // After starting an engine request: answers 503 OVERLOADED itself when the engine could not
   // start it (a full mailbox).
   void started(const request_ptr& request, bool ok);
@@ -188,8 +191,6 @@ class json_writer;
 void end_page(json_writer& w, std::int64_t last_id);
 http_reply json_reply(std::uint16_t status, std::string body);
 
-// Wraps an engine reply callback so that it runs on the request's network thread.
-engine::reply_callback on_io(const request_ptr& request, engine::reply_callback done);
 // A reply's problem, or nullopt when it is ok.
 std::optional<http_reply> problem_reply_of(const engine::reply& answer);
 // The reply of a route that honours Idempotency-Key: `render(answer)`, or for a replayed

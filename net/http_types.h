@@ -62,6 +62,8 @@ struct request_context {
   bool has_idempotency_key = false;
   std::string_view min_lsn;  // X-Ecomd-Min-Lsn (read-your-writes on a standby)
   bool has_min_lsn = false;
+  // A replicating server: the LSN it held when the engine answered (api::on_io); 0 before.
+  std::uint64_t answered_lsn = 0;
   std::string body;
   bool has_body = false;
   std::chrono::steady_clock::time_point started;

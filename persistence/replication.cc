@@ -254,6 +254,12 @@ engine::lsn_t replicator::applied_lsn() const {
   return wal != nullptr ? wal->appended_lsn() : durable_.load(std::memory_order_acquire);
 }
 
+engine::lsn_t replicator::answer_lsn() const {
+  if (role() == replication_role::standby) return applied_.load(std::memory_order_acquire);
+  const wal_writer* wal = wal_.load(std::memory_order_acquire);
+  return wal != nullptr ? wal->written_lsn() : durable_.load(std::memory_order_acquire);
+}
+
 void replicator::when_acked(engine::lsn_t lsn, lsn_waiters::callback done) {
   if (!acks_from_stream()) return done(true);
   if (fenced_.load(std::memory_order_acquire)) return done(false);

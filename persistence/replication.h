@@ -135,6 +135,7 @@ class replicator final : public replication_port {
   replication_role role() const override { return role_.load(std::memory_order_acquire); }
   // What this server holds for X-Ecomd-Lsn: applied (standby), or durable here (primary).
   engine::lsn_t applied_lsn() const override;
+  engine::lsn_t answer_lsn() const override;
   // A primary that answers a change only once the stream acknowledged it.
   bool acks_from_stream() const override {
     return role() == replication_role::primary && options_.ack == replication_ack::stream;

@@ -42,6 +42,10 @@ class replication_port {
   virtual replication_role role() const = 0;
   // What this server holds, for X-Ecomd-Lsn: applied (standby), or durable here (primary).
   virtual engine::lsn_t applied_lsn() const = 0;
+  // Read when the engine hands an answer over (on the WAL writer's or a shard's thread): at or
+  // past the LSN of every change the answer rests on, and close to it (a primary: the WAL's
+  // written LSN; a standby: applied). What a change's 2xx waits on and carries.
+  virtual engine::lsn_t answer_lsn() const = 0;
   // A primary that answers a change only once the stream acknowledged it.
   virtual bool acks_from_stream() const = 0;
   // done(true) once the stream acknowledged `lsn` (stream-ack mode; at once otherwise);

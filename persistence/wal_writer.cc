@@ -135,6 +135,7 @@ wal_writer::wal_writer(wal_options options) : options_(std::move(options)) {
   synced_lsn_ = appended_lsn_;  // what came before was recovered (and synced) by wal_reader
   durable_lsn_.store(appended_lsn_, std::memory_order_release);
   appended_atomic_.store(appended_lsn_, std::memory_order_release);
+  written_atomic_.store(appended_lsn_, std::memory_order_release);
   stats_.appended_lsn = appended_lsn_;
   stats_.durable_lsn = appended_lsn_;
   segment_number_ = options_.next_segment_number;
@@ -319,6 +320,7 @@ void wal_writer::write_batch(batch& b) {
     zeroed_bytes_ = from + step;
   }
   written_lsn_ = b.last_lsn;
+  written_atomic_.store(written_lsn_, std::memory_order_release);
   std::lock_guard lock(mutex_);
   stats_.bytes_total += b.bytes.size();
   stats_.records_total += b.records;

@@ -102,6 +102,9 @@ class wal_writer final : public engine::journal {
                        durable_callback on_durable) override;
   engine::lsn_t durable_lsn() const override;
   engine::lsn_t appended_lsn() const override;
+  // The last LSN handed to write(2). A durable callback reads at least its own records' LSNs
+  // here, and not much more (the batch it was in): what replication waits on for an answer.
+  engine::lsn_t written_lsn() const { return written_atomic_.load(std::memory_order_acquire); }
 
   // Writes and fdatasyncs everything appended so far (whatever the mode), runs pending
   // callbacks, joins the thread. Idempotent.
@@ -151,6 +154,7 @@ class wal_writer final : public engine::journal {
 
   std::atomic<engine::lsn_t> durable_lsn_{0};
   std::atomic<engine::lsn_t> appended_atomic_{0};  // appended_lsn_, readable without mutex_
+  std::atomic<engine::lsn_t> written_atomic_{0};   // written_lsn_, for any thread
   std::mutex stop_mutex_;                          // serializes stop() callers
   std::thread thread_;
 };
