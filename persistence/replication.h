@@ -17,6 +17,8 @@
 //             primary's appends are refused and it is fenced. The mark's sequence is noted in
 //             the data dir (replication_term_file). Then it plans and runs the flows' recovery
 //             (as a restart would) and goes on as a primary after its mark.
+// The code: replication.cc (start, stop, waits, figures), replication_primary.cc (the check at
+// start, publishing), replication_standby.cc (the check, reading and applying, promotion).
 // A primary whose append is refused because the stream moved on (another primary appended)
 // is fenced: the gateway refuses changes (NOT_PRIMARY) for good; it still serves reads.
 //
