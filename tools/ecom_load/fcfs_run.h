@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,10 +27,22 @@ struct live_counters {
 struct issue_phase_options {
   // With pool.read_servers, one more connection per read server reads the campaign from it
   // every 10 ms while the issue scripts run (lag samples; the issues themselves are writes).
+  // With pool.pacer, issues are sent on its schedule (open loop), which starts at the bell or
+  // at the phase's start.
   pool_options pool;
   int connection_count = 1;
+  // How long issues are sent, from the bell (with one) or the phase's start.
   std::chrono::duration<double> duration{30};
   std::int64_t campaign_id = 0;
+  // The opening bell (--opens-in): every connection warms up with a GET of the campaign, the
+  // first user of an early_share of them sends an issue 100..1000 ms early, and every
+  // connection's first issue after that goes at the bell.
+  std::optional<std::chrono::steady_clock::time_point> bell;
+  double early_share = 0.1;
+  std::vector<int> retry_on{503};  // statuses retried after their Retry-After
+  // Non-empty: issue requests carry Idempotency-Key "<prefix>-<user id>-<click>" (click 0 the
+  // early refresh, 1 the bell's; retries of a click keep its key).
+  std::string idempotency_prefix;
 };
 
 struct issue_phase_result {
@@ -37,14 +50,18 @@ struct issue_phase_result {
   std::vector<user_result> users;  // same order as the users passed in
   read_counts reads;               // the campaign reads of the read servers
   std::size_t connections_gave_up = 0;
+  std::optional<opening_report> opening;  // with a bell: all but start_at and server metrics
+  retry_report retries;
+  std::chrono::steady_clock::time_point sending_ended;  // the last issue's answer
 };
 
 issue_phase_result run_issue_phase(const issue_phase_options& options,
                                    const std::vector<load_user>& users, live_counters& live,
                                    const std::function<void()>& tick);
 
-// Indexes of the users whose wallets are read: every uncertain user, then an even sample of
-// the other users that got a definitive answer, wallet_check_max in all (negative: all).
+// Indexes of the users whose wallets are read: every uncertain or retried user, then an even
+// sample of the other users that got a definitive answer, wallet_check_max in all (negative:
+// all).
 std::vector<std::size_t> pick_wallet_sample(const std::vector<user_result>& users,
                                             std::int64_t wallet_check_max);
 

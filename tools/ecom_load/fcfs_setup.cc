@@ -53,7 +53,12 @@ std::int64_t int_field(simdjson::dom::element object, const char* key) {
 
 std::string rfc3339_from_now(double offset_s) {
   using namespace std::chrono;
-  auto at = system_clock::now() + duration_cast<system_clock::duration>(duration<double>(offset_s));
+  return rfc3339_at(system_clock::now() +
+                    duration_cast<system_clock::duration>(duration<double>(offset_s)));
+}
+
+std::string rfc3339_at(std::chrono::system_clock::time_point at) {
+  using namespace std::chrono;
   auto ms = duration_cast<milliseconds>(at.time_since_epoch()).count();
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm utc{};
@@ -131,8 +136,9 @@ std::vector<load_user> admin_api::create_users(std::int64_t count, const std::st
   return users;
 }
 
-campaign_info admin_api::create_campaign(std::int64_t quantity, double open_s,
-                                         const std::string& coupon_body_in) {
+campaign_info admin_api::create_campaign(
+    std::int64_t quantity, double open_s, const std::string& coupon_body_in,
+    std::optional<std::chrono::system_clock::time_point> start_at) {
   std::string coupon_body =
       !coupon_body_in.empty()
           ? coupon_body_in
@@ -145,10 +151,16 @@ campaign_info admin_api::create_campaign(std::int64_t quantity, double open_s,
   simdjson::dom::element root;
   if (parser.parse(coupon.body).get(root) == simdjson::SUCCESS) coupon_id = int_field(root, "id");
   if (coupon_id <= 0) fail("POST /admin/coupons (no id)", coupon);
+  using namespace std::chrono;
+  std::string start_text = start_at ? rfc3339_at(*start_at) : rfc3339_from_now(-5);
+  std::string end_text =
+      start_at
+          ? rfc3339_at(*start_at + duration_cast<system_clock::duration>(duration<double>(open_s)))
+          : rfc3339_from_now(open_s);
   std::string campaign_body = "{\"coupon_id\":" + std::to_string(coupon_id) +
                               ",\"total_quantity\":" + std::to_string(quantity) +
-                              ",\"start_at\":\"" + rfc3339_from_now(-5) + "\",\"end_at\":\"" +
-                              rfc3339_from_now(open_s) + "\"}";
+                              ",\"start_at\":\"" + start_text + "\",\"end_at\":\"" + end_text +
+                              "\"}";
   http_reply campaign = call(http_method::post, "/admin/fcfs-coupons", campaign_body);
   if (campaign.status != 201) fail("POST /admin/fcfs-coupons", campaign);
   campaign_info info;

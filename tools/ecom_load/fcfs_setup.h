@@ -2,7 +2,9 @@
 // reading a campaign. Failures throw setup_error (main exits 3).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,9 +30,10 @@ class admin_api {
   // POST /admin/users/bulk in chunks of at most bulk_user_count_max.
   std::vector<load_user> create_users(std::int64_t count, const std::string& name_prefix);
   // POST /admin/coupons (coupon_body; empty: FIXED 1000 won, 30 days) then POST
-  // /admin/fcfs-coupons open from now − 5 s for open_s seconds.
-  campaign_info create_campaign(std::int64_t quantity, double open_s,
-                                const std::string& coupon_body = "");
+  // /admin/fcfs-coupons open from start_at (default: now − 5 s) for open_s seconds.
+  campaign_info create_campaign(
+      std::int64_t quantity, double open_s, const std::string& coupon_body = "",
+      std::optional<std::chrono::system_clock::time_point> start_at = std::nullopt);
   // GET /coupons/fcfs/{id}; throws setup_error on anything but 200.
   campaign_info read_campaign(std::int64_t campaign_id);
 
@@ -58,5 +61,7 @@ std::string json_quote(const std::string& text);
 
 // RFC 3339 UTC with milliseconds for now + offset_s.
 std::string rfc3339_from_now(double offset_s);
+// The same for a given time (truncated to the millisecond).
+std::string rfc3339_at(std::chrono::system_clock::time_point at);
 
 }  // namespace ecom::load

@@ -10,6 +10,7 @@
 
 #include "tools/ecom_load/latency_histogram.h"
 #include "tools/ecom_load/replication_stats.h"
+#include "tools/ecom_load/sale_types.h"
 
 namespace ecom::load {
 
@@ -42,6 +43,11 @@ struct user_result {
   std::int64_t user_id = 0;
   issue_outcome outcome = issue_outcome::not_asked;
   std::int64_t user_coupon_id = 0;  // from the 201 body
+  // When the request that decided was sent (write done), µs since the phase's reference (the
+  // bell with --opens-in, else the phase start); -1 when none decided. The fairness audit's input.
+  std::int64_t sent_us = -1;
+  std::uint32_t attempts = 0;  // issue requests sent for this user after the bell (or start)
+  bool replayed = false;       // the deciding answer had Idempotent-Replayed: true
 };
 
 // What GET /users/{id}/coupons showed for one user (coupons of the campaign only).
@@ -86,9 +92,17 @@ struct fcfs_summary {
   issue_measurements measurements;
   verdict result;
   std::optional<replication_report> replication;  // with --read-url only
+  std::optional<open_loop_report> open_loop;      // with --rate or --stages only
+  std::optional<opening_report> opening;          // with --opens-in only
+  fairness_report fairness;
+  retry_report retries;
 };
 
 const char* outcome_name(issue_outcome outcome);
+
+// With idempotency keys, a retry gets the first answer replayed: a user whose retry saw
+// COUPON_ALREADY_ISSUED instead (issued_reply_lost) means the key was not honoured; a FAIL.
+void judge_retries(const retry_report& retries, verdict& result);
 
 // Applies the invariants: issued = min(quantity, users who asked); remaining_quantity =
 // quantity − issued; nobody holds two coupons of the campaign; users with 201 hold exactly

@@ -2,6 +2,8 @@
 // the blocking client built on it, and the pool of keep-alive connections.
 #include "tools/ecom_load/http_transport.h"
 
+#include "tools/ecom_load/open_loop.h"
+
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +21,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace ecom::load {
@@ -83,6 +86,7 @@ asio::awaitable<http_reply> exchange(beast::tcp_stream& stream, beast::flat_buff
   auto started = std::chrono::steady_clock::now();
   stream.expires_after(timeout);
   auto [write_error, written] = co_await http::async_write(stream, message, no_throw);
+  reply.sent_at = std::chrono::steady_clock::now();
   if (write_error) {
     reply.transport_error = "write: " + write_error.message();
     co_return reply;
@@ -93,6 +97,7 @@ asio::awaitable<http_reply> exchange(beast::tcp_stream& stream, beast::flat_buff
   stream.expires_after(timeout);
   auto [read_error, read] = co_await http::async_read(stream, buffer, parser, no_throw);
   reply.latency = std::chrono::steady_clock::now() - started;
+  reply.service_latency = reply.latency;
   if (read_error) {
     reply.transport_error = "read: " + read_error.message();
     co_return reply;
@@ -105,6 +110,9 @@ asio::awaitable<http_reply> exchange(beast::tcp_stream& stream, beast::flat_buff
   }
   if (auto it = response.find("X-Ecomd-Lsn"); it != response.end()) {
     reply.lsn = parse_lsn(it->value());
+  }
+  if (auto it = response.find("Idempotent-Replayed"); it != response.end()) {
+    reply.replayed = it->value() == "true";
   }
   reply.body = std::move(response.body());
   co_return reply;
@@ -242,6 +250,18 @@ asio::awaitable<void> pause_for(std::chrono::milliseconds pause) {
   co_await timer.async_wait(no_throw);
 }
 
+// Waits until at, in slices so that a script that finished meanwhile stops waiting; false then.
+asio::awaitable<bool> wait_until(std::chrono::steady_clock::time_point at, request_script& script) {
+  constexpr auto slice = std::chrono::milliseconds(50);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (std::chrono::steady_clock::now() < at) {
+    if (script.finished()) co_return false;
+    timer.expires_at(std::min(at, std::chrono::steady_clock::now() + slice));
+    co_await timer.async_wait(no_throw);
+  }
+  co_return true;
+}
+
 // A script's keep-alive connection to one server.
 struct server_link {
   explicit server_link(const asio::any_io_executor& executor) : stream(executor) {}
@@ -258,7 +278,22 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
   http_request request;
   int connect_failures = 0;
   bool gave_up = false;
-  while (script.next(request)) {
+  arrival_pacer* pacer = pool.options.pacer;
+  while (true) {
+    std::optional<std::chrono::steady_clock::time_point> intended;
+    if (pacer != nullptr && script.next_is_paced()) {
+      if (script.finished()) break;
+      intended = pacer->take();
+      if (!intended) break;
+      if (!co_await wait_until(*intended, script)) {
+        pacer->abandon();
+        break;
+      }
+    }
+    if (!script.next(request)) {
+      if (intended) pacer->abandon();
+      break;
+    }
     assert(request.server < pool.servers.size());
     std::size_t server = std::min(request.server, pool.servers.size() - 1);
     if (!links[server]) links[server] = std::make_unique<server_link>(executor);
@@ -267,6 +302,7 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
     std::string connect_error = co_await connect_if_closed(stream, pool.servers[server].endpoints,
                                                            pool.options.request_timeout);
     if (!connect_error.empty()) {
+      if (intended) pacer->abandon();
       if (++connect_failures >= pool.options.connect_failures_max) {
         gave_up = true;
         break;
@@ -277,9 +313,17 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
     connect_failures = 0;
     lsn_tracker* tracker = pool.options.primary_lsn;
     std::int64_t primary_lsn = tracker != nullptr ? tracker->get() : -1;
+    auto write_start = std::chrono::steady_clock::now();
     http_reply reply = co_await exchange(stream, buffer, request, pool.servers[server].host_header,
                                          pool.options.request_timeout);
     reply.primary_lsn_at_send = primary_lsn;
+    if (intended) {
+      // wrk2's correction: the answer's latency counts from when the request was due.
+      auto answered = std::chrono::steady_clock::now();
+      pacer->record(current_worker_index(), *intended, write_start, answered,
+                    answered - write_start);
+      reply.latency = answered - std::min(*intended, write_start);
+    }
     if (tracker != nullptr && server == 0 && reply.lsn >= 0) tracker->observe(reply.lsn);
     if (reply.status == 0 || !reply.keep_alive) close_stream(stream, buffer);
     auto pause = script.on_reply(request, reply);

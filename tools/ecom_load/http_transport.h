@@ -27,13 +27,21 @@ struct http_request {
   std::int64_t min_lsn = -1;  // sent as X-Ecomd-Min-Lsn when >= 0 (read-your-writes)
 };
 
+class arrival_pacer;
+
 struct http_reply {
   int status = 0;  // 0: no complete response (transport_error says why)
   std::string body;
   int retry_after_s = -1;  // Retry-After in seconds, -1 when absent
   bool keep_alive = true;
   std::string transport_error;
-  std::chrono::nanoseconds latency{0};  // write start to full response
+  // Write start to full response; with a pacer (open loop), from the request's intended send
+  // time instead (coordinated omission corrected), and service_latency is write start to full
+  // response.
+  std::chrono::nanoseconds latency{0};
+  std::chrono::nanoseconds service_latency{0};
+  std::chrono::steady_clock::time_point sent_at{};  // when the request's write completed
+  bool replayed = false;                            // Idempotent-Replayed: true
   std::int64_t lsn = -1;  // X-Ecomd-Lsn of a replicating server; -1 when absent or not decimal
   // The highest X-Ecomd-Lsn of the primary (lsn_tracker) when the request was sent; -1: none
   // seen yet, or no tracker.
@@ -76,6 +84,11 @@ class request_script {
   virtual ~request_script() = default;
   // Fills the next request; false when this connection is done.
   virtual bool next(http_request& request) = 0;
+  // With a pacer: whether the next request waits for a send time of the schedule (false for
+  // requests outside it, e.g. a warm-up), and whether the script has nothing more to send (a
+  // connection waiting for its send time stops early then).
+  virtual bool next_is_paced() const { return true; }
+  virtual bool finished() const { return false; }
   // The answer to the request last filled by next() (status 0 on a transport failure; the
   // connection is reopened before the next request). Returns a pause before next().
   virtual std::chrono::milliseconds on_reply(const http_request& request, http_reply& reply) = 0;
@@ -94,6 +107,8 @@ struct pool_options {
   std::vector<server_address> read_servers;
   // Answers of host:port (server 0) update it; every reply gets primary_lsn_at_send from it.
   lsn_tracker* primary_lsn = nullptr;
+  // Open loop: every paced request waits for the next send time of this schedule.
+  arrival_pacer* pacer = nullptr;
   int thread_count = 2;
   std::chrono::milliseconds request_timeout{30000};
   // A connection that failed to connect this many times in a row gives up its script.

@@ -1,6 +1,7 @@
 // Command line of ecom-load: Boost.Program_options definitions, URL parsing and range checks.
 #include "tools/ecom_load/load_options.h"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <sstream>
@@ -92,7 +93,26 @@ po::options_description option_descriptions(load_options& o) {
       "json", po::bool_switch(&o.json), "print a JSON summary on stdout")(
       "report", po::value(&o.report_path), "write an HTML report to this file")(
       "allow-remote", po::bool_switch(&o.allow_remote), "allow a non-loopback host")(
-      "no-progress", "no live progress on stderr");
+      "no-progress", "no live progress on stderr")(
+      "rate", po::value<double>(),
+      "open loop: send at this constant rate (requests/s) for --duration; latencies count from "
+      "each request's intended send time")(
+      "stages", po::value<std::string>(),
+      "open loop: ramping rate, e.g. 30s:1000,60s:20000,30s:0 (from 0, linear to each target; "
+      "replaces --duration)")(
+      "late-ms", po::value(&o.late_ms),
+      "open loop: a request sent more than this after its time counts as late (default 10)");
+  po::options_description sale("fcfs: the opening bell, fairness and retries");
+  sale.add_options()("opens-in", po::value<double>(),
+                     "create the campaign opening this many seconds after setup; warm every "
+                     "connection and send every connection's first issue at the bell")(
+      "early-share", po::value<double>(),
+      "with --opens-in: share of connections whose first user refreshes early (default 0.1)")(
+      "fairness-tolerance-ms", po::value<double>(),
+      "a loser who sent earlier than a winner by more than this is an inversion (default 1)")(
+      "retry-on", po::value<std::string>(),
+      "statuses retried after their Retry-After: a list of 429 and 503, or none (default 503)")(
+      "idempotency", "an Idempotency-Key per user and click on issue requests");
   po::options_description fcfs("fcfs: users race for the coupons of one FCFS campaign");
   fcfs.add_options()("quantity", po::value<std::int64_t>(),
                      "coupons in the new campaign (default 100)")(
@@ -111,7 +131,7 @@ po::options_description option_descriptions(load_options& o) {
       "abandon-share", po::value<double>(), "share of orders left unpaid (default 0.05)")(
       "seed", po::value<std::uint64_t>(), "random seed of setup and sessions (default 1)");
   po::options_description all("ecom-load fcfs|mixed [options]");
-  all.add(common).add(fcfs).add(mixed);
+  all.add(common).add(fcfs).add(sale).add(mixed);
   return all;
 }
 
@@ -147,9 +167,80 @@ void check_ranges(const load_options& o) {
   if (m.cancel_share + m.abandon_share > 1.0) {
     throw usage_error("--cancel-share + --abandon-share must be <= 1");
   }
+  if (o.rate_per_s && !(*o.rate_per_s > 0 && *o.rate_per_s <= arrival_rate_per_s_max)) {
+    throw usage_error("--rate must be in (0.." +
+                      std::to_string(static_cast<long long>(arrival_rate_per_s_max)) +
+                      "] requests/s");
+  }
+  check_range("late-ms", o.late_ms, 0.0, late_ms_max);
+  if (o.opens_in_s) check_range("opens-in", *o.opens_in_s, opens_in_s_min, opens_in_s_max);
+  check_range("early-share", o.early_share, 0.0, 1.0);
+  check_range("fairness-tolerance-ms", o.fairness_tolerance_ms, 0.0, fairness_tolerance_ms_max);
 }
 
-constexpr const char* fcfs_only[] = {"quantity", "campaign", "wallet-check-max"};
+// "503", "429,503" or "none".
+std::vector<int> parse_retry_on(const std::string& text) {
+  std::vector<int> statuses;
+  if (text == "none") return statuses;
+  std::size_t begin = 0;
+  while (true) {
+    std::size_t comma = text.find(',', begin);
+    std::string item = text.substr(begin, comma == std::string::npos ? comma : comma - begin);
+    if (item != "429" && item != "503") {
+      throw usage_error("--retry-on " + text + ": '" + item +
+                        "' is not retried (expected a list of 429 and 503, or none)");
+    }
+    int status = item == "429" ? 429 : 503;
+    if (std::find(statuses.begin(), statuses.end(), status) == statuses.end()) {
+      statuses.push_back(status);
+    }
+    if (comma == std::string::npos) return statuses;
+    begin = comma + 1;
+  }
+}
+
+// --rate, --stages and --duration: at most one of the first two, and --stages sets the length.
+void apply_open_loop(const po::variables_map& vm, load_options& o) {
+  if (vm.count("rate") && vm.count("stages")) {
+    throw usage_error("--rate and --stages exclude each other");
+  }
+  if (vm.count("rate")) o.rate_per_s = vm["rate"].as<double>();
+  if (vm.count("stages")) {
+    if (vm.count("duration")) {
+      throw usage_error("--stages and --duration exclude each other (the stages set the length)");
+    }
+    o.stages_text = vm["stages"].as<std::string>();
+    try {
+      o.stages = parse_arrival_stages(o.stages_text, duration_s_max);
+    } catch (const stages_error& e) {
+      throw usage_error(std::string("--stages: ") + e.what());
+    }
+    o.duration_s = 0;
+    for (const auto& stage : o.stages) o.duration_s += stage.duration_s;
+  }
+  if (vm.count("late-ms") && !o.open_loop()) {
+    throw usage_error("--late-ms needs --rate or --stages");
+  }
+  if (vm.count("opens-in")) {
+    if (vm.count("campaign")) {
+      throw usage_error("--opens-in creates its own campaign; it excludes --campaign");
+    }
+    o.opens_in_s = vm["opens-in"].as<double>();
+  }
+  if (vm.count("early-share")) {
+    if (!o.opens_in_s) throw usage_error("--early-share needs --opens-in");
+    o.early_share = vm["early-share"].as<double>();
+  }
+  if (vm.count("fairness-tolerance-ms")) {
+    o.fairness_tolerance_ms = vm["fairness-tolerance-ms"].as<double>();
+  }
+  if (vm.count("retry-on")) o.retry_on = parse_retry_on(vm["retry-on"].as<std::string>());
+  o.idempotency = vm.count("idempotency") > 0;
+}
+
+constexpr const char* fcfs_only[] = {"quantity", "campaign",    "wallet-check-max",
+                                     "opens-in", "early-share", "fairness-tolerance-ms",
+                                     "retry-on", "idempotency"};
 constexpr const char* mixed_only[] = {"products",     "coupon-share",  "cancel-share",
                                       "direct-share", "popular-share", "abandon-share",
                                       "seed"};
@@ -222,6 +313,7 @@ void apply_parsed(const po::variables_map& vm, const char* admin_token_env, load
   if (vm.count("campaign")) o.campaign_id = vm["campaign"].as<std::int64_t>();
   if (vm.count("wallet-check-max")) o.wallet_check_max = vm["wallet-check-max"].as<std::int64_t>();
   apply_mixed(vm, o.mixed);
+  apply_open_loop(vm, o);
   o.progress = vm.count("no-progress") == 0;
   check_ranges(o);
 }

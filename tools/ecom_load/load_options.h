@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/ecom_load/arrival_schedule.h"
+
 namespace ecom::load {
 
 // Thrown for any bad argument; main prints "ecom-load: <what>" and exits 2.
@@ -53,6 +55,19 @@ struct load_options {
   std::string report_path;
   bool allow_remote = false;
   bool progress = true;
+  // Open loop (both scenarios): --rate, or --stages (then stages holds them and duration_s is
+  // their total length). Neither: closed loop.
+  std::optional<double> rate_per_s;
+  std::string stages_text;
+  std::vector<arrival_stage> stages;
+  double late_ms = 10;
+  // fcfs only.
+  std::optional<double> opens_in_s;  // the opening bell
+  double early_share = 0.1;
+  double fairness_tolerance_ms = 1;
+  std::vector<int> retry_on{503};
+  bool idempotency = false;
+  bool open_loop() const { return rate_per_s.has_value() || !stages.empty(); }
 };
 
 inline constexpr std::int64_t user_count_max = 10'000'000;
@@ -62,6 +77,10 @@ inline constexpr int connection_count_max = 10'000;
 inline constexpr int thread_count_max = 64;
 inline constexpr double duration_s_max = 86'400;
 inline constexpr std::size_t read_urls_max = 16;
+inline constexpr double late_ms_max = 60'000;
+inline constexpr double opens_in_s_max = 3600;
+inline constexpr double opens_in_s_min = 0.5;
+inline constexpr double fairness_tolerance_ms_max = 60'000;
 
 // Parses http://HOST[:PORT][/]; throws usage_error whose message starts with flag (the option
 // the text came from). Loopback hosts only unless allow_remote.

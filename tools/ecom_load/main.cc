@@ -12,6 +12,10 @@
 // With --read-url (repeatable), the measured run's GETs go to those standbys (writes and setup
 // to --url), after a wait for them to apply setup; the summaries gain the replication figures
 // (reads per server, lag in records, REPLICA_BEHIND answers, read-your-writes checks).
+//
+// With --rate or --stages the load phase is an open loop (requests sent on a schedule, latency
+// counted from each request's intended time); fcfs --opens-in rings an opening bell; fcfs
+// always reports the fairness audit and the retries.
 #include <sys/resource.h>
 
 #include <csignal>
@@ -21,11 +25,14 @@
 #include <iostream>
 #include <random>
 
+#include "tools/ecom_load/fairness_audit.h"
 #include "tools/ecom_load/fcfs_run.h"
 #include "tools/ecom_load/fcfs_setup.h"
 #include "tools/ecom_load/load_options.h"
+#include "tools/ecom_load/metrics_probe.h"
 #include "tools/ecom_load/mixed_run.h"
 #include "tools/ecom_load/mixed_setup.h"
+#include "tools/ecom_load/open_loop.h"
 #include "tools/ecom_load/progress_display.h"
 #include "tools/ecom_load/standby_wait.h"
 #include "tools/ecom_load/summary_output.h"
@@ -60,6 +67,35 @@ pool_options make_pool_options(const load_options& o, lsn_tracker* primary_lsn) 
   return pool;
 }
 
+// The open-loop pacer of --rate or --stages; null for a closed loop.
+std::unique_ptr<arrival_pacer> make_pacer(const load_options& o) {
+  if (!o.open_loop()) return nullptr;
+  std::string text;
+  arrival_schedule schedule;
+  if (o.rate_per_s) {
+    schedule = arrival_schedule::constant(*o.rate_per_s, o.duration_s);
+    char rate[64];
+    std::snprintf(rate, sizeof rate, "%g/s", *o.rate_per_s);
+    text = rate;
+  } else {
+    schedule = arrival_schedule::ramping(o.stages);
+    text = o.stages_text;
+  }
+  return std::make_unique<arrival_pacer>(std::move(schedule), std::move(text), o.late_ms,
+                                         o.thread_count, slot_width_s(o.duration_s));
+}
+
+// A prefix for the run's Idempotency-Keys that no earlier run on the same server used.
+std::string run_key_prefix() {
+  std::random_device device;
+  std::uint64_t nonce =
+      (std::uint64_t{device()} << 32) ^ device() ^
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  char text[32];
+  std::snprintf(text, sizeof text, "el-%016llx", static_cast<unsigned long long>(nonce));
+  return text;
+}
+
 // "http://127.0.0.1:8080" or "http://127.0.0.1:8080 or a --read-url" for the gave-up message.
 std::string servers_text(const load_options& o) {
   return o.read_urls.empty() ? o.url.text() : o.url.text() + " or a --read-url";
@@ -89,14 +125,48 @@ campaign_info prepare_campaign(admin_api& api, const load_options& o) {
   return api.create_campaign(o.quantity, o.duration_s + campaign_open_margin_s);
 }
 
-issue_phase_result issue(const load_options& o, const campaign_info& campaign,
+// The opening bell: a campaign that opens opens_in_s from now (a whole millisecond of the wall
+// clock the server also reads), and that moment on the steady clock.
+struct bell_campaign {
+  campaign_info campaign;
+  std::string start_at;
+  std::chrono::steady_clock::time_point bell;
+};
+
+bell_campaign prepare_bell_campaign(admin_api& api, const load_options& o) {
+  using namespace std::chrono;
+  auto wall_now = system_clock::now();
+  auto steady_now = steady_clock::now();
+  auto start_at = ceil<milliseconds>(
+      wall_now + duration_cast<system_clock::duration>(duration<double>(*o.opens_in_s)));
+  bell_campaign out;
+  out.campaign =
+      api.create_campaign(o.quantity, o.duration_s + campaign_open_margin_s, "", start_at);
+  out.start_at = rfc3339_at(start_at);
+  out.bell = steady_now + duration_cast<steady_clock::duration>(start_at - wall_now);
+  return out;
+}
+
+struct issue_inputs {
+  const campaign_info& campaign;
+  std::optional<std::chrono::steady_clock::time_point> bell;
+  arrival_pacer* pacer = nullptr;
+};
+
+issue_phase_result issue(const load_options& o, const issue_inputs& in,
                          const std::vector<load_user>& users, lsn_tracker& primary_lsn) {
+  const campaign_info& campaign = in.campaign;
   live_counters live;
   issue_phase_options phase;
   phase.pool = make_pool_options(o, &primary_lsn);
+  phase.pool.pacer = in.pacer;
   phase.connection_count = o.connection_count;
   phase.duration = std::chrono::duration<double>(o.duration_s);
   phase.campaign_id = campaign.id;
+  phase.bell = in.bell;
+  phase.early_share = o.early_share;
+  phase.retry_on = o.retry_on;
+  if (o.idempotency) phase.idempotency_prefix = run_key_prefix();
   auto detail = [&live, quantity = campaign.total_quantity, users = o.user_count] {
     return "issued " + with_thousands(live.issued_count.load(std::memory_order_relaxed)) + "/" +
            with_thousands(static_cast<std::uint64_t>(quantity)) + ", users answered " +
@@ -141,17 +211,26 @@ int run_fcfs(const load_options& o) {
   client.track_lsn(&primary_lsn);
   admin_api api(client, o.url.text(), o.admin_token);
   api.check_reachable();
-  campaign_info campaign = prepare_campaign(api, o);
-  std::fprintf(
-      stderr,
-      "setup: campaign %lld (total_quantity %lld, remaining %lld, %s); creating %lld users\n",
-      static_cast<long long>(campaign.id), static_cast<long long>(campaign.total_quantity),
-      static_cast<long long>(campaign.remaining_quantity), campaign.status.c_str(),
-      static_cast<long long>(o.user_count));
-  std::vector<load_user> users = api.create_users(o.user_count, "load");
+  // With a bell the users come first: the bell is counted from when they exist.
+  std::vector<load_user> users;
+  if (o.opens_in_s) users = api.create_users(o.user_count, "load");
+  std::optional<bell_campaign> bell;
+  if (o.opens_in_s) bell = prepare_bell_campaign(api, o);
+  campaign_info campaign = bell ? bell->campaign : prepare_campaign(api, o);
+  std::fprintf(stderr, "setup: campaign %lld (total_quantity %lld, remaining %lld, %s%s%s)%s\n",
+               static_cast<long long>(campaign.id), static_cast<long long>(campaign.total_quantity),
+               static_cast<long long>(campaign.remaining_quantity), campaign.status.c_str(),
+               bell ? ", opens at " : "", bell ? bell->start_at.c_str() : "",
+               bell ? "" : ("; creating " + std::to_string(o.user_count) + " users").c_str());
+  if (!o.opens_in_s) users = api.create_users(o.user_count, "load");
   std::optional<replication_report> replication;
   wait_for_standbys(o, primary_lsn, replication);
-  issue_phase_result issued = issue(o, campaign, users, primary_lsn);
+  std::unique_ptr<arrival_pacer> pacer = make_pacer(o);
+  std::optional<metrics_probe> probe;
+  if (bell) probe.emplace(o.url, o.admin_token, bell->bell);
+  issue_phase_result issued =
+      issue(o, {campaign, bell ? std::optional(bell->bell) : std::nullopt, pacer.get()}, users,
+            primary_lsn);
   finish_report(replication, std::move(issued.reads), primary_lsn);
   auto chosen = pick_wallet_sample(issued.users, o.wallet_check_max.value_or(-1));
   auto wallets = run_wallet_check(make_pool_options(o, &primary_lsn), o.connection_count,
@@ -163,37 +242,37 @@ int run_fcfs(const load_options& o) {
   } catch (const setup_error& e) {
     after_error = e.what();
   }
-  fcfs_summary summary{o.url.text(),
-                       campaign.id,
-                       o.user_count,
-                       o.connection_count,
-                       o.thread_count,
-                       std::move(issued.measurements),
-                       {},
-                       std::move(replication)};
+  fcfs_summary summary;
+  summary.url = o.url.text();
+  summary.campaign_id = campaign.id;
+  summary.user_count = o.user_count;
+  summary.connection_count = o.connection_count;
+  summary.thread_count = o.thread_count;
+  summary.measurements = std::move(issued.measurements);
+  summary.replication = std::move(replication);
   summary.result = judge_fcfs(campaign.total_quantity, after, after_error, issued.users, wallets,
                               summary.measurements);
+  summary.fairness = audit_fairness(issued.users, o.fairness_tolerance_ms);
+  summary.retries = issued.retries;
+  judge_retries(summary.retries, summary.result);
+  if (pacer) summary.open_loop = pacer->report(issued.sending_ended);
+  if (bell && issued.opening) {
+    summary.opening = std::move(issued.opening);
+    summary.opening->start_at = bell->start_at;
+    summary.opening->opens_in_s = *o.opens_in_s;
+    probe->finish(*summary.opening, interrupted != 0);
+  }
   write_outputs(o, summary);
   return summary.result.pass() ? exit_pass : exit_fail;
 }
 
-// A prefix for the run's Idempotency-Keys that no earlier run on the same server used.
-std::string run_key_prefix() {
-  std::random_device device;
-  std::uint64_t nonce =
-      (std::uint64_t{device()} << 32) ^ device() ^
-      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
-  char text[32];
-  std::snprintf(text, sizeof text, "el-%016llx", static_cast<unsigned long long>(nonce));
-  return text;
-}
-
 mixed_phase_result run_mixed_load(const load_options& o, mixed_catalog& catalog,
                                   std::vector<user_record>& users, const std::string& key_prefix,
-                                  lsn_tracker& primary_lsn) {
+                                  lsn_tracker& primary_lsn, arrival_pacer* pacer) {
   mixed_live live;
   mixed_phase_options phase;
   phase.pool = make_pool_options(o, &primary_lsn);
+  phase.pool.pacer = pacer;
   phase.connection_count = o.connection_count;
   phase.duration = std::chrono::duration<double>(o.duration_s);
   phase.knobs = o.mixed;
@@ -210,6 +289,7 @@ mixed_phase_result run_mixed_load(const load_options& o, mixed_catalog& catalog,
     if (interrupted) live.stop_requested = true;
     progress.tick();
   };
+  if (pacer != nullptr) pacer->start(std::chrono::steady_clock::now());
   mixed_phase_result result = run_mixed_phase(phase, catalog, users, live, tick);
   progress.finish();
   if (result.connections_gave_up > 0) {
@@ -233,7 +313,10 @@ int run_mixed(const load_options& o) {
   std::optional<replication_report> replication;
   wait_for_standbys(o, primary_lsn, replication);
   if (replication) replication->own_reads_sent = true;
-  mixed_phase_result load = run_mixed_load(o, setup.catalog, setup.users, key_prefix, primary_lsn);
+  std::unique_ptr<arrival_pacer> pacer = make_pacer(o);
+  mixed_phase_result load =
+      run_mixed_load(o, setup.catalog, setup.users, key_prefix, primary_lsn, pacer.get());
+  auto load_ended = std::chrono::steady_clock::now();
   finish_report(replication, std::move(load.reads), primary_lsn);
   std::fprintf(stderr, "audit: reading %zu users, %zu products and the event log\n",
                setup.users.size(), setup.catalog.products.size());
@@ -252,6 +335,7 @@ int run_mixed(const load_options& o) {
   summary.connection_count = o.connection_count;
   summary.thread_count = o.thread_count;
   summary.measurements = std::move(load.measurements);
+  if (pacer) summary.open_loop = pacer->report(load_ended);
   summary.result = judge_mixed(setup.catalog, setup.users, state, summary.measurements.ops);
   if (load.connections_gave_up > 0) {
     summary.result.failures.push_back(std::to_string(load.connections_gave_up) +

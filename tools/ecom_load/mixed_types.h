@@ -13,6 +13,7 @@
 
 #include "tools/ecom_load/replication_stats.h"
 #include "tools/ecom_load/request_stats.h"
+#include "tools/ecom_load/sale_types.h"
 
 namespace ecom::load {
 
@@ -201,6 +202,7 @@ struct mixed_summary {
   mixed_measurements measurements;
   mixed_verdict result;
   std::optional<replication_report> replication;  // with --read-url only
+  std::optional<open_loop_report> open_loop;      // with --rate or --stages only
 };
 
 // ---- setup plan (deterministic for a seed) ----

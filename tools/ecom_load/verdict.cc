@@ -164,4 +164,13 @@ verdict judge_fcfs(std::int64_t quantity, const std::optional<campaign_info>& af
   return v;
 }
 
+void judge_retries(const retry_report& retries, verdict& result) {
+  if (!retries.idempotency) return;
+  auto it = result.outcome_counts.find(outcome_name(issue_outcome::issued_reply_lost));
+  if (it == result.outcome_counts.end() || it->second == 0) return;
+  result.failures.push_back(std::to_string(it->second) +
+                            " users got COUPON_ALREADY_ISSUED on a retry with the same "
+                            "Idempotency-Key (expected the first answer replayed)");
+}
+
 }  // namespace ecom::load

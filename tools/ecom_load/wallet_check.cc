@@ -115,7 +115,9 @@ std::vector<std::size_t> pick_wallet_sample(const std::vector<user_result>& user
                                             std::int64_t wallet_check_max) {
   std::vector<std::size_t> chosen, others;
   for (std::size_t i = 0; i < users.size(); ++i) {
-    if (users[i].outcome == issue_outcome::uncertain) {
+    // Uncertain and retried users are always read: a retry must never have given two coupons.
+    if (users[i].outcome == issue_outcome::uncertain ||
+        (users[i].attempts > 1 && users[i].outcome != issue_outcome::not_asked)) {
       chosen.push_back(i);
     } else if (definitive(users[i].outcome)) {
       others.push_back(i);
