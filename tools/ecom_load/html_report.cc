@@ -1,75 +1,22 @@
 // The --report page: a summary table and two inline SVG charts (latency histogram on a log
-// axis, throughput over time), self-contained so it opens without a network.
+// axis, throughput over time), self-contained so it opens without a network. The flash-sale
+// sections come from sale_output.cc.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
+#include "tools/ecom_load/output_helpers.h"
+#include "tools/ecom_load/sale_output.h"
 #include "tools/ecom_load/summary_output.h"
 
 namespace ecom::load {
 
 namespace {
 
-constexpr int chart_width = 760;
-constexpr int chart_height = 260;
-constexpr int margin_left = 60;
-constexpr int margin_bottom = 40;
-constexpr int margin_top = 20;
+using namespace output_detail;
+
 constexpr int latency_bin_count = 60;
-
-std::string num(double value, int decimals = 1) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  return text;
-}
-
-std::string escape_html(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string svg_frame(const std::string& title, const std::string& x_label,
-                      const std::string& y_label) {
-  int plot_bottom = chart_height - margin_bottom;
-  return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(chart_width) +
-         "\" height=\"" + std::to_string(chart_height) + "\" font-family=\"sans-serif\" " +
-         "font-size=\"11\"><text x=\"" + std::to_string(margin_left) + "\" y=\"14\" " +
-         "font-weight=\"bold\">" + escape_html(title) + "</text><line x1=\"" +
-         std::to_string(margin_left) + "\" y1=\"" + std::to_string(plot_bottom) + "\" x2=\"" +
-         std::to_string(chart_width - 10) + "\" y2=\"" + std::to_string(plot_bottom) +
-         "\" stroke=\"#333\"/><line x1=\"" + std::to_string(margin_left) + "\" y1=\"" +
-         std::to_string(margin_top) + "\" x2=\"" + std::to_string(margin_left) + "\" y2=\"" +
-         std::to_string(plot_bottom) + "\" stroke=\"#333\"/><text x=\"" +
-         std::to_string(chart_width / 2) + "\" y=\"" + std::to_string(chart_height - 6) +
-         "\" text-anchor=\"middle\">" + escape_html(x_label) + "</text><text x=\"12\" y=\"" +
-         std::to_string(chart_height / 2) + "\" transform=\"rotate(-90 12 " +
-         std::to_string(chart_height / 2) + ")\" text-anchor=\"middle\">" + escape_html(y_label) +
-         "</text>";
-}
-
-std::string axis_label(double x, double y, const std::string& text, const char* anchor) {
-  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" + anchor + "\">" +
-         escape_html(text) + "</text>";
-}
 
 // Re-bins the fine HDR buckets into latency_bin_count log-spaced bins between min and max.
 std::string latency_svg(const latency_histogram& histogram) {
@@ -103,21 +50,6 @@ std::string latency_svg(const latency_histogram& histogram) {
   return svg + "</svg>";
 }
 
-std::string polyline(const std::vector<std::uint64_t>& slots, double slot_s, double top_rate,
-                     const char* color) {
-  double plot_w = chart_width - margin_left - 10,
-         plot_h = chart_height - margin_bottom - margin_top;
-  std::string points;
-  for (std::size_t i = 0; i < slots.size(); ++i) {
-    double x =
-        margin_left + plot_w * (static_cast<double>(i) + 0.5) / static_cast<double>(slots.size());
-    double y = margin_top + plot_h - plot_h * (static_cast<double>(slots[i]) / slot_s) / top_rate;
-    points += num(x) + "," + num(y) + " ";
-  }
-  return std::string("<polyline fill=\"none\" stroke=\"") + color +
-         "\" stroke-width=\"2\" points=\"" + points + "\"/>";
-}
-
 // Two series over time: requests (blue) and the scenario's successes (orange).
 struct throughput_series {
   const std::vector<std::uint64_t>& requests;
@@ -127,25 +59,12 @@ struct throughput_series {
 };
 
 std::string throughput_svg(const throughput_series& m) {
-  std::string svg = svg_frame("Throughput over time", "time (s)", "per second");
-  if (m.requests.empty()) return svg + "</svg>";
-  std::uint64_t busiest = *std::max_element(m.requests.begin(), m.requests.end());
-  double top_rate = std::max(1.0, static_cast<double>(busiest) / m.slot_s);
-  svg += polyline(m.requests, m.slot_s, top_rate, "#4a7ebb");
-  svg += polyline(m.successes, m.slot_s, top_rate, "#d9822b");
-  double plot_w = chart_width - margin_left - 10;
-  double span_s = m.slot_s * static_cast<double>(m.requests.size());
-  for (int tick = 0; tick <= 4; ++tick) {
-    svg += axis_label(margin_left + plot_w * tick / 4.0, chart_height - margin_bottom + 14,
-                      num(span_s * tick / 4.0, 1), "middle");
-  }
-  svg += axis_label(margin_left - 4, margin_top + 8, num(top_rate, 0), "end");
-  svg += axis_label(chart_width - 12, margin_top + 8, m.legend, "end");
-  return svg + "</svg>";
+  return rate_chart("Throughput over time", {{m.requests, "#4a7ebb"}, {m.successes, "#d9822b"}},
+                    m.slot_s, m.legend);
 }
 
-// The page: verdict line, the human summary as text, extra_html (the replication table, or
-// nothing), the latency histogram and throughput.
+// The page: verdict line, the human summary as text, extra_html (the replication table, the
+// flash-sale sections, or nothing), the latency histogram and throughput.
 std::string report_page(const std::string& title, const std::string& verdict_line, bool pass,
                         const std::string& summary_text, const std::string& extra_html,
                         const latency_histogram& latency, const throughput_series& series) {
@@ -194,9 +113,13 @@ std::string summary_html(const fcfs_summary& summary) {
   std::ostringstream text;
   write_human_summary(text, summary);
   const issue_measurements& m = summary.measurements;
+  std::string extra = summary.replication ? replication_html(*summary.replication) : "";
+  if (summary.open_loop) extra += open_loop_html(*summary.open_loop);
+  if (summary.opening) extra += opening_html(*summary.opening);
+  extra += fairness_html(summary.fairness) + retry_html(summary.retries);
   return report_page(
-      "ecom-load fcfs", invariants_line(summary.result), summary.result.pass(), text.str(),
-      summary.replication ? replication_html(*summary.replication) : "", m.latency,
+      "ecom-load fcfs", invariants_line(summary.result), summary.result.pass(), text.str(), extra,
+      m.latency,
       {m.requests_per_slot, m.issued_per_slot, m.slot_s, "blue: requests/s, orange: issued/s"});
 }
 
@@ -206,9 +129,11 @@ std::string summary_html(const mixed_summary& summary) {
   const mixed_measurements& m = summary.measurements;
   latency_histogram all;
   for (const auto& op : m.ops) all.merge(op.latency);
+  std::string extra = summary.replication ? replication_html(*summary.replication) : "";
+  if (summary.open_loop) extra += open_loop_html(*summary.open_loop);
   return report_page(
-      "ecom-load mixed", invariants_line(summary.result), summary.result.pass(), text.str(),
-      summary.replication ? replication_html(*summary.replication) : "", all,
+      "ecom-load mixed", invariants_line(summary.result), summary.result.pass(), text.str(), extra,
+      all,
       {m.requests_per_slot, m.paid_per_slot, m.slot_s, "blue: requests/s, orange: paid orders/s"});
 }
 

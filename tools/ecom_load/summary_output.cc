@@ -6,45 +6,17 @@
 #include <cstdio>
 #include <sstream>
 
+#include "tools/ecom_load/output_helpers.h"
+#include "tools/ecom_load/sale_output.h"
+
 namespace ecom::load {
 
 namespace {
 
-std::string fixed(double value, int decimals) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  return text;
-}
-
-std::string ms_text(std::uint64_t us) {
-  return fixed(static_cast<double>(us) / 1000.0, 3);
-}
+using namespace output_detail;
 
 double requests_per_s(const issue_measurements& m) {
   return m.duration_s > 0 ? static_cast<double>(m.request_count) / m.duration_s : 0.0;
-}
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04x", c);
-      out += escape;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-// Appends ",entry" (or "entry" to an empty list).
-void append_item(std::string& list, const std::string& entry) {
-  if (!list.empty()) list += ',';
-  list += entry;
 }
 
 void write_status_lines(std::ostream& out, const issue_measurements& m) {
@@ -201,6 +173,10 @@ void write_human_summary(std::ostream& out, const fcfs_summary& s) {
   out << "wallets checked: " << with_thousands(static_cast<std::uint64_t>(v.wallets_checked))
       << "\n";
   if (s.replication) write_replication_lines(out, *s.replication);
+  if (s.open_loop) write_open_loop_lines(out, *s.open_loop, m.latency);
+  if (s.opening) write_opening_lines(out, *s.opening);
+  write_fairness_lines(out, s.fairness);
+  write_retry_lines(out, s.retries);
   out << invariants_line(v) << "\n";
 }
 
@@ -212,9 +188,7 @@ std::string summary_json(const fcfs_summary& s) {
     << ",\"users\":" << s.user_count << ",\"connections\":" << s.connection_count
     << ",\"requests\":" << m.request_count << ",\"duration_s\":" << fixed(m.duration_s, 6)
     << ",\"requests_per_s\":" << fixed(requests_per_s(m), 3);
-  j << ",\"latency_us\":{\"p50\":" << m.latency.percentile_us(50)
-    << ",\"p90\":" << m.latency.percentile_us(90) << ",\"p99\":" << m.latency.percentile_us(99)
-    << ",\"p999\":" << m.latency.percentile_us(99.9) << ",\"max\":" << m.latency.max_us() << "}";
+  j << ",\"latency_us\":" << latency_json(m.latency);
   std::string statuses, codes, outcomes, failures;
   for (const auto& [status, count] : m.status_counts) {
     append_item(statuses, json_string(std::to_string(status)) + ":" + std::to_string(count));
@@ -232,6 +206,9 @@ std::string summary_json(const fcfs_summary& s) {
     << ",\"quantity\":" << v.quantity << ",\"remaining_quantity\":" << v.remaining_quantity
     << ",\"wallets_checked\":" << v.wallets_checked;
   if (s.replication) j << ",\"replication\":" << replication_json(*s.replication);
+  if (s.open_loop) j << ",\"open_loop\":" << open_loop_json(*s.open_loop);
+  if (s.opening) j << ",\"opening\":" << opening_json(*s.opening);
+  j << ",\"fairness\":" << fairness_json(s.fairness) << ",\"retries\":" << retry_json(s.retries);
   j << ",\"invariants\":{\"pass\":" << (v.pass() ? "true" : "false") << ",\"failures\":["
     << failures << "]}}";
   return j.str();
@@ -268,14 +245,6 @@ std::string pad(std::string text, std::size_t width, bool right) {
   if (text.size() >= width) return text;
   std::string fill(width - text.size(), ' ');
   return right ? fill + text : text + fill;
-}
-
-std::string latency_json(const latency_histogram& h) {
-  return "{\"p50\":" + std::to_string(h.percentile_us(50)) +
-         ",\"p90\":" + std::to_string(h.percentile_us(90)) +
-         ",\"p99\":" + std::to_string(h.percentile_us(99)) +
-         ",\"p999\":" + std::to_string(h.percentile_us(99.9)) +
-         ",\"max\":" + std::to_string(h.max_us()) + "}";
 }
 
 }  // namespace
@@ -320,6 +289,11 @@ void write_human_summary(std::ostream& out, const mixed_summary& s) {
       << with_thousands(static_cast<std::uint64_t>(v.events_read)) << " read (this run: ORDER_PAID "
       << v.run_paid_events << ", ORDER_REFUNDED " << v.run_refunded_events << ")\n";
   if (s.replication) write_replication_lines(out, *s.replication);
+  if (s.open_loop) {
+    latency_histogram all;
+    for (const auto& op : m.ops) all.merge(op.latency);
+    write_open_loop_lines(out, *s.open_loop, all);
+  }
   out << invariants_line(v) << "\n";
 }
 
@@ -365,6 +339,7 @@ std::string summary_json(const mixed_summary& s) {
     << ",\"run_paid_events\":" << v.run_paid_events
     << ",\"run_refunded_events\":" << v.run_refunded_events;
   if (s.replication) j << ",\"replication\":" << replication_json(*s.replication);
+  if (s.open_loop) j << ",\"open_loop\":" << open_loop_json(*s.open_loop);
   j << ",\"invariants\":{\"pass\":" << (v.pass() ? "true" : "false") << ",\"failures\":["
     << failures << "]}}";
   return j.str();

@@ -9,7 +9,8 @@
 
 namespace ecom::load {
 
-// The human summary, ending with the "invariants: PASS" or "invariants: FAIL <what>" line.
+// The human summary, ending with the "invariants: PASS" or "invariants: FAIL <what>" line; the
+// flash-sale lines (open loop, opening bell, fairness, retries) come just before it.
 void write_human_summary(std::ostream& out, const fcfs_summary& summary);
 // "invariants: PASS" or "invariants: FAIL <failure>; <failure>...".
 std::string invariants_line(const std::vector<std::string>& failures);
@@ -18,7 +19,7 @@ std::string invariants_line(const mixed_verdict& result);
 // One JSON object (no trailing newline).
 std::string summary_json(const fcfs_summary& summary);
 // A self-contained HTML page: summary table, latency histogram and throughput chart as
-// inline SVG.
+// inline SVG, and the flash-sale sections (sale_output.h).
 std::string summary_html(const fcfs_summary& summary);
 
 // The same three for the mixed scenario: per-operation throughput and latency, the audit's
