@@ -85,8 +85,10 @@ asio::awaitable<http_reply> exchange(beast::tcp_stream& stream, beast::flat_buff
   auto message = make_beast_request(request, host_header);
   auto started = std::chrono::steady_clock::now();
   stream.expires_after(timeout);
-  auto [write_error, written] = co_await http::async_write(stream, message, no_throw);
+  // Sent when the write starts: a small request goes out in the initiating call (a speculative
+  // send), while its completion runs only after the handlers queued before it.
   reply.sent_at = std::chrono::steady_clock::now();
+  auto [write_error, written] = co_await http::async_write(stream, message, no_throw);
   if (write_error) {
     reply.transport_error = "write: " + write_error.message();
     co_return reply;

@@ -40,7 +40,7 @@ struct http_reply {
   // response.
   std::chrono::nanoseconds latency{0};
   std::chrono::nanoseconds service_latency{0};
-  std::chrono::steady_clock::time_point sent_at{};  // when the request's write completed
+  std::chrono::steady_clock::time_point sent_at{};  // when the request's write started
   bool replayed = false;                            // Idempotent-Replayed: true
   std::int64_t lsn = -1;  // X-Ecomd-Lsn of a replicating server; -1 when absent or not decimal
   // The highest X-Ecomd-Lsn of the primary (lsn_tracker) when the request was sent; -1: none
