@@ -40,8 +40,6 @@ struct opening_figures {
   std::uint64_t early_not_active = 0;
   std::uint64_t not_active_after_bell = 0;
   latency_histogram release_spread;
-  latency_histogram first_second_latency;
-  steady::duration last_issued_after{-1};
   std::vector<std::uint64_t> sent = std::vector<std::uint64_t>(opening_slot_count);
   std::vector<std::uint64_t> issued = std::vector<std::uint64_t>(opening_slot_count);
   std::vector<std::uint64_t> sold_out = std::vector<std::uint64_t>(opening_slot_count);
@@ -59,6 +57,10 @@ struct worker_stats {
   std::uint64_t request_count = 0;
   std::uint64_t transport_error_count = 0;
   std::uint64_t replayed = 0;
+  // The race from the bell (or the phase's start): issues sent in its first second, and when
+  // the last 201 arrived.
+  latency_histogram first_second_latency;
+  steady::duration last_issued_after{-1};
   opening_figures opening;
   steady::time_point last_answer{};
   simdjson::dom::parser parser;
@@ -215,10 +217,7 @@ class issue_script final : public request_script {
       bump_slot(stats.issued_per_slot, slot);
       shared_.live.issued_count.fetch_add(1, std::memory_order_relaxed);
       note_opening_answer(stats, now, &opening_figures::issued);
-      if (shared_.options.bell) {
-        stats.opening.last_issued_after =
-            std::max(stats.opening.last_issued_after, now - *shared_.options.bell);
-      }
+      stats.last_issued_after = std::max(stats.last_issued_after, now - shared_.reference);
     } else {
       note_opening_answer(stats, now,
                           outcome == issue_outcome::sold_out ? &opening_figures::sold_out
@@ -307,21 +306,21 @@ class issue_script final : public request_script {
     return issue_outcome::unexpected;
   }
 
-  // The first issue after the bell of this connection, and issues sent in the opening second.
+  // Issues sent in the race's first second; with a bell also this connection's first issue
+  // after it and the opening timeline.
   void note_opening_send(worker_stats& stats, const http_reply& reply) {
-    if (!shared_.options.bell || reply.sent_at == steady::time_point{}) return;
-    auto since_bell = reply.sent_at - *shared_.options.bell;
+    if (reply.sent_at == steady::time_point{}) return;
+    auto since_start = reply.sent_at - shared_.reference;
+    std::size_t slot = opening_slot_of(since_start);
+    if (slot < opening_slot_count && reply.status != 0) {
+      stats.first_second_latency.record(static_cast<std::uint64_t>(reply.latency.count() / 1000));
+    }
+    if (!shared_.options.bell) return;
     if (!released_) {
       released_ = true;
-      stats.opening.release_spread.record(micros(since_bell));
+      stats.opening.release_spread.record(micros(since_start));
     }
-    std::size_t slot = opening_slot_of(since_bell);
-    if (slot >= opening_slot_count) return;
-    ++stats.opening.sent[slot];
-    if (reply.status != 0) {
-      stats.opening.first_second_latency.record(
-          static_cast<std::uint64_t>(reply.latency.count() / 1000));
-    }
+    if (slot < opening_slot_count) ++stats.opening.sent[slot];
   }
 
   void note_opening_answer(worker_stats& stats, steady::time_point now,
@@ -421,6 +420,12 @@ void merge_stats(const std::vector<worker_stats>& stats, issue_measurements& out
     for (const auto& [code, count] : s.problem_codes) out.problem_codes[code] += count;
     add_slots(out.requests_per_slot, s.requests_per_slot);
     add_slots(out.issued_per_slot, s.issued_per_slot);
+    out.first_second_latency.merge(s.first_second_latency);
+    if (s.last_issued_after >= steady::duration::zero()) {
+      out.last_issue_after_ms =
+          std::max(out.last_issue_after_ms,
+                   std::chrono::duration<double, std::milli>(s.last_issued_after).count());
+    }
   }
   out.issued_per_slot.resize(out.requests_per_slot.size(), 0);
 }
@@ -434,7 +439,6 @@ opening_report merge_opening(const std::vector<worker_stats>& stats, std::size_t
   r.overloaded.assign(opening_slot_count, 0);
   r.other.assign(opening_slot_count, 0);
   r.slot_ms = static_cast<double>(opening_slot.count());
-  steady::duration last_issued{-1};
   for (const auto& s : stats) {
     const opening_figures& o = s.opening;
     r.connections_warmed += o.warmed;
@@ -442,16 +446,11 @@ opening_report merge_opening(const std::vector<worker_stats>& stats, std::size_t
     r.early_not_active += o.early_not_active;
     r.not_active_after_bell += o.not_active_after_bell;
     r.release_spread.merge(o.release_spread);
-    r.first_second_latency.merge(o.first_second_latency);
-    last_issued = std::max(last_issued, o.last_issued_after);
     add_slots(r.sent, o.sent);
     add_slots(r.issued, o.issued);
     add_slots(r.sold_out, o.sold_out);
     add_slots(r.overloaded, o.overloaded);
     add_slots(r.other, o.other);
-  }
-  if (last_issued >= steady::duration::zero()) {
-    r.sold_out_after_ms = std::chrono::duration<double, std::milli>(last_issued).count();
   }
   return r;
 }
@@ -533,7 +532,10 @@ issue_phase_result run_issue_phase(const issue_phase_options& options,
     result.reads.merge(s.reads);
     result.sending_ended = std::max(result.sending_ended, s.last_answer);
   }
-  if (options.bell) result.opening = merge_opening(stats, connection_count);
+  if (options.bell) {
+    result.opening = merge_opening(stats, connection_count);
+    result.opening->first_second_latency = result.measurements.first_second_latency;
+  }
   result.retries = count_retries(options, result.users, stats);
   return result;
 }

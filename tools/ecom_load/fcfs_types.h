@@ -43,7 +43,7 @@ struct user_result {
   std::int64_t user_id = 0;
   issue_outcome outcome = issue_outcome::not_asked;
   std::int64_t user_coupon_id = 0;  // from the 201 body
-  // When the request that decided was sent (write done), µs since the phase's reference (the
+  // When the request that decided was sent (write started), µs since the phase's reference (the
   // bell with --opens-in, else the phase start); -1 when none decided. The fairness audit's input.
   std::int64_t sent_us = -1;
   std::uint32_t attempts = 0;  // issue requests sent for this user after the bell (or start)
@@ -69,6 +69,10 @@ struct issue_measurements {
   double slot_s = 0.1;                                 // width of one series slot
   std::vector<std::uint64_t> requests_per_slot;
   std::vector<std::uint64_t> issued_per_slot;
+  // The race, from the bell (or the phase's start): when the last 201 arrived (-1: none), and
+  // the latency of the issues sent in its first second.
+  double last_issue_after_ms = -1;
+  latency_histogram first_second_latency;
 };
 
 struct verdict {

@@ -258,6 +258,9 @@ int run_fcfs(const load_options& o) {
   if (pacer) summary.open_loop = pacer->report(issued.sending_ended);
   if (bell && issued.opening) {
     summary.opening = std::move(issued.opening);
+    if (summary.result.remaining_quantity == 0) {
+      summary.opening->sold_out_after_ms = summary.measurements.last_issue_after_ms;
+    }
     summary.opening->start_at = bell->start_at;
     summary.opening->opens_in_s = *o.opens_in_s;
     probe->finish(*summary.opening, interrupted != 0);

@@ -151,6 +151,24 @@ std::string invariants_line(const mixed_verdict& result) {
   return invariants_line(result.failures);
 }
 
+namespace {
+
+// Every coupon went, and a 201 of this run was the last.
+bool sold_out(const fcfs_summary& s) {
+  return s.result.remaining_quantity == 0 && s.measurements.last_issue_after_ms >= 0;
+}
+
+// "sold out 42.1 ms after the start" or "not sold out (last issue ...)".
+std::string race_text(const fcfs_summary& s) {
+  if (sold_out(s))
+    return "sold out " + fixed(s.measurements.last_issue_after_ms, 1) + " ms after the start";
+  if (s.measurements.last_issue_after_ms < 0) return "nothing issued";
+  return "not sold out (last issue " + fixed(s.measurements.last_issue_after_ms, 1) +
+         " ms after the start)";
+}
+
+}  // namespace
+
 void write_human_summary(std::ostream& out, const fcfs_summary& s) {
   const issue_measurements& m = s.measurements;
   const verdict& v = s.result;
@@ -172,6 +190,12 @@ void write_human_summary(std::ostream& out, const fcfs_summary& s) {
       << ")\n";
   out << "wallets checked: " << with_thousands(static_cast<std::uint64_t>(v.wallets_checked))
       << "\n";
+  if (!s.opening) {
+    out << "race: " << race_text(s) << "; first second latency ms p50 "
+        << ms_text(m.first_second_latency.percentile_us(50)) << " p99 "
+        << ms_text(m.first_second_latency.percentile_us(99)) << " p99.9 "
+        << ms_text(m.first_second_latency.percentile_us(99.9)) << "\n";
+  }
   if (s.replication) write_replication_lines(out, *s.replication);
   if (s.open_loop) write_open_loop_lines(out, *s.open_loop, m.latency);
   if (s.opening) write_opening_lines(out, *s.opening);
@@ -189,6 +213,13 @@ std::string summary_json(const fcfs_summary& s) {
     << ",\"requests\":" << m.request_count << ",\"duration_s\":" << fixed(m.duration_s, 6)
     << ",\"requests_per_s\":" << fixed(requests_per_s(m), 3);
   j << ",\"latency_us\":" << latency_json(m.latency);
+  j << ",\"sold_out_after_ms\":";
+  if (sold_out(s)) {
+    j << fixed(m.last_issue_after_ms, 3);
+  } else {
+    j << "null";
+  }
+  j << ",\"first_second_latency_us\":" << latency_json(m.first_second_latency);
   std::string statuses, codes, outcomes, failures;
   for (const auto& [status, count] : m.status_counts) {
     append_item(statuses, json_string(std::to_string(status)) + ":" + std::to_string(count));
