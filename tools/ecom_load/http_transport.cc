@@ -281,6 +281,7 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
   int connect_failures = 0;
   bool gave_up = false;
   arrival_pacer* pacer = pool.options.pacer;
+  std::chrono::steady_clock::time_point paused_until{};
   while (true) {
     std::optional<std::chrono::steady_clock::time_point> intended;
     if (pacer != nullptr && script.next_is_paced()) {
@@ -291,6 +292,8 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
         pacer->abandon();
         break;
       }
+      // A request the script chose to pause for (Retry-After) is not due before the pause ended.
+      *intended = std::max(*intended, paused_until);
     }
     if (!script.next(request)) {
       if (intended) pacer->abandon();
@@ -329,7 +332,10 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
     if (tracker != nullptr && server == 0 && reply.lsn >= 0) tracker->observe(reply.lsn);
     if (reply.status == 0 || !reply.keep_alive) close_stream(stream, buffer);
     auto pause = script.on_reply(request, reply);
-    if (pause.count() > 0) co_await pause_for(pause);
+    if (pause.count() > 0) {
+      co_await pause_for(pause);
+      paused_until = std::chrono::steady_clock::now();
+    }
   }
   for (auto& link : links) {
     if (link) close_stream(link->stream, link->buffer);
