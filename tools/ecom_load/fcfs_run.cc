@@ -27,6 +27,8 @@ constexpr milliseconds key_in_use_pause{50};
 constexpr milliseconds not_active_pause{10};
 constexpr milliseconds transport_failure_pause{50};
 constexpr milliseconds campaign_read_interval{10};
+// A connection's last warm-up GET goes at most this long before the bell.
+constexpr milliseconds warm_lead{2000};
 // Early refreshes go this long before the bell: spread over [min, max).
 constexpr milliseconds early_lead_min{100};
 constexpr milliseconds early_lead_max{1000};
@@ -229,6 +231,11 @@ class issue_script final : public request_script {
 
  private:
   milliseconds on_warm_reply(worker_stats& stats, const http_reply& reply) {
+    // Far from the bell the connection is opened now and warmed again shortly before it, so
+    // that the server's idle timeout cannot close it in between.
+    if (*shared_.options.bell - steady::now() > warm_lead) {
+      return pause_until(*shared_.options.bell - warm_lead);
+    }
     if (reply.status == 200 && steady::now() < *shared_.options.bell) ++stats.opening.warmed;
     if (early_refresher_ && take_user()) {
       phase_ = phase::early;
