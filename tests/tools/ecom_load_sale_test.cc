@@ -124,7 +124,7 @@ TEST_F(ecom_load_sale, opening_bell_sells_out_exactly_with_warm_connections) {
   auto run =
       run_ecom_load(with(fcfs_args(url(), 20'000, 1'000, 64),
                          {"--opens-in", "4", "--duration", "60", "--wallet-check-max", "2000"}),
-                    seconds(240));
+                    seconds(150));
   auto summary = summary_of(run);
   expect_passing_fcfs(run, summary);
   EXPECT_EQ(summary["issued"].as_int(), 1'000);

@@ -6,6 +6,7 @@
 
 #include "tools/ecom_load/arrival_schedule.h"
 #include "tools/ecom_load/fairness_audit.h"
+#include "tools/ecom_load/fcfs_run.h"
 #include "tools/ecom_load/load_options.h"
 #include "tools/ecom_load/open_loop.h"
 #include "tools/ecom_load/server_metrics.h"
@@ -67,8 +68,9 @@ TEST(arrival_schedule, stages_text) {
 }
 
 // Goal: the pacer hands out the schedule's times in order, stops at its end, and counts what
-// was due but never sent as unsent (taken-and-abandoned times are not). Method: a 1000/s
-// schedule of 1 s, started 2 s ago: every time is in the past, 10 are sent, 2 abandoned.
+// was due but never sent as unsent (taken-and-abandoned times are not, unless due after the
+// end). Method: a 1000/s schedule of 1 s, started 2 s ago: every time is in the past, 10 are
+// sent, 2 abandoned within the schedule and one after it.
 TEST(arrival_pacer, unsent_is_due_minus_sent_and_abandoned) {
   using clock = arrival_pacer::clock;
   arrival_pacer pacer(arrival_schedule::constant(1000, 1), "1000/s", 10, 2, 0.1);
@@ -85,8 +87,9 @@ TEST(arrival_pacer, unsent_is_due_minus_sent_and_abandoned) {
     live.record(i % 2, times[i], write_start, write_start + std::chrono::milliseconds(2),
                 std::chrono::milliseconds(2));
   }
-  live.abandon();
-  live.abandon();
+  live.abandon(times[10]);
+  live.abandon(times[11]);
+  live.abandon(live.t0() + std::chrono::seconds(5));  // due after the end: not subtracted
   auto report = live.report(live.t0() + std::chrono::milliseconds(1500));  // past the end
   EXPECT_DOUBLE_EQ(report.run_s, 1);
   EXPECT_EQ(report.scheduled, 1000u);
@@ -124,8 +127,8 @@ TEST(fairness_audit, counts_inversions_beyond_the_tolerance) {
   // Loser 6 sent at 100 µs, winners 2 (500 µs) and 7 (40 ms) later: 7 beyond 1 ms; 2 not.
   fifo.push_back(decided(6, issue_outcome::sold_out, 100));
   fifo.push_back(decided(7, issue_outcome::issued, 40'000));
-  fifo.push_back(decided(8, issue_outcome::uncertain, 0));  // left out
-  fifo.push_back(decided(9, issue_outcome::sold_out, -1));  // no send time: left out
+  fifo.push_back(decided(8, issue_outcome::uncertain, 0));                         // left out
+  fifo.push_back(decided(9, issue_outcome::sold_out, user_result::sent_us_none));  // left out
   auto unfair = audit_fairness(fifo, 1);
   EXPECT_EQ(unfair.winners, 4u);
   EXPECT_EQ(unfair.losers, 3u);
@@ -221,6 +224,33 @@ TEST(load_options, sale_and_open_loop_options) {
       EXPECT_NE(std::string(e.what()).find(m.message), std::string::npos) << e.what();
     }
   }
+}
+
+// Goal: the wallet check always reads the users whose answer was lost or replayed (a retry must
+// never have given two coupons) and samples the rest within the cap, a retry after a refusal
+// that changed nothing (503) included. Method: 100 decided users, 3 with a lost answer, 1
+// replayed, 20 retried after 503; a cap of 10.
+TEST(wallet_sample, always_reads_lost_and_replayed_answers_and_samples_the_rest) {
+  std::vector<user_result> users(100);
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    users[i].user_id = static_cast<std::int64_t>(i);
+    users[i].outcome = i < 10 ? issue_outcome::issued : issue_outcome::sold_out;
+    users[i].attempts = i >= 50 && i < 70 ? 2 : 1;  // retried after a 503
+  }
+  for (std::size_t i : {5, 40, 90}) users[i].answer_lost = true;
+  users[95].replayed = true;
+  users[99].outcome = issue_outcome::not_asked;
+  users[99].answer_lost = true;  // never decided: nothing to read
+  auto chosen = pick_wallet_sample(users, 10);
+  EXPECT_EQ(chosen.size(), 10u);
+  for (std::size_t must : {5, 40, 90, 95}) {
+    EXPECT_NE(std::find(chosen.begin(), chosen.end(), must), chosen.end()) << must;
+  }
+  EXPECT_EQ(std::find(chosen.begin(), chosen.end(), 99u), chosen.end());
+  auto retried =
+      std::count_if(chosen.begin(), chosen.end(), [](std::size_t i) { return i >= 50 && i < 70; });
+  EXPECT_LT(retried, 6);                                 // sampled evenly, not all 20 read
+  EXPECT_EQ(pick_wallet_sample(users, -1).size(), 99u);  // no cap: every decided user
 }
 
 }  // namespace

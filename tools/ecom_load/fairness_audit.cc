@@ -49,8 +49,10 @@ fairness_report audit_fairness(const std::vector<user_result>& users, double tol
   report.tolerance_ms = tolerance_ms;
   std::vector<timed_user> winners, losers;
   for (const auto& u : users) {
-    if (u.sent_us < 0) continue;
-    if (u.outcome == issue_outcome::issued) winners.push_back({u.sent_us, u.user_id});
+    if (u.sent_us == user_result::sent_us_none) continue;
+    if (u.outcome == issue_outcome::issued || u.outcome == issue_outcome::issued_reply_lost) {
+      winners.push_back({u.sent_us, u.user_id});
+    }
     if (u.outcome == issue_outcome::sold_out) losers.push_back({u.sent_us, u.user_id});
   }
   report.winners = winners.size();

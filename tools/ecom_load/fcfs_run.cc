@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <random>
 
 #include "tools/ecom_load/open_loop.h"
 #include "tools/ecom_load/request_stats.h"
@@ -25,6 +26,13 @@ constexpr milliseconds retry_after_pause_max{60'000};
 constexpr milliseconds busy_pause_default{100};
 constexpr milliseconds key_in_use_pause{50};
 constexpr milliseconds not_active_pause{10};
+// After the bell a user told "not active yet" this many times (the server's clock behind ours)
+// is decided as not active.
+constexpr int not_active_answers_max = 500;
+// Retry-After is honoured with at least this pause, plus up to a tenth more (jitter, so that
+// the users refused together do not come back in one wave).
+constexpr milliseconds retry_pause_min{10};
+constexpr int retry_jitter_divisor = 10;
 constexpr milliseconds transport_failure_pause{50};
 constexpr milliseconds campaign_read_interval{10};
 // A connection's last warm-up GET goes at most this long before the bell.
@@ -87,7 +95,16 @@ std::string_view problem_code(worker_stats& stats, http_reply& reply) {
 
 milliseconds retry_after_pause(const http_reply& reply) {
   if (reply.retry_after_s < 0) return busy_pause_default;
-  return std::min<milliseconds>(milliseconds(1000LL * reply.retry_after_s), retry_after_pause_max);
+  return std::clamp<milliseconds>(milliseconds(1000LL * reply.retry_after_s), retry_pause_min,
+                                  retry_after_pause_max);
+}
+
+// pause plus a random share of up to 1/retry_jitter_divisor of it.
+milliseconds jittered(milliseconds pause) {
+  thread_local std::minstd_rand random{std::random_device{}()};
+  auto spread = pause.count() / retry_jitter_divisor;
+  if (spread <= 0) return pause;
+  return pause + milliseconds(std::uniform_int_distribution<std::int64_t>(0, spread)(random));
 }
 
 // The pause until at, rounded up to a whole millisecond (at least 0).
@@ -145,10 +162,13 @@ class issue_script final : public request_script {
 
   bool next_is_paced() const override { return phase_ == phase::issue; }
   bool finished() const override {
-    return phase_ == phase::done ||
+    return phase_ == phase::done || shared_.live.stop_requested.load(std::memory_order_relaxed) ||
+           steady::now() >= shared_.deadline ||
            (!has_user_ &&
             shared_.next_user.load(std::memory_order_relaxed) >= shared_.users.size());
   }
+
+  void on_stop() override { finish(); }
 
   bool next(http_request& request) override {
     if (shared_.live.stop_requested.load(std::memory_order_relaxed) ||
@@ -173,8 +193,8 @@ class issue_script final : public request_script {
     request.idempotency_key.clear();
     if (!shared_.options.idempotency_prefix.empty()) {
       request.idempotency_key = shared_.options.idempotency_prefix + "-" +
-                                std::to_string(shared_.users[index_].id) +
-                                (phase_ == phase::early ? "-0" : "-1");
+                                std::to_string(shared_.users[index_].id) + "-" +
+                                std::to_string(phase_ == phase::early ? 0 : click_);
     }
     return true;
   }
@@ -191,6 +211,7 @@ class issue_script final : public request_script {
     shared_.live.request_count.fetch_add(1, std::memory_order_relaxed);
     if (phase_ == phase::early) return on_early_reply(stats, reply);
     ++shared_.results[index_].attempts;
+    if (ask_sent_at_ == steady::time_point{}) ask_sent_at_ = reply.sent_at;
     note_opening_send(stats, reply);
     if (reply.status == 0) return on_transport_failure(stats);
     stats.latency.record(static_cast<std::uint64_t>(reply.latency.count() / 1000));
@@ -201,7 +222,12 @@ class issue_script final : public request_script {
       count_problem(stats, problem_code(stats, reply));
       note_opening_answer(stats, now, &opening_figures::overloaded);
       result.outcome = issue_outcome::overloaded;
-      if (shared_.retries(reply.status)) return retry_after_pause(reply);
+      if (shared_.retries(reply.status)) {
+        // Refused before it was processed: the retry is the request that counts, unless an
+        // earlier attempt of this key was lost on the way (it may have been applied).
+        if (!transport_failed_) ask_sent_at_ = {};
+        return jittered(retry_after_pause(reply));
+      }
       decide(stats, reply);
       return milliseconds(0);
     }
@@ -209,10 +235,15 @@ class issue_script final : public request_script {
     if (outcome == issue_outcome::unexpected && last_code_ == "IDEMPOTENCY_KEY_IN_USE") {
       return key_in_use_pause;  // the first request with this key is still being processed
     }
-    if (outcome == issue_outcome::not_active && shared_.options.bell) {
+    if (outcome == issue_outcome::not_active && shared_.options.bell &&
+        ++not_active_answers_ < not_active_answers_max) {
       ++stats.opening.not_active_after_bell;
       note_opening_answer(stats, now, &opening_figures::other);
-      return not_active_pause;  // the server's clock is not there yet: ask again
+      // The server's clock is not there yet: ask again, with a new key (the server keeps this
+      // answer for the old one).
+      ++click_;
+      ask_sent_at_ = {};
+      return not_active_pause;
     }
     result.outcome = outcome;
     if (outcome == issue_outcome::issued) {
@@ -279,6 +310,7 @@ class issue_script final : public request_script {
     ++stats.transport_error_count;
     ++stats.status_counts[0];
     transport_failed_ = true;
+    shared_.results[index_].answer_lost = true;
     if (++transport_attempts_ < transport_attempts_max) return transport_failure_pause;
     shared_.results[index_].outcome = issue_outcome::uncertain;
     advance();
@@ -337,12 +369,15 @@ class issue_script final : public request_script {
     if (slot < opening_slot_count) ++(stats.opening.*kind)[slot];
   }
 
-  // The user's answer is final: its send time (for the fairness audit) and on to the next.
+  // The user's answer is final: the send time of the request that decided (for the fairness
+  // audit: the first of this ask, when later ones only learnt its answer) and on to the next.
   void decide(worker_stats& stats, const http_reply& reply) {
     user_result& result = shared_.results[index_];
-    if (reply.sent_at != steady::time_point{}) {
+    steady::time_point sent_at =
+        ask_sent_at_ != steady::time_point{} ? ask_sent_at_ : reply.sent_at;
+    if (sent_at != steady::time_point{}) {
       result.sent_us =
-          std::chrono::duration_cast<std::chrono::microseconds>(reply.sent_at - shared_.reference)
+          std::chrono::duration_cast<std::chrono::microseconds>(sent_at - shared_.reference)
               .count();
     }
     result.replayed = reply.replayed;
@@ -357,6 +392,9 @@ class issue_script final : public request_script {
     has_user_ = true;
     transport_attempts_ = 0;
     transport_failed_ = false;
+    click_ = 1;
+    not_active_answers_ = 0;
+    ask_sent_at_ = {};
     return true;
   }
 
@@ -380,6 +418,9 @@ class issue_script final : public request_script {
   std::size_t index_ = 0;
   int transport_attempts_ = 0;
   bool transport_failed_ = false;
+  int click_ = 1;  // the user's ask after the bell: the Idempotency-Key's last part
+  int not_active_answers_ = 0;
+  steady::time_point ask_sent_at_{};  // the first attempt of this ask (key) was sent then
   std::string last_code_;
 };
 

@@ -59,9 +59,9 @@ issue_phase_result run_issue_phase(const issue_phase_options& options,
                                    const std::vector<load_user>& users, live_counters& live,
                                    const std::function<void()>& tick);
 
-// Indexes of the users whose wallets are read: every uncertain or retried user, then an even
-// sample of the other users that got a definitive answer, wallet_check_max in all (negative:
-// all).
+// Indexes of the users whose wallets are read: every uncertain user and every user whose answer
+// was lost or replayed, then an even sample of the other users that got a definitive answer,
+// wallet_check_max in all (negative: all). In ecom_load_core (wallet_sample.cc).
 std::vector<std::size_t> pick_wallet_sample(const std::vector<user_result>& users,
                                             std::int64_t wallet_check_max);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -44,10 +45,15 @@ struct user_result {
   issue_outcome outcome = issue_outcome::not_asked;
   std::int64_t user_coupon_id = 0;  // from the 201 body
   // When the request that decided was sent (write started), µs since the phase's reference (the
-  // bell with --opens-in, else the phase start); -1 when none decided. The fairness audit's input.
-  std::int64_t sent_us = -1;
+  // bell with --opens-in, else the phase start; an early refresh that decided is negative);
+  // sent_us_none when none decided. After a lost answer the request that decided is the first
+  // one of its key (or of the user's ask, without keys), not the retry that learnt the answer.
+  // The fairness audit's input.
+  static constexpr std::int64_t sent_us_none = std::numeric_limits<std::int64_t>::min();
+  std::int64_t sent_us = sent_us_none;
   std::uint32_t attempts = 0;  // issue requests sent for this user after the bell (or start)
   bool replayed = false;       // the deciding answer had Idempotent-Replayed: true
+  bool answer_lost = false;    // an attempt failed in transport: it may have been applied
 };
 
 // What GET /users/{id}/coupons showed for one user (coupons of the campaign only).

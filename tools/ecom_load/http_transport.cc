@@ -60,10 +60,14 @@ http::request<http::string_body> make_beast_request(const http_request& request,
   return out;
 }
 
+// Retry-After in delay-seconds (RFC 9110 10.2.3); -1 for anything else (an HTTP-date too).
 int parse_retry_after_s(beast::string_view text) {
   int value = -1;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc{} ? value : -1;
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value < 0) {
+    return -1;
+  }
+  return value;
 }
 
 // X-Ecomd-Lsn: a decimal LSN; -1 when it is anything else.
@@ -289,14 +293,16 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
       intended = pacer->take();
       if (!intended) break;
       if (!co_await wait_until(*intended, script)) {
-        pacer->abandon();
+        pacer->abandon(*intended);
         break;
       }
-      // A request the script chose to pause for (Retry-After) is not due before the pause ended.
+      // The request the script chose to pause for (Retry-After) is not due before the pause
+      // ended; the ones after it count from their own send times again.
       *intended = std::max(*intended, paused_until);
+      paused_until = {};
     }
     if (!script.next(request)) {
-      if (intended) pacer->abandon();
+      if (intended) pacer->abandon(*intended);
       break;
     }
     assert(request.server < pool.servers.size());
@@ -306,8 +312,7 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
     beast::flat_buffer& buffer = links[server]->buffer;
     std::string connect_error = co_await connect_if_closed(stream, pool.servers[server].endpoints,
                                                            pool.options.request_timeout);
-    if (!connect_error.empty()) {
-      if (intended) pacer->abandon();
+    if (!connect_error.empty()) {  // a due request not sent: unsent
       if (++connect_failures >= pool.options.connect_failures_max) {
         gave_up = true;
         break;
@@ -333,10 +338,11 @@ asio::awaitable<void> run_connection(pool_state& pool, request_script& script) {
     if (reply.status == 0 || !reply.keep_alive) close_stream(stream, buffer);
     auto pause = script.on_reply(request, reply);
     if (pause.count() > 0) {
-      co_await pause_for(pause);
+      co_await wait_until(std::chrono::steady_clock::now() + pause, script);
       paused_until = std::chrono::steady_clock::now();
     }
   }
+  script.on_stop();
   for (auto& link : links) {
     if (link) close_stream(link->stream, link->buffer);
   }

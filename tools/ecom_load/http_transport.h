@@ -89,8 +89,12 @@ class request_script {
   // connection waiting for its send time stops early then).
   virtual bool next_is_paced() const { return true; }
   virtual bool finished() const { return false; }
+  // The connection stops running the script, for whatever reason: next() returned false, the
+  // schedule ended, finished() turned true while it waited, or connecting failed too often.
+  virtual void on_stop() {}
   // The answer to the request last filled by next() (status 0 on a transport failure; the
-  // connection is reopened before the next request). Returns a pause before next().
+  // connection is reopened before the next request). Returns a pause before next(), waited in
+  // slices that end early once finished() is true.
   virtual std::chrono::milliseconds on_reply(const http_request& request, http_reply& reply) = 0;
 };
 

@@ -24,12 +24,20 @@ metrics_probe::metrics_probe(server_url url, std::string admin_token,
 }
 
 metrics_probe::~metrics_probe() {
-  stop_ = true;
+  stop();
   if (thread_.joinable()) thread_.join();
 }
 
-void metrics_probe::finish(opening_report& report, bool stop) {
-  if (stop) stop_ = true;
+void metrics_probe::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+}
+
+void metrics_probe::finish(opening_report& report, bool stop_now) {
+  if (stop_now) stop();
   if (thread_.joinable()) thread_.join();
   report.server_metrics = std::move(samples_);
   report.metrics_error = std::move(error_);
@@ -43,8 +51,11 @@ void metrics_probe::run() {
   request.bearer_token = admin_token_;
   request.body_limit_bytes = metrics_body_bytes_max;
   std::optional<metrics_scrape> before;
-  for (auto at = bell_ - probe_lead; at <= bell_ + probe_span && !stop_; at += probe_period) {
-    std::this_thread::sleep_until(at);
+  for (auto at = bell_ - probe_lead; at <= bell_ + probe_span; at += probe_period) {
+    {
+      std::unique_lock lock(mutex_);
+      if (wake_.wait_until(lock, at, [this] { return stop_; })) return;
+    }
     http_reply reply = client.send(request);
     if (reply.status != 200) {
       error_ = reply.status == 0 ? "GET /metrics: " + reply.transport_error

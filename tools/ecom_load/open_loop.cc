@@ -51,6 +51,11 @@ void arrival_pacer::record(int worker, clock::time_point intended, clock::time_p
   bump_slot(w.answered_per_slot, slot_of(seconds_between(t0_, answered), slot_s_));
 }
 
+void arrival_pacer::abandon(clock::time_point due) {
+  std::lock_guard lock(abandoned_mutex_);
+  abandoned_.push_back(due);
+}
+
 open_loop_report arrival_pacer::report(clock::time_point end) const {
   open_loop_report r;
   r.target_text = target_text_;
@@ -68,7 +73,13 @@ open_loop_report arrival_pacer::report(clock::time_point end) const {
   }
   r.scheduled = schedule_.due_before(r.run_s);
   // Send times taken and left unused are not requests anyone wanted to send.
-  std::uint64_t abandoned = abandoned_.load(std::memory_order_relaxed);
+  std::uint64_t abandoned = 0;
+  {
+    std::lock_guard lock(abandoned_mutex_);
+    auto run_end =
+        t0_ + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(r.run_s));
+    for (auto due : abandoned_) abandoned += due < run_end ? 1 : 0;
+  }
   std::uint64_t accounted = r.sent + abandoned;
   r.unsent = r.scheduled > accounted ? r.scheduled - accounted : 0;
   auto slots = static_cast<std::size_t>(std::ceil(r.run_s / slot_s_));

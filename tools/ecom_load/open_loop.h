@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,8 +28,10 @@ class arrival_pacer {
   clock::time_point t0() const { return t0_; }
   // The next request's send time, in schedule order; nullopt once the schedule has ended.
   std::optional<clock::time_point> take();
-  // A taken send time its connection did not use (its script had nothing more to send).
-  void abandon() { abandoned_.fetch_add(1, std::memory_order_relaxed); }
+  // A taken send time its connection did not use because its script had nothing more to send
+  // (at most once per connection); one due after the run's end is not subtracted from what was
+  // due. A request that could not be sent (e.g. no connection) is not abandoned: it is unsent.
+  void abandon(clock::time_point due);
   // One paced request: written at write_start, answered (or failed) at answered.
   void record(int worker, clock::time_point intended, clock::time_point write_start,
               clock::time_point answered, std::chrono::nanoseconds service_latency);
@@ -51,7 +54,8 @@ class arrival_pacer {
   double slot_s_;
   clock::time_point t0_{};
   std::atomic<std::uint64_t> next_{0};
-  std::atomic<std::uint64_t> abandoned_{0};
+  mutable std::mutex abandoned_mutex_;
+  std::vector<clock::time_point> abandoned_;  // under abandoned_mutex_
   std::vector<worker_figures> workers_;
 };
 

@@ -30,6 +30,8 @@ class retrying_script : public request_script {
     return true;
   }
 
+  bool finished() const final { return stopping(); }
+
   std::chrono::milliseconds on_reply(const http_request&, http_reply& reply) final {
     observe(current_, reply);
     if (reply.status == 0) {

@@ -104,34 +104,7 @@ class wallet_script final : public request_script {
   int attempts_ = 0;
 };
 
-bool definitive(issue_outcome outcome) {
-  return outcome != issue_outcome::not_asked && outcome != issue_outcome::overloaded &&
-         outcome != issue_outcome::uncertain;
-}
-
 }  // namespace
-
-std::vector<std::size_t> pick_wallet_sample(const std::vector<user_result>& users,
-                                            std::int64_t wallet_check_max) {
-  std::vector<std::size_t> chosen, others;
-  for (std::size_t i = 0; i < users.size(); ++i) {
-    // Uncertain and retried users are always read: a retry must never have given two coupons.
-    if (users[i].outcome == issue_outcome::uncertain ||
-        (users[i].attempts > 1 && users[i].outcome != issue_outcome::not_asked)) {
-      chosen.push_back(i);
-    } else if (definitive(users[i].outcome)) {
-      others.push_back(i);
-    }
-  }
-  std::size_t room = others.size();
-  if (wallet_check_max >= 0) {
-    auto limit = static_cast<std::size_t>(wallet_check_max);
-    room = limit > chosen.size() ? std::min(limit - chosen.size(), others.size()) : 0;
-  }
-  // An even stride over the others: issued and sold-out users are both represented.
-  for (std::size_t k = 0; k < room; ++k) chosen.push_back(others[k * others.size() / room]);
-  return chosen;
-}
 
 std::vector<wallet_result> run_wallet_check(const pool_options& pool, int connection_count,
                                             const std::string& admin_token,
