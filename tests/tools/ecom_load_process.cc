@@ -83,6 +83,20 @@ std::uint16_t closed_port() {
   return ntohs(address.sin_port);
 }
 
+std::vector<std::string> scenario_args(const std::string& scenario, const std::string& url,
+                                       const std::string& admin_token, int users, int connections) {
+  return {scenario,
+          "--url",
+          url,
+          "--admin-token",
+          admin_token,
+          "--users",
+          std::to_string(users),
+          "--connections",
+          std::to_string(connections),
+          "--no-progress"};
+}
+
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;

@@ -38,6 +38,11 @@ process_result run_ecom_load(const std::vector<std::string>& args,
 // A loopback port nobody listens on: bound, read and closed again.
 std::uint16_t closed_port();
 
+// "<scenario> --url <url> --admin-token <token> --users <users> --connections <connections>
+// --no-progress": what every test run starts with.
+std::vector<std::string> scenario_args(const std::string& scenario, const std::string& url,
+                                       const std::string& admin_token, int users, int connections);
+
 // args followed by more.
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more);
 

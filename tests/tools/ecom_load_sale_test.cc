@@ -76,19 +76,8 @@ void print_figure(const std::string& text) {
 // fcfs with --json against url: users race for quantity coupons on connections.
 std::vector<std::string> fcfs_args(const std::string& url, int users, int quantity,
                                    int connections) {
-  return {"fcfs",
-          "--url",
-          url,
-          "--admin-token",
-          std::string(k_admin_token),
-          "--users",
-          std::to_string(users),
-          "--quantity",
-          std::to_string(quantity),
-          "--connections",
-          std::to_string(connections),
-          "--no-progress",
-          "--json"};
+  return with(scenario_args("fcfs", url, std::string(k_admin_token), users, connections),
+              {"--quantity", std::to_string(quantity), "--json"});
 }
 
 class ecom_load_sale : public shared_server_test {
@@ -202,9 +191,9 @@ TEST_F(ecom_load_sale, constant_rate_on_an_idle_server_keeps_the_schedule) {
                std::to_string(number(loop["arrival_rate_per_s"])) + ", send_delay_us " +
                loop["send_delay_us"].dump());
 
-  auto mixed = run_ecom_load({"mixed", "--url", url(), "--admin-token", admin(), "--users", "60",
-                              "--products", "6", "--connections", "16", "--rate", "300",
-                              "--duration", "3", "--no-progress", "--json"});
+  auto mixed =
+      run_ecom_load(with(scenario_args("mixed", url(), admin(), 60, 16),
+                         {"--products", "6", "--rate", "300", "--duration", "3", "--json"}));
   auto mixed_summary = summary_of(mixed);
   EXPECT_EQ(mixed.exit_code, 0) << mixed.describe();
   EXPECT_TRUE(mixed_summary["invariants"]["pass"].as_bool()) << mixed.out;

@@ -40,18 +40,7 @@ class ecom_load : public shared_server_test {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server().port()); }
 
   std::vector<std::string> fcfs_args(int users, int connections) const {
-    return {"fcfs",
-            "--url",
-            url(),
-            "--admin-token",
-            admin(),
-            "--users",
-            std::to_string(users),
-            "--connections",
-            std::to_string(connections),
-            "--duration",
-            "10",
-            "--no-progress"};
+    return with(scenario_args("fcfs", url(), admin(), users, connections), {"--duration", "10"});
   }
 
   // POST /admin/coupons and /admin/fcfs-coupons; returns the campaign id.
@@ -200,20 +189,8 @@ TEST_F(ecom_load, json_summary_and_html_report) {
 }
 
 std::vector<std::string> mixed_args(const std::string& url, int users, int connections) {
-  return {"mixed",
-          "--url",
-          url,
-          "--admin-token",
-          std::string(k_admin_token),
-          "--users",
-          std::to_string(users),
-          "--products",
-          "6",
-          "--connections",
-          std::to_string(connections),
-          "--duration",
-          "4",
-          "--no-progress"};
+  return with(scenario_args("mixed", url, std::string(k_admin_token), users, connections),
+              {"--products", "6", "--duration", "4"});
 }
 
 int64_t number_in(const std::string& text, const std::string& pattern) {
