@@ -51,7 +51,10 @@ bool has_control_characters(std::string_view text) {
 }  // namespace
 
 http_reply api::tokens_reply(std::int64_t user_id, const std::string& refresh_token) {
-  std::string access = services_.signer.sign({user_id, now_s() + options_.access_token_ttl_s});
+  // Whole seconds, rounded up: the token lives at least expires_in seconds (rounded down, one
+  // made at x.99 s with a TTL of 1 s would die 10 ms later).
+  std::string access = services_.signer.sign(
+      {user_id, (services_.clock_ms() + 999) / 1000 + options_.access_token_ttl_s});
   std::string body;
   json_writer w(body);
   w.begin_object();
