@@ -11,8 +11,8 @@ namespace ecom::engine {
 
 using command_body = std::variant<
     // users and balances (user_book)
-    create_user, find_credentials, open_session, rotate_session, close_session, get_user,
-    bulk_create_users, get_balance, charge_balance, list_balance_history,
+    create_user, find_credentials, note_login_failure, open_session, rotate_session, close_session,
+    get_user, bulk_create_users, get_balance, charge_balance, list_balance_history,
     // catalog (catalog_book)
     create_product, update_product, adjust_stock, get_product, list_products, get_sale_facts,
     // cart (cart_book)

@@ -11,7 +11,9 @@ enum class errc : std::uint8_t {
   user_not_found,
   email_taken,
   invalid_credentials,
-  unauthenticated,  // refresh token unknown, reused, revoked or expired
+  unauthenticated,       // refresh token unknown, revoked or expired
+  refresh_token_reused,  // a rotated refresh token again: its family is revoked now
+  too_many_attempts,     // logins for this email are locked (login_throttle.h)
   balance_limit_exceeded,
   idempotency_key_reused,  // same key, different body
   idempotency_key_in_use,  // same key, first request still in flight

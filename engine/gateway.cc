@@ -18,6 +18,9 @@ shard_index owner(const shard_set& s, const create_user& r) {
 shard_index owner(const shard_set& s, const find_credentials& r) {
   return s.owner_of_email(r.email);
 }
+shard_index owner(const shard_set& s, const note_login_failure& r) {
+  return s.owner_of_email(r.email);
+}
 shard_index owner(const shard_set& s, const open_session& r) {
   return s.owner_of_id(r.user_id);
 }
@@ -125,6 +128,7 @@ bool gateway::submit(C request, reply_callback done, key_ptr key) {
 // Every single-owner request, instantiated here (the concept keeps others out at compile time).
 template bool gateway::submit(create_user, reply_callback, key_ptr);
 template bool gateway::submit(find_credentials, reply_callback, key_ptr);
+template bool gateway::submit(note_login_failure, reply_callback, key_ptr);
 template bool gateway::submit(open_session, reply_callback, key_ptr);
 template bool gateway::submit(rotate_session, reply_callback, key_ptr);
 template bool gateway::submit(close_session, reply_callback, key_ptr);

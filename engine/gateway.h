@@ -34,8 +34,9 @@ enum class write_gate : std::uint8_t {
 // Requests one shard answers on its own, routed by what they name (a user, an email, a
 // product, a campaign, the event feed).
 template <class C>
-concept single_owner_request = std::is_same_v<C, create_user> ||
-    std::is_same_v<C, find_credentials> || std::is_same_v<C, open_session> ||
+concept single_owner_request =
+    std::is_same_v<C, create_user> || std::is_same_v<C, find_credentials> ||
+    std::is_same_v<C, note_login_failure> || std::is_same_v<C, open_session> ||
     std::is_same_v<C, rotate_session> || std::is_same_v<C, close_session> ||
     std::is_same_v<C, get_user> || std::is_same_v<C, get_balance> ||
     std::is_same_v<C, charge_balance> || std::is_same_v<C, list_balance_history> ||

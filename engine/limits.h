@@ -50,6 +50,15 @@ inline constexpr std::size_t email_length_max = 254;           // bytes (RFC 532
 inline constexpr std::int64_t balance_max = 1'000'000'000;     // won; a charge may not pass it
 inline constexpr std::int64_t charge_amount_max = 10'000'000;  // won per charge
 inline constexpr std::uint32_t refresh_sessions_per_user_max = 64;
+// Login throttling per email (login_throttle.h, API.md): the 5th failure within 15 minutes
+// locks for 1 s, each failure after a lock doubles it up to 900 s. In memory, on the email's
+// shard, at most login_throttle_emails_max_default emails per server (a flag changes it).
+inline constexpr std::uint32_t login_failures_to_lock = 5;
+inline constexpr time_ms login_failure_window_ms = 15 * minute_ms;
+inline constexpr time_ms login_lock_first_ms = 1000;
+inline constexpr time_ms login_lock_max_ms = 900 * 1000;
+inline constexpr std::size_t login_throttle_emails_max_default = 100'000;
+inline constexpr std::size_t login_throttle_emails_max_max = 100'000'000;
 inline constexpr std::uint32_t bulk_users_per_request_max = 100'000;
 inline constexpr std::uint32_t bulk_users_per_record_max = 1000;
 inline constexpr time_ms idempotency_ttl_ms = 24 * hour_ms;

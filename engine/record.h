@@ -14,7 +14,8 @@ enum class record_type : std::uint16_t {
   users_bulk_created = 2,
   session_opened = 3,
   session_rotated = 4,
-  session_closed = 5,
+  session_closed = 5,          // logout: the token's whole family
+  session_family_revoked = 8,  // a rotated refresh token used again: its family
   balance_charged = 6,
   idempotent_reply_stored = 7,
   product_created = 20,

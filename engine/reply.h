@@ -18,12 +18,12 @@
 namespace ecom::engine {
 
 using reply_body =
-    std::variant<std::monostate, user_view, credentials_view, balance_view, history_page, bulk_page,
-                 stored_reply, shard_figures, shard_figures_list, expiry_counts, product_view,
-                 product_page, stock_view, sale_facts, cart_item_view, cart_view, cart_line,
-                 cart_contents, coupon_template, campaign_view, campaign_list, user_coupon_view,
-                 user_coupon_page, coupon_history_page, order_view, order_page, payment_plan,
-                 popular_page, event_page>;
+    std::variant<std::monostate, user_view, credentials_view, login_locked, balance_view,
+                 history_page, bulk_page, stored_reply, shard_figures, shard_figures_list,
+                 expiry_counts, product_view, product_page, stock_view, sale_facts, cart_item_view,
+                 cart_view, cart_line, cart_contents, coupon_template, campaign_view, campaign_list,
+                 user_coupon_view, user_coupon_page, coupon_history_page, order_view, order_page,
+                 payment_plan, popular_page, event_page>;
 
 struct reply {
   errc code = errc::ok;

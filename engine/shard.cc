@@ -11,7 +11,7 @@ namespace ecom::engine {
 shard::shard(shard_options options, clock_fn clock)
     : options_(options),
       clock_(std::move(clock)),
-      state_(std::in_place, options.index, options.shard_count),
+      state_(std::in_place, options.index, options.shard_count, options.login_throttle_emails_max),
       mailbox_(options.mailbox_depth_max) {
   assert(options_.shard_count > 0 && options_.shard_count <= shard_count_max);
   records_.reserve(16);

@@ -41,6 +41,7 @@ struct shard_options {
   std::uint32_t shard_count = 1;
   std::size_t mailbox_depth_max = mailbox_depth_max_default;
   std::uint32_t sweep_interval_ms = sweep_interval_ms_default;
+  std::size_t login_throttle_emails_max = login_throttle_emails_max_default;  // this shard's
 };
 
 class shard {

@@ -4,7 +4,8 @@
 
 namespace ecom::engine {
 
-shard_set::shard_set(std::uint32_t shard_count, std::size_t mailbox_depth_max, clock_fn clock)
+shard_set::shard_set(std::uint32_t shard_count, std::size_t mailbox_depth_max, clock_fn clock,
+                     std::size_t login_throttle_emails_max)
     : clock_(std::move(clock)) {
   assert(shard_count > 0 && shard_count <= shard_count_max);
   shards_.reserve(shard_count);
@@ -13,6 +14,8 @@ shard_set::shard_set(std::uint32_t shard_count, std::size_t mailbox_depth_max, c
     options.index = i;
     options.shard_count = shard_count;
     options.mailbox_depth_max = mailbox_depth_max;
+    options.login_throttle_emails_max =
+        (login_throttle_emails_max + shard_count - 1) / shard_count;  // at least 1 each
     shards_.push_back(std::make_unique<shard>(options, clock_));
   }
 }

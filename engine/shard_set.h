@@ -14,7 +14,9 @@ namespace ecom::engine {
 
 class shard_set {
  public:
-  shard_set(std::uint32_t shard_count, std::size_t mailbox_depth_max, clock_fn clock);
+  // login_throttle_emails_max: the login throttle's bound for the whole set, shared out.
+  shard_set(std::uint32_t shard_count, std::size_t mailbox_depth_max, clock_fn clock,
+            std::size_t login_throttle_emails_max = login_throttle_emails_max_default);
   ~shard_set();
 
   std::uint32_t size() const { return static_cast<std::uint32_t>(shards_.size()); }

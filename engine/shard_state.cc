@@ -38,9 +38,10 @@ static_assert(every_command_has_one_handler(static_cast<command_body*>(nullptr))
 
 }  // namespace
 
-shard_state::shard_state(shard_index index, std::uint32_t shard_count)
+shard_state::shard_state(shard_index index, std::uint32_t shard_count,
+                         std::size_t login_throttle_emails_max)
     : keys(index),
-      users(index, shard_count, keys),
+      users(index, shard_count, keys, login_throttle_emails_max),
       catalog(index, shard_count),
       carts(index, shard_count, users, keys),
       campaigns(index, shard_count),
@@ -134,6 +135,7 @@ std::optional<record_book> shard_state::book_of(record_type type) {
     case record_type::session_opened:
     case record_type::session_rotated:
     case record_type::session_closed:
+    case record_type::session_family_revoked:
     case record_type::balance_charged:
       return record_book::users;
     case record_type::idempotent_reply_stored:

@@ -53,7 +53,8 @@ enum class record_book : std::uint8_t {
 
 class shard_state {
  public:
-  shard_state(shard_index index, std::uint32_t shard_count);
+  shard_state(shard_index index, std::uint32_t shard_count,
+              std::size_t login_throttle_emails_max = login_throttle_emails_max_default);
   shard_state(const shard_state&) = delete;
   shard_state& operator=(const shard_state&) = delete;
 

@@ -8,8 +8,9 @@
 
 namespace ecom::engine {
 
-user_book::user_book(shard_index index, std::uint32_t shard_count, idempotency_table& keys)
-    : index_(index), shard_count_(shard_count), keys_(keys) {
+user_book::user_book(shard_index index, std::uint32_t shard_count, idempotency_table& keys,
+                     std::size_t throttle_emails_max)
+    : index_(index), shard_count_(shard_count), keys_(keys), throttle_(throttle_emails_max) {
   assert(shard_count > 0);
   assert(index < shard_count);
 }
@@ -52,23 +53,50 @@ reply user_book::handle(const create_user& command, step_context& ctx) {
   return reply{errc::ok, find(id)->profile, false};
 }
 
-reply user_book::handle(const find_credentials& command, step_context&) {
-  auto it = email_index_.find(email_key(command.email));
+reply user_book::handle(const find_credentials& command, step_context& ctx) {
+  std::string key = email_key(command.email);
+  if (time_ms left = throttle_.locked_for(key, ctx.now); left > 0) {
+    return reply{errc::too_many_attempts, login_locked{left}, false};
+  }
+  auto it = email_index_.find(key);
   if (it == email_index_.end()) return refusal(errc::invalid_credentials);
   const user_state* user = find(it->second);
   assert(user != nullptr);
   return reply{errc::ok, credentials_view{user->profile.id, user->password_hash}, false};
 }
 
+reply user_book::handle(const note_login_failure& command, step_context& ctx) {
+  throttle_.note_failure(email_key(command.email), ctx.now);
+  return reply{};
+}
+
 reply user_book::handle(const open_session& command, step_context& ctx) {
-  if (find(command.user_id) == nullptr) return refusal(errc::user_not_found);
+  const user_state* user = find(command.user_id);
+  if (user == nullptr) return refusal(errc::user_not_found);
+  throttle_.note_success(email_key(user->profile.email));  // sessions open on a good login
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
   w.put_bytes(command.token_sha256);
   w.put(command.expires_at);
+  w.put_bytes(command.family_sha256);
   emit(record_type::session_opened, std::move(payload), ctx);
   return reply{};
+}
+
+reply user_book::revoke_family_on_reuse(const user_state& user, const std::string& family_sha256,
+                                        step_context& ctx) {
+  bool live = !family_sha256.empty() &&
+              std::any_of(user.sessions.begin(), user.sessions.end(), [&](const session& s) {
+                return s.family_sha256 == family_sha256 && s.expires_at > ctx.now;
+              });
+  if (!live) return refusal(errc::unauthenticated);
+  std::string payload;
+  payload_writer w(payload);
+  w.put(user.profile.id);
+  w.put_bytes(family_sha256);
+  emit(record_type::session_family_revoked, std::move(payload), ctx);
+  return refusal(errc::refresh_token_reused);
 }
 
 reply user_book::handle(const rotate_session& command, step_context& ctx) {
@@ -78,13 +106,14 @@ reply user_book::handle(const rotate_session& command, step_context& ctx) {
     return s.token_sha256 == command.old_token_sha256;
   });
   if (it == user->sessions.end() || it->expires_at <= ctx.now)
-    return refusal(errc::unauthenticated);
+    return revoke_family_on_reuse(*user, command.family_sha256, ctx);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
   w.put_bytes(command.old_token_sha256);
   w.put_bytes(command.new_token_sha256);
   w.put(command.new_expires_at);
+  w.put_bytes(command.family_sha256);
   emit(record_type::session_rotated, std::move(payload), ctx);
   return reply{};
 }
@@ -95,7 +124,7 @@ reply user_book::handle(const close_session& command, step_context& ctx) {
   auto it = std::find_if(user->sessions.begin(), user->sessions.end(),
                          [&](const session& s) { return s.token_sha256 == command.token_sha256; });
   if (it == user->sessions.end() || it->expires_at <= ctx.now)
-    return refusal(errc::unauthenticated);
+    return revoke_family_on_reuse(*user, command.family_sha256, ctx);
   std::string payload;
   payload_writer w(payload);
   w.put(command.user_id);
@@ -234,6 +263,9 @@ bool user_book::apply(record_type type, std::string_view payload) {
     case record_type::session_closed:
       ok = apply_session_closed(in);
       break;
+    case record_type::session_family_revoked:
+      ok = apply_session_family_revoked(in);
+      break;
     case record_type::balance_charged:
       ok = apply_balance_charged(in);
       break;
@@ -286,7 +318,8 @@ bool user_book::apply_users_bulk_created(payload_reader& in) {
 
 bool user_book::apply_session_opened(payload_reader& in) {
   auto user_id = in.get<entity_id>();
-  session s{in.get_bytes(), in.get<time_ms>()};
+  session s{in.get_bytes(), in.get<time_ms>(), {}};
+  if (!in.at_end()) s.family_sha256 = in.get_bytes();  // records from before families end here
   user_state* user = changing(user_id);
   if (in.failed() || user == nullptr) return false;
   // A bounded list: the oldest session is revoked when a user opens one too many.
@@ -299,7 +332,8 @@ bool user_book::apply_session_opened(payload_reader& in) {
 bool user_book::apply_session_rotated(payload_reader& in) {
   auto user_id = in.get<entity_id>();
   std::string old_hash = in.get_bytes();
-  session fresh{in.get_bytes(), in.get<time_ms>()};
+  session fresh{in.get_bytes(), in.get<time_ms>(), {}};
+  if (!in.at_end()) fresh.family_sha256 = in.get_bytes();  // records from before families end here
   user_state* user = changing(user_id);
   if (in.failed() || user == nullptr) return false;
   std::erase_if(user->sessions, [&](const session& s) { return s.token_sha256 == old_hash; });
@@ -312,7 +346,23 @@ bool user_book::apply_session_closed(payload_reader& in) {
   std::string hash = in.get_bytes();
   user_state* user = changing(user_id);
   if (in.failed() || user == nullptr) return false;
-  std::erase_if(user->sessions, [&](const session& s) { return s.token_sha256 == hash; });
+  // The token's whole family goes (one session per family; older sessions have no family).
+  std::string family;
+  for (const auto& s : user->sessions) {
+    if (s.token_sha256 == hash) family = s.family_sha256;
+  }
+  std::erase_if(user->sessions, [&](const session& s) {
+    return s.token_sha256 == hash || (!family.empty() && s.family_sha256 == family);
+  });
+  return true;
+}
+
+bool user_book::apply_session_family_revoked(payload_reader& in) {
+  auto user_id = in.get<entity_id>();
+  std::string family = in.get_bytes();
+  user_state* user = changing(user_id);
+  if (in.failed() || user == nullptr || family.empty()) return false;
+  std::erase_if(user->sessions, [&](const session& s) { return s.family_sha256 == family; });
   return true;
 }
 
@@ -385,6 +435,9 @@ void user_book::write_user(payload_writer& w, const user_state& user) {
   w.put(user.balance_updated_at);
   w.put(static_cast<std::uint32_t>(user.history.size()));
   for (const auto& entry : user.history) write_value(w, entry);
+  // Appended after the history so that values written before families still read: each
+  // session's family, in the sessions' order.
+  for (const auto& s : user.sessions) w.put_bytes(s.family_sha256);
 }
 
 bool user_book::read_user(payload_reader& in, user_state& user) {
@@ -409,6 +462,9 @@ bool user_book::read_user(payload_reader& in, user_state& user) {
     balance_entry entry;
     read_value(in, entry);
     user.history.push_back(entry);
+  }
+  if (!in.at_end()) {
+    for (auto& s : user.sessions) s.family_sha256 = in.get_bytes();
   }
   return !in.failed() && in.at_end();
 }

@@ -15,6 +15,8 @@
 
 #include "engine/control_commands.h"
 #include "engine/idempotency.h"
+#include "engine/limits.h"
+#include "engine/login_throttle.h"
 #include "engine/record.h"
 #include "engine/reply.h"
 #include "engine/snapshot.h"
@@ -27,10 +29,13 @@ namespace ecom::engine {
 class user_book {
  public:
   // `keys` is the shard's table: entries written with a charge are applied into it.
-  user_book(shard_index index, std::uint32_t shard_count, idempotency_table& keys);
+  // `throttle_emails_max`: the login throttle's bound on this shard (login_throttle.h).
+  user_book(shard_index index, std::uint32_t shard_count, idempotency_table& keys,
+            std::size_t throttle_emails_max = login_throttle_emails_max_default);
 
   reply handle(const create_user& command, step_context& ctx);
   reply handle(const find_credentials& command, step_context& ctx);
+  reply handle(const note_login_failure& command, step_context& ctx);
   reply handle(const open_session& command, step_context& ctx);
   reply handle(const rotate_session& command, step_context& ctx);
   reply handle(const close_session& command, step_context& ctx);
@@ -73,6 +78,7 @@ class user_book {
   struct session {
     std::string token_sha256;
     time_ms expires_at = 0;
+    std::string family_sha256;  // empty: a session from before rotation families
   };
   struct user_state {
     user_view profile;
@@ -99,6 +105,12 @@ class user_book {
   bool apply_session_opened(payload_reader& in);
   bool apply_session_rotated(payload_reader& in);
   bool apply_session_closed(payload_reader& in);
+  bool apply_session_family_revoked(payload_reader& in);
+  // A rotated token of the user's family `family_sha256` came back: emits the family's
+  // revocation and answers errc::refresh_token_reused; errc::unauthenticated when no session
+  // of that family is left (unknown, expired, logged out).
+  reply revoke_family_on_reuse(const user_state& user, const std::string& family_sha256,
+                               step_context& ctx);
   bool apply_balance_charged(payload_reader& in);
   void note_user_id(entity_id id);
   void note_entry_id(entity_id id);
@@ -111,6 +123,7 @@ class user_book {
   std::uint64_t user_sequence_ = 0;   // highest sequence allocated for user ids
   std::uint64_t entry_sequence_ = 0;  // highest sequence allocated for balance entry ids
   std::uint64_t entry_count_ = 0;
+  login_throttle throttle_;
   std::size_t load_expected_users_ = 0;  // the books header's count, capped (see load)
   sequence_capture<snapshot_table::users> capture_users_;
 };

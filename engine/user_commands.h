@@ -27,6 +27,11 @@ struct credentials_view {
   std::string password_hash;  // empty: the account has no password (bulk users)
 };
 
+// The answer to find_credentials for a locked email (errc::too_many_attempts).
+struct login_locked {
+  time_ms retry_after_ms = 0;  // the lock's time left
+};
+
 struct balance_view {
   entity_id user_id = 0;
   std::int64_t balance = 0;
@@ -68,14 +73,29 @@ struct create_user {
   std::string password_hash;
 };
 
+// The credentials to check a login against: a registered email's user and hash, or
+// errc::invalid_credentials for an unknown one; errc::too_many_attempts (a login_locked body)
+// while the email is locked (login_throttle.h), registered or not.
 struct find_credentials {  // owner: the shard of hash(lowercased email)
   std::string email;
 };
 
+// A login for the email failed its password check: counted by the email's throttle (in memory,
+// no record). A successful login (open_session) forgets the email's failures.
+struct note_login_failure {  // owner: the shard of hash(lowercased email)
+  std::string email;
+};
+
+// Refresh sessions. A login opens a session, which starts a rotation family (family_sha256: of
+// the family id the refresh token carries); each rotation replaces the session's token and keeps
+// the family. A token of a family that is not the family's current one (already rotated) is a
+// reuse: the family is revoked, durably, and the answer is errc::refresh_token_reused. Sessions
+// from before families have an empty family and are matched by token only.
 struct open_session {
   entity_id user_id = 0;
   std::string token_sha256;  // of the refresh token; the token itself is never stored
   time_ms expires_at = 0;
+  std::string family_sha256;
 };
 
 struct rotate_session {
@@ -83,11 +103,14 @@ struct rotate_session {
   std::string old_token_sha256;
   std::string new_token_sha256;
   time_ms new_expires_at = 0;
+  std::string family_sha256;  // of the presented token's family id (empty: a token without)
 };
 
+// Logout: revokes the token's family. A reused token revokes it too (errc::refresh_token_reused).
 struct close_session {
   entity_id user_id = 0;
   std::string token_sha256;
+  std::string family_sha256;
 };
 
 struct get_user {

@@ -172,14 +172,17 @@ class workload {
     entity_id user = any(users_);
     std::string token = token_name();
     switch (pick(3)) {
-      case 0:
-        run(open_session{user, token, now_ + day_ms});
-        break;
+      case 0: {
+        // Half the sessions with a rotation family (snapshots carry it), half without.
+        std::string family;
+        if (pick(2) == 0) family.append("f").append(token);  // not "f" + token: GCC 12 -Wrestrict
+        run(open_session{user, token, now_ + day_ms, family});
+      } break;
       case 1:
-        run(rotate_session{user, token, token_name(), now_ + day_ms});
+        run(rotate_session{user, token, token_name(), now_ + day_ms, ""});
         break;
       default:
-        run(close_session{user, token});
+        run(close_session{user, token, ""});
     }
   }
   void make_product() {

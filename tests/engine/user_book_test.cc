@@ -108,16 +108,20 @@ TEST_F(user_book_test, idempotency_stores_a_conflict_but_not_a_missing_user) {
   EXPECT_EQ(log.size(), written) << "a 404 is not kept";
 }
 
+// Sessions without a family (as before families, and r1 tokens): a rotated token again is just
+// unauthenticated; families are in a_reused_refresh_token_revokes_its_whole_family.
 TEST_F(user_book_test, refresh_sessions_rotate_once_and_expire) {
   entity_id id = make_user("a@b.c");
-  ASSERT_EQ(run(open_session{id, "h1", t0 + 1000}).code, errc::ok);
-  EXPECT_EQ(run(rotate_session{id, "h1", "h2", t0 + 5000}).code, errc::ok);
-  EXPECT_EQ(run(rotate_session{id, "h1", "h3", t0 + 5000}).code, errc::unauthenticated) << "reuse";
-  EXPECT_EQ(run(rotate_session{id, "h2", "h3", t0 + 5000}, t0 + 5000).code, errc::unauthenticated)
+  ASSERT_EQ(run(open_session{id, "h1", t0 + 1000, ""}).code, errc::ok);
+  EXPECT_EQ(run(rotate_session{id, "h1", "h2", t0 + 5000, ""}).code, errc::ok);
+  EXPECT_EQ(run(rotate_session{id, "h1", "h3", t0 + 5000, ""}).code, errc::unauthenticated)
+      << "reuse";
+  EXPECT_EQ(run(rotate_session{id, "h2", "h3", t0 + 5000, ""}, t0 + 5000).code,
+            errc::unauthenticated)
       << "expired at its expiry instant";
-  ASSERT_EQ(run(open_session{id, "h4", t0 + 5000}).code, errc::ok);
-  EXPECT_EQ(run(close_session{id, "h4"}).code, errc::ok);
-  EXPECT_EQ(run(rotate_session{id, "h4", "h5", t0 + 9000}).code, errc::unauthenticated)
+  ASSERT_EQ(run(open_session{id, "h4", t0 + 5000, ""}).code, errc::ok);
+  EXPECT_EQ(run(close_session{id, "h4", ""}).code, errc::ok);
+  EXPECT_EQ(run(rotate_session{id, "h4", "h5", t0 + 9000, ""}).code, errc::unauthenticated)
       << "logged out";
 }
 
@@ -126,11 +130,11 @@ TEST_F(user_book_test, sessions_per_user_are_bounded) {
   for (std::uint32_t i = 0; i <= refresh_sessions_per_user_max; ++i) {
     std::string session_id = "s";  // appended: GCC 12 warns falsely (-Wrestrict) on "s" + ...
     session_id += std::to_string(i);
-    ASSERT_EQ(run(open_session{id, session_id, t0 + 100000}).code, errc::ok);
+    ASSERT_EQ(run(open_session{id, session_id, t0 + 100000, ""}).code, errc::ok);
   }
-  EXPECT_EQ(run(rotate_session{id, "s0", "x", t0 + 100000}).code, errc::unauthenticated)
+  EXPECT_EQ(run(rotate_session{id, "s0", "x", t0 + 100000, ""}).code, errc::unauthenticated)
       << "oldest evicted";
-  EXPECT_EQ(run(rotate_session{id, "s1", "y", t0 + 100000}).code, errc::ok);
+  EXPECT_EQ(run(rotate_session{id, "s1", "y", t0 + 100000, ""}).code, errc::ok);
 }
 
 TEST_F(user_book_test, history_pages_walk_every_entry_once_newest_first) {
@@ -170,14 +174,14 @@ TEST_F(user_book_test, replaying_the_records_rebuilds_the_same_state) {
   idempotency_key key = make_key(a, "k", "scope");
   run_keyed(charge_balance{a, 700}, key);
   run(charge_balance{b, 300});
-  run(open_session{a, "h", t0 + 10});
-  run(rotate_session{a, "h", "h2", t0 + 10});
+  run(open_session{a, "h", t0 + 10, ""});
+  run(rotate_session{a, "h", "h2", t0 + 10, ""});
   test::state_runner copy;
   ASSERT_TRUE(test::replay(log, copy.state));
   EXPECT_EQ(std::get<balance_view>(copy.run(get_balance{a}).body).balance, 700);
   EXPECT_EQ(std::get<balance_view>(copy.run(get_balance{b}).body).balance, 300);
   EXPECT_TRUE(copy.run(charge_balance{a, 700}, t0, key_step::check, &key).replayed);
-  EXPECT_EQ(copy.run(rotate_session{a, "h2", "h3", t0 + 10}).code, errc::ok);
+  EXPECT_EQ(copy.run(rotate_session{a, "h2", "h3", t0 + 10, ""}).code, errc::ok);
   EXPECT_EQ(copy.run(create_user{"x", "A@B.C", ""}).code, errc::email_taken);
   // The next id continues after the replayed ones instead of reusing one.
   reply fresh = copy.run(create_user{"x", "new@b.c", ""});
@@ -194,6 +198,61 @@ TEST_F(user_book_test, apply_refuses_a_record_that_breaks_the_chain) {
   EXPECT_FALSE(copy.apply(charge.type, charge.payload))
       << "applying the same charge twice breaks the chain";
   EXPECT_FALSE(copy.apply(charge.type, charge.payload.substr(0, 10))) << "truncated payload";
+}
+
+// Goal: rotation families: each rotation keeps the family; a rotated token presented again
+// revokes the family (a durable record) and answers refresh_token_reused, so the thief's newer
+// token dies too; another family of the same user is untouched; logout with the current token
+// ends the family, and with an old one counts as a reuse.
+TEST_F(user_book_test, a_reused_refresh_token_revokes_its_whole_family) {
+  entity_id id = make_user("a@b.c");
+  ASSERT_EQ(run(open_session{id, "a1", t0 + day_ms, "famA"}).code, errc::ok);
+  ASSERT_EQ(run(open_session{id, "b1", t0 + day_ms, "famB"}).code, errc::ok);
+  ASSERT_EQ(run(rotate_session{id, "a1", "a2", t0 + day_ms, "famA"}).code, errc::ok);
+  ASSERT_EQ(run(rotate_session{id, "a2", "a3", t0 + day_ms, "famA"}).code, errc::ok);
+  std::size_t written = log.size();
+  EXPECT_EQ(run(rotate_session{id, "a1", "x", t0 + day_ms, "famA"}).code,
+            errc::refresh_token_reused);
+  ASSERT_EQ(log.size(), written + 1);
+  EXPECT_EQ(log.back().type, record_type::session_family_revoked);
+  EXPECT_EQ(run(rotate_session{id, "a3", "a4", t0 + day_ms, "famA"}).code, errc::unauthenticated)
+      << "the newest token of the family is revoked too";
+  EXPECT_EQ(run(rotate_session{id, "a2", "y", t0 + day_ms, "famA"}).code, errc::unauthenticated)
+      << "a family already revoked: nothing more to revoke";
+  EXPECT_EQ(log.size(), written + 1);
+  ASSERT_EQ(run(rotate_session{id, "b1", "b2", t0 + day_ms, "famB"}).code, errc::ok);
+  // Logout: with an old token of family B it is a reuse; B is gone either way.
+  EXPECT_EQ(run(close_session{id, "b1", "famB"}).code, errc::refresh_token_reused);
+  EXPECT_EQ(run(rotate_session{id, "b2", "b3", t0 + day_ms, "famB"}).code, errc::unauthenticated);
+  ASSERT_EQ(run(open_session{id, "c1", t0 + day_ms, "famC"}).code, errc::ok);
+  EXPECT_EQ(run(close_session{id, "c1", "famC"}).code, errc::ok);
+  EXPECT_EQ(run(rotate_session{id, "c1", "c2", t0 + day_ms, "famC"}).code, errc::unauthenticated);
+  // A legacy session (no family) rotated into a family keeps working and is then guarded.
+  ASSERT_EQ(run(open_session{id, "old", t0 + day_ms, ""}).code, errc::ok);
+  ASSERT_EQ(run(rotate_session{id, "old", "d1", t0 + day_ms, "famD"}).code, errc::ok);
+  ASSERT_EQ(run(rotate_session{id, "d1", "d2", t0 + day_ms, "famD"}).code, errc::ok);
+  EXPECT_EQ(run(rotate_session{id, "d1", "z", t0 + day_ms, "famD"}).code,
+            errc::refresh_token_reused);
+  // Replaying the log gives the same sessions: every revoked family stays revoked.
+  test::state_runner copy;
+  ASSERT_TRUE(test::replay(log, copy.state));
+  for (const char* token : {"a3", "b2", "c1", "d2"}) {
+    EXPECT_EQ(copy.run(rotate_session{id, token, "n", t0 + day_ms, "fam"}).code,
+              errc::unauthenticated)
+        << token;
+  }
+}
+
+// Goal: records written before families (no family bytes) still apply, as sessions without one.
+TEST_F(user_book_test, session_records_without_a_family_still_apply) {
+  entity_id id = make_user("a@b.c");
+  run(open_session{id, "h", t0 + day_ms, "fam"});
+  record opened = log.back();
+  // The family is the payload's last field (length-prefixed bytes): cut it off.
+  std::string legacy = opened.payload.substr(0, opened.payload.size() - 4 - 3);
+  test::state_runner runner;
+  ASSERT_TRUE(test::replay({log[0], record{opened.type, opened.shard, legacy}}, runner.state));
+  EXPECT_EQ(runner.run(rotate_session{id, "h", "h2", t0 + day_ms, "new"}).code, errc::ok);
 }
 
 }  // namespace

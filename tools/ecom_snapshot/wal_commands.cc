@@ -88,6 +88,7 @@ std::string record_type_name(std::uint16_t type) {
     ECOM_NAME(session_opened)
     ECOM_NAME(session_rotated)
     ECOM_NAME(session_closed)
+    ECOM_NAME(session_family_revoked)
     ECOM_NAME(balance_charged)
     ECOM_NAME(idempotent_reply_stored)
     ECOM_NAME(product_created)
