@@ -8,6 +8,7 @@
 #include "net/json_writer.h"
 #include "net/limits.h"
 #include "net/log.h"
+#include "net/password_hash_queue.h"
 #include "net/problem.h"
 #include "persistence/replication_port.h"
 
@@ -459,6 +460,27 @@ void api::get_metrics(const request_ptr& request, const params&) {
   answer.content_type = "text/plain; version=0.0.4; charset=utf-8";
   services_.render_http_metrics(answer.body);
   services_.render_runtime_metrics(answer.body);
+  std::string& out = answer.body;
+  out +=
+      "# HELP ecomd_refresh_token_reuse_detected_total Rotated refresh tokens presented again "
+      "(each revoked its family).\n# TYPE ecomd_refresh_token_reuse_detected_total counter\n"
+      "ecomd_refresh_token_reuse_detected_total " +
+      std::to_string(refresh_reuse_detected_.load(std::memory_order_relaxed)) + "\n";
+  out +=
+      "# HELP ecomd_logins_throttled_total Logins answered 429 TOO_MANY_ATTEMPTS.\n"
+      "# TYPE ecomd_logins_throttled_total counter\necomd_logins_throttled_total " +
+      std::to_string(logins_throttled_.load(std::memory_order_relaxed)) + "\n";
+  if (services_.hashing != nullptr) {
+    out +=
+        "# HELP ecomd_password_hash_queue_depth Password hashes waiting for a thread.\n"
+        "# TYPE ecomd_password_hash_queue_depth gauge\necomd_password_hash_queue_depth " +
+        std::to_string(services_.hashing->depth()) + "\n";
+    out +=
+        "# HELP ecomd_password_hash_refused_total Sign-ups and logins refused 503 because "
+        "the hash queue or the email's share of it was full.\n"
+        "# TYPE ecomd_password_hash_refused_total counter\necomd_password_hash_refused_total " +
+        std::to_string(services_.hashing->refused()) + "\n";
+  }
   reply(request, std::move(answer));
 }
 

@@ -27,6 +27,7 @@ class replication_port;
 namespace ecom::net {
 
 class json_writer;
+class password_hash_queue;
 
 struct api_options {
   std::string admin_token;  // empty: no admin access
@@ -53,6 +54,9 @@ struct api_services {
   std::function<std::int64_t()> clock_ms;
   // Replication (OPERATIONS.md §3): null when this server neither publishes nor follows.
   persistence::replication_port* replication = nullptr;
+  // Password hashing for sign-up and login (bounded, fair per email); null: through offload,
+  // unbounded (the fuzz harness, whose loop is single-threaded).
+  password_hash_queue* hashing = nullptr;
 };
 
 class api {
@@ -126,8 +130,17 @@ class api {
   void post_logout(const request_ptr&, const params&);
   void get_user(const request_ptr&, const params&);
   void post_admin_users_bulk(const request_ptr&, const params&);
+  // A login's new session (a new rotation family); forgets the email's failed logins.
   void open_session_and_reply(const request_ptr& request, std::int64_t user_id);
   http_reply tokens_reply(std::int64_t user_id, const std::string& refresh_token);
+  // Runs `job` (a password hash) on the hashing queue under the email's key; when the queue or
+  // the email's share of it is full, answers 503 OVERLOADED instead.
+  void hash_off_thread(const request_ptr& request, const std::string& email,
+                       std::function<void()> job);
+  // A login's password did not match: counted by the email's throttle, then 401.
+  void fail_login(const request_ptr& request, const std::string& email);
+  // 401 for a refresh token that was refused; a reused one (its family now revoked) is counted.
+  http_reply refresh_refused(engine::errc code);
 
   // ---- balance (routes_balance.cc) -----------------------------------------------------------
   void get_balance(const request_ptr&, const params&);
@@ -168,6 +181,10 @@ class api {
 
   api_options options_;
   api_services services_;
+  // Since start, for /metrics: rotated refresh tokens presented again (each revoked a family),
+  // and logins answered 429 TOO_MANY_ATTEMPTS.
+  std::atomic<std::uint64_t> refresh_reuse_detected_{0};
+  std::atomic<std::uint64_t> logins_throttled_{0};
 };
 
 // ---- helpers shared by the route files (api.cc) ----------------------------------------------

@@ -240,19 +240,40 @@ std::optional<access_claims> token_signer::verify(std::string_view token,
   return claims;
 }
 
-std::string make_refresh_token(std::int64_t user_id) {
-  return "r1." + std::to_string(user_id) + "." + base64url_encode(random_bytes(32));
+namespace {
+
+constexpr std::size_t parsed_refresh_token_length_max = 128;  // longer: not one we made
+constexpr std::size_t refresh_family_bytes = 16;
+constexpr std::size_t refresh_secret_bytes = 32;
+
+}  // namespace
+
+std::string make_refresh_family() {
+  return base64url_encode(random_bytes(refresh_family_bytes));
 }
 
-std::optional<std::int64_t> refresh_token_user(std::string_view token) {
-  if (token.size() > 128 || !token.starts_with("r1.")) return std::nullopt;
+std::string make_refresh_token(std::int64_t user_id, std::string_view family) {
+  return "r2." + std::to_string(user_id) + "." + std::string(family) + "." +
+         base64url_encode(random_bytes(refresh_secret_bytes));
+}
+
+std::optional<refresh_token_parts> parse_refresh_token(std::string_view token) {
+  if (token.size() > parsed_refresh_token_length_max) return std::nullopt;
+  bool has_family = token.starts_with("r2.");
+  if (!has_family && !token.starts_with("r1.")) return std::nullopt;
   token.remove_prefix(3);
   auto dot = token.find('.');
   if (dot == std::string_view::npos) return std::nullopt;
-  std::int64_t user_id = 0;
-  auto [ptr, ec] = std::from_chars(token.data(), token.data() + dot, user_id);
-  if (ec != std::errc() || ptr != token.data() + dot || user_id <= 0) return std::nullopt;
-  return user_id;
+  refresh_token_parts parts;
+  auto [ptr, ec] = std::from_chars(token.data(), token.data() + dot, parts.user_id);
+  if (ec != std::errc() || ptr != token.data() + dot || parts.user_id <= 0) return std::nullopt;
+  if (has_family) {
+    std::string_view rest = token.substr(dot + 1);
+    auto end = rest.find('.');
+    if (end == 0 || end == std::string_view::npos || end + 1 == rest.size()) return std::nullopt;
+    parts.family = rest.substr(0, end);
+  }
+  return parts;
 }
 
 }  // namespace ecom::net

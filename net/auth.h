@@ -50,8 +50,16 @@ class token_signer {
   std::unique_ptr<key_schedule> key_;
 };
 
-// Refresh token: "r1.<user_id>.<32 random bytes base64url>"; the user id routes it to a shard.
-std::string make_refresh_token(std::int64_t user_id);
-std::optional<std::int64_t> refresh_token_user(std::string_view token);
+// Refresh token: "r2.<user_id>.<family>.<32 random bytes base64url>": the user id routes it to
+// a shard, the family (16 random bytes base64url, made at login and kept by every rotation)
+// names its rotation family, so that a rotated token presented again revokes the family. Tokens
+// "r1.<user_id>.<random>" from before families are still read (family empty).
+struct refresh_token_parts {
+  std::int64_t user_id = 0;
+  std::string_view family;  // empty: an r1 token
+};
+std::string make_refresh_family();
+std::string make_refresh_token(std::int64_t user_id, std::string_view family);
+std::optional<refresh_token_parts> parse_refresh_token(std::string_view token);
 
 }  // namespace ecom::net

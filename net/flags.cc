@@ -32,6 +32,10 @@ std::string env_to_flag(const po::options_description& flags, const std::string&
 
 int parse_flags(int argc, char** argv, settings& s) {
   unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+  const std::string hash_queue_help =
+      "password hashes (sign-up, login) waiting for a hashing thread before 503 OVERLOADED; one "
+      "email holds at most " +
+      std::to_string(password_hash_per_email_max) + " of them";
   po::options_description flags(
       "ecomd flags (each also read from ECOM_<FLAG>, e.g. ECOM_DATA_DIR)");
   flags.add_options()("help", "print this help and exit")(
@@ -77,6 +81,14 @@ int parse_flags(int argc, char** argv, settings& s) {
       "mailbox-depth-max",
       po::value(&s.mailbox_depth_max)->default_value(engine::mailbox_depth_max_default),
       "commands queued per shard before 503 OVERLOADED")(
+      "password-hash-queue-max",
+      po::value(&s.password_hash_queue_max)->default_value(password_hash_queue_max_default),
+      hash_queue_help.c_str())(
+      "login-throttle-emails-max",
+      po::value(&s.login_throttle_emails_max)
+          ->default_value(engine::login_throttle_emails_max_default),
+      "emails whose failed logins are remembered (in memory; past it the least recently failed "
+      "is forgotten)")(
       "clock-offset-ms", po::value(&s.clock_offset_ms)->default_value(0),
       "testing only: add this to the wall clock (e.g. to pass coupon expiries across a restart)")(
       "replicate-to", po::value(&s.replicate_to)->default_value(""),
@@ -146,6 +158,9 @@ int parse_flags(int argc, char** argv, settings& s) {
   }
   if (s.shards > engine::shard_count_max || s.server.io_threads == 0 ||
       s.server.io_threads > io_threads_max || s.mailbox_depth_max == 0 ||
+      s.password_hash_queue_max == 0 || s.password_hash_queue_max > password_hash_queue_max_max ||
+      s.login_throttle_emails_max == 0 ||
+      s.login_throttle_emails_max > engine::login_throttle_emails_max_max ||
       s.wal_zero_fill_kib > wal_zero_fill_kib_max || s.api.access_token_ttl_s <= 0 ||
       s.api.kdf_iterations == 0 || s.api.order_ttl_s < 1 || s.server.read_timeout_ms == 0 ||
       s.server.idle_timeout_ms == 0 || s.api.order_ttl_s > engine::order_ttl_ms_max / 1000 ||

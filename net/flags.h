@@ -8,6 +8,7 @@
 #include "engine/limits.h"
 #include "net/api.h"
 #include "net/http_server.h"
+#include "net/limits.h"
 
 namespace ecom::net {
 
@@ -19,6 +20,9 @@ struct settings {
   std::string log_level = "info";
   bool seed_demo = false;
   std::size_t mailbox_depth_max = engine::mailbox_depth_max_default;
+  // Logins: password hashes waiting at most (beyond: 503), emails the throttle keeps at most.
+  std::size_t password_hash_queue_max = password_hash_queue_max_default;
+  std::size_t login_throttle_emails_max = engine::login_throttle_emails_max_default;
   std::uint32_t wal_zero_fill_kib = 4096;
   // Snapshots (OPERATIONS.md §1; persistence/snapshotter.h).
   std::uint64_t snapshot_every_records = 1'000'000;  // 0: never

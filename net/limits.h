@@ -41,6 +41,14 @@ inline constexpr auto shutdown_drain_timeout = std::chrono::seconds(10);
 // start-up and warns when that is below connections_max plus this.
 inline constexpr std::uint32_t descriptors_reserved = 256;
 
+// ---- password hashing (password_hash_queue.h) -------------------------------------------------
+// Threads that hash passwords (PBKDF2); jobs waiting for them at most (--password-hash-queue-max,
+// beyond: 503 OVERLOADED), of which one email holds at most password_hash_per_email_max.
+inline constexpr std::size_t password_hash_threads = 2;
+inline constexpr std::size_t password_hash_queue_max_default = 64;
+inline constexpr std::size_t password_hash_queue_max_max = 100'000;
+inline constexpr std::size_t password_hash_per_email_max = 2;
+
 // ---- flags' bounds ---------------------------------------------------------------------------
 inline constexpr std::uint32_t io_threads_max = 256;
 inline constexpr std::uint32_t kdf_iterations_max = 10'000'000;

@@ -28,6 +28,7 @@
 #include "net/limits.h"
 #include "net/log.h"
 #include "net/metrics.h"
+#include "net/password_hash_queue.h"
 #include "net/seed.h"
 #include "net/wal_metrics.h"
 #include "persistence/data_dir.h"
@@ -134,7 +135,8 @@ int serve(net::settings& s) {
   net::log_line(net::log_level::info, "data dir %s: %u shards%s", dir.path().c_str(),
                 dir.shard_count(), dir.created_now() ? " (new)" : "");
   std::atomic<bool> ready{false};
-  engine::shard_set shards(dir.shard_count(), s.mailbox_depth_max, wall_clock_ms);
+  engine::shard_set shards(dir.shard_count(), s.mailbox_depth_max, wall_clock_ms,
+                           s.login_throttle_emails_max);
   engine::gateway engine(shards);
   // Read by /metrics and /admin/stats from io threads while recovery is still opening it.
   std::atomic<persistence::wal_writer*> wal{nullptr};
@@ -177,6 +179,8 @@ int serve(net::settings& s) {
   replication_options.caught_up = [&ready] { ready.store(true, std::memory_order_release); };
   persistence::replicator replicator(replication_options, shards, engine);
   boost::asio::thread_pool slow_work(2);
+  net::password_hash_queue hashing(net::password_hash_threads, s.password_hash_queue_max,
+                                   net::password_hash_per_email_max);
   net::metrics counters(net::api::route_labels());
   net::api_services services{
       engine,
@@ -197,7 +201,8 @@ int serve(net::settings& s) {
       snapshots,
       ready,
       wall_clock_ms,
-      replicator.active() ? &replicator : nullptr};
+      replicator.active() ? &replicator : nullptr,
+      &hashing};
   net::api routes(s.api, services);
   net::http_server server(
       s.server, [&](const net::request_ptr& r) { routes.handle(r); }, counters);
@@ -277,6 +282,7 @@ int serve(net::settings& s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   slow_work.join();
+  hashing.stop();     // what has not started is dropped; its connections close with the server
   replicator.stop();  // waits end: a change waiting for the stream's ack answers 503
   server.stop();      // the io threads end; the shards they ran are now this thread's
   shards.stop();      // what is still queued runs here

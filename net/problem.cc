@@ -18,6 +18,7 @@ std::string_view title_of(std::string_view code) {
       {"VALIDATION_FAILED", "Validation failed"},
       {"UNAUTHENTICATED", "Unauthenticated"},
       {"INVALID_CREDENTIALS", "Invalid credentials"},
+      {"TOO_MANY_ATTEMPTS", "Too many attempts"},
       {"FORBIDDEN", "Forbidden"},
       {"NOT_FOUND", "Not found"},
       {"USER_NOT_FOUND", "User not found"},
@@ -95,6 +96,16 @@ problem problem_of(engine::errc code) {
       return {401,
               "UNAUTHENTICATED",
               "the refresh token is unknown, expired, revoked or already used",
+              {}};
+    case errc::refresh_token_reused:
+      return {401,
+              "UNAUTHENTICATED",
+              "the refresh token was already used: every refresh token of its login is revoked",
+              {}};
+    case errc::too_many_attempts:
+      return {429,
+              "TOO_MANY_ATTEMPTS",
+              "too many failed logins for this email; retry after Retry-After seconds",
               {}};
     case errc::balance_limit_exceeded:
       return {409,

@@ -1,10 +1,13 @@
 // Users and sessions: sign-up, login, refresh, logout, profile, bulk load-test accounts.
 #include <memory>
 
+#include "engine/sharding.h"
+
 #include "net/api.h"
 #include "net/json_reader.h"
 #include "net/json_writer.h"
 #include "net/limits.h"
+#include "net/password_hash_queue.h"
 #include "net/problem.h"
 #include "net/time_format.h"
 
@@ -67,6 +70,14 @@ http_reply api::tokens_reply(std::int64_t user_id, const std::string& refresh_to
   return json_reply(200, std::move(body));
 }
 
+void api::hash_off_thread(const request_ptr& request, const std::string& email,
+                          std::function<void()> job) {
+  if (services_.hashing == nullptr) return services_.offload(std::move(job));
+  if (!services_.hashing->try_submit(engine::email_key(email), std::move(job))) {
+    reply(request, overloaded());
+  }
+}
+
 void api::post_users(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::string name, email, password;
@@ -81,26 +92,32 @@ void api::post_users(const request_ptr& request, const params&) {
   if (!email_is_valid(email))
     return reply(request, validation_failed("email", "must be an address with one @"));
   // PBKDF2 is slow on purpose: run it off the network thread, then hand the hash to the shard.
-  services_.offload([this, request, name = std::move(name), email = std::move(email),
-                     password = std::move(password)]() mutable {
-    std::string hash = hash_password(password, options_.kdf_iterations);
-    auto render = [this, request](engine::reply&& answer) {
-      if (auto problem = problem_reply_of(answer)) return reply(request, std::move(*problem));
-      const auto& user = std::get<engine::user_view>(answer.body);
-      http_reply created = user_reply(201, user);
-      created.header("Location", "/users/" + std::to_string(user.id));
-      reply(request, std::move(created));
-    };
-    started(request, services_.engine.submit(
-                         engine::create_user{std::move(name), std::move(email), std::move(hash)},
-                         on_io(request, std::move(render))));
-  });
+  std::string key = email;
+  hash_off_thread(request, key,
+                  [this, request, name = std::move(name), email = std::move(email),
+                   password = std::move(password)]() mutable {
+                    std::string hash = hash_password(password, options_.kdf_iterations);
+                    auto render = [this, request](engine::reply&& answer) {
+                      if (auto problem = problem_reply_of(answer))
+                        return reply(request, std::move(*problem));
+                      const auto& user = std::get<engine::user_view>(answer.body);
+                      http_reply created = user_reply(201, user);
+                      created.header("Location", "/users/" + std::to_string(user.id));
+                      reply(request, std::move(created));
+                    };
+                    started(request, services_.engine.submit(
+                                         engine::create_user{std::move(name), std::move(email),
+                                                             std::move(hash)},
+                                         on_io(request, std::move(render))));
+                  });
 }
 
 void api::open_session_and_reply(const request_ptr& request, std::int64_t user_id) {
-  std::string refresh = make_refresh_token(user_id);
+  std::string family = make_refresh_family();
+  std::string refresh = make_refresh_token(user_id, family);
   engine::open_session command{user_id, sha256_string(refresh),
-                               services_.clock_ms() + options_.refresh_token_ttl_s * 1000};
+                               services_.clock_ms() + options_.refresh_token_ttl_s * 1000,
+                               sha256_string(family)};
   auto render = [this, request, user_id, refresh](engine::reply&& answer) {
     if (answer.code != engine::errc::ok) {
       return reply(request, make_problem_reply(
@@ -111,6 +128,16 @@ void api::open_session_and_reply(const request_ptr& request, std::int64_t user_i
   started(request, services_.engine.submit(std::move(command), on_io(request, std::move(render))));
 }
 
+void api::fail_login(const request_ptr& request, const std::string& email) {
+  auto render = [this, request](engine::reply&&) {
+    reply(request, make_problem_reply(problem_of(engine::errc::invalid_credentials)));
+  };
+  // A failure that cannot be counted is not answered 401 (that would let a flood that fills
+  // the mailbox guess without limit): 503, retry later.
+  started(request, services_.engine.submit(engine::note_login_failure{email},
+                                           on_io(request, std::move(render))));
+}
+
 void api::post_login(const request_ptr& request, const params&) {
   if (!check_content_type(request)) return;
   std::string email, password;
@@ -118,24 +145,41 @@ void api::post_login(const request_ptr& request, const params&) {
                          text_field("password", password, 1, password_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
-  auto verify = [this, request, password = std::move(password)](engine::reply&& answer) mutable {
-    services_.offload([this, request, password = std::move(password), answer = std::move(answer)] {
-      // Unknown emails still pay for one hash, so timing does not tell which emails exist.
-      static const std::string decoy = hash_password("decoy-password", options_.kdf_iterations);
-      bool known = answer.code == engine::errc::ok;
-      const auto* credentials = std::get_if<engine::credentials_view>(&answer.body);
-      // Bulk accounts have no password: they are checked against the decoy too, so they cost
-      // the same and never match.
-      bool usable = known && credentials != nullptr && !credentials->password_hash.empty();
-      bool matches = verify_password(password, usable ? credentials->password_hash : decoy);
-      if (!usable || !matches) {
-        return reply(request, make_problem_reply(problem_of(engine::errc::invalid_credentials)));
-      }
-      open_session_and_reply(request, credentials->user_id);
-    });
+  auto verify = [this, request, email,
+                 password = std::move(password)](engine::reply&& answer) mutable {
+    if (answer.code == engine::errc::too_many_attempts) {
+      // Locked: no password is checked. Retry-After: the lock's seconds left, rounded up.
+      const auto& locked = std::get<engine::login_locked>(answer.body);
+      http_reply refused = make_problem_reply(problem_of(answer.code));
+      refused.header("Retry-After", std::to_string((locked.retry_after_ms + 999) / 1000));
+      logins_throttled_.fetch_add(1, std::memory_order_relaxed);
+      return reply(request, std::move(refused));
+    }
+    hash_off_thread(
+        request, email,
+        [this, request, email, password = std::move(password), answer = std::move(answer)] {
+          // Unknown emails still pay for one hash, so timing does not tell which emails exist.
+          static const std::string decoy = hash_password("decoy-password", options_.kdf_iterations);
+          bool known = answer.code == engine::errc::ok;
+          const auto* credentials = std::get_if<engine::credentials_view>(&answer.body);
+          // Bulk accounts have no password: they are checked against the decoy too, so they cost
+          // the same and never match.
+          bool usable = known && credentials != nullptr && !credentials->password_hash.empty();
+          bool matches = verify_password(password, usable ? credentials->password_hash : decoy);
+          if (!usable || !matches) return fail_login(request, email);
+          open_session_and_reply(request, credentials->user_id);
+        });
   };
   started(request, services_.engine.submit(engine::find_credentials{email},
                                            on_io(request, std::move(verify))));
+}
+
+http_reply api::refresh_refused(engine::errc code) {
+  if (code == engine::errc::refresh_token_reused) {
+    refresh_reuse_detected_.fetch_add(1, std::memory_order_relaxed);
+    return make_problem_reply(problem_of(code));
+  }
+  return unauthenticated("the refresh token is unknown, expired, revoked or already used");
 }
 
 void api::post_refresh(const request_ptr& request, const params&) {
@@ -144,16 +188,16 @@ void api::post_refresh(const request_ptr& request, const params&) {
   field_spec fields[] = {text_field("refresh_token", token, 1, refresh_token_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
-  auto user_id = refresh_token_user(token);
-  if (!user_id) return reply(request, unauthenticated("the refresh token is unknown"));
-  std::string fresh = make_refresh_token(*user_id);
-  engine::rotate_session command{*user_id, sha256_string(token), sha256_string(fresh),
-                                 services_.clock_ms() + options_.refresh_token_ttl_s * 1000};
-  auto render = [this, request, user_id = *user_id, fresh](engine::reply&& answer) {
-    if (answer.code != engine::errc::ok) {
-      return reply(request, unauthenticated(
-                                "the refresh token is unknown, expired, revoked or already used"));
-    }
+  auto parts = parse_refresh_token(token);
+  if (!parts) return reply(request, unauthenticated("the refresh token is unknown"));
+  // A token from before families starts one now.
+  std::string family = parts->family.empty() ? make_refresh_family() : std::string(parts->family);
+  std::string fresh = make_refresh_token(parts->user_id, family);
+  engine::rotate_session command{parts->user_id, sha256_string(token), sha256_string(fresh),
+                                 services_.clock_ms() + options_.refresh_token_ttl_s * 1000,
+                                 sha256_string(family)};
+  auto render = [this, request, user_id = parts->user_id, fresh](engine::reply&& answer) {
+    if (answer.code != engine::errc::ok) return reply(request, refresh_refused(answer.code));
     reply(request, tokens_reply(user_id, fresh));
   };
   started(request, services_.engine.submit(std::move(command), on_io(request, std::move(render))));
@@ -167,21 +211,22 @@ void api::post_logout(const request_ptr& request, const params&) {
   field_spec fields[] = {text_field("refresh_token", token, 1, refresh_token_length_max)};
   if (auto problem = read_json_object(request->body, fields))
     return reply(request, std::move(*problem));
-  auto user_id = refresh_token_user(token);
-  if (!user_id || (!who->admin && *user_id != who->user_id)) {
+  auto parts = parse_refresh_token(token);
+  if (!parts || (!who->admin && parts->user_id != who->user_id)) {
     return reply(request, unauthenticated("the refresh token is unknown"));
   }
+  std::string family_sha256 = parts->family.empty() ? std::string() : sha256_string(parts->family);
   auto render = [this, request](engine::reply&& answer) {
-    if (answer.code != engine::errc::ok) {
-      return reply(request, unauthenticated("the refresh token is unknown, expired or revoked"));
-    }
+    if (answer.code != engine::errc::ok) return reply(request, refresh_refused(answer.code));
     http_reply done;
     done.status = 204;
     done.content_type = {};
     reply(request, std::move(done));
   };
-  started(request, services_.engine.submit(engine::close_session{*user_id, sha256_string(token)},
-                                           on_io(request, std::move(render))));
+  started(request,
+          services_.engine.submit(
+              engine::close_session{parts->user_id, sha256_string(token), std::move(family_sha256)},
+              on_io(request, std::move(render))));
 }
 
 void api::get_user(const request_ptr& request, const params& path) {

@@ -361,5 +361,33 @@ TEST(sigkill_idle, charge_acknowledged_just_before_kill_survives_with_its_key) {
   EXPECT_TRUE(history_consistent(history, 9876));
 }
 
+// Goal: refresh-token families survive kill -9: a token rotated before a crash and presented
+// again after it is still a reuse (the rotation was durable), and the family's revocation
+// survives the next crash (it was durable too); another login of the user is untouched.
+TEST(sigkill_sessions, a_reuse_across_kills_revokes_the_family_durably) {
+  server_process server;
+  http_client client(server.port());
+  auto s = sign_up_and_login(client, "killfamily");
+  auto other = client.post_json(
+      "/auth/login", json_object().add("email", s.email).add("password", s.password).str());
+  ASSERT_EQ(other.status, 200) << describe(other);
+  auto refresh = [&](const std::string& token) {
+    return client.post_json("/auth/refresh", json_object().add("refresh_token", token).str());
+  };
+  auto rotated = refresh(s.refresh_token);
+  ASSERT_EQ(rotated.status, 200) << describe(rotated);
+  const std::string newer = parse_json(rotated.body)["refresh_token"].as_string();
+  server.kill_hard();
+  server.restart();
+  client.set_port(server.port());
+  expect_problem(refresh(s.refresh_token), 401, "UNAUTHENTICATED");  // the reuse: revokes
+  server.kill_hard();
+  server.restart();
+  client.set_port(server.port());
+  expect_problem(refresh(newer), 401, "UNAUTHENTICATED");
+  auto untouched = refresh(parse_json(other.body)["refresh_token"].as_string());
+  EXPECT_EQ(untouched.status, 200) << describe(untouched);
+}
+
 }  // namespace
 }  // namespace ecom::test

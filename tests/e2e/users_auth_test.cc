@@ -188,8 +188,8 @@ TEST_F(users_auth, login_without_email_or_password_is_400_with_field) {
 }
 
 // Goal: refresh rotates the pair and retires the old refresh token. Method: refresh once,
-// check a new pair that works, then reuse the old refresh token: 401 UNAUTHENTICATED; the new
-// one still refreshes.
+// check a new pair that works and refreshes in turn, then reuse the old refresh token: 401
+// UNAUTHENTICATED.
 TEST_F(users_auth, refresh_rotates_tokens_and_old_refresh_token_is_401) {
   auto s = sign_up_and_login(client(), "refresh");
   auto response = refresh(s.refresh_token);
@@ -203,8 +203,9 @@ TEST_F(users_auth, refresh_rotates_tokens_and_old_refresh_token_is_401) {
   EXPECT_NE(new_refresh, s.refresh_token);
   EXPECT_EQ(client().get(user_path(s.user_id), bearer(new_access)).status, 200);
 
-  expect_problem(refresh(s.refresh_token), 401, "UNAUTHENTICATED");
   EXPECT_EQ(refresh(new_refresh).status, 200);
+  // The first token again is a reuse: 401, and its whole login is revoked (login_security_test).
+  expect_problem(refresh(s.refresh_token), 401, "UNAUTHENTICATED");
 }
 
 // Goal: refresh input errors. Method: an unknown token is 401 UNAUTHENTICATED, a missing field
@@ -356,8 +357,8 @@ TEST_F(users_auth, admin_bulk_validates_count_and_name_prefix) {
 
 // Goal: tokens and sessions survive a restart. Method: own server; log in, rotate one refresh
 // token and log out another session, restart on the same data dir; the access token still
-// opens the user, the current refresh token refreshes, the rotated-out and logged-out ones
-// are 401.
+// opens the user, the current refresh token refreshes, the logged-out one is 401, and the
+// rotated-out one is 401 too (a reuse, which also revokes that login's newest token).
 TEST(users_auth_restart, tokens_survive_restart_and_revocations_persist) {
   server_process server;
   http_client client(server.port());
@@ -381,20 +382,25 @@ TEST(users_auth_restart, tokens_survive_restart_and_revocations_persist) {
   client.set_port(server.port());
   auto user = client.get(user_path(s.user_id), bearer(s.access_token));
   EXPECT_EQ(user.status, 200) << describe(user);
-  expect_problem(
-      client.post_json("/auth/refresh", json_object().add("refresh_token", s.refresh_token).str()),
-      401, "UNAUTHENTICATED");
-  expect_problem(client.post_json("/auth/refresh",
-                                  json_object().add("refresh_token", logged_out_refresh).str()),
-                 401, "UNAUTHENTICATED");
   auto refreshed =
       client.post_json("/auth/refresh", json_object().add("refresh_token", current_refresh).str());
   ASSERT_EQ(refreshed.status, 200) << describe(refreshed);
+  const std::string newest_refresh = parse_json(refreshed.body)["refresh_token"].as_string();
   EXPECT_EQ(
       client
           .get(user_path(s.user_id), bearer(parse_json(refreshed.body)["access_token"].as_string()))
           .status,
       200);
+  expect_problem(client.post_json("/auth/refresh",
+                                  json_object().add("refresh_token", logged_out_refresh).str()),
+                 401, "UNAUTHENTICATED");
+  // The rotated-out token again: a reuse, which revokes its login's newest token too.
+  expect_problem(
+      client.post_json("/auth/refresh", json_object().add("refresh_token", s.refresh_token).str()),
+      401, "UNAUTHENTICATED");
+  expect_problem(
+      client.post_json("/auth/refresh", json_object().add("refresh_token", newest_refresh).str()),
+      401, "UNAUTHENTICATED");
 }
 
 }  // namespace

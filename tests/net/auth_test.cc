@@ -51,13 +51,25 @@ TEST(auth_test, signature_is_hmac_sha256_of_the_signed_part) {
   }
 }
 
-TEST(auth_test, refresh_token_names_its_user) {
-  std::string token = make_refresh_token(77);
-  EXPECT_EQ(refresh_token_user(token), 77);
-  EXPECT_NE(make_refresh_token(77), token) << "random part";
-  EXPECT_FALSE(refresh_token_user("r1.abc.x"));
-  EXPECT_FALSE(refresh_token_user("r1.-5.x"));
-  EXPECT_FALSE(refresh_token_user("nonsense"));
+TEST(auth_test, refresh_token_names_its_user_and_family) {
+  std::string family = make_refresh_family();
+  EXPECT_EQ(family.size(), 22u);  // 16 bytes, base64url without padding
+  std::string token = make_refresh_token(77, family);
+  auto parts = parse_refresh_token(token);
+  ASSERT_TRUE(parts);
+  EXPECT_EQ(parts->user_id, 77);
+  EXPECT_EQ(parts->family, family);
+  EXPECT_NE(make_refresh_token(77, family), token) << "random part";
+  EXPECT_NE(make_refresh_family(), family);
+  // Tokens from before families still name their user, with no family.
+  auto legacy = parse_refresh_token("r1.12.c2VjcmV0");
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(legacy->user_id, 12);
+  EXPECT_TRUE(legacy->family.empty());
+  for (const char* bad : {"r1.abc.x", "r1.-5.x", "nonsense", "r2.5.fam", "r2.5..secret",
+                          "r2.5.fam.", "r3.5.fam.secret", "r2.0.fam.secret"}) {
+    EXPECT_FALSE(parse_refresh_token(bad)) << bad;
+  }
 }
 
 TEST(auth_test, password_hash_verifies_only_the_right_password) {

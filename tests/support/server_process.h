@@ -21,7 +21,9 @@ struct server_options {
   std::string admin_token = std::string(k_admin_token);
   int shards = 2;
   int io_threads = 2;
-  std::vector<std::string> extra_args;  // e.g. {"--access-token-ttl-s", "1"}
+  // e.g. {"--access-token-ttl-s", "1"}; without --kdf-iterations here the server hashes with
+  // 1000 iterations (cheap for tests).
+  std::vector<std::string> extra_args;
   // Pass the admin token as ECOM_ADMIN_TOKEN in the environment instead of --admin-token.
   bool admin_token_in_env = false;
   bool keep_dir = false;

@@ -1,0 +1,98 @@
+// password_hash_queue: its bounds (all jobs, one key's share) and its fairness (one job per key
+// in turn), with real worker threads held on a gate so the order is deterministic.
+#include "net/password_hash_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ecom::net {
+namespace {
+
+// Holds the only worker until opened.
+struct gate {
+  std::promise<void> opened;
+  std::shared_future<void> wait = opened.get_future().share();
+  std::promise<void> entered;
+};
+
+// Goal: keys are served in turn: after A's first job comes B's, then A's second, whatever order
+// they were queued in. Method: one worker held by a gate job; A1, A2, B1 queued; the gate opens.
+TEST(password_hash_queue, serves_one_job_per_key_in_turn) {
+  password_hash_queue queue(1, 10, 2);
+  gate g;
+  ASSERT_TRUE(queue.try_submit("gate", [&] {
+    g.entered.set_value();
+    g.wait.wait();
+  }));
+  g.entered.get_future().wait();
+  std::mutex mutex;
+  std::vector<std::string> order;
+  std::promise<void> done;
+  auto job = [&](std::string name, bool last) {
+    return [&, name, last] {
+      std::lock_guard lock(mutex);
+      order.push_back(name);
+      if (last) done.set_value();
+    };
+  };
+  ASSERT_TRUE(queue.try_submit("a", job("a1", false)));
+  ASSERT_TRUE(queue.try_submit("a", job("a2", true)));
+  ASSERT_TRUE(queue.try_submit("b", job("b1", false)));
+  EXPECT_EQ(queue.depth(), 3u);
+  g.opened.set_value();
+  ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(order, (std::vector<std::string>{"a1", "b1", "a2"}));
+}
+
+// Goal: past one key's share, or past the queue's depth, try_submit refuses (and counts it);
+// another key still gets in while the queue has room.
+TEST(password_hash_queue, refuses_past_the_keys_share_or_the_depth) {
+  password_hash_queue queue(1, 3, 2);
+  gate g;
+  ASSERT_TRUE(queue.try_submit("gate", [&] {
+    g.entered.set_value();
+    g.wait.wait();
+  }));
+  g.entered.get_future().wait();
+  EXPECT_TRUE(queue.try_submit("a", [] {}));
+  EXPECT_TRUE(queue.try_submit("a", [] {}));
+  EXPECT_FALSE(queue.try_submit("a", [] {})) << "a's share is 2";
+  EXPECT_TRUE(queue.try_submit("b", [] {}));
+  EXPECT_FALSE(queue.try_submit("c", [] {})) << "3 waiting in all";
+  EXPECT_EQ(queue.refused(), 2u);
+  EXPECT_EQ(queue.depth(), 3u);
+  g.opened.set_value();
+  queue.stop();
+}
+
+// Goal: stop() ends the workers after the job in progress and drops what waits.
+TEST(password_hash_queue, stop_drops_what_waits) {
+  password_hash_queue queue(1, 10, 10);
+  gate g;
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(queue.try_submit("gate", [&] {
+    g.entered.set_value();
+    g.wait.wait();
+  }));
+  g.entered.get_future().wait();
+  ASSERT_TRUE(queue.try_submit("a", [&] { ++ran; }));
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    g.opened.set_value();
+  });
+  queue.stop();
+  opener.join();
+  EXPECT_EQ(ran.load(), 0);
+  EXPECT_FALSE(queue.try_submit("a", [] {}));
+}
+
+}  // namespace
+}  // namespace ecom::net
