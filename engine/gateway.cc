@@ -110,6 +110,9 @@ bool gateway::refused_by_gate(reply_callback& done) const {
 template <class C>
 inline constexpr bool changes_state =
     std::is_same_v<C, create_user> || std::is_same_v<C, open_session> ||
+    // A login is a change (it opens a session): a standby refuses it before any password is
+    // checked, so it neither tells a right password from a wrong one nor keeps a throttle.
+    std::is_same_v<C, find_credentials> || std::is_same_v<C, note_login_failure> ||
     std::is_same_v<C, rotate_session> || std::is_same_v<C, close_session> ||
     std::is_same_v<C, charge_balance> || std::is_same_v<C, update_product> ||
     std::is_same_v<C, adjust_stock> || std::is_same_v<C, remove_cart_item>;

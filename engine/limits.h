@@ -57,6 +57,8 @@ inline constexpr std::uint32_t login_failures_to_lock = 5;
 inline constexpr time_ms login_failure_window_ms = 15 * minute_ms;
 inline constexpr time_ms login_lock_first_ms = 1000;
 inline constexpr time_ms login_lock_max_ms = 900 * 1000;
+// A password check that never reported back (its reply lost) stops counting in flight after this.
+inline constexpr time_ms login_check_timeout_ms = 60 * 1000;
 inline constexpr std::size_t login_throttle_emails_max_default = 100'000;
 inline constexpr std::size_t login_throttle_emails_max_max = 100'000'000;
 inline constexpr std::uint32_t bulk_users_per_request_max = 100'000;

@@ -50,7 +50,7 @@ bool shard::load_snapshot_entity(std::string_view key, std::string_view value) {
 
 void shard::discard_loaded_state() {
   assert(wal_ == nullptr);
-  state_.emplace(options_.index, options_.shard_count);
+  state_.emplace(options_.index, options_.shard_count, options_.login_throttle_emails_max);
   snapshot_cut_ = 0;
   last_lsn_.store(0, std::memory_order_relaxed);
 }

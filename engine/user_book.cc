@@ -55,8 +55,8 @@ reply user_book::handle(const create_user& command, step_context& ctx) {
 
 reply user_book::handle(const find_credentials& command, step_context& ctx) {
   std::string key = email_key(command.email);
-  if (time_ms left = throttle_.locked_for(key, ctx.now); left > 0) {
-    return reply{errc::too_many_attempts, login_locked{left}, false};
+  if (time_ms wait = throttle_.begin_check(key, ctx.now); wait > 0) {
+    return reply{errc::too_many_attempts, login_locked{wait}, false};
   }
   auto it = email_index_.find(key);
   if (it == email_index_.end()) return refusal(errc::invalid_credentials);
@@ -66,7 +66,11 @@ reply user_book::handle(const find_credentials& command, step_context& ctx) {
 }
 
 reply user_book::handle(const note_login_failure& command, step_context& ctx) {
-  throttle_.note_failure(email_key(command.email), ctx.now);
+  if (command.password_checked) {
+    throttle_.note_failure(email_key(command.email), ctx.now);
+  } else {
+    throttle_.end_check(email_key(command.email), ctx.now);
+  }
   return reply{};
 }
 

@@ -75,15 +75,20 @@ struct create_user {
 
 // The credentials to check a login against: a registered email's user and hash, or
 // errc::invalid_credentials for an unknown one; errc::too_many_attempts (a login_locked body)
-// while the email is locked (login_throttle.h), registered or not.
+// while the email is locked or has as many checks in flight as it may (login_throttle.h),
+// registered or not. A login let through counts in flight until note_login_failure or
+// open_session.
 struct find_credentials {  // owner: the shard of hash(lowercased email)
   std::string email;
 };
 
-// A login for the email failed its password check: counted by the email's throttle (in memory,
-// no record). A successful login (open_session) forgets the email's failures.
+// A login for the email, let through by find_credentials, ended without a session: its password
+// did not match (counted by the email's throttle), or, with password_checked false, it was
+// refused before any hash (it only stops counting in flight). In memory, no record. A
+// successful login (open_session) forgets the email's failures.
 struct note_login_failure {  // owner: the shard of hash(lowercased email)
   std::string email;
+  bool password_checked = true;
 };
 
 // Refresh sessions. A login opens a session, which starts a rotation family (family_sha256: of

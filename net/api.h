@@ -135,7 +135,8 @@ class api {
   http_reply tokens_reply(std::int64_t user_id, const std::string& refresh_token);
   // Runs `job` (a password hash) on the hashing queue under the email's key; when the queue or
   // the email's share of it is full, answers 503 OVERLOADED instead.
-  void hash_off_thread(const request_ptr& request, const std::string& email,
+  // Returns false when it answered 503.
+  bool hash_off_thread(const request_ptr& request, const std::string& email,
                        std::function<void()> job);
   // A login's password did not match: counted by the email's throttle, then 401.
   void fail_login(const request_ptr& request, const std::string& email);

@@ -252,6 +252,11 @@ std::string make_refresh_family() {
   return base64url_encode(random_bytes(refresh_family_bytes));
 }
 
+std::string refresh_family_of(const refresh_token_parts& parts, std::string_view token) {
+  if (!parts.family.empty()) return std::string(parts.family);
+  return base64url_encode(std::string_view(sha256_string(token)).substr(0, refresh_family_bytes));
+}
+
 std::string make_refresh_token(std::int64_t user_id, std::string_view family) {
   return "r2." + std::to_string(user_id) + "." + std::string(family) + "." +
          base64url_encode(random_bytes(refresh_secret_bytes));

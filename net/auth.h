@@ -59,6 +59,9 @@ struct refresh_token_parts {
   std::string_view family;  // empty: an r1 token
 };
 std::string make_refresh_family();
+// The token's family: its own, or for an r1 token one derived from the token (the first 16
+// bytes of its SHA-256), so that an r1 token rotated once and presented again is a reuse too.
+std::string refresh_family_of(const refresh_token_parts& parts, std::string_view token);
 std::string make_refresh_token(std::int64_t user_id, std::string_view family);
 std::optional<refresh_token_parts> parse_refresh_token(std::string_view token);
 

@@ -18,9 +18,13 @@ password_hash_queue::~password_hash_queue() {
 }
 
 void password_hash_queue::stop() {
+  std::unordered_map<std::string, std::deque<std::function<void()>>> dropped;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    dropped.swap(jobs_);  // destroyed below, outside the lock and now (their requests with them)
+    turn_.clear();
+    depth_ = 0;
   }
   ready_.notify_all();
   for (auto& worker : workers_) {

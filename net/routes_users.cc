@@ -70,12 +70,15 @@ http_reply api::tokens_reply(std::int64_t user_id, const std::string& refresh_to
   return json_reply(200, std::move(body));
 }
 
-void api::hash_off_thread(const request_ptr& request, const std::string& email,
+bool api::hash_off_thread(const request_ptr& request, const std::string& email,
                           std::function<void()> job) {
-  if (services_.hashing == nullptr) return services_.offload(std::move(job));
-  if (!services_.hashing->try_submit(engine::email_key(email), std::move(job))) {
-    reply(request, overloaded());
+  if (services_.hashing == nullptr) {
+    services_.offload(std::move(job));
+    return true;
   }
+  if (services_.hashing->try_submit(engine::email_key(email), std::move(job))) return true;
+  reply(request, overloaded());
+  return false;
 }
 
 void api::post_users(const request_ptr& request, const params&) {
@@ -155,7 +158,10 @@ void api::post_login(const request_ptr& request, const params&) {
       logins_throttled_.fetch_add(1, std::memory_order_relaxed);
       return reply(request, std::move(refused));
     }
-    hash_off_thread(
+    if (answer.code != engine::errc::ok && answer.code != engine::errc::invalid_credentials) {
+      return reply(request, std::move(*problem_reply_of(answer)));  // e.g. NOT_PRIMARY
+    }
+    bool queued = hash_off_thread(
         request, email,
         [this, request, email, password = std::move(password), answer = std::move(answer)] {
           // Unknown emails still pay for one hash, so timing does not tell which emails exist.
@@ -169,6 +175,11 @@ void api::post_login(const request_ptr& request, const params&) {
           if (!usable || !matches) return fail_login(request, email);
           open_session_and_reply(request, credentials->user_id);
         });
+    if (!queued) {
+      // Refused before any hash: the check no longer counts in flight (best effort: a full
+      // mailbox leaves it to the throttle's timeout).
+      services_.engine.submit(engine::note_login_failure{email, false}, [](engine::reply&&) {});
+    }
   };
   started(request, services_.engine.submit(engine::find_credentials{email},
                                            on_io(request, std::move(verify))));
@@ -177,7 +188,7 @@ void api::post_login(const request_ptr& request, const params&) {
 http_reply api::refresh_refused(engine::errc code) {
   if (code == engine::errc::refresh_token_reused) {
     refresh_reuse_detected_.fetch_add(1, std::memory_order_relaxed);
-    return make_problem_reply(problem_of(code));
+    return unauthenticated(problem_of(code).detail);
   }
   return unauthenticated("the refresh token is unknown, expired, revoked or already used");
 }
@@ -190,8 +201,8 @@ void api::post_refresh(const request_ptr& request, const params&) {
     return reply(request, std::move(*problem));
   auto parts = parse_refresh_token(token);
   if (!parts) return reply(request, unauthenticated("the refresh token is unknown"));
-  // A token from before families starts one now.
-  std::string family = parts->family.empty() ? make_refresh_family() : std::string(parts->family);
+  // A token from before families (r1) continues in the family derived from it.
+  std::string family = refresh_family_of(*parts, token);
   std::string fresh = make_refresh_token(parts->user_id, family);
   engine::rotate_session command{parts->user_id, sha256_string(token), sha256_string(fresh),
                                  services_.clock_ms() + options_.refresh_token_ttl_s * 1000,
@@ -215,7 +226,7 @@ void api::post_logout(const request_ptr& request, const params&) {
   if (!parts || (!who->admin && parts->user_id != who->user_id)) {
     return reply(request, unauthenticated("the refresh token is unknown"));
   }
-  std::string family_sha256 = parts->family.empty() ? std::string() : sha256_string(parts->family);
+  std::string family_sha256 = sha256_string(refresh_family_of(*parts, token));
   auto render = [this, request](engine::reply&& answer) {
     if (answer.code != engine::errc::ok) return reply(request, refresh_refused(answer.code));
     http_reply done;

@@ -1,8 +1,8 @@
 // Login security against a real ecomd (API.md, Users and sessions): throttling per email (the
 // lock sequence and its Retry-After, any case, unregistered emails alike, other accounts
 // untouched, reset on success), the bounded password-hash queue (503 past it), refresh-token
-// families (a reused token revokes its whole login, also across kill -9), and what a credential
-// stuffing flood does to another user's login ("figure: ..." lines, docs/performance.md).
+// families (a reused token revokes its whole login; across kill -9: crash_test). Timing with the
+// real password hash (stuffing, enumeration) is in login_stuffing_test.cc, which runs alone.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <thread>
 
@@ -21,11 +22,6 @@ namespace {
 using std::chrono::milliseconds;
 using steady = std::chrono::steady_clock;
 
-http_response login(http_client& client, std::string_view email, std::string_view password) {
-  return client.post_json("/auth/login",
-                          json_object().add("email", email).add("password", password).str());
-}
-
 http_response refresh(http_client& client, std::string_view token) {
   return client.post_json("/auth/refresh", json_object().add("refresh_token", token).str());
 }
@@ -36,10 +32,13 @@ http_response sign_up(http_client& client, std::string_view email, std::string_v
       json_object().add("name", "Kim").add("email", email).add("password", password).str());
 }
 
-// 429 TOO_MANY_ATTEMPTS with Retry-After: seconds.
-void expect_locked(const http_response& answer, int retry_after_s) {
+// 429 TOO_MANY_ATTEMPTS with Retry-After between 1 and lock_s seconds (lock_s when the request
+// came at once; less when the box was slow).
+void expect_locked(const http_response& answer, int lock_s) {
   expect_problem(answer, 429, "TOO_MANY_ATTEMPTS");
-  EXPECT_EQ(answer.header_or("Retry-After"), std::to_string(retry_after_s)) << describe(answer);
+  int retry_after_s = std::atoi(answer.header_or("Retry-After", "0").c_str());
+  EXPECT_GE(retry_after_s, 1) << describe(answer);
+  EXPECT_LE(retry_after_s, lock_s) << describe(answer);
 }
 
 // A counter of /metrics (0 when absent).
@@ -68,7 +67,10 @@ TEST_F(login_throttling, lock_sequence_doubles_and_success_resets) {
   for (int lock_s : {1, 2}) {
     std::this_thread::sleep_for(milliseconds(lock_s * 1000 + 50));
     expect_problem(login(client(), user.email, "wrong-password"), 401, "INVALID_CREDENTIALS");
-    expect_locked(login(client(), user.email, user.password), lock_s * 2);
+    auto locked = login(client(), user.email, user.password);
+    expect_locked(locked, lock_s * 2);
+    EXPECT_EQ(locked.header_or("Retry-After"), std::to_string(lock_s * 2))
+        << "asked at once: the whole lock is left";
   }
   EXPECT_EQ(metric(client(), "ecomd_logins_throttled_total") - throttled_before, 3);
   std::this_thread::sleep_for(milliseconds(4050));
@@ -184,104 +186,6 @@ TEST_F(hash_queue_bound, logins_past_the_queue_are_503_overloaded) {
   EXPECT_GT(metric(client(), "ecomd_password_hash_refused_total"), 0);
   auto user = sign_up(client(), unique_email("after"), "password-1");
   EXPECT_EQ(user.status, 201) << describe(user);
-}
-
-// ---- with the default password hash (PBKDF2, 100,000 iterations) ----
-
-class real_hashing : public shared_server_test {
- public:
-  static void SetUpTestSuite() { start_shared_server({"--kdf-iterations", "100000"}); }
-};
-
-// Latencies in ms of `count` logins, one after the other, on one connection.
-std::vector<double> time_logins(http_client& client, int count,
-                                const std::function<std::pair<std::string, std::string>(int)>& who,
-                                int expected_status) {
-  std::vector<double> ms;
-  for (int i = 0; i < count; ++i) {
-    auto [email, password] = who(i);
-    auto started = steady::now();
-    auto answer = login(client, email, password);
-    ms.push_back(std::chrono::duration<double, std::milli>(steady::now() - started).count());
-    EXPECT_EQ(answer.status, expected_status) << describe(answer);
-  }
-  return ms;
-}
-
-double percentile(std::vector<double> values, double p) {
-  std::sort(values.begin(), values.end());
-  auto at = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
-  return values[std::min(at, values.size() - 1)];
-}
-
-// Goal: a wrong password costs the same time for a registered and an unregistered email (no
-// enumeration by timing). Method: 40 wrong-password logins each, interleaved, spread over 10
-// registered accounts and 40 unknown emails so that none locks; the medians differ by under
-// 25 % (both pay one PBKDF2 hash and the same shard steps; seen: 0.86-1.10x on a busy box).
-TEST_F(real_hashing, wrong_passwords_take_the_same_time_registered_or_not) {
-  std::vector<session> users;
-  for (int i = 0; i < 10; ++i) users.push_back(sign_up_and_login(client(), "timing"));
-  std::vector<double> registered, unknown;
-  for (int i = 0; i < 40; ++i) {
-    auto r = time_logins(
-        client(), 1, [&](int) { return std::make_pair(users[i % 10].email, "wrong-pass"); }, 401);
-    registered.push_back(r[0]);
-    auto u = time_logins(
-        client(), 1, [&](int) { return std::make_pair(unique_email("ghost"), "wrong-pass"); }, 401);
-    unknown.push_back(u[0]);
-  }
-  double registered_ms = percentile(registered, 0.5), unknown_ms = percentile(unknown, 0.5);
-  std::printf("figure: wrong password median: registered %.1f ms, unregistered %.1f ms (%.3fx)\n",
-              registered_ms, unknown_ms, unknown_ms / registered_ms);
-  EXPECT_LT(std::abs(unknown_ms - registered_ms), 0.25 * std::max(registered_ms, unknown_ms));
-}
-
-// Goal: credential stuffing against one account does not lock out or starve another user.
-// Method: a good user's login latency, 30 logins one after the other, first alone, then while 64
-// connections send wrong passwords for another account as fast as they are answered (the
-// account locks after 5: the flood is then mostly 429s, each free of a hash). Every good login
-// succeeds, the flood sees only 401, 429 or 503, and mostly 429. The latencies are figures
-// (docs/performance.md), not assertions: on this 2-core box the flood's clients and the server
-// share the cores, so the good login's time there is mostly CPU, not the hash queue (whose
-// fairness password_hash_queue_test checks).
-TEST_F(real_hashing, stuffing_one_account_barely_delays_another_users_login) {
-  auto good = sign_up_and_login(client(), "good");
-  auto victim = sign_up_and_login(client(), "victim");
-  auto as_good = [&](int) { return std::make_pair(good.email, good.password); };
-  auto alone = time_logins(client(), 30, as_good, 200);
-  std::atomic<bool> stop{false};
-  std::atomic<int64_t> flood_answers{0}, flood_throttled{0}, flood_other{0};
-  std::vector<std::thread> flood;
-  for (int c = 0; c < 64; ++c) {
-    flood.emplace_back([&] {
-      http_client own(server().port());
-      while (!stop.load()) {
-        auto answer = login(own, victim.email, "stuffed-password");
-        ++flood_answers;
-        if (answer.status == 429) {
-          ++flood_throttled;
-        } else if (answer.status != 401 && answer.status != 503) {
-          ++flood_other;
-        }
-      }
-    });
-  }
-  std::this_thread::sleep_for(milliseconds(300));
-  auto started = steady::now();
-  auto during = time_logins(client(), 30, as_good, 200);
-  double flood_s = std::chrono::duration<double>(steady::now() - started).count();
-  stop = true;
-  for (auto& t : flood) t.join();
-  double alone_p50 = percentile(alone, 0.5), alone_p99 = percentile(alone, 0.99);
-  double during_p50 = percentile(during, 0.5), during_p99 = percentile(during, 0.99);
-  std::printf(
-      "figure: good user's login alone p50 %.1f ms p99 %.1f ms; during a 64-connection stuffing "
-      "flood p50 %.1f ms p99 %.1f ms (p99 %.2fx); flood %lld answers in %.1f s, %lld of them 429\n",
-      alone_p50, alone_p99, during_p50, during_p99, during_p99 / alone_p99,
-      static_cast<long long>(flood_answers.load()), flood_s,
-      static_cast<long long>(flood_throttled.load()));
-  EXPECT_EQ(flood_other.load(), 0);
-  EXPECT_GT(flood_throttled.load(), flood_answers.load() / 2) << "the account locked";
 }
 
 }  // namespace

@@ -1409,8 +1409,10 @@ TEST(replication, a_standby_reads_its_writes_refuses_changes_and_is_ready_once_c
        {charge(reader, user.id, user.token, 5),
         reader.post_json("/users", "{\"name\":\"x\",\"email\":\"" + unique_email("standby") +
                                        "\",\"password\":\"password-123\"}"),
-        reader.post_json("/admin/products", simple_product_body("nope", 100, 1),
-                         bearer(k_admin))}) {
+        reader.post_json("/admin/products", simple_product_body("nope", 100, 1), bearer(k_admin)),
+        // A login is a change (a session): refused before any password is checked, so a
+        // standby tells no right password from a wrong one and keeps no throttle.
+        login(reader, unique_email("standby-login"), "wrong-password")}) {
     expect_problem(response, 503, "NOT_PRIMARY");
     EXPECT_TRUE(response.header("Retry-After").has_value()) << describe(response);
     EXPECT_GE(lsn_of(response), 0) << describe(response);

@@ -38,9 +38,12 @@ TEST(login_throttle, fifth_failure_locks_and_each_later_one_doubles_up_to_the_ca
     EXPECT_EQ(throttle.locked_for(email, now), expected) << "lock " << i + 2;
   }
   EXPECT_EQ(expected, login_lock_max_ms);
-  // A 900 s lock is the 15-minute window: when it ends, 15 minutes passed without a failure
-  // (failures while locked do not count), so the count starts over.
+  // The quiet window counts from the lock's end: a failure right after a 900 s lock locks for
+  // 900 s again; 15 minutes without one after the lock forget the email.
   now += expected;
+  throttle.note_failure(email, now);
+  EXPECT_EQ(throttle.locked_for(email, now), login_lock_max_ms);
+  now += login_lock_max_ms + login_failure_window_ms;
   throttle.note_failure(email, now);
   EXPECT_EQ(throttle.locked_for(email, now), 0);
 }
@@ -64,17 +67,48 @@ TEST(login_throttle, success_or_a_quiet_window_resets_and_emails_are_separate) {
   EXPECT_EQ(throttle.locked_for("a@b.c", later), login_lock_first_ms);
 }
 
-// Goal: at most emails_max emails are kept; the one whose last failure is oldest goes first.
-TEST(login_throttle, keeps_at_most_emails_max_dropping_the_oldest) {
+// Goal: at most emails_max emails are kept; the least recently failed one that is not locked
+// goes first, and a locked one never does (then a new email is not tracked).
+TEST(login_throttle, keeps_at_most_emails_max_never_dropping_a_locked_one) {
   login_throttle throttle(3);
-  for (int i = 0; i < 5; ++i) throttle.note_failure("old@b.c", t0);
-  for (int i = 0; i < 5; ++i) throttle.note_failure("mid@b.c", t0 + 1);
+  for (int i = 0; i < 5; ++i) throttle.note_failure("locked@b.c", t0);
+  throttle.note_failure("old@b.c", t0 + 1);
   throttle.note_failure("new@b.c", t0 + 2);
   EXPECT_EQ(throttle.size(), 3u);
   throttle.note_failure("newest@b.c", t0 + 3);
   EXPECT_EQ(throttle.size(), 3u);
-  EXPECT_EQ(throttle.locked_for("old@b.c", t0 + 3), 0) << "dropped";
-  EXPECT_GT(throttle.locked_for("mid@b.c", t0 + 3), 0) << "kept";
+  EXPECT_GT(throttle.locked_for("locked@b.c", t0 + 3), 0) << "a locked email is kept";
+  for (int i = 0; i < 4; ++i) throttle.note_failure("old@b.c", t0 + 4);
+  EXPECT_EQ(throttle.locked_for("old@b.c", t0 + 4), 0) << "old@ was dropped: counted afresh";
+  // Three locked emails: a fourth email is not tracked rather than free one of them.
+  login_throttle full(3);
+  for (const char* email : {"a@b.c", "b@b.c", "c@b.c"}) {
+    for (int i = 0; i < 5; ++i) full.note_failure(email, t0);
+  }
+  full.note_failure("d@b.c", t0 + 1);
+  EXPECT_EQ(full.size(), 3u);
+  for (const char* email : {"a@b.c", "b@b.c", "c@b.c"})
+    EXPECT_GT(full.locked_for(email, t0 + 1), 0);
+}
+
+// Goal: checks in flight count: concurrent logins cannot guess past the allowance. Method:
+// 5 checks may start on a fresh email, the 6th is refused (1 s); once locked and the lock over,
+// one check at a time; a check that ends without a verdict frees its place; one that never
+// ends is forgotten after login_check_timeout_ms.
+TEST(login_throttle, checks_in_flight_count_towards_the_allowance) {
+  login_throttle throttle(10);
+  const std::string email = "a@b.c";
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(throttle.begin_check(email, t0), 0) << i;
+  EXPECT_EQ(throttle.begin_check(email, t0), second_ms) << "a 6th guess at once";
+  for (int i = 0; i < 5; ++i) throttle.note_failure(email, t0 + 10);
+  EXPECT_EQ(throttle.begin_check(email, t0 + 10), login_lock_first_ms);
+  time_ms after = t0 + 10 + login_lock_first_ms;
+  EXPECT_EQ(throttle.begin_check(email, after), 0);
+  EXPECT_EQ(throttle.begin_check(email, after), second_ms) << "after a lock: one at a time";
+  throttle.end_check(email, after + 5);  // refused before hashing
+  EXPECT_EQ(throttle.begin_check(email, after + 5), 0);
+  EXPECT_EQ(throttle.begin_check(email, after + 5 + login_check_timeout_ms), 0)
+      << "a check that never ended is forgotten";
 }
 
 // Goal: through the shard: a locked email answers find_credentials with too_many_attempts and

@@ -75,7 +75,7 @@ TEST(password_hash_queue, refuses_past_the_keys_share_or_the_depth) {
 
 // Goal: stop() ends the workers after the job in progress and drops what waits.
 TEST(password_hash_queue, stop_drops_what_waits) {
-  password_hash_queue queue(1, 10, 10);
+  password_hash_queue queue(1, 1 << 20, 1 << 20);  // room for every probe below
   gate g;
   std::atomic<int> ran{0};
   ASSERT_TRUE(queue.try_submit("gate", [&] {
@@ -84,12 +84,13 @@ TEST(password_hash_queue, stop_drops_what_waits) {
   }));
   g.entered.get_future().wait();
   ASSERT_TRUE(queue.try_submit("a", [&] { ++ran; }));
-  std::thread opener([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    g.opened.set_value();
-  });
-  queue.stop();
-  opener.join();
+  std::thread stopper([&] { queue.stop(); });
+  // stop() has begun once the queue refuses; only then may the job in progress end.
+  while (queue.try_submit("probe", [&] { ++ran; })) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  g.opened.set_value();
+  stopper.join();
   EXPECT_EQ(ran.load(), 0);
   EXPECT_FALSE(queue.try_submit("a", [] {}));
 }

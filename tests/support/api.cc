@@ -30,6 +30,11 @@ std::string unique_email(std::string_view tag) {
          "@e2e.example.com";
 }
 
+http_response login(http_client& client, std::string_view email, std::string_view password) {
+  return client.post_json("/auth/login",
+                          json_object().add("email", email).add("password", password).str());
+}
+
 session sign_up_and_login(http_client& client, std::string_view tag) {
   session s;
   s.name = "E2E " + std::string(tag);
@@ -40,8 +45,7 @@ session sign_up_and_login(http_client& client, std::string_view tag) {
       json_object().add("name", s.name).add("email", s.email).add("password", s.password).str());
   if (created.status != 201) throw std::runtime_error("sign-up failed: " + describe(created));
   s.user_id = parse_json(created.body)["id"].as_int();
-  auto login = client.post_json(
-      "/auth/login", json_object().add("email", s.email).add("password", s.password).str());
+  auto login = ecom::test::login(client, s.email, s.password);
   if (login.status != 200) throw std::runtime_error("login failed: " + describe(login));
   auto doc = parse_json(login.body);
   s.access_token = doc["access_token"].as_string();

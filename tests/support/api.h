@@ -32,6 +32,9 @@ struct session {
   std::string refresh_token;
 };
 
+// POST /auth/login with this email and password.
+http_response login(http_client& client, std::string_view email, std::string_view password);
+
 // POST /users then POST /auth/login; throws std::runtime_error when either is not a success.
 session sign_up_and_login(http_client& client, std::string_view tag = "user");
 
