@@ -22,16 +22,21 @@ struct gate {
   std::promise<void> entered;
 };
 
+// Queues a job that holds the worker on the gate, and waits until the worker is in it.
+void hold_the_worker(password_hash_queue& queue, gate& g) {
+  ASSERT_TRUE(queue.try_submit("gate", [&g] {
+    g.entered.set_value();
+    g.wait.wait();
+  }));
+  g.entered.get_future().wait();
+}
+
 // Goal: keys are served in turn: after A's first job comes B's, then A's second, whatever order
 // they were queued in. Method: one worker held by a gate job; A1, A2, B1 queued; the gate opens.
 TEST(password_hash_queue, serves_one_job_per_key_in_turn) {
   password_hash_queue queue(1, 10, 2);
   gate g;
-  ASSERT_TRUE(queue.try_submit("gate", [&] {
-    g.entered.set_value();
-    g.wait.wait();
-  }));
-  g.entered.get_future().wait();
+  hold_the_worker(queue, g);
   std::mutex mutex;
   std::vector<std::string> order;
   std::promise<void> done;
@@ -57,11 +62,7 @@ TEST(password_hash_queue, serves_one_job_per_key_in_turn) {
 TEST(password_hash_queue, refuses_past_the_keys_share_or_the_depth) {
   password_hash_queue queue(1, 3, 2);
   gate g;
-  ASSERT_TRUE(queue.try_submit("gate", [&] {
-    g.entered.set_value();
-    g.wait.wait();
-  }));
-  g.entered.get_future().wait();
+  hold_the_worker(queue, g);
   EXPECT_TRUE(queue.try_submit("a", [] {}));
   EXPECT_TRUE(queue.try_submit("a", [] {}));
   EXPECT_FALSE(queue.try_submit("a", [] {})) << "a's share is 2";
@@ -78,11 +79,7 @@ TEST(password_hash_queue, stop_drops_what_waits) {
   password_hash_queue queue(1, 1 << 20, 1 << 20);  // room for every probe below
   gate g;
   std::atomic<int> ran{0};
-  ASSERT_TRUE(queue.try_submit("gate", [&] {
-    g.entered.set_value();
-    g.wait.wait();
-  }));
-  g.entered.get_future().wait();
+  hold_the_worker(queue, g);
   ASSERT_TRUE(queue.try_submit("a", [&] { ++ran; }));
   std::thread stopper([&] { queue.stop(); });
   // stop() has begun once the queue refuses; only then may the job in progress end.
