@@ -244,6 +244,7 @@ namespace {
 
 constexpr std::size_t parsed_refresh_token_length_max = 128;  // longer: not one we made
 constexpr std::size_t refresh_family_bytes = 16;
+constexpr std::size_t refresh_family_length = 22;  // base64url of 16 bytes, no padding
 constexpr std::size_t refresh_secret_bytes = 32;
 
 }  // namespace
@@ -273,10 +274,16 @@ std::optional<refresh_token_parts> parse_refresh_token(std::string_view token) {
   auto [ptr, ec] = std::from_chars(token.data(), token.data() + dot, parts.user_id);
   if (ec != std::errc() || ptr != token.data() + dot || parts.user_id <= 0) return std::nullopt;
   if (has_family) {
+    // The family as make_refresh_family writes it: 16 bytes in 22 base64url characters.
     std::string_view rest = token.substr(dot + 1);
     auto end = rest.find('.');
-    if (end == 0 || end == std::string_view::npos || end + 1 == rest.size()) return std::nullopt;
+    if (end != refresh_family_length || end + 1 == rest.size()) return std::nullopt;
     parts.family = rest.substr(0, end);
+    for (char c : parts.family) {
+      bool base64url = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_';
+      if (!base64url) return std::nullopt;
+    }
   }
   return parts;
 }

@@ -56,7 +56,7 @@ class token_signer {
 // "r1.<user_id>.<random>" from before families are still read (family empty).
 struct refresh_token_parts {
   std::int64_t user_id = 0;
-  std::string_view family;  // empty: an r1 token
+  std::string_view family;  // a view into the parsed token (keep it alive); empty: an r1 token
 };
 std::string make_refresh_family();
 // The token's family: its own, or for an r1 token one derived from the token (the first 16

@@ -9,8 +9,8 @@
 //   3  an access token (token_signer::verify): accepted only unexpired, with a user id >= 1,
 //      and only as the very token the signer makes for those claims (no second spelling);
 //   4  the token of any claims: verifies to them exactly when unexpired with a user id >= 1;
-//   5  a refresh token's parts (parse_refresh_token): accepted ids are >= 1, a family has no
-//      dot, and a token made for that id and family names them;
+//   5  a refresh token's parts (parse_refresh_token): accepted ids are >= 1, a family is 22
+//      characters without a dot, and a token made for that id and family names them;
 //   6  Idempotency-Key (idempotency_key_valid): accepted exactly when 1..255 visible ASCII;
 //      and a query parameter's percent-decoding (query_param) on the same bytes;
 //   7  an RFC 3339 time (parse_rfc3339): an accepted time prints (format_rfc3339) to one that
@@ -121,10 +121,13 @@ void check_refresh_token(std::string_view token) {
   auto parts = net::parse_refresh_token(token);
   if (!parts) return;
   if (parts->user_id < 1) fail("a refresh token for a user id below 1", token);
+  if (!parts->family.empty() && parts->family.size() != 22)
+    fail("a family of another length", token);
   if (parts->family.find('.') != std::string_view::npos) fail("a family with a dot", token);
   std::string family =
       parts->family.empty() ? net::make_refresh_family() : std::string(parts->family);
-  auto again = net::parse_refresh_token(net::make_refresh_token(parts->user_id, family));
+  const std::string made = net::make_refresh_token(parts->user_id, family);
+  auto again = net::parse_refresh_token(made);  // its family views `made`
   if (!again || again->user_id != parts->user_id || again->family != family)
     fail("a refresh token made for a user and family does not name them", token);
 }

@@ -66,8 +66,13 @@ TEST(auth_test, refresh_token_names_its_user_and_family) {
   ASSERT_TRUE(legacy);
   EXPECT_EQ(legacy->user_id, 12);
   EXPECT_TRUE(legacy->family.empty());
-  for (const char* bad : {"r1.abc.x", "r1.-5.x", "nonsense", "r2.5.fam", "r2.5..secret",
-                          "r2.5.fam.", "r3.5.fam.secret", "r2.0.fam.secret"}) {
+  const std::string fam = "AAAAAAAAAAAAAAAAAAAAAA";  // 22 base64url characters
+  EXPECT_TRUE(parse_refresh_token("r2.5." + fam + ".secret"));
+  for (const std::string& bad :
+       {std::string("r1.abc.x"), std::string("r1.-5.x"), std::string("nonsense"), "r2.5." + fam,
+        std::string("r2.5..secret"), "r2.5." + fam + ".", "r3.5." + fam + ".secret",
+        "r2.0." + fam + ".secret", std::string("r2.5.short.secret"),
+        "r2.5." + fam.substr(1) + "!.secret", "r2.5." + fam + "A.secret"}) {
     EXPECT_FALSE(parse_refresh_token(bad)) << bad;
   }
 }
