@@ -11,7 +11,9 @@
 #include <map>
 #include <random>
 
+#include "tools/ecom_load/mixed_restock.h"
 #include "tools/ecom_load/mixed_run.h"
+#include "tools/ecom_load/mixed_run_shared.h"
 #include "tools/ecom_load/retrying_script.h"
 
 namespace ecom::load {
@@ -20,67 +22,13 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using namespace mixed_detail;
 
-constexpr std::size_t answer_body_bytes_max = 1 << 20;
 constexpr int browse_page_limit = 20;
 constexpr double hot_product_share = 0.2;  // the first fifth of the products ...
 constexpr double hot_pick_share = 0.5;     // ... get half of the picks
 constexpr std::int64_t line_quantity_max = 3;
 constexpr int lines_max = 3;
-
-// Counters of one I/O thread; merged after the pool stopped.
-struct worker_stats {
-  op_table ops;
-  std::vector<std::uint64_t> requests_per_slot;
-  std::vector<std::uint64_t> paid_per_slot;
-  read_counts reads;
-};
-
-enum class coupon_state : std::uint8_t { none, available, used, unknown };
-
-struct run_shared {
-  const mixed_phase_options& options;
-  const mixed_catalog& catalog;
-  std::vector<user_record>& users;
-  std::vector<coupon_state>& coupons;     // per user
-  std::vector<std::int64_t>& write_lsns;  // per user: highest X-Ecomd-Lsn of its write answers
-  std::vector<worker_stats>& stats;
-  mixed_live& live;
-  steady::time_point started;
-  steady::time_point deadline;
-  double slot_s;
-};
-
-std::size_t slot_now(const run_shared& shared) {
-  return static_cast<std::size_t>(
-      std::chrono::duration<double>(steady::now() - shared.started).count() / shared.slot_s);
-}
-
-// Counts one answer (or transport failure) of op on the calling I/O thread's stats.
-void record_reply(run_shared& shared, mixed_op op_kind, const http_reply& reply,
-                  bool after_lost_answer = false) {
-  worker_stats& stats = shared.stats[static_cast<std::size_t>(current_worker_index())];
-  request_stats& op = stats.ops[static_cast<std::size_t>(op_kind)];
-  bump_slot(stats.requests_per_slot, slot_now(shared));
-  shared.live.request_count.fetch_add(1, std::memory_order_relaxed);
-  if (reply.status == 0) {
-    op.record_transport_failure();
-    return;
-  }
-  op.record_answer(reply.status, static_cast<std::uint64_t>(reply.latency.count() / 1000));
-  if (reply.status >= 400) {
-    reply_fields fields;
-    parse_reply_fields(reply.body, fields);
-    std::string code = fields.code.empty() ? "(none)" : fields.code;
-    if (after_lost_answer) code += lost_answer_suffix;
-    op.record_problem(reply.status, code);
-  }
-}
-
-bool past_deadline(const run_shared& shared) {
-  return shared.live.stop_requested.load(std::memory_order_relaxed) ||
-         steady::now() >= shared.deadline;
-}
 
 enum class stage : std::uint8_t {
   start,
@@ -542,58 +490,6 @@ class session_script final : public retrying_script {
   std::uint64_t sessions_ = 0;
 };
 
-// The admin's restocks: one random combination every restock_interval, on its own connection.
-class restock_script final : public retrying_script {
- public:
-  restock_script(run_shared& shared, std::uint64_t seed) : shared_(shared), rng_(seed) {}
-
-  std::map<std::int64_t, std::int64_t> restocks;
-  std::map<std::int64_t, bool> uncertain;
-
- protected:
-  bool stopping() const override { return past_deadline(shared_); }
-
-  bool produce(http_request& request) override {
-    if (stopping()) return false;
-    const auto& products = shared_.catalog.products;
-    const product_info& product = products[rng_() % products.size()];
-    const combination_info& c = product.combinations[rng_() % product.combinations.size()];
-    combination_ = c.id;
-    delta_ = rng_() % 5 == 0 ? -1 - static_cast<std::int64_t>(rng_() % 5)
-                             : 1 + static_cast<std::int64_t>(rng_() % 20);
-    request.method = http_method::post;
-    request.target = "/admin/products/" + std::to_string(product.id) + "/combinations/" +
-                     std::to_string(c.id) + "/stock";
-    request.body = "{\"delta\":" + std::to_string(delta_) + "}";
-    request.bearer_token = shared_.options.admin_token;
-    request.body_limit_bytes = answer_body_bytes_max;
-    return true;
-  }
-
-  void observe(const http_request&, const http_reply& reply) override {
-    record_reply(shared_, mixed_op::restock, reply);
-  }
-
-  milliseconds consume(const http_request&, http_reply& reply, bool earlier) override {
-    // The stock route takes no Idempotency-Key: after a lost answer, the attempt that got no
-    // answer may have been applied besides the one answered, so the combination is unknown.
-    if (earlier || reply.status == 0) {
-      uncertain[combination_] = true;
-    } else if (reply.status == 200) {
-      restocks[combination_] += delta_;
-    }
-    return restock_interval;
-  }
-
- private:
-  static constexpr milliseconds restock_interval{100};
-
-  run_shared& shared_;
-  std::mt19937_64 rng_;
-  std::int64_t combination_ = 0;
-  std::int64_t delta_ = 0;
-};
-
 void merge_stats(const std::vector<worker_stats>& stats, mixed_measurements& out) {
   for (const auto& s : stats) {
     for (std::size_t i = 0; i < mixed_op_count; ++i) out.ops[i].merge(s.ops[i]);
@@ -604,6 +500,40 @@ void merge_stats(const std::vector<worker_stats>& stats, mixed_measurements& out
 }
 
 }  // namespace
+
+namespace mixed_detail {
+
+std::size_t slot_now(const run_shared& shared) {
+  return static_cast<std::size_t>(
+      std::chrono::duration<double>(steady::now() - shared.started).count() / shared.slot_s);
+}
+
+void record_reply(run_shared& shared, mixed_op op_kind, const http_reply& reply,
+                  bool after_lost_answer) {
+  worker_stats& stats = shared.stats[static_cast<std::size_t>(current_worker_index())];
+  request_stats& op = stats.ops[static_cast<std::size_t>(op_kind)];
+  bump_slot(stats.requests_per_slot, slot_now(shared));
+  shared.live.request_count.fetch_add(1, std::memory_order_relaxed);
+  if (reply.status == 0) {
+    op.record_transport_failure();
+    return;
+  }
+  op.record_answer(reply.status, static_cast<std::uint64_t>(reply.latency.count() / 1000));
+  if (reply.status >= 400) {
+    reply_fields fields;
+    parse_reply_fields(reply.body, fields);
+    std::string code = fields.code.empty() ? "(none)" : fields.code;
+    if (after_lost_answer) code += lost_answer_suffix;
+    op.record_problem(reply.status, code);
+  }
+}
+
+bool past_deadline(const run_shared& shared) {
+  return shared.live.stop_requested.load(std::memory_order_relaxed) ||
+         steady::now() >= shared.deadline;
+}
+
+}  // namespace mixed_detail
 
 mixed_phase_result run_mixed_phase(const mixed_phase_options& options, mixed_catalog& catalog,
                                    std::vector<user_record>& users, mixed_live& live,
